@@ -1,0 +1,1 @@
+"""Benchmarks: run with `python -m bench.bench_embedded` from the repository root."""

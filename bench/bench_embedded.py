@@ -1,0 +1,277 @@
+"""Embedded-mode benchmark: `order-engine serve` (SQLite, in-process queue and bus) as a
+subprocess, driven over real HTTP and WebSocket by client processes.
+
+Phase 1 (intake): POST orders as fast as possible over keep-alive connections.
+Phase 2 (end to end): POST, open the order's WebSocket, read to the close, check the
+lifecycle; bounded orders in flight. Exit code 1 if any lifecycle or submit was wrong.
+
+    .venv/bin/python -m bench.bench_embedded [--orders 3000] [--e2e-orders 2000] [--profile]
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import multiprocessing as mp
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.client import ClientJob, client_main
+from bench.common import (
+    EngineProcess,
+    cpu_seconds,
+    machine_info,
+    metric_value,
+    percentile,
+    utc_now,
+    vm_hwm_kib,
+)
+from bench.profiling import PySpy, print_summary, py_spy_path, summarize
+
+TARGET_INTAKE_PER_S = 1500.0
+TARGET_E2E_PER_S = 400.0
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def _args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="bench.bench_embedded", description=__doc__.split("\n")[0])
+    p.add_argument("--orders", type=int, default=3000, help="phase 1 orders (default 3000)")
+    p.add_argument("--e2e-orders", type=int, default=2000, help="phase 2 orders (default 2000)")
+    p.add_argument("--connections", type=int, default=64, help="phase 1 keep-alive connections")
+    p.add_argument("--in-flight", type=int, default=200, help="phase 2 orders in flight")
+    p.add_argument("--clients", type=int, default=2, help="client processes (default 2)")
+    p.add_argument("--lib", action="store_true", help="client on httpx + websockets (slower)")
+    p.add_argument("--worker-concurrency", type=int, help="WORKER_CONCURRENCY (server default)")
+    p.add_argument("--profile", action="store_true", help="sample the server with py-spy")
+    p.add_argument("--out", type=Path, default=RESULTS, help="directory for the JSON result")
+    return p.parse_args(argv)
+
+
+def _split(total: int, parts: int) -> list[int]:
+    return [total // parts + (1 if i < total % parts else 0) for i in range(parts)]
+
+
+def run_phase(
+    engine: EngineProcess, phase: str, orders: int, concurrency: int, args: argparse.Namespace
+) -> dict[str, Any]:
+    """Run one phase in `args.clients` processes; merge their summaries with server CPU."""
+    ctx = mp.get_context("fork")
+    clients = max(1, min(args.clients, orders, concurrency))
+    barrier = ctx.Barrier(clients + 1)
+    results: Any = ctx.Queue()
+    procs = []
+    for share, conc in zip(_split(orders, clients), _split(concurrency, clients), strict=True):
+        job = ClientJob(phase, "127.0.0.1", engine.port, share, max(1, conc), lib=args.lib)
+        proc = ctx.Process(target=client_main, args=(job, barrier, results), daemon=True)
+        proc.start()
+        procs.append(proc)
+    barrier.wait(timeout=60)
+    server_cpu0 = cpu_seconds(engine.pid)
+    parts = [results.get(timeout=900) for _ in procs]
+    server_cpu = cpu_seconds(engine.pid) - server_cpu0
+    for proc in procs:
+        proc.join(10)
+    return _merge(parts, orders, server_cpu)
+
+
+def _merge(parts: list[dict[str, Any]], orders: int, server_cpu: float) -> dict[str, Any]:
+    start = min(p["start"] for p in parts)
+    wall = max(p["end"] for p in parts) - start
+    statuses: dict[str, int] = {}
+    for part in parts:
+        for code, n in part["statuses"].items():
+            statuses[code] = statuses.get(code, 0) + n
+    client_cpu = sum(p["cpu_s"] for p in parts)
+    latencies = [x for p in parts for x in p["latencies_ms"]]
+    accept = [x for p in parts for x in p["accept_ms"]]
+    bad = [x for p in parts for x in p["bad"]]
+    return {
+        "orders": orders,
+        "accepted": statuses.get("201", 0),
+        "statuses": statuses,
+        "start_monotonic": start,
+        "wall_s": round(wall, 3),
+        "server_cpu_s": round(server_cpu, 3),
+        "server_cores": round(server_cpu / wall, 2),
+        "server_cpu_ms_per_order": round(1000 * server_cpu / orders, 3),
+        "client_cpu_s": round(client_cpu, 3),
+        "client_cores": round(client_cpu / wall, 2),
+        "client_processes": len(parts),
+        "client_vm_hwm_kib_max": max(p["vm_hwm_kib"] for p in parts),
+        "latencies_ms": latencies,
+        "accept_ms": accept,
+        "bad": bad,
+    }
+
+
+def intake_phase(engine: EngineProcess, args: argparse.Namespace) -> dict[str, Any]:
+    result = run_phase(engine, "intake", args.orders, args.connections, args)
+    result["accepted_per_s"] = round(result["accepted"] / result["wall_s"], 1)
+    cpu0 = cpu_seconds(engine.pid)
+    drained = engine.wait_drained()
+    done = time.monotonic()
+    confirmed = metric_value(engine.metrics(), 'order_events_total{status="confirmed"}') or 0
+    result["drain"] = {
+        "drained": drained,
+        "confirmed": int(confirmed),
+        "server_cpu_s": round(cpu_seconds(engine.pid) - cpu0, 3),
+        "executed_per_s": round(confirmed / (done - result["start_monotonic"]), 1),
+    }
+    for key in ("latencies_ms", "accept_ms", "bad"):
+        result.pop(key)
+    return result
+
+
+def e2e_phase(engine: EngineProcess, args: argparse.Namespace) -> dict[str, Any]:
+    result = run_phase(engine, "e2e", args.e2e_orders, args.in_flight, args)
+    latencies, accept = result.pop("latencies_ms"), result.pop("accept_ms")
+    result["confirmed_ok"] = len(latencies)
+    result["confirmed_per_s"] = round(len(latencies) / result["wall_s"], 1)
+    result["bad_count"] = len(result["bad"])
+    result["bad_examples"] = result.pop("bad")[:10]
+    result["submit_to_confirmed_ms"] = {
+        f"p{p}": round(percentile(latencies, p), 2) for p in (50, 90, 99, 100)
+    }
+    result["submit_to_201_ms"] = {f"p{p}": round(percentile(accept, p), 2) for p in (50, 99)}
+    return result
+
+
+def start_engine(args: argparse.Namespace, workdir: Path) -> EngineProcess:
+    env = {}
+    if args.worker_concurrency:
+        env["WORKER_CONCURRENCY"] = str(args.worker_concurrency)
+    for attempt in range(3):  # another session may be mid-edit of the engine: retry
+        engine = EngineProcess.start(workdir, env)
+        try:
+            engine.wait_healthy()
+            return engine
+        except RuntimeError as exc:
+            engine.stop()
+            print(f"server did not start (attempt {attempt + 1}): {exc}", file=sys.stderr)
+            if attempt < 2:
+                time.sleep(60)
+    raise SystemExit(2)
+
+
+def git_commit() -> str:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
+        )
+    except OSError:
+        return "unknown"
+    return out.stdout.strip() or "unknown"
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="oe-bench-") as tmp:
+        engine = start_engine(args, Path(tmp))
+        spy = None
+        if args.profile:
+            exe = py_spy_path()
+            if exe is None:
+                hint = " (pyinstrument is, but only py-spy is wired)" * bool(
+                    importlib.util.find_spec("pyinstrument")
+                )
+                print(f"--profile: py-spy is not installed{hint}; running without", file=sys.stderr)
+            else:
+                args.out.mkdir(parents=True, exist_ok=True)
+                spy = PySpy(exe, engine.pid, args.out / f"profile-{utc_now():%Y%m%d-%H%M%S}.txt")
+                time.sleep(0.5)  # let py-spy attach
+        try:
+            intake = intake_phase(engine, args)
+            e2e = e2e_phase(engine, args)
+            server_hwm = vm_hwm_kib(engine.pid)
+        finally:
+            profile = _stop_profiler(spy)
+            engine.stop()
+    return {
+        "intake": intake,
+        "e2e": e2e,
+        "memory_kib": {
+            "server_vm_hwm": server_hwm,
+            "client_vm_hwm_max": max(intake["client_vm_hwm_kib_max"], e2e["client_vm_hwm_kib_max"]),
+            "driver_vm_hwm": vm_hwm_kib(),
+        },
+        "profile": profile,
+    }
+
+
+def _stop_profiler(spy: PySpy | None) -> dict[str, Any] | None:
+    if spy is None:
+        return None
+    err = spy.stop()
+    if not spy.out.exists():
+        print(f"py-spy wrote no profile: {err}", file=sys.stderr)
+        return None
+    return {"raw_stacks": str(spy.out), **summarize(spy.out)}
+
+
+def print_table(report: dict[str, Any]) -> None:
+    i, e, m = report["intake"], report["e2e"], report["memory_kib"]
+    lat = e["submit_to_confirmed_ms"]
+    rows = [
+        ("intake accepted/s", f"{i['accepted_per_s']:.0f}", f">= {TARGET_INTAKE_PER_S:.0f}"),
+        ("intake accepted", f"{i['accepted']}/{i['orders']} in {i['wall_s']} s", ""),
+        ("intake cores server/client", f"{i['server_cores']} / {i['client_cores']}", ""),
+        ("intake server CPU/order", f"{i['server_cpu_ms_per_order']} ms", ""),
+        ("drain executed/s (no sockets)", f"{i['drain']['executed_per_s']:.0f}", ""),
+        ("e2e confirmed/s", f"{e['confirmed_per_s']:.0f}", f">= {TARGET_E2E_PER_S:.0f}"),
+        ("e2e lifecycles ok", f"{e['confirmed_ok']}/{e['orders']} in {e['wall_s']} s", ""),
+        ("e2e submit->confirmed p50/p99", f"{lat['p50']} / {lat['p99']} ms", ""),
+        ("e2e cores server/client", f"{e['server_cores']} / {e['client_cores']}", ""),
+        ("e2e server CPU/order", f"{e['server_cpu_ms_per_order']} ms", ""),
+        ("server peak RSS", f"{m['server_vm_hwm'] / 1024:.1f} MiB", ""),
+        ("client peak RSS (per process)", f"{m['client_vm_hwm_max'] / 1024:.1f} MiB", ""),
+    ]
+    width = max(len(r[0]) for r in rows)
+    for name, value, target in rows:
+        print(f"  {name:<{width}}  {value:<28} {target}")
+    for example in e["bad_examples"]:
+        print(f"  BAD: {example}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _args(argv)
+    started = utc_now()
+    report: dict[str, Any] = {
+        "benchmark": "embedded",
+        "date": started.isoformat(timespec="seconds"),
+        "command": " ".join(
+            [Path(sys.executable).name, "-m", "bench.bench_embedded", *sys.argv[1:]]
+        ),
+        "git_commit": git_commit(),
+        "machine": machine_info(),
+        "config": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
+        "server_env": {"LATENCY_SCALE": "0", "RATE_LIMIT_MAX": "0", "LOG_LEVEL": "warning"},
+        "targets": {"intake_per_s": TARGET_INTAKE_PER_S, "e2e_per_s": TARGET_E2E_PER_S},
+    }
+    report.update(run(args))
+    intake, e2e = report["intake"], report["e2e"]
+    report["targets"]["met"] = (
+        intake["accepted_per_s"] >= TARGET_INTAKE_PER_S
+        and e2e["confirmed_per_s"] >= TARGET_E2E_PER_S
+    )
+    intake.pop("start_monotonic")
+    e2e.pop("start_monotonic")
+    args.out.mkdir(parents=True, exist_ok=True)
+    path = args.out / f"embedded-{started:%Y-%m-%d-%H%M%S}.json"
+    path.write_text(json.dumps(report, indent=2) + "\n")
+    m = report["machine"]
+    print(f"embedded benchmark, {m['nproc']} x {m['cpu_model']}, Python {m['python']}")
+    print_table(report)
+    if report["profile"]:
+        print_summary(report["profile"])
+    print(f"\nresult: {path}")
+    ok = intake["accepted"] == intake["orders"] and e2e["bad_count"] == 0
+    ok = ok and intake["drain"]["drained"] and e2e["confirmed_ok"] == e2e["orders"]
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

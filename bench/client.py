@@ -1,0 +1,282 @@
+"""Benchmark client processes: a minimal keep-alive HTTP/1.1 client and WebSocket reader on
+raw asyncio streams (cheap, so the server is what gets measured), or httpx + websockets
+(`lib=True`) to compare."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import os
+import struct
+import time
+from collections import Counter
+from dataclasses import dataclass
+from multiprocessing.queues import Queue
+from multiprocessing.synchronize import Barrier
+from typing import Any, Protocol
+
+import orjson
+
+from bench.common import vm_hwm_kib
+
+HAPPY = ["pending", "routing", "building", "submitted", "confirmed"]
+CONFIRMED_FIELDS = ("txHash", "dex", "executedPrice", "amountOut")
+BODY = b'{"tokenIn":"SOL","tokenOut":"USDC","amountIn":"1.5"}'
+WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+Event = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ClientJob:
+    phase: str  # "intake" or "e2e"
+    host: str
+    port: int
+    orders: int  # this process's share
+    concurrency: int  # connections (intake) or orders in flight (e2e) in this process
+    lib: bool = False
+    timeout_s: float = 60.0
+
+
+class OrderPoster(Protocol):
+    async def post_order(self) -> tuple[int, bytes]: ...
+    async def close(self) -> None: ...
+
+
+class RawHttp:
+    """One keep-alive connection; reconnects after `Connection: close` or an error."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self._host, self._port = host, port
+        self._request = (
+            b"POST /api/orders/execute HTTP/1.1\r\nHost: %s:%d\r\n"
+            b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
+            % (host.encode(), port, len(BODY), BODY)
+        )
+        self._streams: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
+
+    async def post_order(self) -> tuple[int, bytes]:
+        try:
+            if self._streams is None:
+                self._streams = await asyncio.open_connection(self._host, self._port)
+            reader, writer = self._streams
+            writer.write(self._request)
+            head = await reader.readuntil(b"\r\n\r\n")
+            length, close = 0, False
+            for line in head.split(b"\r\n")[1:]:
+                name, _, value = line.partition(b":")
+                name = name.lower()
+                if name == b"content-length":
+                    length = int(value)
+                elif name == b"connection" and value.strip().lower() == b"close":
+                    close = True
+            body = await reader.readexactly(length)
+        except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+            await self.close()
+            return 0, b""
+        if close:
+            await self.close()
+        return int(head[9:12]), body
+
+    async def close(self) -> None:
+        if self._streams is not None:
+            self._streams[1].close()
+            self._streams = None
+
+
+class LibHttp:
+    """The same through httpx (one shared client per process)."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    async def post_order(self) -> tuple[int, bytes]:
+        headers = {"Content-Type": "application/json"}
+        response = await self._client.post("/api/orders/execute", content=BODY, headers=headers)
+        return int(response.status_code), bytes(response.content)
+
+    async def close(self) -> None:
+        return None
+
+
+def _masked_frame(opcode: int, payload: bytes) -> bytes:
+    mask = os.urandom(4)
+    body = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+    return bytes([0x80 | opcode, 0x80 | len(payload)]) + mask + body
+
+
+async def _read_message(reader: asyncio.StreamReader) -> tuple[int, bytes]:
+    """One whole message (continuation frames joined): (opcode, payload)."""
+    opcode, parts = -1, []
+    while True:
+        b0, b1 = await reader.readexactly(2)
+        length = b1 & 0x7F
+        if length == 126:
+            (length,) = struct.unpack("!H", await reader.readexactly(2))
+        elif length == 127:
+            (length,) = struct.unpack("!Q", await reader.readexactly(8))
+        mask = await reader.readexactly(4) if b1 & 0x80 else b""
+        payload = await reader.readexactly(length)
+        if mask:
+            payload = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+        if opcode == -1 or b0 & 0x0F:
+            opcode = b0 & 0x0F
+        parts.append(payload)
+        if b0 & 0x80:
+            return opcode, b"".join(parts)
+
+
+async def stream_raw(host: str, port: int, path: str) -> tuple[list[Event], int, float]:
+    """Every event until the close frame: (events, close code, monotonic time of the last)."""
+    reader, writer = await asyncio.open_connection(host, port)
+    key = base64.b64encode(os.urandom(16))
+    writer.write(
+        b"GET %s HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        b"Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        % (path.encode(), host.encode(), port, key)
+    )
+    events: list[Event] = []
+    code, last_at = 1006, 0.0
+    try:
+        head = await reader.readuntil(b"\r\n\r\n")
+        accept = base64.b64encode(hashlib.sha1(key + WS_GUID).digest())
+        if head[9:12] != b"101" or accept not in head:
+            return events, -int(head[9:12] or b"0"), last_at
+        while True:
+            opcode, payload = await _read_message(reader)
+            if opcode == 1:
+                events.append(orjson.loads(payload))
+                last_at = time.monotonic()
+            elif opcode == 8:
+                code = struct.unpack("!H", payload[:2])[0] if len(payload) >= 2 else 1005
+                writer.write(_masked_frame(8, payload[:2]))
+                break
+            elif opcode == 9:
+                writer.write(_masked_frame(10, payload))
+    except (OSError, asyncio.IncompleteReadError):
+        pass
+    finally:
+        writer.close()
+    return events, code, last_at
+
+
+async def stream_lib(host: str, port: int, path: str) -> tuple[list[Event], int, float]:
+    from websockets.asyncio.client import connect
+
+    events: list[Event] = []
+    last_at = 0.0
+    async with connect(f"ws://{host}:{port}{path}", compression=None) as ws:
+        async for message in ws:
+            events.append(orjson.loads(message))
+            last_at = time.monotonic()
+    return events, ws.close_code or 1005, last_at
+
+
+def lifecycle_problem(order_id: str, events: list[Event], close_code: int) -> str | None:
+    """Why this stream is not exactly the happy lifecycle, or None."""
+    got = [e.get("status") for e in events]
+    seqs = [e.get("seq") for e in events]
+    checks = (
+        (got == HAPPY, f"statuses {got}"),
+        (seqs == list(range(1, len(HAPPY) + 1)), f"seqs {seqs}"),
+        (all(e.get("orderId") == order_id for e in events), "an event names another order"),
+        (
+            all(
+                isinstance(e.get("tsMs"), int) and isinstance(e.get("attempt"), int) for e in events
+            ),
+            "tsMs/attempt not integers",
+        ),
+        (
+            all((events or [{}])[-1].get(k) for k in CONFIRMED_FIELDS),
+            f"confirmed lacks {CONFIRMED_FIELDS}",
+        ),
+        (close_code == 1000, f"close code {close_code}"),
+    )
+    return next((problem for ok, problem in checks if not ok), None)
+
+
+class Phase:
+    """One client process's share of a phase; `run` returns a JSON-able summary."""
+
+    def __init__(self, job: ClientJob) -> None:
+        self.job = job
+        self.statuses: Counter[int] = Counter()
+        self.latencies_ms: list[float] = []
+        self.accept_ms: list[float] = []
+        self.bad: list[str] = []
+        self._left = job.orders
+
+    def _take(self) -> bool:
+        self._left -= 1
+        return self._left >= 0
+
+    async def _intake(self, http: OrderPoster) -> None:
+        while self._take():
+            status, _ = await http.post_order()
+            self.statuses[status] += 1
+
+    async def _e2e(self, http: OrderPoster) -> None:
+        stream = stream_lib if self.job.lib else stream_raw
+        while self._take():
+            t0 = time.monotonic()
+            status, body = await http.post_order()
+            self.statuses[status] += 1
+            if status != 201:
+                self.bad.append(f"submit answered {status}")
+                continue
+            self.accept_ms.append((time.monotonic() - t0) * 1000)
+            answer = orjson.loads(body)
+            path = "/" + answer["wsUrl"].split("/", 3)[3]
+            try:
+                events, code, last_at = await asyncio.wait_for(
+                    stream(self.job.host, self.job.port, path), self.job.timeout_s
+                )
+            except (TimeoutError, OSError) as exc:
+                self.bad.append(f"{answer['orderId']}: stream {type(exc).__name__}")
+                continue
+            problem = lifecycle_problem(answer["orderId"], events, code)
+            if problem is None:
+                self.latencies_ms.append((last_at - t0) * 1000)
+            else:
+                self.bad.append(f"{answer['orderId']}: {problem}")
+
+    async def run(self, barrier: Barrier) -> dict[str, Any]:
+        job, lib_client = self.job, None
+        if job.lib:
+            import httpx
+
+            limits = httpx.Limits(max_connections=job.concurrency)
+            lib_client = httpx.AsyncClient(
+                base_url=f"http://{job.host}:{job.port}", limits=limits, timeout=job.timeout_s
+            )
+        posters: list[OrderPoster] = [
+            LibHttp(lib_client) if lib_client else RawHttp(job.host, job.port)
+            for _ in range(job.concurrency)
+        ]
+        work = self._intake if job.phase == "intake" else self._e2e
+        barrier.wait()  # every client process starts together
+        start, cpu0 = time.monotonic(), time.process_time()
+        await asyncio.gather(*(work(p) for p in posters))
+        end, cpu1 = time.monotonic(), time.process_time()
+        for poster in posters:
+            await poster.close()
+        if lib_client is not None:
+            await lib_client.aclose()
+        return {
+            "start": start,
+            "end": end,
+            "cpu_s": cpu1 - cpu0,
+            "statuses": {str(k): v for k, v in self.statuses.items()},
+            "latencies_ms": self.latencies_ms,
+            "accept_ms": self.accept_ms,
+            "bad": self.bad,
+        }
+
+
+def client_main(job: ClientJob, barrier: Barrier, results: Queue[dict[str, Any]]) -> None:
+    """Entry point of one client process."""
+    import uvloop  # comes with uvicorn[standard]; a cheaper event loop for the client
+
+    summary = uvloop.run(Phase(job).run(barrier))
+    summary["vm_hwm_kib"] = vm_hwm_kib()
+    results.put(summary)

@@ -1,0 +1,203 @@
+"""In-process `JobQueue` (embedded mode and test fake) with BullMQ's semantics.
+
+One dispatcher task takes jobs in FIFO order when a concurrency slot is free and the rate
+limiter allows a start, and runs each in its own task. Failed jobs come back after the
+policy's backoff through a loop timer. Jobs live only in memory: after a restart the engine
+recovers unfinished orders from the store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+from collections import deque
+
+from order_engine.domain.errors import CapacityError, DependencyUnavailableError
+from order_engine.engine.ports import Job, JobHandler
+from order_engine.engine.retry import RetryPolicy
+
+log = logging.getLogger(__name__)
+
+
+class FixedWindowLimiter:
+    """At most `max_starts` starts per window of `window_s` seconds (0 = no limit). A window
+    opens at the first start after the previous one expired, like BullMQ's limiter key."""
+
+    def __init__(self, max_starts: int, window_s: float) -> None:
+        self._max = max_starts
+        self._window_s = window_s
+        self._window_end = -math.inf
+        self._count = 0
+
+    @property
+    def enabled(self) -> bool:
+        return self._max > 0 and self._window_s > 0
+
+    async def acquire(self) -> None:
+        """Take one start, sleeping once until the next window when this one is used up.
+        Meant for a single caller (the dispatcher)."""
+        if not self.enabled:
+            return
+        loop = asyncio.get_running_loop()
+        while True:
+            now = loop.time()
+            if now >= self._window_end:
+                self._window_end = now + self._window_s
+                self._count = 0
+            if self._count < self._max:
+                self._count += 1
+                return
+            await asyncio.sleep(self._window_end - now)
+
+
+class InMemoryJobQueue:
+    """`JobQueue` in one process: dedup by order id, bounded depth, `concurrency` handlers
+    at once, a global fixed-window rate limit and retries with exponential backoff."""
+
+    def __init__(
+        self,
+        policy: RetryPolicy,
+        *,
+        concurrency: int = 10,
+        rate_limit_max: int = 100,
+        rate_limit_window_s: float = 60.0,
+        max_depth: int = 10_000,
+    ) -> None:
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        self._policy = policy
+        self._max_depth = max_depth
+        self._limiter = FixedWindowLimiter(rate_limit_max, rate_limit_window_s)
+        self._retry_after_s = (
+            max(1, math.ceil(rate_limit_window_s / rate_limit_max)) if self._limiter.enabled else 1
+        )
+        self._waiting: deque[Job] = deque()
+        self._ids: set[str] = set()  # waiting, delayed or active
+        self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._active: set[asyncio.Task[None]] = set()
+        self._slots = asyncio.Semaphore(concurrency)
+        self._job_ready = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._dispatcher: asyncio.Task[None] | None = None
+        self._closed = False
+
+    async def enqueue(self, order_id: str) -> bool:
+        if self._closed:
+            raise DependencyUnavailableError("job queue is closed")
+        if order_id in self._ids:
+            return False
+        if len(self._ids) >= self._max_depth:
+            raise CapacityError(
+                f"queue holds its maximum of {self._max_depth} jobs",
+                retry_after_s=self._retry_after_s,
+            )
+        self._ids.add(order_id)
+        self._idle.clear()
+        self._push(Job(order_id, 1, self._policy.max_attempts))
+        return True
+
+    async def depth(self) -> int:
+        return len(self._ids)
+
+    async def start(self, handler: JobHandler) -> None:
+        if self._dispatcher is not None or self._closed:
+            raise RuntimeError("job queue already started or closed")
+        self._dispatcher = asyncio.create_task(self._dispatch(handler), name="job-dispatcher")
+        self._dispatcher.add_done_callback(_log_dispatcher_crash)
+
+    async def close(self, timeout_s: float = 10.0) -> None:
+        """Stop taking jobs, cancel pending retries, wait up to `timeout_s` for active
+        handlers and cancel those still running. Jobs not started stay unprocessed."""
+        if self._closed:
+            return
+        self._closed = True
+        for timer in self._timers.values():
+            timer.cancel()
+        self._timers.clear()
+        if self._dispatcher is not None:
+            self._dispatcher.cancel()
+            await asyncio.gather(self._dispatcher, return_exceptions=True)
+        if not self._active:
+            return
+        _, pending = await asyncio.wait(set(self._active), timeout=timeout_s)
+        if pending:
+            log.warning("job queue closed with %d handlers still running; cancelling", len(pending))
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+
+    async def ping(self) -> None:
+        return None
+
+    async def join(self) -> None:
+        """Wait until no job is waiting, delayed or active (tests and benchmarks)."""
+        await self._idle.wait()
+
+    def _push(self, job: Job) -> None:
+        self._waiting.append(job)
+        self._job_ready.set()
+
+    def _forget(self, order_id: str) -> None:
+        self._ids.discard(order_id)
+        if not self._ids:
+            self._idle.set()
+
+    async def _dispatch(self, handler: JobHandler) -> None:
+        while True:
+            await self._slots.acquire()
+            while not self._waiting:
+                self._job_ready.clear()
+                await self._job_ready.wait()
+            await self._limiter.acquire()
+            job = self._waiting.popleft()
+            task = asyncio.create_task(self._run(job, handler), name=f"job-{job.order_id}")
+            self._active.add(task)
+            task.add_done_callback(self._active.discard)
+
+    async def _run(self, job: Job, handler: JobHandler) -> None:
+        try:
+            await handler(job)
+        except Exception as error:
+            self._after_failure(job, error)
+        else:
+            self._forget(job.order_id)
+        finally:
+            self._slots.release()
+
+    def _after_failure(self, job: Job, error: Exception) -> None:
+        if job.is_last_attempt:
+            log.error(
+                "job %s failed on attempt %d/%d; dropped",
+                job.order_id,
+                job.attempt,
+                job.max_attempts,
+                exc_info=error,
+            )
+            self._forget(job.order_id)
+            return
+        if self._closed:
+            log.info("job %s failed while the queue closed; not retried", job.order_id)
+            return
+        delay_s = self._policy.delay_s(job.attempt)
+        log.warning(
+            "job %s failed on attempt %d/%d; retrying in %.2f s",
+            job.order_id,
+            job.attempt,
+            job.max_attempts,
+            delay_s,
+            exc_info=error,
+        )
+        retry = Job(job.order_id, job.attempt + 1, job.max_attempts)
+        loop = asyncio.get_running_loop()
+        self._timers[job.order_id] = loop.call_later(delay_s, self._promote, retry)
+
+    def _promote(self, job: Job) -> None:
+        self._timers.pop(job.order_id, None)
+        self._push(job)
+
+
+def _log_dispatcher_crash(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.critical("job dispatcher stopped", exc_info=task.exception())

@@ -1,0 +1,110 @@
+"""`InMemoryOrderStore`: the `OrderStore` of tests and demos, with the SQL store's semantics."""
+
+from __future__ import annotations
+
+import builtins
+import copy
+
+from order_engine.adapters.cursor import check_limit, decode_cursor, encode_cursor
+from order_engine.domain.errors import (
+    ConcurrentUpdateError,
+    ConflictError,
+    DependencyUnavailableError,
+    IdempotencyConflictError,
+    OrderNotFoundError,
+)
+from order_engine.domain.orders import TERMINAL, Order, OrderEvent, OrderStatus
+from order_engine.engine.ports import Page
+
+
+class InMemoryOrderStore:
+    """Orders and event logs in dicts. Orders are deep-copied in and out, so a caller's
+    object never aliases stored state."""
+
+    def __init__(self) -> None:
+        self._orders: dict[str, Order] = {}
+        self._events: dict[str, builtins.list[OrderEvent]] = {}
+        self._by_key: dict[str, str] = {}
+        self._closed = False
+
+    async def create(self, order: Order, event: OrderEvent) -> None:
+        self._check_open()
+        if order.id in self._orders:
+            raise ConflictError(f"order {order.id} already exists")
+        key = order.idempotency_key
+        if key is not None and key in self._by_key:
+            raise IdempotencyConflictError("idempotency key is already used by another order")
+        self._orders[order.id] = copy.deepcopy(order)
+        self._events[order.id] = [copy.deepcopy(event)]
+        if key is not None:
+            self._by_key[key] = order.id
+
+    async def append(self, order: Order, event: OrderEvent) -> None:
+        self._check_open()
+        self._check_seq(order.id, event.seq - 1)
+        self._orders[order.id] = copy.deepcopy(order)
+        self._events[order.id].append(copy.deepcopy(event))
+
+    async def save_details(self, order: Order) -> None:
+        self._check_open()
+        self._check_seq(order.id, order.seq)
+        self._orders[order.id] = copy.deepcopy(order)
+
+    async def get(self, order_id: str) -> Order:
+        self._check_open()
+        stored = self._orders.get(order_id)
+        if stored is None:
+            raise OrderNotFoundError(f"order {order_id} not found")
+        return copy.deepcopy(stored)
+
+    async def find_by_idempotency_key(self, key: str) -> Order | None:
+        self._check_open()
+        order_id = self._by_key.get(key)
+        return None if order_id is None else copy.deepcopy(self._orders[order_id])
+
+    async def list(self, *, status: OrderStatus | None, limit: int, cursor: str | None) -> Page:
+        self._check_open()
+        check_limit(limit)
+        after = decode_cursor(cursor) if cursor is not None else None
+        rows = sorted(
+            (o for o in self._orders.values() if status is None or o.status is status),
+            key=lambda o: (o.created_ms, o.id),
+            reverse=True,
+        )
+        if after is not None:
+            rows = [o for o in rows if (o.created_ms, o.id) < after]
+        page = rows[:limit]
+        more = len(rows) > limit
+        next_cursor = encode_cursor(page[-1].created_ms, page[-1].id) if more else None
+        return Page([copy.deepcopy(o) for o in page], next_cursor)
+
+    async def events(self, order_id: str, after: int = 0) -> builtins.list[OrderEvent]:
+        self._check_open()
+        return [copy.deepcopy(e) for e in self._events.get(order_id, []) if e.seq > after]
+
+    async def unfinished(self, limit: int = 1000) -> builtins.list[str]:
+        self._check_open()
+        open_orders = sorted(
+            (o for o in self._orders.values() if o.status not in TERMINAL),
+            key=lambda o: (o.created_ms, o.id),
+        )
+        return [o.id for o in open_orders[:limit]]
+
+    async def ping(self) -> None:
+        self._check_open()
+
+    async def close(self) -> None:
+        self._closed = True
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise DependencyUnavailableError("order store is closed")
+
+    def _check_seq(self, order_id: str, expected_seq: int) -> None:
+        stored = self._orders.get(order_id)
+        if stored is None:
+            raise OrderNotFoundError(f"order {order_id} not found")
+        if stored.seq != expected_seq:
+            raise ConcurrentUpdateError(
+                f"order {order_id} is at seq {stored.seq}, not {expected_seq}; reload it"
+            )

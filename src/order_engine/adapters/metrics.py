@@ -1,0 +1,58 @@
+"""Prometheus metrics, fed by decorating the event bus (so the engine stays unaware)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+
+from order_engine.domain.orders import OrderEvent, OrderStatus
+from order_engine.engine.ports import EventBus, JobQueue
+
+
+class EngineMetrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.events = Counter(
+            "order_events",
+            "Lifecycle events published, by status",
+            ["status"],
+            registry=self.registry,
+        )
+        self.attempts = Counter(
+            "order_retries", "Attempts after the first, started by a retry", registry=self.registry
+        )
+        self.queue_depth = Gauge(
+            "order_queue_depth", "Jobs waiting, delayed or active", registry=self.registry
+        )
+        for status in OrderStatus:
+            self.events.labels(status.value)
+
+    async def render(self, queue: JobQueue) -> bytes:
+        self.queue_depth.set(await queue.depth())
+        return generate_latest(self.registry)
+
+
+class MetricsEventBus:
+    """An `EventBus` that counts every event it publishes, then forwards it."""
+
+    def __init__(self, inner: EventBus, metrics: EngineMetrics) -> None:
+        self._inner, self._metrics = inner, metrics
+
+    async def publish(self, event: OrderEvent) -> None:
+        self._metrics.events.labels(event.status.value).inc()
+        if event.attempt > 1 and event.is_terminal:
+            self._metrics.attempts.inc(event.attempt - 1)
+        await self._inner.publish(event)
+
+    def subscribe(
+        self, order_id: str, after: int = 0
+    ) -> AbstractAsyncContextManager[AsyncIterator[OrderEvent]]:
+        return self._inner.subscribe(order_id, after)
+
+    async def ping(self) -> None:
+        await self._inner.ping()
+
+    async def close(self) -> None:
+        await self._inner.close()

@@ -1,0 +1,54 @@
+"""The store's statements, built once: each call only binds parameters (building and
+caching a fresh `select()` per call cost more than running it)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Integer, and_, bindparam, func, or_, select
+from sqlalchemy.sql import Select
+
+from order_engine.adapters.sql.tables import order_events, orders
+from order_engine.domain.orders import TERMINAL
+
+GET_ORDER = select(orders).where(orders.c.id == bindparam("order_id"))
+
+ORDER_BY_KEY = select(orders).where(orders.c.idempotency_key == bindparam("key"))
+
+EVENTS_AFTER = (
+    select(order_events)
+    .where(
+        order_events.c.order_id == bindparam("order_id"), order_events.c.seq > bindparam("after")
+    )
+    .order_by(order_events.c.seq)
+)
+
+UNFINISHED = (
+    select(orders.c.id)
+    .where(orders.c.status.not_in(sorted(s.value for s in TERMINAL)))
+    .order_by(orders.c.created_ms, orders.c.id)
+    .limit(bindparam("limit", type_=Integer))
+)
+
+COUNT_ORDERS = select(func.count().label("n")).select_from(orders)
+
+PING = select(1)
+
+
+def _list_query(by_status: bool, after_cursor: bool) -> Select[Any]:
+    """Newest first; params `status`, `cursor_ms`, `cursor_id` and `limit` as used."""
+    query = select(orders).order_by(orders.c.created_ms.desc(), orders.c.id.desc())
+    if by_status:
+        query = query.where(orders.c.status == bindparam("status"))
+    if after_cursor:
+        cursor_ms = bindparam("cursor_ms", type_=orders.c.created_ms.type)
+        query = query.where(
+            or_(
+                orders.c.created_ms < cursor_ms,
+                and_(orders.c.created_ms == cursor_ms, orders.c.id < bindparam("cursor_id")),
+            )
+        )
+    return query.limit(bindparam("limit", type_=Integer))
+
+
+LIST_ORDERS = {(s, c): _list_query(s, c) for s in (False, True) for c in (False, True)}

@@ -1,0 +1,118 @@
+"""The schema as SQLAlchemy Core tables, and the portable column types it uses."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import orjson
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Table,
+    Text,
+)
+from sqlalchemy.types import TypeDecorator, TypeEngine
+
+
+class Money(TypeDecorator[Decimal]):
+    """Exact decimals: TEXT on SQLite (which has no decimal type), unconstrained NUMERIC on
+    PostgreSQL (keeps the scale it was given). Always reads back as `Decimal`."""
+
+    impl = Text
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(Numeric(asdecimal=True))
+        return dialect.type_descriptor(Text())
+
+    def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if not isinstance(value, Decimal):
+            raise TypeError(f"money must be a Decimal, not {type(value).__name__}")
+        return value if dialect.name == "postgresql" else str(value)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        if value is None or isinstance(value, Decimal):
+            return value
+        return Decimal(value)
+
+
+def _json_default(value: object) -> str:
+    if isinstance(value, Decimal):
+        return str(value)
+    raise TypeError(f"cannot store {type(value).__name__} as JSON")
+
+
+def dumps(value: Any) -> str:
+    """JSON text with Decimals written as strings (never floats)."""
+    return orjson.dumps(value, default=_json_default).decode()
+
+
+class JsonText(TypeDecorator[Any]):
+    """A JSON document kept in a TEXT column (portable; SQL NULL for None)."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
+        return None if value is None else dumps(value)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Any:
+        return None if value is None else orjson.loads(value)
+
+
+metadata = MetaData(
+    naming_convention={
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+orders = Table(
+    "orders",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("type", String(16), nullable=False),
+    Column("token_in", String(), nullable=False),
+    Column("token_out", String(), nullable=False),
+    Column("amount_in", Money(), nullable=False),
+    Column("slippage_bps", Integer, nullable=False),
+    Column("client_order_id", String()),
+    Column("idempotency_key", String(), unique=True),
+    Column("request_fingerprint", String()),
+    Column("status", String(16), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("dex", String(32)),
+    Column("tx_hash", String()),
+    Column("executed_price", Money()),
+    Column("amount_out", Money()),
+    Column("error", JsonText()),
+    Column("attempt_errors", JsonText(), nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+    Column("updated_ms", BigInteger, nullable=False),
+    Index("ix_orders_status_created", "status", "created_ms", "id"),
+    Index("ix_orders_created", "created_ms", "id"),
+)
+
+order_events = Table(
+    "order_events",
+    metadata,
+    Column("order_id", String(36), ForeignKey("orders.id"), primary_key=True),
+    Column("seq", Integer, primary_key=True),
+    Column("status", String(16), nullable=False),
+    Column("ts_ms", BigInteger, nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("data", JsonText(), nullable=False),
+)

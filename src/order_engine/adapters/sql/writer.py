@@ -1,0 +1,224 @@
+"""Group commit: one writer task turns the concurrent creates, appends and detail saves of
+a process into few transactions.
+
+Callers queue a `Write` and await its future. The writer takes everything pending, splits
+it where an order id repeats (so each group touches an order once, in arrival order) and
+commits each group in one transaction with one executemany per statement. A group whose
+batch hits a constraint or a stale seq is rolled back and replayed one write per
+transaction, so every caller still gets exactly its own outcome.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass, field
+from enum import Enum
+from functools import partial
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, exists, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from order_engine.adapters.sql.errors import database_errors, translate
+from order_engine.adapters.sql.runner import SqlRunner
+from order_engine.adapters.sql.tables import order_events, orders
+from order_engine.domain.errors import (
+    ConcurrentUpdateError,
+    ConflictError,
+    DependencyUnavailableError,
+    EngineError,
+    IdempotencyConflictError,
+    OrderNotFoundError,
+)
+
+MAX_BATCH = 500
+
+INSERT_ORDER = insert(orders)
+INSERT_EVENT = insert(order_events)
+# SET columns come from the parameter keys; the WHERE clause is the optimistic lock.
+UPDATE_ORDER = update(orders).where(
+    orders.c.id == bindparam("b_id"), orders.c.seq == bindparam("b_expected_seq")
+)
+
+
+class Kind(Enum):
+    CREATE = "create"
+    APPEND = "append"
+    DETAILS = "details"
+
+
+@dataclass(slots=True)
+class Write:
+    """One caller's change: `row` is the full order row (create) or its mutable columns."""
+
+    kind: Kind
+    order_id: str
+    row: dict[str, Any]
+    event_row: dict[str, Any] | None = None
+    expected_seq: int = 0
+    idempotency_key: str | None = None
+    future: asyncio.Future[None] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
+
+    def update_params(self) -> dict[str, Any]:
+        return {**self.row, "b_id": self.order_id, "b_expected_seq": self.expected_seq}
+
+
+class StaleWriteError(Exception):
+    """An update matched no row: the order moved on (or does not exist)."""
+
+
+class GroupCommitWriter:
+    def __init__(self, runner: SqlRunner, *, max_batch: int = MAX_BATCH) -> None:
+        self._runner = runner
+        self._max_batch = max_batch
+        self._pending: list[Write] = []
+        self._wakeup = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._closed = False
+
+    async def submit(self, write: Write) -> None:
+        """Queue `write` and wait until it is committed (or raise its own error)."""
+        if self._closed:
+            raise DependencyUnavailableError("order store is closed")
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="order-store-writer")
+        self._pending.append(write)
+        self._wakeup.set()
+        await write.future
+
+    async def close(self) -> None:
+        """Commit what is already queued, then stop the writer task."""
+        self._closed = True
+        if self._task is not None:
+            self._wakeup.set()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        try:
+            while True:
+                await self._wakeup.wait()
+                self._wakeup.clear()
+                while self._pending:
+                    await asyncio.sleep(0)  # let callers just settled queue their next write
+                    batch = self._pending[: self._max_batch]
+                    del self._pending[: self._max_batch]
+                    await self._write_batch(batch)
+                if self._closed:
+                    return
+        finally:
+            for write in self._pending:
+                _settle(write, DependencyUnavailableError("order store is closed"))
+
+    async def _write_batch(self, batch: list[Write]) -> None:
+        for group in _groups([w for w in batch if not w.future.done()]):
+            try:
+                await self._runner.write(partial(write_group, group=group))
+            except (IntegrityError, StaleWriteError):
+                await self._write_each(group)
+            except Exception as exc:  # settle every caller, whatever went wrong
+                for write in group:
+                    _settle(write, exc)
+            else:
+                for write in group:
+                    _settle(write, None)
+
+    async def _write_each(self, group: list[Write]) -> None:
+        for write in group:
+            try:
+                with database_errors():
+                    await self._write_alone(write)
+            except Exception as exc:
+                _settle(write, exc)
+            else:
+                _settle(write, None)
+
+    async def _write_alone(self, write: Write) -> None:
+        try:
+            await self._runner.write(lambda conn: write_one(conn, write))
+        except IntegrityError as exc:
+            raise await self._runner.read(lambda conn: explain_conflict(conn, write)) from exc
+        except StaleWriteError:
+            raise await self._runner.read(lambda conn: explain_stale(conn, write)) from None
+
+
+def write_group(conn: Connection, group: list[Write]) -> None:
+    """All writes of `group` (distinct order ids) with one executemany per statement."""
+    creates = [w.row for w in group if w.kind is Kind.CREATE]
+    updates = [w.update_params() for w in group if w.kind is not Kind.CREATE]
+    events = [w.event_row for w in group if w.event_row is not None]
+    if creates:
+        conn.execute(INSERT_ORDER, creates)
+    if updates:
+        _update_all(conn, updates)
+    if events:
+        conn.execute(INSERT_EVENT, events)
+
+
+def _update_all(conn: Connection, params: list[dict[str, Any]]) -> None:
+    if conn.dialect.supports_sane_multi_rowcount:
+        if conn.execute(UPDATE_ORDER, params).rowcount != len(params):
+            raise StaleWriteError
+        return
+    for one in params:  # e.g. asyncpg: executemany reports no per-row counts
+        if conn.execute(UPDATE_ORDER, one).rowcount != 1:
+            raise StaleWriteError
+
+
+def write_one(conn: Connection, write: Write) -> None:
+    if write.kind is Kind.CREATE:
+        conn.execute(INSERT_ORDER, write.row)
+    elif conn.execute(UPDATE_ORDER, write.update_params()).rowcount != 1:
+        raise StaleWriteError
+    if write.event_row is not None:
+        conn.execute(INSERT_EVENT, write.event_row)
+
+
+def explain_conflict(conn: Connection, write: Write) -> EngineError:
+    """Why `write` broke a constraint, as the engine error its caller expects."""
+    if write.kind is not Kind.CREATE:
+        return ConcurrentUpdateError(f"order {write.order_id} already has that event")
+    key = write.idempotency_key
+    if key is not None and _exists(conn, orders.c.idempotency_key == key):
+        return IdempotencyConflictError("idempotency key is already used by another order")
+    return ConflictError(f"order {write.order_id} already exists")
+
+
+def explain_stale(conn: Connection, write: Write) -> EngineError:
+    if not _exists(conn, orders.c.id == write.order_id):
+        return OrderNotFoundError(f"order {write.order_id} not found")
+    return ConcurrentUpdateError(
+        f"order {write.order_id} is no longer at seq {write.expected_seq}; reload it"
+    )
+
+
+def _exists(conn: Connection, condition: Any) -> bool:
+    return bool(conn.scalar(select(exists().where(condition))))
+
+
+def _groups(writes: list[Write]) -> list[list[Write]]:
+    """Split `writes` in arrival order so no order id appears twice in a group."""
+    groups: list[list[Write]] = []
+    seen: set[str] = set()
+    for write in writes:
+        if not groups or write.order_id in seen:
+            groups.append([])
+            seen = set()
+        groups[-1].append(write)
+        seen.add(write.order_id)
+    return groups
+
+
+def _settle(write: Write, error: BaseException | None) -> None:
+    if write.future.done():
+        return
+    if error is None:
+        write.future.set_result(None)
+        return
+    engine_error = translate(error)
+    if engine_error is not error and engine_error.__cause__ is None:
+        engine_error.__cause__ = error
+    write.future.set_exception(engine_error)

@@ -1,0 +1,1 @@
+"""The HTTP and WebSocket surface; maps domain errors to status codes."""

@@ -1,0 +1,59 @@
+"""The FastAPI application: routes, error handlers, health, readiness and metrics."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+
+from order_engine.api.context import ApiContext, context_of
+from order_engine.api.errors import install_error_handlers
+from order_engine.api.jsonresp import JsonResponse
+from order_engine.api.orders import router as orders_router
+from order_engine.api.stream import ws_router
+
+Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
+
+
+def create_app(lifespan: Lifespan, ctx: ApiContext | None = None) -> FastAPI:
+    """The app; `lifespan` (or the caller) sets `app.state.ctx` to an `ApiContext`."""
+    app = FastAPI(
+        title="order-engine",
+        summary="Order execution engine for Solana DEX swaps (simulated venues)",
+        version="0.1.0",
+        lifespan=lifespan,
+        default_response_class=JsonResponse,
+    )
+    if ctx is not None:
+        app.state.ctx = ctx
+    install_error_handlers(app)
+    app.include_router(orders_router)
+    app.include_router(ws_router)
+
+    @app.get("/health", tags=["ops"], summary="Alive")
+    async def health() -> Response:
+        return JsonResponse({"status": "ok"})
+
+    @app.get("/ready", tags=["ops"], summary="Database, queue and event bus reachable")
+    async def ready(request: Request) -> Response:
+        checks = await context_of(request).readiness()
+        ok = all(v == "ok" for v in checks.values())
+        return JsonResponse(
+            {"status": "ready" if ok else "unavailable", "checks": checks},
+            status_code=200 if ok else 503,
+        )
+
+    @app.get("/metrics", tags=["ops"], summary="Prometheus metrics")
+    async def metrics(request: Request) -> Response:
+        body = await context_of(request).metrics()
+        return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")
+
+    @app.get("/", tags=["ops"], include_in_schema=False)
+    async def root() -> Response:
+        return JsonResponse(
+            {"service": "order-engine", "docs": "/docs", "submit": "POST /api/orders/execute"}
+        )
+
+    return app

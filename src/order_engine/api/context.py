@@ -1,0 +1,36 @@
+"""What the API needs from the composition root."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from fastapi import Request
+from starlette.websockets import WebSocket
+
+from order_engine.engine.service import OrderService
+
+
+@dataclass(frozen=True, slots=True)
+class ApiContext:
+    service: OrderService
+    public_base_url: str  # from settings, never from request headers
+    max_body_bytes: int
+    readiness: Callable[[], Awaitable[dict[str, str]]]  # dependency -> "ok" or why not
+    metrics: Callable[[], Awaitable[bytes]]
+
+    def ws_url(self, order_id: str) -> str:
+        base = self.public_base_url
+        scheme, _, rest = base.partition("://")
+        ws_scheme = {"https": "wss", "http": "ws"}.get(scheme, scheme)
+        return f"{ws_scheme}://{rest}/api/orders/execute?orderId={order_id}"
+
+
+def context_of(request: Request) -> ApiContext:
+    ctx: ApiContext = request.app.state.ctx
+    return ctx
+
+
+def ws_context_of(websocket: WebSocket) -> ApiContext:
+    ctx: ApiContext = websocket.app.state.ctx
+    return ctx

@@ -1,0 +1,104 @@
+"""One JSON error shape, `{"error": {"code", "message", "field"?}}`, for every failure."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from order_engine.api.jsonresp import JsonResponse
+from order_engine.domain.errors import (
+    CapacityError,
+    ConflictError,
+    DependencyUnavailableError,
+    EngineError,
+    OrderNotFoundError,
+    RequestError,
+)
+
+log = logging.getLogger(__name__)
+
+STATUS_BY_ERROR: tuple[tuple[type[EngineError], int], ...] = (
+    (RequestError, 422),
+    (OrderNotFoundError, 404),
+    (ConflictError, 409),
+    (CapacityError, 429),
+    (DependencyUnavailableError, 503),
+)
+
+
+class HttpError(Exception):
+    """An error raised by the API layer itself (bad framing rather than bad content)."""
+
+    def __init__(self, status: int, code: str, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.field = status, code, message, field
+
+
+def error_body(code: str, message: str, field: str | None = None) -> dict[str, Any]:
+    error: dict[str, Any] = {"code": code, "message": message}
+    if field is not None:
+        error["field"] = field
+    return {"error": error}
+
+
+def status_for(exc: EngineError) -> int:
+    for kind, status in STATUS_BY_ERROR:
+        if isinstance(exc, kind):
+            return status
+    return 500
+
+
+def _engine_error(_: Request, exc: Exception) -> JsonResponse:
+    assert isinstance(exc, EngineError)
+    status = status_for(exc)
+    headers = {}
+    if isinstance(exc, CapacityError):
+        headers["Retry-After"] = str(exc.retry_after_s)
+    if status == 500:
+        log.error("unmapped engine error: %r", exc)
+        return JsonResponse(error_body("internal_error", "internal error"), status_code=500)
+    return JsonResponse(
+        error_body(exc.code, exc.message, exc.field), status_code=status, headers=headers
+    )
+
+
+def _http_error(_: Request, exc: Exception) -> JsonResponse:
+    assert isinstance(exc, HttpError)
+    return JsonResponse(error_body(exc.code, exc.message, exc.field), status_code=exc.status)
+
+
+def _validation_error(_: Request, exc: Exception) -> JsonResponse:
+    assert isinstance(exc, RequestValidationError)
+    first = exc.errors()[0]
+    loc = [str(p) for p in first.get("loc", ()) if p not in ("query", "path", "body", "header")]
+    field = ".".join(loc) or None
+    return JsonResponse(
+        error_body("invalid_request", f"{field}: {first.get('msg')}", field), status_code=422
+    )
+
+
+def _starlette_http(_: Request, exc: Exception) -> JsonResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+    return JsonResponse(
+        error_body(code, str(exc.detail)),
+        status_code=exc.status_code,
+        headers=getattr(exc, "headers", None),
+    )
+
+
+def _unexpected(_: Request, exc: Exception) -> JsonResponse:
+    log.exception("unhandled error", exc_info=exc)
+    return JsonResponse(error_body("internal_error", "internal error"), status_code=500)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(EngineError, _engine_error)
+    app.add_exception_handler(HttpError, _http_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _starlette_http)
+    app.add_exception_handler(Exception, _unexpected)

@@ -1,0 +1,127 @@
+"""Request parsing and response views (the wire format is camelCase; money is strings)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, ValidationError
+
+from order_engine.api.errors import HttpError
+from order_engine.domain.errors import RequestError
+from order_engine.domain.orders import Order, OrderEvent
+from order_engine.engine.service import OrderRequest
+
+
+def _decimal(value: Any) -> Any:
+    if isinstance(value, bool) or not isinstance(value, int | str | Decimal):
+        raise ValueError("must be a decimal number, as a JSON string or number")
+    try:
+        return Decimal(str(value).strip())
+    except InvalidOperation as exc:
+        raise ValueError("must be a decimal number, as a JSON string or number") from exc
+
+
+Amount = Annotated[Decimal, BeforeValidator(_decimal)]
+
+
+class ExecuteOrderBody(BaseModel):
+    """`POST /api/orders/execute`. `amount` is an alias of `amountIn`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    tokenIn: str = Field(min_length=1, max_length=16, examples=["SOL"])
+    tokenOut: str = Field(min_length=1, max_length=16, examples=["USDC"])
+    amountIn: Amount | None = Field(default=None, examples=["1.5"])
+    amount: Amount | None = Field(default=None, description="alias of amountIn")
+    slippageBps: StrictInt = Field(default=50, ge=0, le=5000)
+    type: Literal["market"] = "market"
+    clientOrderId: str | None = Field(default=None, min_length=1, max_length=64)
+
+    def to_request(self) -> OrderRequest:
+        if self.amountIn is not None and self.amount is not None:
+            raise RequestError("give amountIn or its alias amount, not both", field="amount")
+        amount = self.amountIn if self.amountIn is not None else self.amount
+        if amount is None:
+            raise RequestError("amountIn is required", field="amountIn")
+        return OrderRequest(
+            token_in=self.tokenIn,
+            token_out=self.tokenOut,
+            amount_in=amount,
+            slippage_bps=self.slippageBps,
+            client_order_id=self.clientOrderId,
+        )
+
+
+def parse_execute_body(raw: bytes) -> OrderRequest:
+    """Bytes → validated `OrderRequest`; numbers keep their exact decimal value."""
+    try:
+        data = json.loads(raw, parse_float=Decimal, parse_constant=_reject_constant)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise HttpError(400, "invalid_json", "the request body is not valid JSON") from exc
+    if not isinstance(data, dict):
+        raise HttpError(400, "invalid_json", "the request body must be a JSON object")
+    try:
+        body = ExecuteOrderBody.model_validate(data)
+    except ValidationError as exc:
+        raise _first_error(exc) from exc
+    return body.to_request()
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number")
+
+
+def _first_error(exc: ValidationError) -> RequestError:
+    first = exc.errors()[0]
+    field = ".".join(str(p) for p in first["loc"]) or "body"
+    kind = first["type"]
+    if kind == "missing":
+        return RequestError(f"{field} is required", field=field)
+    if kind == "extra_forbidden":
+        return RequestError(f"{field} is not a known field", field=field)
+    if field == "slippageBps":
+        return RequestError(
+            "slippageBps must be a whole number of basis points from 0 to 5000", field=field
+        )
+    return RequestError(f"{field}: {first['msg']}", field=field)
+
+
+def iso_ms(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat(timespec="milliseconds")
+
+
+def _money(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def order_view(order: Order, ws_url: str) -> dict[str, Any]:
+    return {
+        "orderId": order.id,
+        "clientOrderId": order.client_order_id,
+        "type": order.type.value,
+        "status": order.status.value,
+        "tokenIn": order.token_in,
+        "tokenOut": order.token_out,
+        "amountIn": str(order.amount_in),
+        "slippageBps": order.slippage_bps,
+        "attempt": order.attempt,
+        "seq": order.seq,
+        "dex": order.dex,
+        "txHash": order.tx_hash,
+        "executedPrice": _money(order.executed_price),
+        "amountOut": _money(order.amount_out),
+        "error": None
+        if order.error is None
+        else {"code": order.error.code, "message": order.error.message},
+        "attempts": [e.as_dict() for e in order.attempt_errors],
+        "createdAt": iso_ms(order.created_ms),
+        "updatedAt": iso_ms(order.updated_ms),
+        "wsUrl": ws_url,
+    }
+
+
+def event_view(event: OrderEvent) -> dict[str, Any]:
+    return event.as_dict()

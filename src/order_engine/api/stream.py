@@ -1,0 +1,130 @@
+"""Lifecycle streams: the WebSocket on `/api/orders/execute` and Server-Sent Events.
+
+WebSocket close codes: 1000 after the terminal event, 4400 malformed `orderId`/`after`,
+4404 unknown order, 1013 a dependency is unavailable (try again later), 1011 internal."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+import orjson
+from fastapi import APIRouter, Request
+from fastapi.responses import StreamingResponse
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+
+from order_engine.api.context import ApiContext, ws_context_of
+from order_engine.domain.errors import (
+    DependencyUnavailableError,
+    EngineError,
+    OrderNotFoundError,
+    RequestError,
+)
+from order_engine.domain.orders import OrderEvent
+from order_engine.engine.service import parse_order_id
+
+log = logging.getLogger(__name__)
+ws_router = APIRouter()
+
+CLOSE_NORMAL, CLOSE_INTERNAL, CLOSE_TRY_LATER = 1000, 1011, 1013
+CLOSE_BAD_REQUEST, CLOSE_NOT_FOUND = 4400, 4404
+
+
+def parse_after(raw: str | None) -> int:
+    if raw is None or raw == "":
+        return 0
+    if not raw.isdigit():
+        raise RequestError("after must be a non-negative integer (an event seq)", field="after")
+    return int(raw)
+
+
+def _close_for(exc: EngineError) -> tuple[int, str]:
+    if isinstance(exc, RequestError):
+        return CLOSE_BAD_REQUEST, exc.message
+    if isinstance(exc, OrderNotFoundError):
+        return CLOSE_NOT_FOUND, "order not found"
+    if isinstance(exc, DependencyUnavailableError):
+        return CLOSE_TRY_LATER, "a dependency is unavailable; reconnect later"
+    return CLOSE_INTERNAL, "internal error"
+
+
+@ws_router.websocket("/api/orders/execute")
+async def order_socket(websocket: WebSocket) -> None:
+    """Replay every event so far, then live ones; close 1000 after the terminal event."""
+    ctx = ws_context_of(websocket)
+    await websocket.accept()
+    try:
+        order_id = parse_order_id(websocket.query_params.get("orderId"))
+        after = parse_after(websocket.query_params.get("after"))
+        code, reason = await _pump(ctx, websocket, order_id, after)
+    except EngineError as exc:
+        code, reason = _close_for(exc)
+    except WebSocketDisconnect:
+        return
+    if (
+        websocket.application_state is not WebSocketState.DISCONNECTED
+        and websocket.client_state is not WebSocketState.DISCONNECTED
+    ):
+        with contextlib.suppress(RuntimeError, WebSocketDisconnect):
+            await websocket.close(code=code, reason=reason)
+
+
+async def _pump(
+    ctx: ApiContext, websocket: WebSocket, order_id: str, after: int
+) -> tuple[int, str]:
+    """Send events until the terminal one; stop early if the client goes away."""
+    send = asyncio.ensure_future(_send_all(ctx, websocket, order_id, after))
+    watch = asyncio.ensure_future(_until_disconnect(websocket))
+    try:
+        done, _ = await asyncio.wait({send, watch}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (send, watch):
+            task.cancel()
+    if send in done:
+        send.result()  # re-raise engine errors for the close code
+        return CLOSE_NORMAL, "order reached a terminal status"
+    raise WebSocketDisconnect(1000)
+
+
+async def _send_all(ctx: ApiContext, websocket: WebSocket, order_id: str, after: int) -> None:
+    async for event in ctx.service.stream(order_id, after):
+        await websocket.send_text(_frame(event).decode())
+
+
+def _frame(event: OrderEvent) -> bytes:
+    return orjson.dumps(event.as_dict())
+
+
+async def _until_disconnect(websocket: WebSocket) -> None:
+    while True:
+        message = await websocket.receive()
+        if message["type"] == "websocket.disconnect":
+            return
+
+
+def wants_sse(request: Request) -> bool:
+    return "text/event-stream" in request.headers.get("accept", "")
+
+
+async def sse_response(
+    ctx: ApiContext, order_id: str, request: Request, after: int
+) -> StreamingResponse:
+    """Server-Sent Events: `id` is the seq, so `Last-Event-ID` resumes after it."""
+    last_id = request.headers.get("last-event-id")
+    if last_id is not None:
+        after = max(after, parse_after(last_id))
+    order = await ctx.service.get(order_id)  # 404 before the stream starts
+
+    async def frames() -> AsyncIterator[bytes]:
+        async for event in ctx.service.stream(order.id, after):
+            yield b"id: %d\nevent: %s\ndata: %s\n\n" % (
+                event.seq,
+                event.status.value.encode(),
+                _frame(event),
+            )
+
+    return StreamingResponse(
+        frames(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
+    )

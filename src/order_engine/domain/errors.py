@@ -1,0 +1,113 @@
+"""The one error tree of the engine.
+
+```
+EngineError
+├── RequestError                 bad input (API: 422, names `field`)
+│   ├── UnknownTokenError
+│   └── SameTokenError
+├── OrderNotFoundError           (404)
+├── ConflictError                (409)
+│   ├── IllegalTransitionError   a lifecycle move the table forbids
+│   ├── ConcurrentUpdateError    optimistic lock lost; reload and retry
+│   ├── IdempotencyConflictError same key, other body
+│   └── NotCancellableError      order already submitted or final
+├── CapacityError                queue full (429, Retry-After)
+├── DependencyUnavailableError   store/queue/bus down (503)
+└── ExecutionError               a swap attempt went wrong
+    ├── TransientExecutionError  retried with a fresh quote (by type, never by text)
+    │   ├── VenueUnavailableError
+    │   ├── NoQuotesError
+    │   └── SlippageExceededError
+    └── PermanentExecutionError  not retried
+        └── NoRouteError
+```
+"""
+
+from __future__ import annotations
+
+
+class EngineError(Exception):
+    """Base of every error the engine raises on purpose."""
+
+    code = "engine_error"
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class RequestError(EngineError):
+    code = "invalid_request"
+
+
+class UnknownTokenError(RequestError):
+    code = "unknown_token"
+
+
+class SameTokenError(RequestError):
+    code = "same_token"
+
+
+class OrderNotFoundError(EngineError):
+    code = "order_not_found"
+
+
+class ConflictError(EngineError):
+    code = "conflict"
+
+
+class IllegalTransitionError(ConflictError):
+    code = "illegal_transition"
+
+
+class ConcurrentUpdateError(ConflictError):
+    code = "concurrent_update"
+
+
+class IdempotencyConflictError(ConflictError):
+    code = "idempotency_conflict"
+
+
+class NotCancellableError(ConflictError):
+    code = "not_cancellable"
+
+
+class CapacityError(EngineError):
+    code = "queue_full"
+
+    def __init__(self, message: str, *, retry_after_s: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class DependencyUnavailableError(EngineError):
+    code = "dependency_unavailable"
+
+
+class ExecutionError(EngineError):
+    code = "execution_error"
+
+
+class TransientExecutionError(ExecutionError):
+    code = "transient_error"
+
+
+class VenueUnavailableError(TransientExecutionError):
+    code = "venue_unavailable"
+
+
+class NoQuotesError(TransientExecutionError):
+    code = "no_quotes"
+
+
+class SlippageExceededError(TransientExecutionError):
+    code = "slippage_exceeded"
+
+
+class PermanentExecutionError(ExecutionError):
+    code = "permanent_error"
+
+
+class NoRouteError(PermanentExecutionError):
+    code = "no_route"

@@ -1,0 +1,196 @@
+"""The order aggregate and its lifecycle table.
+
+`Order.apply` is the one door into the lifecycle: it checks the table, updates the
+aggregate and returns the event to persist and publish. Illegal moves raise
+`IllegalTransitionError`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from order_engine.domain.errors import IllegalTransitionError
+
+
+class OrderStatus(StrEnum):
+    PENDING = "pending"
+    ROUTING = "routing"
+    BUILDING = "building"
+    SUBMITTED = "submitted"
+    CONFIRMED = "confirmed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class OrderType(StrEnum):
+    MARKET = "market"
+
+
+S = OrderStatus
+TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
+    S.PENDING: frozenset({S.ROUTING, S.FAILED, S.CANCELLED}),
+    S.ROUTING: frozenset({S.BUILDING, S.FAILED, S.CANCELLED}),
+    S.BUILDING: frozenset({S.SUBMITTED, S.FAILED, S.CANCELLED}),
+    S.SUBMITTED: frozenset({S.CONFIRMED, S.FAILED}),
+    S.CONFIRMED: frozenset(),
+    S.FAILED: frozenset(),
+    S.CANCELLED: frozenset(),
+}
+TERMINAL: frozenset[OrderStatus] = frozenset(s for s, nxt in TRANSITIONS.items() if not nxt)
+CANCELLABLE: frozenset[OrderStatus] = frozenset(
+    s for s, nxt in TRANSITIONS.items() if S.CANCELLED in nxt
+)
+
+
+@dataclass(frozen=True, slots=True)
+class OrderError:
+    """Why an attempt (or the order) failed: a stable code and a human message."""
+
+    code: str
+    message: str
+    attempt: int = 0
+    ts_ms: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "message": self.message,
+            "attempt": self.attempt,
+            "tsMs": self.ts_ms,
+        }
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> OrderError:
+        return cls(
+            str(raw["code"]),
+            str(raw["message"]),
+            int(raw.get("attempt", 0)),
+            int(raw.get("tsMs", 0)),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Execution:
+    """What a confirmed swap delivered."""
+
+    dex: str
+    tx_hash: str
+    executed_price: Decimal
+    amount_out: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class OrderEvent:
+    """One lifecycle step. `seq` is 1, 2, 3... per order; `data` holds status details."""
+
+    order_id: str
+    seq: int
+    status: OrderStatus
+    ts_ms: int
+    attempt: int
+    data: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in TERMINAL
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "orderId": self.order_id,
+            "seq": self.seq,
+            "status": self.status.value,
+            "tsMs": self.ts_ms,
+            "attempt": self.attempt,
+            **self.data,
+        }
+
+
+@dataclass(slots=True)
+class Order:
+    """A swap order. Mutate it only through `apply` (and `record_attempt_error`)."""
+
+    id: str
+    token_in: str
+    token_out: str
+    amount_in: Decimal
+    slippage_bps: int
+    created_ms: int
+    type: OrderType = OrderType.MARKET
+    client_order_id: str | None = None
+    idempotency_key: str | None = None
+    request_fingerprint: str | None = None
+    status: OrderStatus = OrderStatus.PENDING
+    seq: int = 0
+    attempt: int = 0
+    updated_ms: int = 0
+    dex: str | None = None
+    tx_hash: str | None = None
+    executed_price: Decimal | None = None
+    amount_out: Decimal | None = None
+    min_amount_out: Decimal | None = None
+    error: OrderError | None = None
+    attempt_errors: list[OrderError] = field(default_factory=list)
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in TERMINAL
+
+    def apply(
+        self,
+        status: OrderStatus,
+        *,
+        ts_ms: int,
+        attempt: int | None = None,
+        data: dict[str, Any] | None = None,
+    ) -> OrderEvent:
+        """Move to `status` if the lifecycle table allows it; return the event."""
+        first = self.seq == 0
+        if first and status is not OrderStatus.PENDING:
+            raise IllegalTransitionError(f"order {self.id} must start as pending, not {status}")
+        if not first and status not in TRANSITIONS[self.status]:
+            raise IllegalTransitionError(
+                f"order {self.id} cannot move from {self.status} to {status}"
+            )
+        self.status = status
+        self.seq += 1
+        self.updated_ms = ts_ms
+        if attempt is not None:
+            self.attempt = attempt
+        return OrderEvent(self.id, self.seq, status, ts_ms, self.attempt, dict(data or {}))
+
+    def start(self) -> OrderEvent:
+        return self.apply(OrderStatus.PENDING, ts_ms=self.created_ms, attempt=0)
+
+    def record_attempt_error(self, error: OrderError) -> None:
+        self.attempt_errors.append(error)
+
+    def confirm(self, execution: Execution, *, ts_ms: int) -> OrderEvent:
+        self.dex = execution.dex
+        self.tx_hash = execution.tx_hash
+        self.executed_price = execution.executed_price
+        self.amount_out = execution.amount_out
+        return self.apply(
+            OrderStatus.CONFIRMED,
+            ts_ms=ts_ms,
+            data={
+                "txHash": execution.tx_hash,
+                "dex": execution.dex,
+                "executedPrice": str(execution.executed_price),
+                "amountOut": str(execution.amount_out),
+            },
+        )
+
+    def fail(self, error: OrderError, *, ts_ms: int) -> OrderEvent:
+        event = self.apply(
+            OrderStatus.FAILED,
+            ts_ms=ts_ms,
+            data={
+                "error": {"code": error.code, "message": error.message},
+                "attempts": [e.as_dict() for e in self.attempt_errors],
+            },
+        )
+        self.error = error
+        return event

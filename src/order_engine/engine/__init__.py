@@ -1,0 +1,1 @@
+"""Use cases: `OrderService` for the API, `OrderExecutor` for workers, and the ports."""

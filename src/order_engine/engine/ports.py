@@ -1,0 +1,126 @@
+"""The engine's I/O seams. Each has an in-memory implementation (embedded mode and test
+fake) and one contract test suite that every implementation passes."""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from typing import Protocol
+
+from order_engine.domain.orders import Order, OrderEvent, OrderStatus
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    items: list[Order]
+    next_cursor: str | None
+
+
+class OrderStore(Protocol):
+    """Durable orders and their event logs. The row and its event change in one
+    transaction. Driver errors surface as `DependencyUnavailableError`."""
+
+    async def create(self, order: Order, event: OrderEvent) -> None:
+        """Insert a new order with its first event. Raises `IdempotencyConflictError` if
+        another order already holds `order.idempotency_key`."""
+        ...
+
+    async def append(self, order: Order, event: OrderEvent) -> None:
+        """Save `order` (already moved by `Order.apply`) and insert `event`, only if the
+        stored order is still at `event.seq - 1`; else raise `ConcurrentUpdateError`."""
+        ...
+
+    async def save_details(self, order: Order) -> None:
+        """Save fields that are not a status change (e.g. an attempt's error) without an
+        event, only if the stored order is still at `order.seq`; else raise
+        `ConcurrentUpdateError`."""
+        ...
+
+    async def get(self, order_id: str) -> Order:
+        """Raises `OrderNotFoundError`."""
+        ...
+
+    async def find_by_idempotency_key(self, key: str) -> Order | None: ...
+
+    async def list(self, *, status: OrderStatus | None, limit: int, cursor: str | None) -> Page:
+        """Newest first. `cursor` is the opaque `next_cursor` of the previous page;
+        a malformed cursor raises `RequestError(field="cursor")`."""
+        ...
+
+    async def events(self, order_id: str, after: int = 0) -> builtins.list[OrderEvent]:
+        """Events with `seq > after`, in order (empty for an unknown order)."""
+        ...
+
+    async def unfinished(self, limit: int = 1000) -> builtins.list[str]:
+        """Ids of orders that are not in a terminal status, oldest first."""
+        ...
+
+    async def ping(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """One delivery of an order to a worker. `attempt` is 1-based."""
+
+    order_id: str
+    attempt: int
+    max_attempts: int
+
+    @property
+    def is_last_attempt(self) -> bool:
+        return self.attempt >= self.max_attempts
+
+
+JobHandler = Callable[[Job], Awaitable[None]]
+
+
+class JobQueue(Protocol):
+    """At-least-once job delivery with the engine's policy: a job id is the order id (a
+    second enqueue of a waiting, delayed or active id is a no-op), at most `concurrency`
+    handlers run at once per worker, at most `rate_limit_max` jobs start per
+    `rate_limit_window_s` (0 = no limit), and a handler that raises is retried with
+    exponential backoff until `max_attempts` deliveries have been made."""
+
+    async def enqueue(self, order_id: str) -> bool:
+        """Queue a job for `order_id`; False if one is already waiting, delayed or active. Raises
+        `CapacityError` when the queue holds its maximum depth."""
+        ...
+
+    async def depth(self) -> int:
+        """Jobs waiting, delayed or active."""
+        ...
+
+    async def start(self, handler: JobHandler) -> None:
+        """Begin consuming jobs in the background (worker side)."""
+        ...
+
+    async def close(self, timeout_s: float = 10.0) -> None:
+        """Stop taking jobs; wait up to `timeout_s` for active ones."""
+        ...
+
+    async def ping(self) -> None: ...
+
+
+class EventBus(Protocol):
+    """Fan-out of committed lifecycle events to every process that streams them."""
+
+    async def publish(self, event: OrderEvent) -> None: ...
+
+    def subscribe(
+        self, order_id: str, after: int = 0
+    ) -> AbstractAsyncContextManager[AsyncIterator[OrderEvent]]:
+        """Events of `order_id` with `seq > after` published from now on (an
+        implementation may also replay older ones; consumers drop duplicates by seq)."""
+        ...
+
+    async def ping(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+class Clock(Protocol):
+    def now_ms(self) -> int: ...

@@ -1,0 +1,217 @@
+"""`OrderService`: the use cases behind the API (submit, get, list, cancel, stream, quote)."""
+
+from __future__ import annotations
+
+import builtins
+import hashlib
+import json
+import logging
+import uuid
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+from order_engine.domain.errors import (
+    CapacityError,
+    ConcurrentUpdateError,
+    IdempotencyConflictError,
+    NotCancellableError,
+    RequestError,
+)
+from order_engine.domain.orders import CANCELLABLE, Order, OrderEvent, OrderStatus, OrderType
+from order_engine.domain.quotes import RoutingDecision
+from order_engine.domain.tokens import Token, check_amount, check_pair, find_token
+from order_engine.engine.ports import Clock, EventBus, JobQueue, OrderStore, Page
+from order_engine.engine.routing import quote_all
+from order_engine.venues.base import Venue
+
+log = logging.getLogger(__name__)
+MAX_PAGE = 200
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRequest:
+    token_in: str
+    token_out: str
+    amount_in: Decimal
+    slippage_bps: int = 50
+    type: OrderType = OrderType.MARKET
+    client_order_id: str | None = None
+
+    def fingerprint(self) -> str:
+        canonical = json.dumps(
+            {
+                "type": self.type.value,
+                "tokenIn": self.token_in.upper(),
+                "tokenOut": self.token_out.upper(),
+                "amountIn": str(self.amount_in.normalize()),
+                "slippageBps": self.slippage_bps,
+                "clientOrderId": self.client_order_id,
+            },
+            sort_keys=True,
+        )
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def parse_order_id(raw: str | None, *, field: str = "orderId") -> str:
+    """Canonical lower-case UUID text, or `RequestError` naming the field."""
+    if not raw:
+        raise RequestError(f"{field} is required", field=field)
+    try:
+        return str(uuid.UUID(raw))
+    except (ValueError, AttributeError, TypeError) as exc:
+        raise RequestError(f"{field} must be a UUID", field=field) from exc
+
+
+def validate_pair(token_in: str, token_out: str, amount_in: Decimal) -> tuple[Token, Token]:
+    t_in = find_token(token_in, field="tokenIn")
+    t_out = find_token(token_out, field="tokenOut")
+    check_pair(t_in, t_out)
+    check_amount(amount_in, t_in, field="amountIn")
+    return t_in, t_out
+
+
+class OrderService:
+    def __init__(
+        self,
+        store: OrderStore,
+        queue: JobQueue,
+        bus: EventBus,
+        venues: Sequence[Venue],
+        clock: Clock,
+        *,
+        max_queue_depth: int,
+        quote_timeout_s: float,
+        new_id: Callable[[], str] | None = None,
+    ) -> None:
+        self._store, self._queue, self._bus = store, queue, bus
+        self._venues, self._clock = venues, clock
+        self._max_depth = max_queue_depth
+        self._quote_timeout_s = quote_timeout_s
+        self._new_id = new_id or (lambda: str(uuid.uuid4()))
+
+    async def submit(
+        self, request: OrderRequest, idempotency_key: str | None = None
+    ) -> tuple[Order, bool]:
+        """Accept an order: validate, persist with its `pending` event, queue, publish.
+        Returns the order and whether it was created (False: an idempotent replay)."""
+        t_in, t_out = validate_pair(request.token_in, request.token_out, request.amount_in)
+        fingerprint = request.fingerprint()
+        if idempotency_key is not None:
+            existing = await self._replay(idempotency_key, fingerprint)
+            if existing is not None:
+                return existing, False
+        if await self._queue.depth() >= self._max_depth:
+            raise CapacityError("the order queue is full; retry later", retry_after_s=1)
+        order = Order(
+            id=self._new_id(),
+            token_in=t_in.symbol,
+            token_out=t_out.symbol,
+            amount_in=request.amount_in,
+            slippage_bps=request.slippage_bps,
+            created_ms=self._clock.now_ms(),
+            type=request.type,
+            client_order_id=request.client_order_id,
+            idempotency_key=idempotency_key,
+            request_fingerprint=fingerprint,
+        )
+        event = order.start()
+        try:
+            await self._store.create(order, event)
+        except IdempotencyConflictError:
+            assert idempotency_key is not None
+            existing = await self._replay(idempotency_key, fingerprint)
+            if existing is None:  # pragma: no cover - the key was taken a moment ago
+                raise
+            return existing, False
+        try:
+            await self._queue.enqueue(order.id)
+        except CapacityError:  # lost a race for the last slot: the order is durable
+            log.warning(
+                "queue full after order %s was stored; the recovery sweep queues it", order.id
+            )
+        await self._bus.publish(event)
+        return order, True
+
+    async def _replay(self, key: str, fingerprint: str) -> Order | None:
+        existing = await self._store.find_by_idempotency_key(key)
+        if existing is not None and existing.request_fingerprint != fingerprint:
+            raise IdempotencyConflictError(
+                "Idempotency-Key was already used with a different request body",
+                field="Idempotency-Key",
+            )
+        return existing
+
+    async def get(self, order_id: str) -> Order:
+        return await self._store.get(parse_order_id(order_id))
+
+    async def list(self, *, status: OrderStatus | None, limit: int, cursor: str | None) -> Page:
+        if not 1 <= limit <= MAX_PAGE:
+            raise RequestError(f"limit must be between 1 and {MAX_PAGE}", field="limit")
+        return await self._store.list(status=status, limit=limit, cursor=cursor)
+
+    async def events(self, order_id: str, after: int = 0) -> builtins.list[OrderEvent]:
+        order = await self.get(order_id)
+        return await self._store.events(order.id, after)
+
+    async def cancel(self, order_id: str) -> Order:
+        """Cancel an order that has not been submitted yet (optimistic, retried on races)."""
+        order_id = parse_order_id(order_id)
+        for _ in range(5):
+            order = await self._store.get(order_id)
+            if order.status not in CANCELLABLE:
+                raise NotCancellableError(
+                    f"order {order_id} is {order.status}; only orders not yet submitted "
+                    "can be cancelled"
+                )
+            event = order.apply(
+                OrderStatus.CANCELLED,
+                ts_ms=self._clock.now_ms(),
+                data={"reason": "cancelled by user"},
+            )
+            try:
+                await self._store.append(order, event)
+            except ConcurrentUpdateError:
+                continue
+            await self._bus.publish(event)
+            return order
+        raise ConcurrentUpdateError(f"order {order_id} kept changing; retry the cancel")
+
+    async def stream(self, order_id: str, after: int = 0) -> AsyncIterator[OrderEvent]:
+        """Every event with seq > `after`: stored ones first, then live ones, with no gap
+        and no duplicate; ends after the terminal event."""
+        order = await self.get(order_id)
+        if order.is_terminal and after >= order.seq:
+            return  # nothing more will ever come
+        async with self._bus.subscribe(order.id, after) as live:
+            last = after
+            for event in await self._store.events(order.id, after):
+                yield event
+                last = event.seq
+                if event.is_terminal:
+                    return
+            async for event in live:
+                if event.seq <= last:
+                    continue
+                missed = [event]
+                if event.seq > last + 1:  # a gap: the store has everything committed
+                    missed = await self._store.events(order.id, last)
+                for ev in missed:
+                    yield ev
+                    last = ev.seq
+                    if ev.is_terminal:
+                        return
+
+    async def quote(self, token_in: str, token_out: str, amount_in: Decimal) -> RoutingDecision:
+        t_in, t_out = validate_pair(token_in, token_out, amount_in)
+        return await quote_all(self._venues, t_in, t_out, amount_in, self._quote_timeout_s)
+
+    async def recover(self) -> int:
+        """Put every accepted, unfinished order back on the queue (ids dedupe)."""
+        count = 0
+        for order_id in await self._store.unfinished():
+            if await self._queue.enqueue(order_id):
+                count += 1
+        if count:
+            log.info("recovered %d unfinished orders onto the queue", count)
+        return count

@@ -1,0 +1,60 @@
+"""Settings from environment variables and an optional `.env` file (pydantic-settings).
+
+Every setting is documented in the README and in `.env.example`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+    )
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=3000, ge=1, le=65535)
+    public_base_url: str | None = None
+    data_dir: Path = Path("data")
+    database_url: str | None = None
+    redis_url: str | None = None
+    log_level: str = "info"
+
+    worker_concurrency: int = Field(default=10, ge=1, le=1000)
+    rate_limit_max: int = Field(default=100, ge=0)
+    rate_limit_window_s: float = Field(default=60.0, gt=0)
+    max_attempts: int = Field(default=3, ge=1, le=20)
+    backoff_base_s: float = Field(default=1.0, ge=0)
+    backoff_factor: float = Field(default=2.0, ge=1)
+    queue_max_depth: int = Field(default=10_000, ge=1)
+    recovery_interval_s: float = Field(default=30.0, gt=0)
+
+    latency_scale: float = Field(default=1.0, ge=0)
+    rng_seed: int = 42
+    failure_rate: float = Field(default=0.0, ge=0, le=1)
+    quote_timeout_s: float = Field(default=1.0, gt=0)
+    max_body_bytes: int = Field(default=16_384, ge=256)
+
+    @field_validator("log_level")
+    @classmethod
+    def _level(cls, value: str) -> str:
+        value = value.lower()
+        if value not in {"critical", "error", "warning", "info", "debug"}:
+            raise ValueError("must be one of critical, error, warning, info, debug")
+        return value
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'orders.db').as_posix()}"
+
+    @property
+    def resolved_public_base_url(self) -> str:
+        if self.public_base_url:
+            return self.public_base_url.rstrip("/")
+        host = "localhost" if self.host in {"0.0.0.0", "::", ""} else self.host
+        return f"http://{host}:{self.port}"

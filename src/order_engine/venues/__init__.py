@@ -1,0 +1,1 @@
+"""Venues: the `Venue` protocol and the simulated Raydium and Meteora venues."""

@@ -1,0 +1,76 @@
+"""The `Venue` protocol: quote, build, submit, confirm and ask the status of a swap."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any, Protocol
+
+from order_engine.domain.orders import Execution
+from order_engine.domain.quotes import Quote
+from order_engine.domain.tokens import Token
+
+
+@dataclass(frozen=True, slots=True)
+class SwapTransaction:
+    """A built (signed) swap. The signature is known before it is sent, so the engine
+    persists it first and can later ask the venue whether it landed."""
+
+    signature: str
+    venue: str
+    order_id: str
+    quote: Quote
+    min_amount_out: Decimal
+    steps: tuple[str, ...] = field(default_factory=tuple)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "signature": self.signature,
+            "venue": self.venue,
+            "minAmountOut": str(self.min_amount_out),
+            "steps": list(self.steps),
+        }
+
+
+class TxState(StrEnum):
+    UNKNOWN = "unknown"  # never reached the venue: safe to build a new one
+    PENDING = "pending"  # sent, not final yet: wait for it
+    LANDED = "landed"  # executed: never execute again
+    REVERTED = "reverted"  # failed on chain (e.g. slippage): nothing executed
+
+
+@dataclass(frozen=True, slots=True)
+class TxStatus:
+    state: TxState
+    execution: Execution | None = None
+    reason: str | None = None
+
+
+class Venue(Protocol):
+    """One DEX. Errors: `VenueUnavailableError` (transient), `SlippageExceededError`,
+    `NoRouteError` (the venue has no pool for the pair)."""
+
+    @property
+    def name(self) -> str: ...
+
+    async def quote(self, token_in: Token, token_out: Token, amount_in: Decimal) -> Quote: ...
+
+    async def build(
+        self,
+        quote: Quote,
+        *,
+        token_in: Token,
+        token_out: Token,
+        min_amount_out: Decimal,
+        order_id: str,
+    ) -> SwapTransaction: ...
+
+    async def submit(self, tx: SwapTransaction) -> None: ...
+
+    async def confirm(self, signature: str) -> Execution:
+        """Wait until the transaction is final; raise `SlippageExceededError` if it reverted
+        because the output fell below its minimum."""
+        ...
+
+    async def status(self, signature: str) -> TxStatus: ...

@@ -1,0 +1,44 @@
+"""`order-engine watch`: print an order's lifecycle events as JSON lines until it closes."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+from websockets.asyncio.client import connect
+from websockets.exceptions import WebSocketException
+
+
+def ws_url_for(target: str, base_url: str, after: int | None) -> str:
+    """A `ws://` URL as given, or the stream URL of an order id on `base_url`."""
+    if target.startswith(("ws://", "wss://")):
+        url = target
+    else:
+        base = base_url.rstrip("/")
+        scheme, _, rest = base.partition("://")
+        ws_scheme = "wss" if scheme == "https" else "ws"
+        url = f"{ws_scheme}://{rest}/api/orders/execute?orderId={target}"
+    if after is not None:
+        url += f"&after={after}"
+    return url
+
+
+async def _watch(url: str) -> int:
+    async with connect(url) as ws:
+        async for message in ws:
+            text = message if isinstance(message, str) else message.decode()
+            print(text, flush=True)
+        code, reason = ws.close_code, ws.close_reason
+    if code != 1000:
+        print(f"order-engine: stream closed with {code}: {reason}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def watch(target: str, base_url: str, after: int | None) -> int:
+    url = ws_url_for(target, base_url, after)
+    try:
+        return asyncio.run(_watch(url))
+    except (OSError, WebSocketException) as exc:
+        print(f"order-engine: cannot stream {url}: {exc}", file=sys.stderr)
+        return 1

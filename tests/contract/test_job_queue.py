@@ -1,0 +1,358 @@
+"""Contract of `JobQueue`: every implementation in `IMPLEMENTATIONS` must pass it.
+
+Add an implementation by adding one `pytest.param(build_fn, id=...)` entry; `build_fn`
+gets the `QueueSettings` of a test and returns a fresh, empty, not yet started queue
+(the fixture closes it afterwards).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol
+
+import pytest
+
+from order_engine.adapters.memory_queue import InMemoryJobQueue
+from order_engine.domain.errors import CapacityError, VenueUnavailableError
+from order_engine.engine.ports import Job, JobQueue
+from order_engine.engine.retry import RetryPolicy
+
+FAST_POLICY = RetryPolicy(max_attempts=3, backoff_base_s=0.02, backoff_factor=2.0)
+TIMER_SLACK_S = 0.001
+
+
+@dataclass(frozen=True)
+class QueueSettings:
+    policy: RetryPolicy = FAST_POLICY
+    concurrency: int = 10
+    rate_limit_max: int = 0
+    rate_limit_window_s: float = 60.0
+    max_depth: int = 10_000
+
+
+async def build_memory_queue(settings: QueueSettings) -> JobQueue:
+    return InMemoryJobQueue(
+        settings.policy,
+        concurrency=settings.concurrency,
+        rate_limit_max=settings.rate_limit_max,
+        rate_limit_window_s=settings.rate_limit_window_s,
+        max_depth=settings.max_depth,
+    )
+
+
+IMPLEMENTATIONS = [pytest.param(build_memory_queue, id="memory")]
+
+
+class MakeQueue(Protocol):
+    async def __call__(self, **overrides: Any) -> JobQueue: ...
+
+
+@pytest.fixture(params=IMPLEMENTATIONS)
+async def make_queue(request: pytest.FixtureRequest) -> AsyncIterator[MakeQueue]:
+    build: Callable[[QueueSettings], Awaitable[JobQueue]] = request.param
+    created: list[JobQueue] = []
+
+    async def make(**overrides: Any) -> JobQueue:
+        queue = await build(replace(QueueSettings(), **overrides))
+        created.append(queue)
+        return queue
+
+    yield make
+    for queue in created:
+        await queue.close(timeout_s=1.0)
+
+
+@dataclass
+class Deliveries:
+    """What a handler saw: each job and the loop time it started."""
+
+    jobs: list[Job] = field(default_factory=list)
+    times: list[float] = field(default_factory=list)
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def record(self, job: Job) -> None:
+        self.jobs.append(job)
+        self.times.append(asyncio.get_running_loop().time())
+        self.changed.set()
+
+    async def wait_for(self, count: int, timeout_s: float = 5.0) -> None:
+        async with asyncio.timeout(timeout_s):
+            while len(self.jobs) < count:
+                self.changed.clear()
+                await self.changed.wait()
+
+
+async def wait_depth(queue: JobQueue, value: int, timeout_s: float = 5.0) -> None:
+    """Poll `depth()`: the only view of a queue's state that every implementation has."""
+    async with asyncio.timeout(timeout_s):
+        while await queue.depth() != value:  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
+
+
+async def test_every_job_is_delivered_once(make_queue: MakeQueue) -> None:
+    queue = await make_queue()
+    seen = Deliveries()
+
+    async def handler(job: Job) -> None:
+        seen.record(job)
+
+    ids = [f"order-{i}" for i in range(50)]
+    for order_id in ids[:25]:
+        assert await queue.enqueue(order_id)
+    await queue.start(handler)
+    for order_id in ids[25:]:
+        assert await queue.enqueue(order_id)
+    await seen.wait_for(50)
+    await wait_depth(queue, 0)
+    assert sorted(job.order_id for job in seen.jobs) == sorted(ids)
+    assert {job.attempt for job in seen.jobs} == {1}
+
+
+async def test_enqueue_of_a_waiting_or_active_id_is_a_no_op(make_queue: MakeQueue) -> None:
+    queue = await make_queue()
+    seen = Deliveries()
+    release = asyncio.Event()
+
+    async def handler(job: Job) -> None:
+        seen.record(job)
+        await release.wait()
+
+    assert await queue.enqueue("a") is True
+    assert await queue.enqueue("a") is False
+    assert await queue.depth() == 1
+    await queue.start(handler)
+    await seen.wait_for(1)
+    assert await queue.enqueue("a") is False
+    assert await queue.depth() == 1
+    release.set()
+    await wait_depth(queue, 0)
+    assert await queue.enqueue("a") is True, "a finished job's id can be queued again"
+    await seen.wait_for(2)
+    assert [job.order_id for job in seen.jobs] == ["a", "a"]
+
+
+async def test_enqueue_of_a_delayed_retry_is_a_no_op(make_queue: MakeQueue) -> None:
+    policy = RetryPolicy(max_attempts=3, backoff_base_s=0.3)
+    queue = await make_queue(policy=policy)
+    seen = Deliveries()
+
+    async def handler(job: Job) -> None:
+        seen.record(job)
+        if job.attempt == 1:
+            raise VenueUnavailableError("down")
+
+    await queue.start(handler)
+    assert await queue.enqueue("a")
+    await seen.wait_for(1)
+    await asyncio.sleep(0.05)
+    assert await queue.enqueue("a") is False
+    assert await queue.depth() == 1
+    await seen.wait_for(2)
+    await wait_depth(queue, 0)
+    assert [job.attempt for job in seen.jobs] == [1, 2]
+
+
+async def test_depth_counts_waiting_and_active_jobs(make_queue: MakeQueue) -> None:
+    queue = await make_queue(concurrency=2)
+    seen = Deliveries()
+    release = asyncio.Event()
+
+    async def handler(job: Job) -> None:
+        seen.record(job)
+        await release.wait()
+
+    for i in range(5):
+        await queue.enqueue(f"order-{i}")
+    assert await queue.depth() == 5
+    await queue.start(handler)
+    await seen.wait_for(2)
+    assert await queue.depth() == 5
+    release.set()
+    await wait_depth(queue, 0)
+    assert len(seen.jobs) == 5
+
+
+async def test_enqueue_beyond_max_depth_raises_capacity_error(make_queue: MakeQueue) -> None:
+    queue = await make_queue(max_depth=3)
+    seen = Deliveries()
+
+    async def handler(job: Job) -> None:
+        seen.record(job)
+
+    for i in range(3):
+        assert await queue.enqueue(f"order-{i}")
+    with pytest.raises(CapacityError) as raised:
+        await queue.enqueue("one-too-many")
+    assert raised.value.retry_after_s >= 1
+    assert await queue.depth() == 3
+    await queue.start(handler)
+    await wait_depth(queue, 0)
+    assert await queue.enqueue("one-too-many")
+    await seen.wait_for(4)
+    assert "one-too-many" in {job.order_id for job in seen.jobs}
+
+
+async def test_concurrency_is_reached_and_never_exceeded(make_queue: MakeQueue) -> None:
+    queue = await make_queue(concurrency=3)
+    seen = Deliveries()
+    in_flight = 0
+    peak = 0
+
+    async def handler(job: Job) -> None:
+        nonlocal in_flight, peak
+        in_flight += 1
+        peak = max(peak, in_flight)
+        try:
+            await asyncio.sleep(0.01)
+        finally:
+            in_flight -= 1
+        seen.record(job)
+
+    for i in range(30):
+        await queue.enqueue(f"order-{i}")
+    await queue.start(handler)
+    await seen.wait_for(30)
+    assert peak == 3
+
+
+def starts_per_window(times: list[float], window_s: float, slack_s: float) -> list[int]:
+    """Group start times into fixed windows, each opened by the first start after the
+    previous one ended (with `slack_s` for scheduling jitter); count starts per window."""
+    counts: list[int] = []
+    window_end = float("-inf")
+    for t in sorted(times):
+        if t >= window_end:
+            window_end = t + window_s - slack_s
+            counts.append(0)
+        counts[-1] += 1
+    return counts
+
+
+async def test_rate_limit_caps_starts_per_window(make_queue: MakeQueue) -> None:
+    window_s = 0.3
+    queue = await make_queue(rate_limit_max=5, rate_limit_window_s=window_s)
+    seen = Deliveries()
+
+    async def handler(job: Job) -> None:
+        seen.record(job)
+
+    for i in range(12):
+        await queue.enqueue(f"order-{i}")
+    await queue.start(handler)
+    await seen.wait_for(12)
+    counts = starts_per_window(seen.times, window_s, slack_s=0.05)
+    assert max(counts) <= 5, counts
+    assert len(counts) >= 3, counts
+    assert max(seen.times) - min(seen.times) >= 2 * window_s - 0.05
+
+
+async def test_failed_job_is_retried_with_backoff(make_queue: MakeQueue) -> None:
+    queue = await make_queue(policy=FAST_POLICY)
+    seen = Deliveries()
+
+    async def handler(job: Job) -> None:
+        seen.record(job)
+        if job.attempt < 3:
+            raise VenueUnavailableError(f"attempt {job.attempt} failed")
+
+    await queue.start(handler)
+    await queue.enqueue("a")
+    await seen.wait_for(3)
+    await wait_depth(queue, 0)
+    assert [job.attempt for job in seen.jobs] == [1, 2, 3]
+    assert {job.max_attempts for job in seen.jobs} == {3}
+    assert [job.is_last_attempt for job in seen.jobs] == [False, False, True]
+    gaps = [later - earlier for earlier, later in zip(seen.times, seen.times[1:], strict=False)]
+    assert gaps[0] >= FAST_POLICY.delay_s(1) - TIMER_SLACK_S
+    assert gaps[1] >= FAST_POLICY.delay_s(2) - TIMER_SLACK_S
+
+
+async def test_always_failing_job_is_delivered_max_attempts_times(make_queue: MakeQueue) -> None:
+    queue = await make_queue(policy=FAST_POLICY)
+    seen = Deliveries()
+
+    async def handler(job: Job) -> None:
+        seen.record(job)
+        raise RuntimeError("any exception is retried")
+
+    await queue.start(handler)
+    await queue.enqueue("a")
+    await seen.wait_for(FAST_POLICY.max_attempts)
+    await wait_depth(queue, 0)
+    await asyncio.sleep(FAST_POLICY.delay_s(FAST_POLICY.max_attempts) * 2)
+    assert [job.attempt for job in seen.jobs] == [1, 2, 3]
+
+
+async def test_close_waits_for_active_handlers(make_queue: MakeQueue) -> None:
+    queue = await make_queue()
+    seen = Deliveries()
+    finished: list[str] = []
+
+    async def handler(job: Job) -> None:
+        seen.record(job)
+        await asyncio.sleep(0.1)
+        finished.append(job.order_id)
+
+    await queue.start(handler)
+    await queue.enqueue("a")
+    await seen.wait_for(1)
+    await queue.close(timeout_s=5.0)
+    assert finished == ["a"]
+
+
+async def test_close_takes_no_new_jobs(make_queue: MakeQueue) -> None:
+    queue = await make_queue(concurrency=1)
+    seen = Deliveries()
+    release = asyncio.Event()
+
+    async def handler(job: Job) -> None:
+        seen.record(job)
+        await release.wait()
+
+    for order_id in ("a", "b", "c"):
+        await queue.enqueue(order_id)
+    await queue.start(handler)
+    await seen.wait_for(1)
+    closing = asyncio.create_task(queue.close(timeout_s=5.0))
+    await asyncio.sleep(0.02)
+    assert not closing.done(), "close returned while a handler was active"
+    release.set()
+    await closing
+    await asyncio.sleep(0.05)
+    assert [job.order_id for job in seen.jobs] == ["a"]
+
+
+async def test_close_gives_up_on_a_hung_handler_after_timeout(make_queue: MakeQueue) -> None:
+    queue = await make_queue()
+    seen = Deliveries()
+    never = asyncio.Event()
+
+    async def handler(job: Job) -> None:
+        seen.record(job)
+        await never.wait()
+
+    await queue.start(handler)
+    await queue.enqueue("a")
+    await seen.wait_for(1)
+    async with asyncio.timeout(2.0):
+        await queue.close(timeout_s=0.1)
+
+
+async def test_close_cancels_pending_retries(make_queue: MakeQueue) -> None:
+    policy = RetryPolicy(max_attempts=3, backoff_base_s=0.05)
+    queue = await make_queue(policy=policy)
+    seen = Deliveries()
+
+    async def handler(job: Job) -> None:
+        seen.record(job)
+        raise VenueUnavailableError("down")
+
+    await queue.start(handler)
+    await queue.enqueue("a")
+    await seen.wait_for(1)
+    await asyncio.sleep(0.01)
+    await queue.close(timeout_s=1.0)
+    await asyncio.sleep(0.15)
+    assert len(seen.jobs) == 1

@@ -1,0 +1,366 @@
+"""The `OrderStore` contract: every implementation passes the same tests."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import uuid
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from order_engine.domain.errors import (
+    ConcurrentUpdateError,
+    ConflictError,
+    DependencyUnavailableError,
+    IdempotencyConflictError,
+    OrderNotFoundError,
+    RequestError,
+)
+from order_engine.domain.orders import Execution, Order, OrderError, OrderEvent, OrderStatus
+from order_engine.engine.ports import OrderStore
+
+S = OrderStatus
+T0 = 1_700_000_000_000
+TO_SUBMITTED = (S.ROUTING, S.BUILDING, S.SUBMITTED)
+
+
+def new_order(
+    created_ms: int = T0,
+    *,
+    key: str | None = None,
+    amount: Decimal = Decimal("1.5"),
+    order_id: str | None = None,
+) -> Order:
+    return Order(
+        id=order_id or str(uuid.uuid4()),
+        token_in="SOL",
+        token_out="USDC",
+        amount_in=amount,
+        slippage_bps=50,
+        created_ms=created_ms,
+        idempotency_key=key,
+    )
+
+
+async def stored(store: OrderStore, created_ms: int = T0, **kwargs: object) -> Order:
+    order = new_order(created_ms, **kwargs)  # type: ignore[arg-type]
+    await store.create(order, order.start())
+    return order
+
+
+async def advance(store: OrderStore, order: Order, *statuses: OrderStatus) -> list[OrderEvent]:
+    events = []
+    for status in statuses:
+        event = order.apply(status, ts_ms=order.updated_ms + 1)
+        await store.append(order, event)
+        events.append(event)
+    return events
+
+
+async def events_of(store: OrderStore, order_id: str, after: int = 0) -> list[OrderEvent]:
+    # Through Any: ports.OrderStore writes `list[...]` inside a class that defines `list()`,
+    # which mypy reads as the method.
+    found: Any = await store.events(order_id, after)
+    events: list[OrderEvent] = found
+    return events
+
+
+def confirmation(price: str = "123456789.123456789", out: str = "0.000000001") -> Execution:
+    return Execution("raydium", "5wTxHash", Decimal(price), Decimal(out))
+
+
+async def test_create_get_round_trip_keeps_exact_decimals(order_store: OrderStore) -> None:
+    order = new_order(amount=Decimal("0.000000001"), key="key-1")
+    order.client_order_id = "client-7"
+    order.request_fingerprint = "fp-1"
+    await order_store.create(order, order.start())
+    assert await order_store.get(order.id) == order
+
+    await advance(order_store, order, *TO_SUBMITTED)
+    await order_store.append(order, order.confirm(confirmation(), ts_ms=T0 + 9))
+    got = await order_store.get(order.id)
+
+    assert got == order
+    assert str(got.amount_in) == "1E-9"
+    assert str(got.executed_price) == "123456789.123456789"
+    assert got.amount_out == Decimal("0.000000001")
+    assert (got.dex, got.tx_hash, got.status, got.seq) == ("raydium", "5wTxHash", S.CONFIRMED, 5)
+
+
+async def test_decimal_scale_survives(order_store: OrderStore) -> None:
+    order = await stored(order_store, amount=Decimal("2.50"))
+    assert str((await order_store.get(order.id)).amount_in) == "2.50"
+
+
+async def test_stored_state_is_not_shared_with_callers(order_store: OrderStore) -> None:
+    order = await stored(order_store)
+    order.record_attempt_error(OrderError("x", "caller-side only"))
+    order.status = S.FAILED
+    got = await order_store.get(order.id)
+    got.attempt_errors.append(OrderError("y", "mutated copy"))
+
+    again = await order_store.get(order.id)
+    assert again.status is S.PENDING
+    assert again.attempt_errors == []
+
+
+async def test_events_come_in_order_and_resume_after(order_store: OrderStore) -> None:
+    order = new_order()
+    first = order.start()
+    await order_store.create(order, first)
+    later = await advance(order_store, order, *TO_SUBMITTED)
+    last = order.confirm(confirmation(), ts_ms=T0 + 5)
+    await order_store.append(order, last)
+
+    assert await events_of(order_store, order.id) == [first, *later, last]
+    assert [e.seq for e in await events_of(order_store, order.id, after=2)] == [3, 4, 5]
+    assert await events_of(order_store, order.id, after=5) == []
+    assert await events_of(order_store, "no-such-order") == []
+
+
+async def test_stale_append_raises_and_writes_nothing(order_store: OrderStore) -> None:
+    order = await stored(order_store)
+    winner, loser = await order_store.get(order.id), await order_store.get(order.id)
+    won = winner.apply(S.ROUTING, ts_ms=T0 + 1, data={"who": "winner"})
+    await order_store.append(winner, won)
+
+    lost = loser.apply(S.ROUTING, ts_ms=T0 + 2, attempt=2, data={"who": "loser"})
+    with pytest.raises(ConcurrentUpdateError):
+        await order_store.append(loser, lost)
+
+    assert await order_store.get(order.id) == winner
+    assert [e.data for e in await events_of(order_store, order.id)] == [{}, {"who": "winner"}]
+    await advance(order_store, winner, S.BUILDING)  # the up-to-date copy still moves on
+    assert (await order_store.get(order.id)).seq == 3
+
+
+async def test_stale_save_details_raises(order_store: OrderStore) -> None:
+    order = await stored(order_store)
+    stale = await order_store.get(order.id)
+    await advance(order_store, order, S.ROUTING)
+    stale.record_attempt_error(OrderError("venue_unavailable", "late writer", 1))
+
+    with pytest.raises(ConcurrentUpdateError):
+        await order_store.save_details(stale)
+    assert (await order_store.get(order.id)).attempt_errors == []
+
+
+async def test_writes_to_an_unknown_order_raise_not_found(order_store: OrderStore) -> None:
+    ghost = new_order()
+    ghost.start()
+    with pytest.raises(OrderNotFoundError):
+        await order_store.append(ghost, ghost.apply(S.ROUTING, ts_ms=T0 + 1))
+    with pytest.raises(OrderNotFoundError):
+        await order_store.save_details(ghost)
+    assert await events_of(order_store, ghost.id) == []
+
+
+async def test_get_unknown_order_raises_not_found(order_store: OrderStore) -> None:
+    with pytest.raises(OrderNotFoundError):
+        await order_store.get(str(uuid.uuid4()))
+
+
+async def test_idempotency_key_is_unique(order_store: OrderStore) -> None:
+    first = await stored(order_store, key="same-key")
+    second = new_order(key="same-key")
+
+    with pytest.raises(IdempotencyConflictError):
+        await order_store.create(second, second.start())
+
+    with pytest.raises(OrderNotFoundError):
+        await order_store.get(second.id)
+    assert await events_of(order_store, second.id) == []
+    assert await order_store.find_by_idempotency_key("same-key") == first
+    assert await order_store.find_by_idempotency_key("other-key") is None
+    await stored(order_store)  # orders without a key never conflict
+    await stored(order_store)
+
+
+async def test_duplicate_order_id_is_a_conflict(order_store: OrderStore) -> None:
+    order = await stored(order_store)
+    twin = new_order(order_id=order.id, key="fresh-key")
+
+    with pytest.raises(ConflictError) as caught:
+        await order_store.create(twin, twin.start())
+    assert not isinstance(caught.value, IdempotencyConflictError)
+    assert await order_store.find_by_idempotency_key("fresh-key") is None
+
+
+async def test_racing_creates_with_one_key_admit_one(order_store: OrderStore) -> None:
+    orders = [new_order(key="race-key") for _ in range(10)]
+    results = await asyncio.gather(
+        *(order_store.create(o, o.start()) for o in orders), return_exceptions=True
+    )
+
+    assert sum(r is None for r in results) == 1
+    assert all(isinstance(r, IdempotencyConflictError) for r in results if r is not None)
+    winner = orders[results.index(None)]
+    assert await order_store.find_by_idempotency_key("race-key") == winner
+
+
+async def test_racing_appends_admit_exactly_one(order_store: OrderStore) -> None:
+    order = await stored(order_store)
+    copies = [await order_store.get(order.id) for _ in range(10)]
+    events = [c.apply(S.ROUTING, ts_ms=T0 + 1, data={"n": i}) for i, c in enumerate(copies)]
+    results = await asyncio.gather(
+        *(order_store.append(c, e) for c, e in zip(copies, events, strict=True)),
+        return_exceptions=True,
+    )
+
+    assert sum(r is None for r in results) == 1
+    assert all(isinstance(r, ConcurrentUpdateError) for r in results if r is not None)
+    winner = results.index(None)
+    assert (await events_of(order_store, order.id))[-1] == events[winner]
+
+
+async def collect_pages(store: OrderStore, status: OrderStatus | None, limit: int) -> list[str]:
+    ids: list[str] = []
+    cursor: str | None = None
+    for _ in range(100):
+        page = await store.list(status=status, limit=limit, cursor=cursor)
+        assert len(page.items) <= limit
+        ids.extend(o.id for o in page.items)
+        cursor = page.next_cursor
+        if cursor is None:
+            return ids
+        assert len(page.items) == limit
+    raise AssertionError("pagination did not end")
+
+
+async def test_list_pages_newest_first_without_gaps(order_store: OrderStore) -> None:
+    created = [await stored(order_store, T0 + i // 3) for i in range(23)]  # ties of 3
+    routing = created[::4]
+    for order in routing:
+        await advance(order_store, order, S.ROUTING)
+
+    def newest_first(orders: list[Order]) -> list[str]:
+        return [o.id for o in sorted(orders, key=lambda o: (o.created_ms, o.id), reverse=True)]
+
+    assert await collect_pages(order_store, None, 5) == newest_first(created)
+    assert await collect_pages(order_store, S.ROUTING, 2) == newest_first(routing)
+    assert await collect_pages(order_store, S.FAILED, 5) == []
+    page = await order_store.list(status=S.ROUTING, limit=50, cursor=None)
+    assert all(o.status is S.ROUTING and o.seq == 2 for o in page.items)
+
+
+async def test_list_ends_without_an_empty_page(order_store: OrderStore) -> None:
+    for i in range(6):
+        await stored(order_store, T0 + i)
+    first = await order_store.list(status=None, limit=3, cursor=None)
+    second = await order_store.list(status=None, limit=3, cursor=first.next_cursor)
+    assert first.next_cursor is not None
+    assert len(second.items) == 3
+    assert second.next_cursor is None
+
+
+def b64(raw: str) -> str:
+    return base64.urlsafe_b64encode(raw.encode()).decode()
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        "",
+        "%%%",
+        "not base64!",
+        b64("not-a-cursor"),
+        b64(":id"),
+        b64("12:"),
+        b64("x1:id"),
+        "A" * 400,
+    ],
+)
+async def test_malformed_cursor_is_a_request_error(order_store: OrderStore, cursor: str) -> None:
+    with pytest.raises(RequestError) as caught:
+        await order_store.list(status=None, limit=10, cursor=cursor)
+    assert caught.value.field == "cursor"
+
+
+async def test_limit_below_one_is_a_request_error(order_store: OrderStore) -> None:
+    with pytest.raises(RequestError) as caught:
+        await order_store.list(status=None, limit=0, cursor=None)
+    assert caught.value.field == "limit"
+
+
+async def test_unfinished_lists_open_orders_oldest_first(order_store: OrderStore) -> None:
+    newest_open = await stored(order_store, T0 + 30)
+    confirmed = await stored(order_store, T0 + 5)
+    await advance(order_store, confirmed, *TO_SUBMITTED)
+    await order_store.append(confirmed, confirmed.confirm(confirmation(), ts_ms=T0 + 40))
+    oldest_open = await stored(order_store, T0 + 1)
+    await advance(order_store, oldest_open, S.ROUTING, S.BUILDING, S.SUBMITTED)
+    failed = await stored(order_store, T0)
+    await order_store.append(failed, failed.fail(OrderError("no_route", "x"), ts_ms=T0 + 2))
+    cancelled = await stored(order_store, T0 + 2)
+    await advance(order_store, cancelled, S.CANCELLED)
+    middle_open = await stored(order_store, T0 + 10)
+
+    expected = [oldest_open.id, middle_open.id, newest_open.id]
+    assert await order_store.unfinished() == expected
+    assert await order_store.unfinished(limit=2) == expected[:2]
+
+
+async def test_attempt_errors_and_error_round_trip(order_store: OrderStore) -> None:
+    order = await stored(order_store)
+    await advance(order_store, order, S.ROUTING)
+    first = OrderError("venue_unavailable", "raydium: timeout", attempt=1, ts_ms=T0 + 3)
+    order.record_attempt_error(first)
+    await order_store.save_details(order)
+
+    got = await order_store.get(order.id)
+    assert got.attempt_errors == [first]
+    assert got.seq == 2
+    assert len(await events_of(order_store, order.id)) == 2
+
+    second = OrderError("slippage_exceeded", "out 9.1 < min 9.2", attempt=2, ts_ms=T0 + 8)
+    order.record_attempt_error(second)
+    failed = order.fail(second, ts_ms=T0 + 9)
+    await order_store.append(order, failed)
+    got = await order_store.get(order.id)
+    assert (got.status, got.error, got.attempt_errors) == (S.FAILED, second, [first, second])
+    assert (await events_of(order_store, order.id, after=2)) == [failed]
+
+
+async def test_event_data_round_trips(order_store: OrderStore) -> None:
+    order = await stored(order_store)
+    data = {
+        "dex": "meteora",
+        "reason": "meteora returns 151.2 vs raydium 150.9 (+19.88 bps) — ünïcode ✓",
+        "quotes": [{"venue": "raydium", "price": "100.5", "amountOut": "150.9"}],
+        "unavailable": {},
+        "nested": {"deep": {"list": ["a", "b"], "flag": True, "n": 3, "none": None}},
+    }
+    event = order.apply(S.ROUTING, ts_ms=T0 + 1, attempt=1, data=data)
+    await order_store.append(order, event)
+    assert (await events_of(order_store, order.id, after=1)) == [event]
+
+
+async def test_many_concurrent_orders_all_land(order_store: OrderStore) -> None:
+    async def run(i: int) -> Order:
+        order = await stored(order_store, T0 + i)
+        await advance(order_store, order, *TO_SUBMITTED)
+        await order_store.append(order, order.confirm(confirmation(), ts_ms=T0 + i + 5))
+        return order
+
+    orders = await asyncio.gather(*(run(i) for i in range(100)))
+
+    for order in orders:
+        assert await order_store.get(order.id) == order
+        assert [e.seq for e in await events_of(order_store, order.id)] == [1, 2, 3, 4, 5]
+    assert await order_store.unfinished() == []
+    assert len(await collect_pages(order_store, S.CONFIRMED, 30)) == 100
+
+
+async def test_ping_then_closed_store_is_unavailable(order_store: OrderStore) -> None:
+    order = await stored(order_store)
+    await order_store.ping()
+    await order_store.close()
+
+    with pytest.raises(DependencyUnavailableError):
+        await order_store.get(order.id)
+    with pytest.raises(DependencyUnavailableError):
+        await advance(order_store, order, S.ROUTING)
+    with pytest.raises(DependencyUnavailableError):
+        await order_store.ping()

@@ -1,0 +1,142 @@
+"""Start the real app (uvicorn, real sockets) inside the test's event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+import uvicorn
+from websockets.asyncio.client import connect
+
+from order_engine.bootstrap import Engine, build_app
+from order_engine.settings import Settings
+
+TERMINAL = {"confirmed", "failed", "cancelled"}
+HAPPY = ["pending", "routing", "building", "submitted", "confirmed"]
+
+
+@dataclass
+class RunningEngine:
+    base_url: str
+    ws_base: str
+    engine: Engine
+    client: httpx.AsyncClient
+
+    async def submit(self, body: dict[str, Any] | None = None, **headers: str) -> httpx.Response:
+        payload = (
+            body if body is not None else {"tokenIn": "SOL", "tokenOut": "USDC", "amountIn": "1.5"}
+        )
+        return await self.client.post("/api/orders/execute", json=payload, headers=headers)
+
+    async def order_id(self, body: dict[str, Any] | None = None) -> str:
+        response = await self.submit(body)
+        assert response.status_code == 201, response.text
+        order_id: str = response.json()["orderId"]
+        return order_id
+
+    async def stream(self, order_id: str, after: int | None = None) -> list[dict[str, Any]]:
+        """Every event until the server closes the socket (it must close with 1000)."""
+        url = f"{self.ws_base}/api/orders/execute?orderId={order_id}"
+        if after is not None:
+            url += f"&after={after}"
+        events: list[dict[str, Any]] = []
+        async with connect(url) as ws:
+            async for message in ws:
+                events.append(orjson.loads(message))
+            assert ws.close_code == 1000, (ws.close_code, ws.close_reason)
+        return events
+
+
+def free_socket() -> socket.socket:
+    # proto=IPPROTO_TCP: asyncio sets TCP_NODELAY on accepted sockets only when the listening
+    # socket says TCP; with proto 0 every response waits ~40 ms (Nagle + delayed ACK).
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+@contextlib.asynccontextmanager
+async def running_engine(tmp_path: Path, **overrides: Any) -> AsyncIterator[RunningEngine]:
+    """The engine as `order-engine serve` runs it, on a free port, latency 0, fixed seed."""
+    sock = free_socket()
+    port = sock.getsockname()[1]
+    defaults: dict[str, Any] = {
+        "host": "127.0.0.1",
+        "port": port,
+        "data_dir": tmp_path,
+        "latency_scale": 0,
+        "rng_seed": 7,
+        "backoff_base_s": 0.01,
+        "rate_limit_max": 0,
+        "_env_file": None,
+    }
+    settings = Settings(**{**defaults, **overrides})
+    app = build_app(settings)
+    config = uvicorn.Config(
+        app, log_level="warning", ws="websockets-sansio", lifespan="on", access_log=False
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.005)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        async with httpx.AsyncClient(base_url=base, timeout=10) as client:
+            yield RunningEngine(base, f"ws://127.0.0.1:{port}", app.state.engine, client)
+    finally:
+        server.should_exit = True
+        await task
+        sock.close()
+
+
+def statuses(events: list[dict[str, Any]]) -> list[str]:
+    return [e["status"] for e in events]
+
+
+def assert_lifecycle(events: list[dict[str, Any]], order_id: str, final: str) -> None:
+    """seq 1..n, each status once, in lifecycle order, exactly one terminal event last."""
+    assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
+    assert all(e["orderId"] == order_id for e in events)
+    got = statuses(events)
+    assert got[-1] == final
+    assert sum(s in TERMINAL for s in got) == 1
+    expected_order = [s for s in HAPPY[:-1] if s in got]
+    assert got[:-1] == expected_order, got
+    assert all(isinstance(e["tsMs"], int) and isinstance(e["attempt"], int) for e in events)
+
+
+def assert_error(
+    response: httpx.Response, status: int, *, code: str | None = None, field: str | None = None
+) -> dict[str, Any]:
+    """The one error shape `{"error": {"code", "message", "field"?}}`; returns the error."""
+    assert response.status_code == status, (response.status_code, response.text)
+    assert response.headers["content-type"].startswith("application/json")
+    body = response.json()
+    assert set(body) == {"error"}, body
+    error: dict[str, Any] = body["error"]
+    assert set(error) <= {"code", "message", "field"}, error
+    assert isinstance(error["code"], str) and error["code"], error
+    assert isinstance(error["message"], str) and error["message"], error
+    if code is not None:
+        assert error["code"] == code, error
+    if field is not None:
+        assert error.get("field") == field, error
+    return error
+
+
+async def stored_orders(eng: RunningEngine, **params: str) -> list[dict[str, Any]]:
+    """Every stored order (one page of up to 200), newest first."""
+    response = await eng.client.get("/api/orders", params={"limit": "200", **params})
+    assert response.status_code == 200, response.text
+    items: list[dict[str, Any]] = response.json()["items"]
+    return items

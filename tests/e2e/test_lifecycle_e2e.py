@@ -1,0 +1,63 @@
+"""The full lifecycle over real HTTP and WebSocket."""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+from pathlib import Path
+
+from tests.e2e.harness import HAPPY, assert_lifecycle, running_engine, statuses
+
+
+async def test_market_order_confirms_and_streams_every_status(tmp_path: Path) -> None:
+    async with running_engine(tmp_path) as eng:
+        response = await eng.submit({"tokenIn": "SOL", "tokenOut": "USDC", "amountIn": "1.5"})
+        assert response.status_code == 201
+        body = response.json()
+        assert body["status"] == "pending"
+        order_id = body["orderId"]
+        assert response.headers["location"] == f"/api/orders/{order_id}"
+        assert body["wsUrl"] == f"{eng.ws_base}/api/orders/execute?orderId={order_id}"
+        events = await eng.stream(order_id)
+        assert statuses(events) == HAPPY
+        assert_lifecycle(events, order_id, "confirmed")
+        confirmed = events[-1]
+        assert confirmed["dex"] in {"raydium", "meteora"}
+        assert 87 <= len(confirmed["txHash"]) <= 88
+        amount_out = Decimal(confirmed["amountOut"])
+        assert Decimal(confirmed["executedPrice"]) > 0
+        assert events[2]["quotes"] and events[2]["reason"]
+        assert amount_out >= Decimal(events[2]["minAmountOut"])
+        order = (await eng.client.get(f"/api/orders/{order_id}")).json()
+        assert order["status"] == "confirmed"
+        assert order["amountOut"] == confirmed["amountOut"]
+        assert order["txHash"] == confirmed["txHash"]
+
+
+async def test_late_subscriber_gets_full_replay(tmp_path: Path) -> None:
+    async with running_engine(tmp_path) as eng:
+        order_id = await eng.order_id()
+        live = await eng.stream(order_id)
+        late = await eng.stream(order_id)  # subscribes after the order finished
+        assert late == live
+        assert_lifecycle(late, order_id, "confirmed")
+
+
+async def test_after_resumes_without_duplicates(tmp_path: Path) -> None:
+    async with running_engine(tmp_path) as eng:
+        order_id = await eng.order_id()
+        full = await eng.stream(order_id)
+        for after in range(len(full)):
+            assert await eng.stream(order_id, after=after) == full[after:]
+
+
+async def test_twenty_concurrent_orders_all_confirm(tmp_path: Path) -> None:
+    async with running_engine(tmp_path) as eng:
+        ids = await asyncio.gather(*(eng.order_id() for _ in range(20)))
+        streams = await asyncio.gather(*(eng.stream(i) for i in ids))
+        assert len(set(ids)) == 20
+        for order_id, events in zip(ids, streams, strict=True):
+            assert statuses(events) == HAPPY
+            assert_lifecycle(events, order_id, "confirmed")
+        executions = sum(len(v.executions(i)) for v in eng.engine.venues for i in ids)
+        assert executions == 20

@@ -1,0 +1,120 @@
+"""SQL store specifics the contract suite cannot see: setup, error translation, batching."""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+from pathlib import Path
+from typing import TypeVar
+
+import pytest
+from sqlalchemy import Connection, text
+from sqlalchemy.exc import OperationalError
+
+from order_engine.adapters.sql import SqlOrderStore, create_engine, create_sql_store, migrate
+from order_engine.adapters.sql.runner import SqliteRunner, Work
+from order_engine.domain.errors import DependencyUnavailableError
+from order_engine.domain.orders import Order, OrderStatus
+
+T = TypeVar("T")
+
+
+def new_order(i: int) -> Order:
+    return Order(f"order-{i:04d}", "SOL", "USDC", Decimal("1.5"), 50, 1_700_000_000_000 + i)
+
+
+class CountingRunner(SqliteRunner):
+    """Counts write transactions."""
+
+    writes = 0
+
+    async def write(self, work: Work[T]) -> T:
+        self.writes += 1
+        return await super().write(work)
+
+
+class BrokenRunner(SqliteRunner):
+    """A database that fails every statement the way a dead server does."""
+
+    def _fail(self) -> OperationalError:
+        return OperationalError("SELECT 1", {}, Exception("secret driver detail"))
+
+    async def write(self, work: Work[T]) -> T:
+        raise self._fail()
+
+    async def read(self, work: Work[T]) -> T:
+        raise self._fail()
+
+
+async def test_sqlite_store_creates_its_folder_and_uses_wal(tmp_path: Path) -> None:
+    path = tmp_path / "nested" / "deeper" / "orders.db"
+    store = await create_sql_store(f"sqlite+aiosqlite:///{path}")
+    try:
+        assert path.exists()
+        async with store.engine.connect() as conn:
+            mode = (await conn.execute(text("PRAGMA journal_mode"))).scalar()
+            keys = (await conn.execute(text("PRAGMA foreign_keys"))).scalar()
+        assert (mode, keys) == ("wal", 1)
+
+        def threaded_pragmas(conn: Connection) -> tuple[object, ...]:
+            return tuple(
+                conn.execute(text(f"PRAGMA {p}")).scalar()
+                for p in ("journal_mode", "synchronous", "busy_timeout", "foreign_keys")
+            )
+
+        runner = SqliteRunner(store.engine)
+        try:
+            assert await runner.read(threaded_pragmas) == ("wal", 1, 5000, 1)
+        finally:
+            await runner.close()
+    finally:
+        await store.close()
+
+
+async def test_unopenable_database_is_dependency_unavailable(tmp_path: Path) -> None:
+    with pytest.raises(DependencyUnavailableError) as caught:
+        await create_sql_store(f"sqlite+aiosqlite:///{tmp_path}")  # a folder, not a file
+    assert str(caught.value) == "database unavailable"
+    assert caught.value.__cause__ is not None
+
+
+async def test_driver_errors_never_leak_their_message(tmp_path: Path) -> None:
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path}/orders.db")
+    store = SqlOrderStore(engine, runner=BrokenRunner(engine))
+    order = new_order(1)
+    try:
+        for call in (
+            lambda: store.create(order, order.start()),
+            lambda: store.get(order.id),
+            lambda: store.list(status=None, limit=5, cursor=None),
+            store.ping,
+        ):
+            with pytest.raises(DependencyUnavailableError) as caught:
+                await call()
+            assert "secret" not in str(caught.value)
+            assert isinstance(caught.value.__cause__, OperationalError)
+    finally:
+        await store.close()
+
+
+async def test_concurrent_writes_share_transactions(tmp_path: Path) -> None:
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path}/orders.db")
+    await migrate(engine)
+    runner = CountingRunner(engine)
+    store = SqlOrderStore(engine, runner=runner)
+    orders = [new_order(i) for i in range(100)]
+    try:
+        await asyncio.gather(*(store.create(o, o.start()) for o in orders))
+        events = [o.apply(OrderStatus.ROUTING, ts_ms=o.created_ms + 1) for o in orders]
+        await asyncio.gather(*(store.append(o, e) for o, e in zip(orders, events, strict=True)))
+        assert runner.writes < 20  # 200 writes, grouped into a few transactions
+        assert await store.count() == 100
+        assert [e.seq for e in await store.events("order-0042")] == [1, 2]
+    finally:
+        await store.close()
+
+
+def test_in_memory_sqlite_is_refused() -> None:
+    engine = create_engine("sqlite+aiosqlite://")
+    with pytest.raises(ValueError, match="in-memory"):
+        SqlOrderStore(engine)
