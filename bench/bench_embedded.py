@@ -14,6 +14,7 @@ import argparse
 import importlib.util
 import json
 import multiprocessing as mp
+import queue
 import subprocess
 import sys
 import tempfile
@@ -28,6 +29,7 @@ from bench.common import (
     machine_info,
     metric_value,
     percentile,
+    system_busy_seconds,
     utc_now,
     vm_hwm_kib,
 )
@@ -35,13 +37,14 @@ from bench.profiling import PySpy, print_summary, py_spy_path, summarize
 
 TARGET_INTAKE_PER_S = 1500.0
 TARGET_E2E_PER_S = 400.0
+CONFIRMED = 'order_events_total{status="confirmed"}'
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def _args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="bench.bench_embedded", description=__doc__.split("\n")[0])
-    p.add_argument("--orders", type=int, default=3000, help="phase 1 orders (default 3000)")
-    p.add_argument("--e2e-orders", type=int, default=2000, help="phase 2 orders (default 2000)")
+    p.add_argument("--orders", type=int, default=3000, help="phase 1 orders (0 skips)")
+    p.add_argument("--e2e-orders", type=int, default=2000, help="phase 2 orders (0 skips)")
     p.add_argument("--connections", type=int, default=64, help="phase 1 keep-alive connections")
     p.add_argument("--in-flight", type=int, default=200, help="phase 2 orders in flight")
     p.add_argument("--clients", type=int, default=2, help="client processes (default 2)")
@@ -71,17 +74,25 @@ def run_phase(
         proc.start()
         procs.append(proc)
     barrier.wait(timeout=60)
-    server_cpu0 = cpu_seconds(engine.pid)
-    parts = [results.get(timeout=900) for _ in procs]
-    server_cpu = cpu_seconds(engine.pid) - server_cpu0
+    cpu0 = (cpu_seconds(engine.pid), system_busy_seconds())
+    parts: list[dict[str, Any]] = []
+    while len(parts) < len(procs):
+        try:
+            parts.append(results.get(timeout=1.0))
+        except queue.Empty:
+            if sum(p.is_alive() for p in procs) < len(procs) - len(parts):
+                raise SystemExit(f"a client process died in the {phase} phase") from None
+    server_cpu, busy = (cpu_seconds(engine.pid) - cpu0[0], system_busy_seconds() - cpu0[1])
     for proc in procs:
         proc.join(10)
-    return _merge(parts, orders, server_cpu)
+    return _merge(parts, orders, server_cpu, busy)
 
 
-def _merge(parts: list[dict[str, Any]], orders: int, server_cpu: float) -> dict[str, Any]:
+def _merge(
+    parts: list[dict[str, Any]], orders: int, server_cpu: float, busy: float
+) -> dict[str, Any]:
     start = min(p["start"] for p in parts)
-    wall = max(p["end"] for p in parts) - start
+    wall = max(max(p["end"] for p in parts) - start, 1e-6)
     statuses: dict[str, int] = {}
     for part in parts:
         for code, n in part["statuses"].items():
@@ -98,9 +109,10 @@ def _merge(parts: list[dict[str, Any]], orders: int, server_cpu: float) -> dict[
         "wall_s": round(wall, 3),
         "server_cpu_s": round(server_cpu, 3),
         "server_cores": round(server_cpu / wall, 2),
-        "server_cpu_ms_per_order": round(1000 * server_cpu / orders, 3),
+        "server_cpu_ms_per_order": round(1000 * server_cpu / max(orders, 1), 3),
         "client_cpu_s": round(client_cpu, 3),
         "client_cores": round(client_cpu / wall, 2),
+        "other_cores": round(max(0.0, busy - server_cpu - client_cpu) / wall, 2),
         "client_processes": len(parts),
         "client_vm_hwm_kib_max": max(p["vm_hwm_kib"] for p in parts),
         "latencies_ms": latencies,
@@ -113,9 +125,10 @@ def intake_phase(engine: EngineProcess, args: argparse.Namespace) -> dict[str, A
     result = run_phase(engine, "intake", args.orders, args.connections, args)
     result["accepted_per_s"] = round(result["accepted"] / result["wall_s"], 1)
     cpu0 = cpu_seconds(engine.pid)
+    result["confirmed_by_intake_end"] = int(metric_value(engine.metrics(), CONFIRMED) or 0)
     drained = engine.wait_drained()
     done = time.monotonic()
-    confirmed = metric_value(engine.metrics(), 'order_events_total{status="confirmed"}') or 0
+    confirmed = metric_value(engine.metrics(), CONFIRMED) or 0
     result["drain"] = {
         "drained": drained,
         "confirmed": int(confirmed),
@@ -190,6 +203,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         finally:
             profile = _stop_profiler(spy)
             engine.stop()
+            log_lines = engine.log().splitlines()
     return {
         "intake": intake,
         "e2e": e2e,
@@ -199,6 +213,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "driver_vm_hwm": vm_hwm_kib(),
         },
         "profile": profile,
+        "server_log_tail": [x for x in log_lines if not x.startswith("order-engine: serving")][
+            -20:
+        ],
     }
 
 
@@ -212,19 +229,23 @@ def _stop_profiler(spy: PySpy | None) -> dict[str, Any] | None:
     return {"raw_stacks": str(spy.out), **summarize(spy.out)}
 
 
+def _cores(phase: dict[str, Any]) -> str:
+    return f"{phase['server_cores']} / {phase['client_cores']} / {phase['other_cores']}"
+
+
 def print_table(report: dict[str, Any]) -> None:
     i, e, m = report["intake"], report["e2e"], report["memory_kib"]
     lat = e["submit_to_confirmed_ms"]
     rows = [
         ("intake accepted/s", f"{i['accepted_per_s']:.0f}", f">= {TARGET_INTAKE_PER_S:.0f}"),
         ("intake accepted", f"{i['accepted']}/{i['orders']} in {i['wall_s']} s", ""),
-        ("intake cores server/client", f"{i['server_cores']} / {i['client_cores']}", ""),
+        ("intake cores server/client/other", _cores(i), ""),
         ("intake server CPU/order", f"{i['server_cpu_ms_per_order']} ms", ""),
         ("drain executed/s (no sockets)", f"{i['drain']['executed_per_s']:.0f}", ""),
         ("e2e confirmed/s", f"{e['confirmed_per_s']:.0f}", f">= {TARGET_E2E_PER_S:.0f}"),
         ("e2e lifecycles ok", f"{e['confirmed_ok']}/{e['orders']} in {e['wall_s']} s", ""),
         ("e2e submit->confirmed p50/p99", f"{lat['p50']} / {lat['p99']} ms", ""),
-        ("e2e cores server/client", f"{e['server_cores']} / {e['client_cores']}", ""),
+        ("e2e cores server/client/other", _cores(e), ""),
         ("e2e server CPU/order", f"{e['server_cpu_ms_per_order']} ms", ""),
         ("server peak RSS", f"{m['server_vm_hwm'] / 1024:.1f} MiB", ""),
         ("client peak RSS (per process)", f"{m['client_vm_hwm_max'] / 1024:.1f} MiB", ""),
@@ -234,6 +255,8 @@ def print_table(report: dict[str, Any]) -> None:
         print(f"  {name:<{width}}  {value:<28} {target}")
     for example in e["bad_examples"]:
         print(f"  BAD: {example}")
+    for line in report["server_log_tail"]:
+        print(f"  server log: {line}")
 
 
 def main(argv: list[str] | None = None) -> int:

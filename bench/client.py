@@ -23,6 +23,7 @@ from bench.common import vm_hwm_kib
 HAPPY = ["pending", "routing", "building", "submitted", "confirmed"]
 CONFIRMED_FIELDS = ("txHash", "dex", "executedPrice", "amountOut")
 BODY = b'{"tokenIn":"SOL","tokenOut":"USDC","amountIn":"1.5"}'
+IDLE_REUSE_S = 4.0
 WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 Event = dict[str, Any]
 
@@ -54,12 +55,11 @@ class RawHttp:
             % (host.encode(), port, len(BODY), BODY)
         )
         self._streams: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
+        self._used_at = 0.0
 
     async def post_order(self) -> tuple[int, bytes]:
         try:
-            if self._streams is None:
-                self._streams = await asyncio.open_connection(self._host, self._port)
-            reader, writer = self._streams
+            reader, writer = await self._connection()
             writer.write(self._request)
             head = await reader.readuntil(b"\r\n\r\n")
             length, close = 0, False
@@ -71,12 +71,23 @@ class RawHttp:
                 elif name == b"connection" and value.strip().lower() == b"close":
                     close = True
             body = await reader.readexactly(length)
-        except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+        except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError) as exc:
             await self.close()
-            return 0, b""
+            return 0, type(exc).__name__.encode()
+        self._used_at = time.monotonic()
         if close:
             await self.close()
         return int(head[9:12]), body
+
+    async def _connection(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        """The open connection, or a new one if the server closed it or may soon (uvicorn
+        drops keep-alive connections idle for 5 s)."""
+        stale = time.monotonic() - self._used_at > IDLE_REUSE_S
+        if self._streams is not None and (stale or self._streams[0].at_eof()):
+            await self.close()
+        if self._streams is None:
+            self._streams = await asyncio.open_connection(self._host, self._port)
+        return self._streams
 
     async def close(self) -> None:
         if self._streams is not None:
@@ -91,8 +102,13 @@ class LibHttp:
         self._client = client
 
     async def post_order(self) -> tuple[int, bytes]:
+        import httpx
+
         headers = {"Content-Type": "application/json"}
-        response = await self._client.post("/api/orders/execute", content=BODY, headers=headers)
+        try:
+            response = await self._client.post("/api/orders/execute", content=BODY, headers=headers)
+        except httpx.HTTPError:
+            return 0, b""
         return int(response.status_code), bytes(response.content)
 
     async def close(self) -> None:
@@ -222,7 +238,7 @@ class Phase:
             status, body = await http.post_order()
             self.statuses[status] += 1
             if status != 201:
-                self.bad.append(f"submit answered {status}")
+                self.bad.append(f"submit answered {status} {body[:80]!r}")
                 continue
             self.accept_ms.append((time.monotonic() - t0) * 1000)
             answer = orjson.loads(body)
@@ -231,7 +247,7 @@ class Phase:
                 events, code, last_at = await asyncio.wait_for(
                     stream(self.job.host, self.job.port, path), self.job.timeout_s
                 )
-            except (TimeoutError, OSError) as exc:
+            except Exception as exc:  # timeouts, resets, websockets' errors: a bad order
                 self.bad.append(f"{answer['orderId']}: stream {type(exc).__name__}")
                 continue
             problem = lifecycle_problem(answer["orderId"], events, code)

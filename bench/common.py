@@ -27,6 +27,13 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
+def system_busy_seconds() -> float:
+    """CPU seconds spent busy (not idle, not waiting on I/O) by all cores, from /proc/stat."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]
+    return (sum(fields[:8]) - idle) / CLK_TCK
+
+
 def vm_hwm_kib(pid: int | str = "self") -> int:
     """Peak resident set size (VmHWM) in KiB, 0 if the process is gone."""
     try:
@@ -156,7 +163,7 @@ class EngineProcess:
         while time.monotonic() < deadline:
             if metric_value(self.metrics(), "order_queue_depth") == 0:
                 return True
-            time.sleep(0.02)
+            time.sleep(0.05)
         return False
 
     def stop(self, timeout_s: float = 20.0) -> None:

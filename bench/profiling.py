@@ -28,7 +28,7 @@ class PySpy:
     def __init__(self, exe: str, pid: int, out: Path, rate: int = 250) -> None:
         self.out = out
         command = [exe, "record", "--pid", str(pid), "--rate", str(rate), "--format", "raw"]
-        command += ["--threads", "--nonblocking", "--output", str(out)]
+        command += ["--threads", "--gil", "--output", str(out)]
         self._process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
     def stop(self) -> str:
@@ -44,18 +44,57 @@ class PySpy:
 
 
 def package_of(path: str) -> str:
-    """A readable bucket for a source file: the installed package, the engine module,
-    or the standard-library module."""
-    if "site-packages/" in path:
-        return path.split("site-packages/", 1)[1].split("/", 1)[0].removesuffix(".py")
+    """A readable bucket for a source file: the engine module, else the top-level package
+    or standard-library module (py-spy names files relative to their sys.path entry)."""
+    path = path.split("site-packages/", 1)[-1]
     if "order_engine/" in path:
-        return "order_engine." + path.split("order_engine/", 1)[1].removesuffix(".py").replace(
-            "/", "."
-        )
-    name = path.rsplit("/", 2)
-    if len(name) >= 2 and name[-2].startswith("python3"):
-        return name[-1].removesuffix(".py")
-    return name[-2] if len(name) >= 2 else path
+        module = path.split("order_engine/", 1)[1].removesuffix(".py")
+        return "order_engine." + module.replace("/", ".")
+    if path.startswith("/"):  # outside sys.path, e.g. the console script
+        return path.rsplit("/", 1)[-1]
+    return path.split("/", 1)[0].removesuffix(".py")
+
+
+# Where a sample's work came from (first match from the task's root down) ...
+ACTIVITIES = (
+    ("bench GET /metrics polling", ("create_app.<locals>.metrics",)),
+    ("WebSocket stream", ("WebSocketsSansIO", "_send_all", "_until_disconnect", "order_socket")),
+    ("WebSocket stream", ("handle_websocket_upgrade",)),
+    ("order execution (worker)", ("InMemoryJobQueue.", "OrderExecutor.")),
+    ("group-commit writer task", ("GroupCommitWriter.",)),
+    ("POST /api/orders/execute", ("RequestResponseCycle.",)),
+    ("HTTP parsing/connections", ("HttpToolsProtocol.",)),
+)
+# ... and what kind of code did it (first match from the leaf up; stdlib frames count
+# for their caller).
+WORK_KINDS = (
+    ("SQL store (SQLAlchemy, sqlite3)", ("sqlalchemy", "sqlite3", "order_engine.adapters.sql")),
+    ("WebSocket protocol + socket writes", ("websockets", "uvicorn.protocols.websockets")),
+    ("uvicorn HTTP", ("uvicorn",)),
+    ("Starlette/FastAPI/anyio", ("starlette", "fastapi", "anyio")),
+    ("pydantic", ("pydantic",)),
+    ("prometheus_client", ("prometheus_client",)),
+    ("engine code (order_engine)", ("order_engine",)),
+)
+
+
+def _classify(frames: list[tuple[str, str]], thread: str) -> tuple[str, str]:
+    if "MainThread" not in thread and thread != "all":
+        name = thread.split(": ", 1)[-1].rstrip("_0123456789")
+        return f"thread {name}", f"thread {name}"
+    funcs = [f for f, _ in frames]
+    roots = [i for i, f in enumerate(funcs) if f == "Runner.run"]
+    body = frames[roots[-1] + 1 :] if roots else frames
+    activity = next(
+        (name for name, keys in ACTIVITIES for f, _ in body if f.startswith(keys)),
+        "event loop (uvloop C, asyncio)" if not body else "other tasks",
+    )
+    for _func, path in reversed(body):
+        where = path.split("site-packages/", 1)[-1].replace("/", ".")
+        kind = next((n for n, keys in WORK_KINDS if where.startswith(keys)), None)
+        if kind is not None:
+            return activity, kind
+    return activity, "event loop (uvloop C, asyncio)" if not body else "stdlib/other"
 
 
 def _parse(line: str) -> tuple[str, list[tuple[str, str]], int] | None:
@@ -73,11 +112,10 @@ def _parse(line: str) -> tuple[str, list[tuple[str, str]], int] | None:
 
 
 def summarize(path: Path, top: int = 20) -> dict[str, Any]:
-    """Self time by function and by package, inclusive time by function, and by thread."""
-    own: Counter[str] = Counter()
-    packages: Counter[str] = Counter()
-    inclusive: Counter[str] = Counter()
-    threads: Counter[str] = Counter()
+    """Samples by activity and kind of work, self time by function, inclusive by function."""
+    counters: dict[str, Counter[str]] = {
+        k: Counter() for k in ("threads", "activity", "work", "matrix", "self", "inclusive")
+    }
     total = 0
     for line in path.read_text(errors="replace").splitlines():
         parsed = _parse(line)
@@ -85,33 +123,39 @@ def summarize(path: Path, top: int = 20) -> dict[str, Any]:
             continue
         thread, frames, count = parsed
         total += count
-        threads[thread] += count
+        activity, work = _classify(frames, thread)
+        counters["threads"][thread.split(": ", 1)[-1].rstrip("_0123456789")] += count
+        counters["activity"][activity] += count
+        counters["work"][work] += count
+        counters["matrix"][f"{activity} / {work}"] += count
         func, file = frames[-1]
-        own[f"{func} ({package_of(file)})"] += count
-        packages[package_of(file)] += count
+        counters["self"][f"{func} ({package_of(file)})"] += count
         for name in {f"{f} ({package_of(p)})" for f, p in frames}:
-            inclusive[name] += count
+            counters["inclusive"][name] += count
 
-    def share(counter: Counter[str], n: int) -> list[tuple[str, float]]:
-        return [(k, round(100 * v / total, 1)) for k, v in counter.most_common(n)] if total else []
+    def share(key: str, n: int) -> list[tuple[str, float]]:
+        pairs = counters[key].most_common(n)
+        return [(k, round(100 * v / total, 1)) for k, v in pairs] if total else []
 
     return {
         "samples": total,
-        "threads_pct": share(threads, 8),
-        "self_by_package_pct": share(packages, top),
-        "self_by_function_pct": share(own, top),
-        "inclusive_by_function_pct": share(inclusive, top + 20),
+        "threads_pct": share("threads", 8),
+        "activity_pct": share("activity", 12),
+        "work_pct": share("work", 12),
+        "activity_work_pct": share("matrix", 30),
+        "self_by_function_pct": share("self", top),
+        "inclusive_by_function_pct": share("inclusive", top + 30),
     }
 
 
 def print_summary(summary: dict[str, Any]) -> None:
-    print(f"\nserver profile: {summary['samples']} samples (share of on-CPU samples, %)")
-    for title, key in (
-        ("threads", "threads_pct"),
-        ("self time by package", "self_by_package_pct"),
-        ("self time by function", "self_by_function_pct"),
-        ("inclusive time by function", "inclusive_by_function_pct"),
+    print(f"\nserver profile: {summary['samples']} GIL-holding samples (%)")
+    for title, key, n in (
+        ("threads", "threads_pct", 8),
+        ("by activity", "activity_pct", 12),
+        ("by kind of work", "work_pct", 12),
+        ("self time by function", "self_by_function_pct", 15),
     ):
         print(f"  {title}:")
-        for name, pct in summary[key]:
+        for name, pct in summary[key][:n]:
             print(f"    {pct:5.1f}  {name}")

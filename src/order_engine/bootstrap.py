@@ -90,17 +90,9 @@ class Engine:
 
 
 def check_urls(settings: Settings) -> None:
-    url = settings.resolved_database_url
-    if not url.startswith("sqlite+aiosqlite://"):
-        raise ConfigurationError(
-            f"DATABASE_URL scheme {url.split('://')[0]!r} is not supported yet: this version "
-            "runs on SQLite (sqlite+aiosqlite:///path/to/file.db)"
-        )
-    if settings.redis_url:
-        raise ConfigurationError(
-            "REDIS_URL is set, but this version has only the embedded "
-            "in-process queue and event bus; unset REDIS_URL"
-        )
+    problem = settings.unsupported_reason()
+    if problem is not None:
+        raise ConfigurationError(problem)
 
 
 async def build_engine(settings: Settings) -> Engine:

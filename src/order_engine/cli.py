@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 
-import uvicorn
 from pydantic import ValidationError
 
-from order_engine.bootstrap import ConfigurationError, build_app, check_urls
 from order_engine.settings import Settings
 from order_engine.watch import watch as watch_order
 
@@ -21,11 +20,16 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 def _serve(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    try:
-        check_urls(settings)
-    except ConfigurationError as exc:
-        print(f"order-engine: {exc}", file=sys.stderr)
+    problem = settings.unsupported_reason()
+    if problem is not None:
+        print(f"order-engine: {problem}", file=sys.stderr)
         return 2
+    # imported here so that a configuration error is reported at once, not after ~2 s of
+    # importing the web framework and the ORM
+    import uvicorn  # noqa: PLC0415
+
+    from order_engine.bootstrap import build_app  # noqa: PLC0415
+
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -35,6 +39,10 @@ def _serve(args: argparse.Namespace) -> int:
         f"{settings.resolved_public_base_url}/docs",
         file=sys.stderr,
     )
+    # uvicorn shuts down gracefully on SIGTERM/SIGINT, then re-raises the signal through the
+    # handler that was installed before it: make that one a no-op so a clean stop exits 0
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: None)
     uvicorn.run(
         build_app(settings),
         host=settings.host,

@@ -46,6 +46,21 @@ class Settings(BaseSettings):
             raise ValueError("must be one of critical, error, warning, info, debug")
         return value
 
+    def unsupported_reason(self) -> str | None:
+        """Why these settings cannot run in this version, or None."""
+        url = self.resolved_database_url
+        if not url.startswith("sqlite+aiosqlite://"):
+            return (
+                f"DATABASE_URL scheme {url.split('://')[0]!r} is not supported yet: this version "
+                "runs on SQLite (sqlite+aiosqlite:///path/to/file.db)"
+            )
+        if self.redis_url:
+            return (
+                "REDIS_URL is set, but this version has only the embedded in-process queue "
+                "and event bus; unset REDIS_URL"
+            )
+        return None
+
     @property
     def resolved_database_url(self) -> str:
         if self.database_url:

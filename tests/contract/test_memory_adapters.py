@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from order_engine.adapters.memory_bus import InMemoryEventBus
-from order_engine.adapters.memory_queue import FixedWindowLimiter, InMemoryJobQueue
+from order_engine.adapters.memory_queue import InMemoryJobQueue, SlidingWindowLimiter
 from order_engine.domain.errors import DependencyUnavailableError, VenueUnavailableError
 from order_engine.domain.orders import OrderEvent, OrderStatus
 from order_engine.engine.ports import Job
@@ -79,7 +79,7 @@ async def test_memory_queue_moves_thousands_of_jobs_quickly() -> None:
 
 
 async def test_limiter_waits_for_the_next_window() -> None:
-    limiter = FixedWindowLimiter(2, 0.1)
+    limiter = SlidingWindowLimiter(2, 0.1)
     loop = asyncio.get_running_loop()
     began = loop.time()
     for _ in range(5):
@@ -88,7 +88,7 @@ async def test_limiter_waits_for_the_next_window() -> None:
 
 
 async def test_limiter_with_zero_max_never_waits() -> None:
-    limiter = FixedWindowLimiter(0, 60.0)
+    limiter = SlidingWindowLimiter(0, 60.0)
     async with asyncio.timeout(1.0):
         for _ in range(1000):
             await limiter.acquire()
@@ -114,3 +114,15 @@ async def test_memory_subscribe_after_close_ends_at_once() -> None:
         await bus.publish(event("a", 1))
         assert [e async for e in events] == []
     assert bus.subscriber_count("a") == 0
+
+
+async def test_limiter_holds_over_any_window_not_only_fixed_ones() -> None:
+    """Starts late in one window and early in the next may not burst past the limit."""
+    limiter = SlidingWindowLimiter(2, 0.2)
+    loop = asyncio.get_running_loop()
+    await limiter.acquire()
+    first = loop.time()
+    await asyncio.sleep(0.15)
+    await limiter.acquire()  # a fixed window would reset at first + 0.2 and let two more in
+    await limiter.acquire()
+    assert loop.time() - first >= 0.2 - 0.001

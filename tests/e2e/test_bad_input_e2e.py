@@ -99,13 +99,9 @@ BAD_BODIES: dict[str, Bad] = {
     "empty-body": Bad(raw=b"", status=400, code="invalid_json"),
     "json-array": Bad(raw=orjson.dumps([GOOD]), status=400, code="invalid_json"),
     "json-string": Bad(raw=b'"SOL"', status=400, code="invalid_json"),
-    "json-NaN-literal": Bad(
-        raw=b'{"tokenIn":"SOL","tokenOut":"USDC","amountIn":NaN}', status=400
-    ),
+    "json-NaN-literal": Bad(raw=b'{"tokenIn":"SOL","tokenOut":"USDC","amountIn":NaN}', status=400),
     "not-utf8": Bad(raw=b'{"tokenIn":"\xff\xfe"}', status=400),
-    "text-plain": Bad(
-        GOOD, content_type="text/plain", status=415, field="Content-Type", code=None
-    ),
+    "text-plain": Bad(GOOD, content_type="text/plain", status=415, field="Content-Type", code=None),
     "form-encoded": Bad(GOOD, content_type="application/x-www-form-urlencoded", status=415),
     "no-content-type": Bad(GOOD, content_type=None, status=415),
     "too-large": Bad(with_(clientOrderId=BIG_PAD), status=413, code="body_too_large"),
@@ -218,6 +214,26 @@ async def test_websocket_bad_request_closes_with_code_and_reason(
     assert reason, "the close must say why"
     expected_word = "order" if code == 4404 else ("after" if "after" in query else "orderId")
     assert expected_word in reason, reason
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"tokenIn": "SOL", "tokenOut": "USDC", "amountIn": "abc"}, "amountIn"),
+        ({"tokenIn": "SOL", "tokenOut": "USDC", "amountIn": "0"}, "amountIn"),
+        ({"tokenIn": "SOL", "tokenOut": "USDC", "amountIn": "NaN"}, "amountIn"),
+        ({"tokenIn": "SOL", "tokenOut": "USDC", "amountIn": "1.0000000001"}, "amountIn"),
+        ({"tokenIn": "SOL", "tokenOut": "USDC", "amountIn": "1e13"}, "amountIn"),
+        ({"tokenIn": "DOGE", "tokenOut": "USDC", "amountIn": "1"}, "tokenIn"),
+        ({"tokenIn": "SOL", "tokenOut": "WSOL", "amountIn": "1"}, "tokenOut"),
+        ({"tokenIn": "SOL", "amountIn": "1"}, "tokenOut"),
+        ({"tokenIn": "SOL", "tokenOut": "USDC"}, "amountIn"),
+    ],
+)
+async def test_bad_quote_input_names_the_field(
+    eng: RunningEngine, params: dict[str, str], field: str
+) -> None:
+    assert_error(await eng.client.get("/api/quote", params=params), 422, field=field)
 
 
 async def test_nothing_was_stored_by_any_bad_input(eng: RunningEngine) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from decimal import Decimal
 from pathlib import Path
 from typing import TypeVar
@@ -72,10 +73,21 @@ async def test_sqlite_store_creates_its_folder_and_uses_wal(tmp_path: Path) -> N
 
 
 async def test_unopenable_database_is_dependency_unavailable(tmp_path: Path) -> None:
-    with pytest.raises(DependencyUnavailableError) as caught:
-        await create_sql_store(f"sqlite+aiosqlite:///{tmp_path}")  # a folder, not a file
-    assert str(caught.value) == "database unavailable"
-    assert caught.value.__cause__ is not None
+    try:
+        with pytest.raises(DependencyUnavailableError) as caught:
+            await create_sql_store(f"sqlite+aiosqlite:///{tmp_path}")  # a folder, not a file
+        assert str(caught.value) == "database unavailable"
+        assert caught.value.__cause__ is not None
+    finally:
+        await join_aiosqlite_threads()
+
+
+async def join_aiosqlite_threads() -> None:
+    """aiosqlite stops the thread of a failed connect without waiting for it; if this
+    test's loop closed first, that thread would fail to report back to it."""
+    for thread in threading.enumerate():
+        if "_connection_worker_thread" in thread.name:
+            await asyncio.to_thread(thread.join, 2.0)
 
 
 async def test_driver_errors_never_leak_their_message(tmp_path: Path) -> None:
@@ -118,3 +130,26 @@ def test_in_memory_sqlite_is_refused() -> None:
     engine = create_engine("sqlite+aiosqlite://")
     with pytest.raises(ValueError, match="in-memory"):
         SqlOrderStore(engine)
+
+
+async def test_a_bad_write_fails_alone(tmp_path: Path) -> None:
+    store = await create_sql_store(f"sqlite+aiosqlite:///{tmp_path}/orders.db")
+    orders = [new_order(i) for i in range(6)]
+    try:
+        await asyncio.gather(*(store.create(o, o.start()) for o in orders))
+        data: list[dict[str, object]] = [{"i": i} for i in range(5)]
+        data.append({"x": object()})
+        events = [
+            o.apply(OrderStatus.ROUTING, ts_ms=o.created_ms + 1, data=d)
+            for o, d in zip(orders, data, strict=True)
+        ]
+        results = await asyncio.gather(
+            *(store.append(o, e) for o, e in zip(orders, events, strict=True)),
+            return_exceptions=True,
+        )
+        assert results[:5] == [None] * 5
+        assert isinstance(results[5], Exception)
+        assert [e.seq for e in await store.events(orders[5].id)] == [1]
+        assert [e.seq for e in await store.events(orders[4].id)] == [1, 2]
+    finally:
+        await store.close()

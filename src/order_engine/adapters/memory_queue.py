@@ -20,40 +20,37 @@ from order_engine.engine.retry import RetryPolicy
 log = logging.getLogger(__name__)
 
 
-class FixedWindowLimiter:
-    """At most `max_starts` starts per window of `window_s` seconds (0 = no limit). A window
-    opens at the first start after the previous one expired, like BullMQ's limiter key."""
+class SlidingWindowLimiter:
+    """At most `max_starts` starts in ANY interval of `window_s` seconds (0 = no limit): a
+    log of the last `max_starts` start times; a start waits until the oldest one is a whole
+    window old. Stricter than a fixed window, which lets two windows' worth through around
+    a window boundary."""
 
     def __init__(self, max_starts: int, window_s: float) -> None:
         self._max = max_starts
         self._window_s = window_s
-        self._window_end = -math.inf
-        self._count = 0
+        self._starts: deque[float] = deque(maxlen=max(max_starts, 1))
 
     @property
     def enabled(self) -> bool:
         return self._max > 0 and self._window_s > 0
 
     async def acquire(self) -> None:
-        """Take one start, sleeping once until the next window when this one is used up.
-        Meant for a single caller (the dispatcher)."""
+        """Take one start, sleeping once until a slot frees up. Meant for a single caller
+        (the dispatcher)."""
         if not self.enabled:
             return
         loop = asyncio.get_running_loop()
-        while True:
-            now = loop.time()
-            if now >= self._window_end:
-                self._window_end = now + self._window_s
-                self._count = 0
-            if self._count < self._max:
-                self._count += 1
-                return
-            await asyncio.sleep(self._window_end - now)
+        if len(self._starts) == self._max:
+            wait = self._starts[0] + self._window_s - loop.time()
+            if wait > 0:
+                await asyncio.sleep(wait)
+        self._starts.append(loop.time())
 
 
 class InMemoryJobQueue:
     """`JobQueue` in one process: dedup by order id, bounded depth, `concurrency` handlers
-    at once, a global fixed-window rate limit and retries with exponential backoff."""
+    at once, a global sliding-window rate limit and retries with exponential backoff."""
 
     def __init__(
         self,
@@ -68,7 +65,7 @@ class InMemoryJobQueue:
             raise ValueError("concurrency must be at least 1")
         self._policy = policy
         self._max_depth = max_depth
-        self._limiter = FixedWindowLimiter(rate_limit_max, rate_limit_window_s)
+        self._limiter = SlidingWindowLimiter(rate_limit_max, rate_limit_window_s)
         self._retry_after_s = (
             max(1, math.ceil(rate_limit_window_s / rate_limit_max)) if self._limiter.enabled else 1
         )

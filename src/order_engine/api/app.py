@@ -25,6 +25,7 @@ def create_app(lifespan: Lifespan, ctx: ApiContext | None = None) -> FastAPI:
         version="0.1.0",
         lifespan=lifespan,
         default_response_class=JsonResponse,
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     if ctx is not None:
         app.state.ctx = ctx

@@ -89,6 +89,7 @@ class OrderService:
         self._max_depth = max_queue_depth
         self._quote_timeout_s = quote_timeout_s
         self._new_id = new_id or (lambda: str(uuid.uuid4()))
+        self._admitting = 0
 
     async def submit(
         self, request: OrderRequest, idempotency_key: str | None = None
@@ -101,8 +102,22 @@ class OrderService:
             existing = await self._replay(idempotency_key, fingerprint)
             if existing is not None:
                 return existing, False
-        if await self._queue.depth() >= self._max_depth:
+        if await self._queue.depth() + self._admitting >= self._max_depth:
             raise CapacityError("the order queue is full; retry later", retry_after_s=1)
+        self._admitting += 1  # holds a slot between the depth check and the enqueue
+        try:
+            return await self._admit(request, idempotency_key, fingerprint, t_in, t_out)
+        finally:
+            self._admitting -= 1
+
+    async def _admit(
+        self,
+        request: OrderRequest,
+        idempotency_key: str | None,
+        fingerprint: str,
+        t_in: Token,
+        t_out: Token,
+    ) -> tuple[Order, bool]:
         order = Order(
             id=self._new_id(),
             token_in=t_in.symbol,

@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import Connection, Engine, NullPool, create_engine, event
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 T = TypeVar("T")
@@ -110,16 +111,16 @@ class SqliteRunner:
         try:
             with conn.begin():
                 return work(conn)
-        except BaseException:
-            self._drop(conn)
+        except DBAPIError as exc:
+            self._drop_after(exc, conn)
             raise
 
     def _on_connection(self, work: Work[T]) -> T:
         conn = self._connection()
         try:
             return work(conn)
-        except BaseException:
-            self._drop(conn)
+        except DBAPIError as exc:
+            self._drop_after(exc, conn)
             raise
         finally:
             if not conn.closed:
@@ -134,8 +135,11 @@ class SqliteRunner:
                 self._connections.append(conn)
         return conn
 
-    def _drop(self, conn: Connection) -> None:
-        """Forget a connection after an error: the next call opens a fresh one."""
+    def _drop_after(self, error: DBAPIError, conn: Connection) -> None:
+        """Forget a connection after a database error (a constraint violation is no fault
+        of the connection): the next call opens a fresh one."""
+        if isinstance(error, IntegrityError):
+            return
         with self._lock:
             if conn in self._connections:
                 self._connections.remove(conn)

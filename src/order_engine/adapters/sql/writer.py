@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, exists, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from order_engine.adapters.sql.errors import database_errors, translate
+from order_engine.adapters.sql.errors import UNAVAILABLE_ERRORS, database_errors, translate
 from order_engine.adapters.sql.runner import SqlRunner
 from order_engine.adapters.sql.tables import order_events, orders
 from order_engine.domain.errors import (
@@ -83,16 +83,24 @@ class GroupCommitWriter:
         """Queue `write` and wait until it is committed (or raise its own error)."""
         if self._closed:
             raise DependencyUnavailableError("order store is closed")
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="order-store-writer")
+        self._ensure_running()
         self._pending.append(write)
         self._wakeup.set()
         await write.future
 
+    def _ensure_running(self) -> None:
+        """Start the writer task on the running loop (again, if the store outlived a loop)."""
+        loop = asyncio.get_running_loop()
+        if self._task is not None and not self._task.done() and self._task.get_loop() is loop:
+            return
+        self._pending = [w for w in self._pending if w.future.get_loop() is loop]
+        self._wakeup = asyncio.Event()
+        self._task = loop.create_task(self._run(), name="order-store-writer")
+
     async def close(self) -> None:
         """Commit what is already queued, then stop the writer task."""
         self._closed = True
-        if self._task is not None:
+        if self._task is not None and self._task.get_loop() is asyncio.get_running_loop():
             self._wakeup.set()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
@@ -119,9 +127,11 @@ class GroupCommitWriter:
                 await self._runner.write(partial(write_group, group=group))
             except (IntegrityError, StaleWriteError):
                 await self._write_each(group)
-            except Exception as exc:  # settle every caller, whatever went wrong
+            except UNAVAILABLE_ERRORS as exc:  # the database is down: no use trying each
                 for write in group:
                     _settle(write, exc)
+            except Exception:  # e.g. one caller's unencodable data: it alone should fail
+                await self._write_each(group)
             else:
                 for write in group:
                     _settle(write, None)
