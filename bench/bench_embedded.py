@@ -34,6 +34,7 @@ from bench.common import (
     vm_hwm_kib,
 )
 from bench.profiling import PySpy, print_summary, py_spy_path, summarize
+from bench.report import print_table
 
 TARGET_INTAKE_PER_S = 1500.0
 TARGET_E2E_PER_S = 400.0
@@ -229,36 +230,6 @@ def _stop_profiler(spy: PySpy | None) -> dict[str, Any] | None:
     return {"raw_stacks": str(spy.out), **summarize(spy.out)}
 
 
-def _cores(phase: dict[str, Any]) -> str:
-    return f"{phase['server_cores']} / {phase['client_cores']} / {phase['other_cores']}"
-
-
-def print_table(report: dict[str, Any]) -> None:
-    i, e, m = report["intake"], report["e2e"], report["memory_kib"]
-    lat = e["submit_to_confirmed_ms"]
-    rows = [
-        ("intake accepted/s", f"{i['accepted_per_s']:.0f}", f">= {TARGET_INTAKE_PER_S:.0f}"),
-        ("intake accepted", f"{i['accepted']}/{i['orders']} in {i['wall_s']} s", ""),
-        ("intake cores server/client/other", _cores(i), ""),
-        ("intake server CPU/order", f"{i['server_cpu_ms_per_order']} ms", ""),
-        ("drain executed/s (no sockets)", f"{i['drain']['executed_per_s']:.0f}", ""),
-        ("e2e confirmed/s", f"{e['confirmed_per_s']:.0f}", f">= {TARGET_E2E_PER_S:.0f}"),
-        ("e2e lifecycles ok", f"{e['confirmed_ok']}/{e['orders']} in {e['wall_s']} s", ""),
-        ("e2e submit->confirmed p50/p99", f"{lat['p50']} / {lat['p99']} ms", ""),
-        ("e2e cores server/client/other", _cores(e), ""),
-        ("e2e server CPU/order", f"{e['server_cpu_ms_per_order']} ms", ""),
-        ("server peak RSS", f"{m['server_vm_hwm'] / 1024:.1f} MiB", ""),
-        ("client peak RSS (per process)", f"{m['client_vm_hwm_max'] / 1024:.1f} MiB", ""),
-    ]
-    width = max(len(r[0]) for r in rows)
-    for name, value, target in rows:
-        print(f"  {name:<{width}}  {value:<28} {target}")
-    for example in e["bad_examples"]:
-        print(f"  BAD: {example}")
-    for line in report["server_log_tail"]:
-        print(f"  server log: {line}")
-
-
 def main(argv: list[str] | None = None) -> int:
     args = _args(argv)
     started = utc_now()
@@ -277,9 +248,8 @@ def main(argv: list[str] | None = None) -> int:
     report.update(run(args))
     intake, e2e = report["intake"], report["e2e"]
     report["targets"]["met"] = (
-        intake["accepted_per_s"] >= TARGET_INTAKE_PER_S
-        and e2e["confirmed_per_s"] >= TARGET_E2E_PER_S
-    )
+        intake["accepted_per_s"] >= TARGET_INTAKE_PER_S or not intake["orders"]
+    ) and (e2e["confirmed_per_s"] >= TARGET_E2E_PER_S or not e2e["orders"])
     intake.pop("start_monotonic")
     e2e.pop("start_monotonic")
     args.out.mkdir(parents=True, exist_ok=True)
@@ -287,7 +257,7 @@ def main(argv: list[str] | None = None) -> int:
     path.write_text(json.dumps(report, indent=2) + "\n")
     m = report["machine"]
     print(f"embedded benchmark, {m['nproc']} x {m['cpu_model']}, Python {m['python']}")
-    print_table(report)
+    print_table(report, TARGET_INTAKE_PER_S, TARGET_E2E_PER_S)
     if report["profile"]:
         print_summary(report["profile"])
     print(f"\nresult: {path}")

@@ -78,9 +78,11 @@ async def test_create_get_round_trip_keeps_exact_decimals(order_store: OrderStor
     await order_store.create(order, order.start())
     assert await order_store.get(order.id) == order
 
+    order.min_amount_out = Decimal("0.000000001")
     await advance(order_store, order, *TO_SUBMITTED)
     await order_store.append(order, order.confirm(confirmation(), ts_ms=T0 + 9))
     got = await order_store.get(order.id)
+    assert got.min_amount_out == Decimal("0.000000001")
 
     assert got == order
     assert str(got.amount_in) == "1E-9"

@@ -34,6 +34,7 @@ def mutable_values(order: Order) -> dict[str, Any]:
         "tx_hash": order.tx_hash,
         "executed_price": order.executed_price,
         "amount_out": order.amount_out,
+        "min_amount_out": order.min_amount_out,
         "error": None if order.error is None else order.error.as_dict(),
         "attempt_errors": [e.as_dict() for e in order.attempt_errors],
     }
@@ -60,6 +61,7 @@ def row_to_order(row: Mapping[str, Any]) -> Order:
         tx_hash=row["tx_hash"],
         executed_price=row["executed_price"],
         amount_out=row["amount_out"],
+        min_amount_out=row["min_amount_out"],
         error=None if error is None else OrderError.from_dict(error),
         attempt_errors=[OrderError.from_dict(e) for e in row["attempt_errors"]],
     )

@@ -98,6 +98,7 @@ orders = Table(
     Column("tx_hash", String()),
     Column("executed_price", Money()),
     Column("amount_out", Money()),
+    Column("min_amount_out", Money()),
     Column("error", JsonText()),
     Column("attempt_errors", JsonText(), nullable=False),
     Column("created_ms", BigInteger, nullable=False),

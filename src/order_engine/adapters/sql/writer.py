@@ -114,7 +114,11 @@ class GroupCommitWriter:
                     await asyncio.sleep(0)  # let callers just settled queue their next write
                     batch = self._pending[: self._max_batch]
                     del self._pending[: self._max_batch]
-                    await self._write_batch(batch)
+                    try:
+                        await self._write_batch(batch)
+                    except Exception as exc:  # never leave a caller waiting
+                        for write in batch:
+                            _settle(write, exc)
                 if self._closed:
                     return
         finally:

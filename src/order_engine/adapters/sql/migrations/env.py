@@ -26,11 +26,15 @@ def run_with(connection: Connection) -> None:
         context.run_migrations()
 
 
-async def run_from_url() -> None:
+def database_url() -> str:
     url = os.environ.get("DATABASE_URL") or config.get_main_option("sqlalchemy.url")
     if not url:
         raise RuntimeError("set DATABASE_URL or sqlalchemy.url to run migrations")
-    engine = create_async_engine(url)
+    return url
+
+
+async def run_from_url() -> None:
+    engine = create_async_engine(database_url())
     try:
         async with engine.begin() as conn:
             await conn.run_sync(run_with)
@@ -40,7 +44,7 @@ async def run_from_url() -> None:
 
 def run_offline() -> None:
     context.configure(
-        url=config.get_main_option("sqlalchemy.url"),
+        url=database_url(),
         target_metadata=metadata,
         literal_binds=True,
         render_as_batch=True,

@@ -40,6 +40,7 @@ def upgrade() -> None:
         sa.Column("tx_hash", sa.String(), nullable=True),
         sa.Column("executed_price", MONEY, nullable=True),
         sa.Column("amount_out", MONEY, nullable=True),
+        sa.Column("min_amount_out", MONEY, nullable=True),
         sa.Column("error", sa.Text(), nullable=True),
         sa.Column("attempt_errors", sa.Text(), nullable=False),
         sa.Column("created_ms", sa.BigInteger(), nullable=False),

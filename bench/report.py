@@ -1,0 +1,49 @@
+"""The benchmark's printed result table."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _cores(phase: dict[str, Any]) -> str:
+    return f"{phase['server_cores']} / {phase['client_cores']} / {phase['other_cores']}"
+
+
+def _intake_rows(i: dict[str, Any], target: float) -> list[tuple[str, str, str]]:
+    return [
+        ("intake accepted/s", f"{i['accepted_per_s']:.0f}", f"target >= {target:.0f}"),
+        ("intake accepted", f"{i['accepted']}/{i['orders']} in {i['wall_s']} s", ""),
+        ("intake cores server/client/other", _cores(i), ""),
+        ("intake server CPU/order", f"{i['server_cpu_ms_per_order']} ms", ""),
+        ("confirmed by the end of intake", str(i["confirmed_by_intake_end"]), ""),
+        ("executed/s, intake start to drained", f"{i['drain']['executed_per_s']:.0f}", ""),
+    ]
+
+
+def _e2e_rows(e: dict[str, Any], target: float) -> list[tuple[str, str, str]]:
+    lat = e["submit_to_confirmed_ms"]
+    return [
+        ("e2e confirmed/s", f"{e['confirmed_per_s']:.0f}", f"target >= {target:.0f}"),
+        ("e2e lifecycles ok", f"{e['confirmed_ok']}/{e['orders']} in {e['wall_s']} s", ""),
+        ("e2e submit->confirmed p50/p99", f"{lat['p50']} / {lat['p99']} ms", ""),
+        ("e2e cores server/client/other", _cores(e), ""),
+        ("e2e server CPU/order", f"{e['server_cpu_ms_per_order']} ms", ""),
+    ]
+
+
+def print_table(report: dict[str, Any], intake_target: float, e2e_target: float) -> None:
+    i, e, m = report["intake"], report["e2e"], report["memory_kib"]
+    rows = _intake_rows(i, intake_target) if i["orders"] else []
+    rows += _e2e_rows(e, e2e_target) if e["orders"] else []
+    rows += [
+        ("server peak RSS (VmHWM)", f"{m['server_vm_hwm'] / 1024:.1f} MiB", ""),
+        ("client peak RSS (per process)", f"{m['client_vm_hwm_max'] / 1024:.1f} MiB", ""),
+    ]
+    width = max(len(r[0]) for r in rows)
+    for name, value, target in rows:
+        print(f"  {name:<{width}}  {value:<28} {target}".rstrip())
+    print("  (cores: CPU seconds per wall second; other = the rest of the machine)")
+    for example in e.get("bad_examples", []):
+        print(f"  BAD: {example}")
+    for line in report["server_log_tail"]:
+        print(f"  server log: {line}")
