@@ -11,11 +11,9 @@ lifecycle; bounded orders in flight. Exit code 1 if any lifecycle or submit was 
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import multiprocessing as mp
 import queue
-import subprocess
 import sys
 import tempfile
 import time
@@ -24,8 +22,10 @@ from typing import Any
 
 from bench.client import ClientJob, client_main
 from bench.common import (
+    SERVER_ENV,
     EngineProcess,
     cpu_seconds,
+    git_commit,
     machine_info,
     metric_value,
     percentile,
@@ -33,7 +33,13 @@ from bench.common import (
     utc_now,
     vm_hwm_kib,
 )
-from bench.profiling import PySpy, print_summary, py_spy_path, summarize
+from bench.profiling import (
+    PySpy,
+    print_summary,
+    py_spy_path,
+    pyinstrument_wrapper,
+    summarize,
+)
 from bench.report import print_table
 
 TARGET_INTAKE_PER_S = 1500.0
@@ -42,8 +48,15 @@ CONFIRMED = 'order_events_total{status="confirmed"}'
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
+def _key_value(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    return key.upper(), value
+
+
 def _args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="bench.bench_embedded", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(prog="bench.bench_embedded", description=__doc__.split("\n\n")[0])
     p.add_argument("--orders", type=int, default=3000, help="phase 1 orders (0 skips)")
     p.add_argument("--e2e-orders", type=int, default=2000, help="phase 2 orders (0 skips)")
     p.add_argument("--connections", type=int, default=64, help="phase 1 keep-alive connections")
@@ -51,7 +64,12 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--clients", type=int, default=2, help="client processes (default 2)")
     p.add_argument("--lib", action="store_true", help="client on httpx + websockets (slower)")
     p.add_argument("--worker-concurrency", type=int, help="WORKER_CONCURRENCY (server default)")
-    p.add_argument("--profile", action="store_true", help="sample the server with py-spy")
+    p.add_argument(
+        "--server-env", action="append", default=[], type=_key_value, help="KEY=VALUE setting"
+    )
+    p.add_argument(
+        "--profile", action="store_true", help="profile the server (py-spy or pyinstrument)"
+    )
     p.add_argument("--out", type=Path, default=RESULTS, help="directory for the JSON result")
     return p.parse_args(argv)
 
@@ -64,7 +82,7 @@ def run_phase(
     engine: EngineProcess, phase: str, orders: int, concurrency: int, args: argparse.Namespace
 ) -> dict[str, Any]:
     """Run one phase in `args.clients` processes; merge their summaries with server CPU."""
-    ctx = mp.get_context("fork")
+    ctx = mp.get_context("spawn")  # clients start lean, without the driver's imports
     clients = max(1, min(args.clients, orders, concurrency))
     barrier = ctx.Barrier(clients + 1)
     results: Any = ctx.Queue()
@@ -155,12 +173,19 @@ def e2e_phase(engine: EngineProcess, args: argparse.Namespace) -> dict[str, Any]
     return result
 
 
-def start_engine(args: argparse.Namespace, workdir: Path) -> EngineProcess:
-    env = {}
+def server_overrides(args: argparse.Namespace) -> dict[str, str]:
+    env = dict(args.server_env)
     if args.worker_concurrency:
         env["WORKER_CONCURRENCY"] = str(args.worker_concurrency)
+    return env
+
+
+def start_engine(
+    args: argparse.Namespace, workdir: Path, wrapper: list[str] | None = None
+) -> EngineProcess:
+    env = server_overrides(args)
     for attempt in range(3):  # another session may be mid-edit of the engine: retry
-        engine = EngineProcess.start(workdir, env)
+        engine = EngineProcess.start(workdir, env, wrapper)
         try:
             engine.wait_healthy()
             return engine
@@ -172,31 +197,29 @@ def start_engine(args: argparse.Namespace, workdir: Path) -> EngineProcess:
     raise SystemExit(2)
 
 
-def git_commit() -> str:
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
-        )
-    except OSError:
-        return "unknown"
-    return out.stdout.strip() or "unknown"
+def start_profiled(
+    args: argparse.Namespace, workdir: Path
+) -> tuple[EngineProcess, PySpy | None, Path | None]:
+    """The engine, with py-spy attached or under pyinstrument when `--profile` asks."""
+    if not args.profile:
+        return start_engine(args, workdir), None, None
+    args.out.mkdir(parents=True, exist_ok=True)
+    out = args.out / f"profile-{utc_now():%Y%m%d-%H%M%S}.txt"
+    exe = py_spy_path()
+    if exe is not None:
+        engine = start_engine(args, workdir)
+        spy = PySpy(exe, engine.pid, out)
+        time.sleep(0.5)  # let py-spy attach
+        return engine, spy, None
+    wrapper = pyinstrument_wrapper(out)
+    if wrapper is None:
+        print("--profile: neither py-spy nor pyinstrument is installed", file=sys.stderr)
+    return start_engine(args, workdir, wrapper), None, out if wrapper else None
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="oe-bench-") as tmp:
-        engine = start_engine(args, Path(tmp))
-        spy = None
-        if args.profile:
-            exe = py_spy_path()
-            if exe is None:
-                hint = " (pyinstrument is, but only py-spy is wired)" * bool(
-                    importlib.util.find_spec("pyinstrument")
-                )
-                print(f"--profile: py-spy is not installed{hint}; running without", file=sys.stderr)
-            else:
-                args.out.mkdir(parents=True, exist_ok=True)
-                spy = PySpy(exe, engine.pid, args.out / f"profile-{utc_now():%Y%m%d-%H%M%S}.txt")
-                time.sleep(0.5)  # let py-spy attach
+        engine, spy, pyinstrument_out = start_profiled(args, Path(tmp))
         try:
             intake = intake_phase(engine, args)
             e2e = e2e_phase(engine, args)
@@ -205,6 +228,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             profile = _stop_profiler(spy)
             engine.stop()
             log_lines = engine.log().splitlines()
+    if pyinstrument_out is not None and pyinstrument_out.exists():
+        profile = {"pyinstrument_report": str(pyinstrument_out)}
     return {
         "intake": intake,
         "e2e": e2e,
@@ -242,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
         "git_commit": git_commit(),
         "machine": machine_info(),
         "config": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
-        "server_env": {"LATENCY_SCALE": "0", "RATE_LIMIT_MAX": "0", "LOG_LEVEL": "warning"},
+        "server_env": {**SERVER_ENV, **server_overrides(args)},
         "targets": {"intake_per_s": TARGET_INTAKE_PER_S, "e2e_per_s": TARGET_E2E_PER_S},
     }
     report.update(run(args))
@@ -258,8 +283,10 @@ def main(argv: list[str] | None = None) -> int:
     m = report["machine"]
     print(f"embedded benchmark, {m['nproc']} x {m['cpu_model']}, Python {m['python']}")
     print_table(report, TARGET_INTAKE_PER_S, TARGET_E2E_PER_S)
-    if report["profile"]:
+    if report["profile"] and "samples" in report["profile"]:
         print_summary(report["profile"])
+    elif report["profile"]:
+        print(f"\nserver profile (pyinstrument): {report['profile']['pyinstrument_report']}")
     print(f"\nresult: {path}")
     ok = intake["accepted"] == intake["orders"] and e2e["bad_count"] == 0
     ok = ok and intake["drain"]["drained"] and e2e["confirmed_ok"] == e2e["orders"]

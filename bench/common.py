@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+SERVER_ENV = {"LATENCY_SCALE": "0", "RATE_LIMIT_MAX": "0", "LOG_LEVEL": "warning", "RNG_SEED": "42"}
 
 
 def cpu_seconds(pid: int) -> float:
@@ -99,6 +100,16 @@ def metric_value(text: str, name: str) -> float | None:
     return None
 
 
+def git_commit() -> str:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
+        )
+    except OSError:
+        return "unknown"
+    return out.stdout.strip() or "unknown"
+
+
 def venv_bin(name: str) -> Path:
     """A console script installed beside the running interpreter."""
     return Path(sys.executable).parent / name
@@ -121,27 +132,32 @@ class EngineProcess:
         return f"http://127.0.0.1:{self.port}"
 
     @classmethod
-    def start(cls, workdir: Path, extra_env: dict[str, str] | None = None) -> EngineProcess:
+    def start(
+        cls,
+        workdir: Path,
+        overrides: dict[str, str] | None = None,
+        wrapper: list[str] | None = None,
+    ) -> EngineProcess:
+        """Settings come only from `SERVER_ENV` and `overrides`: engine settings in the
+        caller's environment are dropped (and the temp cwd has no `.env`). `wrapper` runs
+        the CLI module under another program (e.g. a profiler) instead of the script."""
+        from order_engine.settings import Settings  # here: forked clients stay small
+
         port = free_port()
-        env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
-        env.update(
-            HOST="127.0.0.1",
-            PORT=str(port),
-            DATA_DIR=str(workdir),
-            LATENCY_SCALE="0",
-            RATE_LIMIT_MAX="0",
-            LOG_LEVEL="warning",
-            RNG_SEED="42",
+        env = {k: v for k, v in os.environ.items() if k.lower() not in Settings.model_fields}
+        env.update(SERVER_ENV, HOST="127.0.0.1", PORT=str(port), DATA_DIR=str(workdir))
+        env.update(overrides or {})
+        command = (
+            [*wrapper, "-m", "order_engine.cli"] if wrapper else [str(venv_bin("order-engine"))]
         )
-        env.update(extra_env or {})
-        log = (workdir / "server.log").open("wb")
-        process = subprocess.Popen(
-            [str(venv_bin("order-engine")), "serve"],
-            cwd=workdir,  # no `.env` in a fresh temp dir
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+        with (workdir / "server.log").open("wb") as log:
+            process = subprocess.Popen(
+                [*command, "serve"],
+                cwd=workdir,  # no `.env` in a fresh temp dir
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         return cls(workdir, port, process)
 
     def wait_healthy(self, timeout_s: float = 30.0) -> None:

@@ -3,10 +3,12 @@ into top functions, packages and threads."""
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import shutil
 import signal
 import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -20,6 +22,13 @@ THREAD = re.compile(r"^(thread|process) \(")
 def py_spy_path() -> str | None:
     local = venv_bin("py-spy")
     return str(local) if local.exists() else shutil.which("py-spy")
+
+
+def pyinstrument_wrapper(out: Path) -> list[str] | None:
+    """Run the server under pyinstrument (main thread only) when py-spy is missing."""
+    if importlib.util.find_spec("pyinstrument") is None:
+        return None
+    return [sys.executable, "-m", "pyinstrument", "-r", "text", "-o", str(out)]
 
 
 class PySpy:

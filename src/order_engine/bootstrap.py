@@ -15,7 +15,7 @@ from order_engine.adapters.memory_bus import InMemoryEventBus
 from order_engine.adapters.memory_queue import InMemoryJobQueue
 from order_engine.adapters.metrics import EngineMetrics, MetricsEventBus
 from order_engine.adapters.sql.store import create_sql_store
-from order_engine.api.app import create_app
+from order_engine.api.app import HotPaths, create_app
 from order_engine.api.context import ApiContext
 from order_engine.domain.errors import EngineError
 from order_engine.engine.executor import OrderExecutor
@@ -130,7 +130,7 @@ async def build_engine(settings: Settings) -> Engine:
     return Engine(settings, store, queue, bus, venues, service, executor, metrics)
 
 
-def build_app(settings: Settings, *, workers: bool = True) -> FastAPI:
+def build_app(settings: Settings, *, workers: bool = True) -> HotPaths:
     """The app with its engine built at startup and stopped at shutdown."""
 
     @contextlib.asynccontextmanager

@@ -26,8 +26,7 @@ class EngineMetrics:
         self.queue_depth = Gauge(
             "order_queue_depth", "Jobs waiting, delayed or active", registry=self.registry
         )
-        for status in OrderStatus:
-            self.events.labels(status.value)
+        self.by_status = {status: self.events.labels(status.value) for status in OrderStatus}
 
     async def render(self, queue: JobQueue) -> bytes:
         self.queue_depth.set(await queue.depth())
@@ -41,7 +40,7 @@ class MetricsEventBus:
         self._inner, self._metrics = inner, metrics
 
     async def publish(self, event: OrderEvent) -> None:
-        self._metrics.events.labels(event.status.value).inc()
+        self._metrics.by_status[event.status].inc()
         if event.attempt > 1 and event.is_terminal:
             self._metrics.attempts.inc(event.attempt - 1)
         await self._inner.publish(event)

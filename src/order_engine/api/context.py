@@ -6,7 +6,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from fastapi import Request
-from starlette.websockets import WebSocket
 
 from order_engine.engine.service import OrderService
 
@@ -31,6 +30,6 @@ def context_of(request: Request) -> ApiContext:
     return ctx
 
 
-def ws_context_of(websocket: WebSocket) -> ApiContext:
-    ctx: ApiContext = websocket.app.state.ctx
-    return ctx
+async def context_dependency(request: Request) -> ApiContext:
+    """`context_of` for `Depends` (async, so FastAPI does not hop to a thread for it)."""
+    return context_of(request)

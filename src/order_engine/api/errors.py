@@ -52,23 +52,25 @@ def status_for(exc: EngineError) -> int:
     return 500
 
 
-def _engine_error(_: Request, exc: Exception) -> JsonResponse:
-    assert isinstance(exc, EngineError)
+def error_response(exc: EngineError | HttpError) -> JsonResponse:
+    """The JSON error answer for an engine or API error (never leaks internals)."""
+    if isinstance(exc, HttpError):
+        return JsonResponse(error_body(exc.code, exc.message, exc.field), status_code=exc.status)
     status = status_for(exc)
-    headers = {}
-    if isinstance(exc, CapacityError):
-        headers["Retry-After"] = str(exc.retry_after_s)
     if status == 500:
         log.error("unmapped engine error: %r", exc)
         return JsonResponse(error_body("internal_error", "internal error"), status_code=500)
+    headers = {}
+    if isinstance(exc, CapacityError):
+        headers["Retry-After"] = str(exc.retry_after_s)
     return JsonResponse(
         error_body(exc.code, exc.message, exc.field), status_code=status, headers=headers
     )
 
 
-def _http_error(_: Request, exc: Exception) -> JsonResponse:
-    assert isinstance(exc, HttpError)
-    return JsonResponse(error_body(exc.code, exc.message, exc.field), status_code=exc.status)
+def _engine_error(_: Request, exc: Exception) -> JsonResponse:
+    assert isinstance(exc, EngineError | HttpError)
+    return error_response(exc)
 
 
 def _validation_error(_: Request, exc: Exception) -> JsonResponse:
@@ -98,7 +100,7 @@ def _unexpected(_: Request, exc: Exception) -> JsonResponse:
 
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(EngineError, _engine_error)
-    app.add_exception_handler(HttpError, _http_error)
+    app.add_exception_handler(HttpError, _engine_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _starlette_http)
     app.add_exception_handler(Exception, _unexpected)

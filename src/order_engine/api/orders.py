@@ -5,24 +5,35 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
-from order_engine.api.context import ApiContext, context_of
-from order_engine.api.errors import HttpError
+from order_engine.api.context import ApiContext, context_dependency, context_of
+from order_engine.api.errors import HttpError, error_response
 from order_engine.api.jsonresp import JsonResponse
 from order_engine.api.schemas import ExecuteOrderBody, event_view, order_view, parse_execute_body
 from order_engine.api.stream import sse_response, wants_sse
-from order_engine.domain.errors import RequestError
+from order_engine.domain.errors import EngineError, RequestError
 from order_engine.domain.orders import OrderStatus
 
 router = APIRouter(prefix="/api", tags=["orders"])
-Ctx = Annotated[ApiContext, Depends(context_of)]
-_BODY_DOC = {
+Ctx = Annotated[ApiContext, Depends(context_dependency)]
+MAX_KEY = 128
+EXECUTE_PATH = "/api/orders/execute"
+_EXECUTE_DOC: dict[str, Any] = {
+    "parameters": [
+        {
+            "name": "Idempotency-Key",
+            "in": "header",
+            "required": False,
+            "schema": {"type": "string", "maxLength": MAX_KEY},
+            "description": "same key + same body: the same order; same key + other body: 409",
+        }
+    ],
     "requestBody": {
         "required": True,
         "content": {"application/json": {"schema": ExecuteOrderBody.model_json_schema()}},
-    }
+    },
 }
 
 
@@ -54,17 +65,28 @@ def _check_json(request: Request) -> None:
 @router.post(
     "/orders/execute",
     status_code=201,
-    openapi_extra=_BODY_DOC,
+    openapi_extra=_EXECUTE_DOC,
     summary="Submit a market order; stream its lifecycle from wsUrl",
 )
-async def execute(
-    request: Request,
-    ctx: Ctx,
-    idempotency_key: Annotated[str | None, Header(max_length=128)] = None,
-) -> Response:
-    _check_json(request)
-    order_request = parse_execute_body(await _read_body(request, ctx.max_body_bytes))
-    order, created = await ctx.service.submit(order_request, idempotency_key)
+async def execute(request: Request) -> Response:
+    # Served by `HotPaths` in front of the framework; this route documents it and serves
+    # an app mounted without that wrapper.
+    return await submit_response(context_of(request), request)
+
+
+async def submit_response(ctx: ApiContext, request: Request) -> Response:
+    """`POST /api/orders/execute`: 201 with the order's stream URL, or a JSON error."""
+    try:
+        _check_json(request)
+        key = request.headers.get("idempotency-key")
+        if key is not None and not 1 <= len(key) <= MAX_KEY:
+            raise RequestError(
+                f"Idempotency-Key must be 1 to {MAX_KEY} characters", field="Idempotency-Key"
+            )
+        order_request = parse_execute_body(await _read_body(request, ctx.max_body_bytes))
+        order, created = await ctx.service.submit(order_request, key)
+    except (EngineError, HttpError) as exc:
+        return error_response(exc)
     body = {"orderId": order.id, "wsUrl": ctx.ws_url(order.id), "status": order.status.value}
     if order.client_order_id is not None:
         body["clientOrderId"] = order.client_order_id

@@ -11,11 +11,11 @@ import logging
 from collections.abc import AsyncIterator
 
 import orjson
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import StreamingResponse
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
-from order_engine.api.context import ApiContext, ws_context_of
+from order_engine.api.context import ApiContext
 from order_engine.domain.errors import (
     DependencyUnavailableError,
     EngineError,
@@ -26,7 +26,6 @@ from order_engine.domain.orders import OrderEvent
 from order_engine.engine.service import parse_order_id
 
 log = logging.getLogger(__name__)
-ws_router = APIRouter()
 
 CLOSE_NORMAL, CLOSE_INTERNAL, CLOSE_TRY_LATER = 1000, 1011, 1013
 CLOSE_BAD_REQUEST, CLOSE_NOT_FOUND = 4400, 4404
@@ -50,10 +49,8 @@ def _close_for(exc: EngineError) -> tuple[int, str]:
     return CLOSE_INTERNAL, "internal error"
 
 
-@ws_router.websocket("/api/orders/execute")
-async def order_socket(websocket: WebSocket) -> None:
+async def serve_order_socket(ctx: ApiContext, websocket: WebSocket) -> None:
     """Replay every event so far, then live ones; close 1000 after the terminal event."""
-    ctx = ws_context_of(websocket)
     await websocket.accept()
     try:
         order_id = parse_order_id(websocket.query_params.get("orderId"))

@@ -172,16 +172,15 @@ class Order:
         self.tx_hash = execution.tx_hash
         self.executed_price = execution.executed_price
         self.amount_out = execution.amount_out
-        return self.apply(
-            OrderStatus.CONFIRMED,
-            ts_ms=ts_ms,
-            data={
-                "txHash": execution.tx_hash,
-                "dex": execution.dex,
-                "executedPrice": str(execution.executed_price),
-                "amountOut": str(execution.amount_out),
-            },
-        )
+        data = {
+            "txHash": execution.tx_hash,
+            "dex": execution.dex,
+            "executedPrice": str(execution.executed_price),
+            "amountOut": str(execution.amount_out),
+        }
+        if self.min_amount_out is not None:  # the executed transaction's slippage floor
+            data["minAmountOut"] = str(self.min_amount_out)
+        return self.apply(OrderStatus.CONFIRMED, ts_ms=ts_ms, data=data)
 
     def fail(self, error: OrderError, *, ts_ms: int) -> OrderEvent:
         event = self.apply(

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from decimal import Decimal
 from typing import Any
 
 from order_engine.domain.errors import (
@@ -15,7 +14,6 @@ from order_engine.domain.errors import (
     ExecutionError,
     OrderNotFoundError,
     PermanentExecutionError,
-    SlippageExceededError,
 )
 from order_engine.domain.orders import Execution, Order, OrderError, OrderEvent, OrderStatus
 from order_engine.domain.quotes import minimum_out
@@ -133,7 +131,10 @@ class OrderExecutor:
         venues = list(self._venues.values())
         decision = await quote_all(venues, t_in, t_out, order.amount_in, self._quote_timeout_s)
         quote = decision.best
-        min_out = self._minimum(order, quote.amount_out, t_out.decimals)
+        # slippage is measured from this attempt's (fresh) quote; the confirmed event
+        # carries the minimum of the transaction that executed
+        min_out = minimum_out(quote.amount_out, order.slippage_bps, t_out.decimals)
+        order.min_amount_out = min_out
         venue = self._venues[quote.venue]
         await self._advance(
             order, S.BUILDING, attempt, {**decision.as_dict(), "minAmountOut": str(min_out)}
@@ -147,22 +148,6 @@ class OrderExecutor:
         await self._advance(order, S.SUBMITTED, attempt, {**submitted, "steps": list(tx.steps)})
         await venue.submit(tx)
         await self._confirm(order, await venue.confirm(tx.signature))
-
-    @staticmethod
-    def _minimum(order: Order, quoted_out: Decimal, decimals: int) -> Decimal:
-        """The least output this attempt accepts. The first attempt's minimum is a promise
-        (it was streamed): a retry never goes below it, whatever the fresh quote says."""
-        fresh = minimum_out(quoted_out, order.slippage_bps, decimals)
-        promised = order.min_amount_out
-        if promised is None:
-            order.min_amount_out = fresh
-            return fresh
-        if quoted_out < promised:
-            raise SlippageExceededError(
-                f"the best quote {quoted_out} is below the minimum {promised} "
-                f"set by slippageBps={order.slippage_bps} at the first quote"
-            )
-        return max(fresh, promised)
 
     async def _resume_previous(self, order: Order, attempt: int) -> bool:
         """Ask the venue about the last attempt's transaction; True if that settled it."""

@@ -97,8 +97,9 @@ class OrderService:
         """Accept an order: validate, persist with its `pending` event, queue, publish.
         Returns the order and whether it was created (False: an idempotent replay)."""
         t_in, t_out = validate_pair(request.token_in, request.token_out, request.amount_in)
-        fingerprint = request.fingerprint()
+        fingerprint = None
         if idempotency_key is not None:
+            fingerprint = request.fingerprint()
             existing = await self._replay(idempotency_key, fingerprint)
             if existing is not None:
                 return existing, False
@@ -114,7 +115,7 @@ class OrderService:
         self,
         request: OrderRequest,
         idempotency_key: str | None,
-        fingerprint: str,
+        fingerprint: str | None,
         t_in: Token,
         t_out: Token,
     ) -> tuple[Order, bool]:
@@ -134,7 +135,7 @@ class OrderService:
         try:
             await self._store.create(order, event)
         except IdempotencyConflictError:
-            assert idempotency_key is not None
+            assert idempotency_key is not None and fingerprint is not None
             existing = await self._replay(idempotency_key, fingerprint)
             if existing is None:  # pragma: no cover - the key was taken a moment ago
                 raise
@@ -195,12 +196,15 @@ class OrderService:
     async def stream(self, order_id: str, after: int = 0) -> AsyncIterator[OrderEvent]:
         """Every event with seq > `after`: stored ones first, then live ones, with no gap
         and no duplicate; ends after the terminal event."""
-        order = await self.get(order_id)
-        if order.is_terminal and after >= order.seq:
-            return  # nothing more will ever come
-        async with self._bus.subscribe(order.id, after) as live:
+        order_id = parse_order_id(order_id)
+        async with self._bus.subscribe(order_id, after) as live:
             last = after
-            for event in await self._store.events(order.id, after):
+            stored = await self._store.events(order_id, after)
+            if not stored:  # unknown order (404), or nothing after `after` yet
+                order = await self._store.get(order_id)
+                if order.is_terminal and after >= order.seq:
+                    return  # nothing more will ever come
+            for event in stored:
                 yield event
                 last = event.seq
                 if event.is_terminal:
@@ -210,7 +214,7 @@ class OrderService:
                     continue
                 missed = [event]
                 if event.seq > last + 1:  # a gap: the store has everything committed
-                    missed = await self._store.events(order.id, last)
+                    missed = await self._store.events(order_id, last)
                 for ev in missed:
                     yield ev
                     last = ev.seq
