@@ -51,6 +51,7 @@ def _serve(args: argparse.Namespace) -> int:
         loop="uvloop",
         http="httptools",
         ws="websockets-sansio",
+        ws_per_message_deflate=False,
         access_log=False,
         lifespan="on",
     )
