@@ -38,7 +38,7 @@ imports: $(STAMP)
 check: lint typecheck imports test  ## everything CI cares about
 
 bench: $(STAMP)  ## embedded-mode benchmark over real HTTP + WebSocket
-	$(BIN)/python bench/bench_embedded.py
+	$(BIN)/python -m bench.bench_embedded
 
 clean:
 	rm -rf $(VENV) data .mypy_cache .ruff_cache .pytest_cache
