@@ -10,40 +10,18 @@ import pytest
 from order_engine.domain.errors import SlippageExceededError, VenueUnavailableError
 from order_engine.domain.orders import Execution
 from order_engine.domain.quotes import quantize
-from order_engine.domain.tokens import TOKENS, Token
-from order_engine.venues.base import SwapTransaction, TxState
+from order_engine.domain.tokens import TOKENS
+from order_engine.venues.base import TxState
 from order_engine.venues.simulated import (
     METEORA,
     RAYDIUM,
     SLIPPAGE_REASON,
     SimulatedVenue,
-    VenueProfile,
 )
+from tests.unit.venue_helpers import built, venue
 
 D = Decimal
 SOL, USDC = TOKENS["SOL"], TOKENS["USDC"]
-
-
-def venue(
-    profile: VenueProfile = RAYDIUM, *, seed: int = 42, failure_rate: float = 0.0
-) -> SimulatedVenue:
-    return SimulatedVenue(profile, seed=seed, latency_scale=0, failure_rate=failure_rate)
-
-
-async def built(
-    v: SimulatedVenue,
-    token_in: Token = SOL,
-    token_out: Token = USDC,
-    amount: str = "1.5",
-    *,
-    min_out: Decimal | None = None,
-    order_id: str = "ord-1",
-) -> SwapTransaction:
-    q = await v.quote(token_in, token_out, D(amount))
-    floor = q.amount_out * D("0.99") if min_out is None else min_out
-    return await v.build(
-        q, token_in=token_in, token_out=token_out, min_amount_out=floor, order_id=order_id
-    )
 
 
 async def test_a_normal_swap_lands_exactly_once() -> None:

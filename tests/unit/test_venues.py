@@ -11,7 +11,7 @@ import pytest
 from order_engine.domain.errors import NoRouteError
 from order_engine.domain.quotes import Quote, quantize
 from order_engine.domain.tokens import TOKENS, Token
-from order_engine.venues.base import SwapTransaction, Venue
+from order_engine.venues.base import Venue
 from order_engine.venues.market import USD_PRICES, base_price
 from order_engine.venues.simulated import (
     METEORA,
@@ -22,32 +22,11 @@ from order_engine.venues.simulated import (
     mock_signature,
     simulated_venues,
 )
+from tests.unit.venue_helpers import built, venue
 
 D = Decimal
 SOL, USDC, USDT, BONK = TOKENS["SOL"], TOKENS["USDC"], TOKENS["USDT"], TOKENS["BONK"]
 BASE58 = re.compile(r"^[1-9A-HJ-NP-Za-km-z]{87,88}$")
-
-
-def venue(
-    profile: VenueProfile = RAYDIUM, *, seed: int = 42, failure_rate: float = 0.0
-) -> SimulatedVenue:
-    return SimulatedVenue(profile, seed=seed, latency_scale=0, failure_rate=failure_rate)
-
-
-async def built(
-    v: SimulatedVenue,
-    token_in: Token = SOL,
-    token_out: Token = USDC,
-    amount: str = "1.5",
-    *,
-    min_out: Decimal | None = None,
-    order_id: str = "ord-1",
-) -> SwapTransaction:
-    q = await v.quote(token_in, token_out, D(amount))
-    floor = q.amount_out * D("0.99") if min_out is None else min_out
-    return await v.build(
-        q, token_in=token_in, token_out=token_out, min_amount_out=floor, order_id=order_id
-    )
 
 
 # --- market -------------------------------------------------------------------------------
