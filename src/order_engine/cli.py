@@ -1,42 +1,73 @@
-"""`order-engine` command line."""
+"""`order-engine` command line: serve, api, worker, migrate, watch.
+
+Heavy imports (web framework, ORM, Redis) happen inside the commands, so that a
+configuration error is reported at once."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
+import os
 import signal
 import sys
+from collections.abc import Callable
+from typing import Any
 
 from pydantic import ValidationError
 
 from order_engine.settings import Settings
 from order_engine.watch import watch as watch_order
 
+log = logging.getLogger("order_engine.cli")
+
 
 def _settings(args: argparse.Namespace) -> Settings:
-    overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
+    overrides: dict[str, Any] = {}
+    for name in ("host", "port", "worker_concurrency"):
+        value = getattr(args, name, None)
+        if value is not None:
+            overrides[name] = value
+            os.environ[name.upper()] = str(value)  # also for `api --workers N` children
     return Settings(**overrides)
 
 
-def _serve(args: argparse.Namespace) -> int:
-    settings = _settings(args)
-    problem = settings.unsupported_reason()
-    if problem is not None:
-        print(f"order-engine: {problem}", file=sys.stderr)
-        return 2
-    # imported here so that a configuration error is reported at once, not after ~2 s of
-    # importing the web framework and the ORM
-    import uvicorn  # noqa: PLC0415
-
-    from order_engine.bootstrap import build_app  # noqa: PLC0415
-
+def _setup_logging(settings: Settings) -> None:
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+
+
+def _fail(message: str) -> int:
+    print(f"order-engine: {message}", file=sys.stderr)
+    return 2
+
+
+def _preflight(settings: Settings, command: str) -> str | None:
+    """A one-line reason the command cannot start, or None."""
+    problem = settings.problem_for(command)
+    if problem is not None:
+        return problem
+    from order_engine.bootstrap import ConfigurationError, preflight  # noqa: PLC0415
+    from order_engine.domain.errors import EngineError  # noqa: PLC0415
+
+    try:
+        asyncio.run(preflight(settings, command))
+    except ConfigurationError as exc:
+        return str(exc)
+    except EngineError as exc:
+        return exc.message
+    return None
+
+
+def _serve_http(settings: Settings, app: Any, **extra: Any) -> int:
+    import uvicorn  # noqa: PLC0415
+
     print(
         f"order-engine: serving on {settings.resolved_public_base_url} "
-        f"(database {settings.resolved_database_url}); docs at "
-        f"{settings.resolved_public_base_url}/docs",
+        f"(database {settings.resolved_database_url}, "
+        f"{'Redis ' + settings.redis_url if settings.redis_url else 'in-process queue'}); "
+        f"docs at {settings.resolved_public_base_url}/docs",
         file=sys.stderr,
     )
     # uvicorn shuts down gracefully on SIGTERM/SIGINT, then re-raises the signal through the
@@ -44,7 +75,7 @@ def _serve(args: argparse.Namespace) -> int:
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: None)
     uvicorn.run(
-        build_app(settings),
+        app,
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,
@@ -54,8 +85,75 @@ def _serve(args: argparse.Namespace) -> int:
         ws_per_message_deflate=False,
         access_log=False,
         lifespan="on",
+        **extra,
     )
     return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    problem = _preflight(settings, "serve")
+    if problem is not None:
+        return _fail(problem)
+    _setup_logging(settings)
+    from order_engine.bootstrap import build_app  # noqa: PLC0415
+
+    return _serve_http(settings, build_app(settings))
+
+
+def _api(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    problem = _preflight(settings, "api")
+    if problem is not None:
+        return _fail(problem)
+    _setup_logging(settings)
+    if args.workers > 1:
+        target = "order_engine.bootstrap:api_app_from_env"
+        return _serve_http(settings, target, factory=True, workers=args.workers)
+    from order_engine.bootstrap import build_app  # noqa: PLC0415
+
+    return _serve_http(settings, build_app(settings, workers=False, command="api"))
+
+
+def _worker(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    problem = _preflight(settings, "worker")
+    if problem is not None:
+        return _fail(problem)
+    _setup_logging(settings)
+    from order_engine.bootstrap import run_worker  # noqa: PLC0415
+
+    asyncio.run(run_worker(settings))
+    return 0
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    problem = settings.problem_for("migrate")
+    if problem is not None:
+        return _fail(problem)
+    from order_engine.bootstrap import migrate_database  # noqa: PLC0415
+    from order_engine.domain.errors import EngineError  # noqa: PLC0415
+
+    try:
+        where = asyncio.run(migrate_database(settings))
+    except EngineError as exc:
+        return _fail(exc.message)
+    print(f"order-engine: {where} is at the newest schema", file=sys.stderr)
+    return 0
+
+
+def _add(
+    sub: Any, name: str, help_text: str, run: Callable[[argparse.Namespace], int]
+) -> argparse.ArgumentParser:
+    parser: argparse.ArgumentParser = sub.add_parser(name, help=help_text)
+    parser.set_defaults(run=run)
+    return parser
+
+
+def _http_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default=None, help="bind address (setting HOST)")
+    parser.add_argument("--port", type=int, default=None, help="port (setting PORT)")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -63,14 +161,31 @@ def _parser() -> argparse.ArgumentParser:
         prog="order-engine", description="Order execution engine for Solana DEX swaps"
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    serve = sub.add_parser(
-        "serve", help="run API and workers in one process (SQLite, in-process queue and event bus)"
+    serve = _add(
+        sub,
+        "serve",
+        "API and workers in one process (default: SQLite and an "
+        "in-process queue and event bus; no servers needed)",
+        _serve,
     )
-    serve.add_argument("--host", default=None, help="bind address (setting HOST)")
-    serve.add_argument("--port", type=int, default=None, help="port (setting PORT)")
-    serve.set_defaults(run=_serve)
-    watch = sub.add_parser(
-        "watch", help="print an order's lifecycle events (JSON lines) until its stream closes"
+    _http_options(serve)
+    api = _add(sub, "api", "HTTP and WebSocket only (production: PostgreSQL + Redis)", _api)
+    _http_options(api)
+    api.add_argument("--workers", type=int, default=1, help="API processes (default 1)")
+    worker = _add(sub, "worker", "execute orders from the Redis queue (production)", _worker)
+    worker.add_argument(
+        "--concurrency",
+        dest="worker_concurrency",
+        type=int,
+        default=None,
+        help="orders in flight in this process (setting WORKER_CONCURRENCY)",
+    )
+    _add(sub, "migrate", "apply the database migrations to DATABASE_URL", _migrate)
+    watch = _add(
+        sub,
+        "watch",
+        "print an order's lifecycle events (JSON lines) until its stream closes",
+        lambda a: watch_order(a.order, a.url, a.after),
     )
     watch.add_argument("order", help="an orderId or the wsUrl returned by POST")
     watch.add_argument(
@@ -79,7 +194,6 @@ def _parser() -> argparse.ArgumentParser:
         help="the engine's base URL (default http://127.0.0.1:3000)",
     )
     watch.add_argument("--after", type=int, default=None, help="resume after this seq")
-    watch.set_defaults(run=lambda a: watch_order(a.order, a.url, a.after))
     return parser
 
 
@@ -88,8 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result: int = args.run(args)
     except ValidationError as exc:
-        print(f"order-engine: invalid settings:\n{exc}", file=sys.stderr)
-        return 2
+        return _fail(f"invalid settings:\n{exc}")
     return result
 
 

@@ -9,6 +9,8 @@ from pathlib import Path
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+SUPPORTED_DATABASES = ("sqlite+aiosqlite", "postgresql+asyncpg")
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
@@ -31,6 +33,7 @@ class Settings(BaseSettings):
     backoff_factor: float = Field(default=2.0, ge=1)
     queue_max_depth: int = Field(default=10_000, ge=1)
     recovery_interval_s: float = Field(default=30.0, gt=0)
+    shutdown_timeout_s: float = Field(default=10.0, ge=0)
 
     latency_scale: float = Field(default=1.0, ge=0)
     rng_seed: int = 42
@@ -46,25 +49,35 @@ class Settings(BaseSettings):
             raise ValueError("must be one of critical, error, warning, info, debug")
         return value
 
-    def unsupported_reason(self) -> str | None:
-        """Why these settings cannot run in this version, or None."""
+    def problem_for(self, command: str) -> str | None:
+        """Why these settings cannot run `command` (serve, api, worker, migrate), or None."""
         url = self.resolved_database_url
-        if not url.startswith("sqlite+aiosqlite://"):
+        scheme = url.split("://", 1)[0]
+        if scheme not in SUPPORTED_DATABASES:
             return (
-                f"DATABASE_URL scheme {url.split('://')[0]!r} is not supported yet: this version "
-                "runs on SQLite (sqlite+aiosqlite:///path/to/file.db)"
+                f"DATABASE_URL scheme {scheme!r} is not supported: use "
+                "sqlite+aiosqlite:///path/to/file.db or postgresql+asyncpg://user@host/db"
             )
-        if self.redis_url:
-            return (
-                "REDIS_URL is set, but this version has only the embedded in-process queue "
-                "and event bus; unset REDIS_URL"
-            )
+        if self.redis_url and not self.redis_url.startswith(("redis://", "rediss://")):
+            return "REDIS_URL must look like redis://host:6379/0"
+        if command in {"api", "worker"}:
+            if not self.redis_url:
+                return f"`order-engine {command}` shares work through Redis: set REDIS_URL"
+            if scheme == "sqlite+aiosqlite":
+                return (
+                    f"`order-engine {command}` processes share one database: set DATABASE_URL "
+                    "to PostgreSQL (SQLite is for the one-process `order-engine serve`)"
+                )
         return None
 
     @property
     def resolved_database_url(self) -> str:
         if self.database_url:
-            return self.database_url
+            url = self.database_url
+            for plain in ("postgres://", "postgresql://"):  # the usual form: use asyncpg
+                if url.startswith(plain):
+                    return "postgresql+asyncpg://" + url[len(plain) :]
+            return url
         return f"sqlite+aiosqlite:///{(self.data_dir / 'orders.db').as_posix()}"
 
     @property

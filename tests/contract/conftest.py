@@ -1,12 +1,14 @@
 """Fixtures that build every `OrderStore` implementation for the contract suite.
 
-A backend is one entry in `STORE_FACTORIES`: add PostgreSQL by adding a factory (that
-skips when no server is configured) and its name to the list.
+A backend is one entry in `STORE_FACTORIES`: a factory gets the test's temporary folder and
+an exit stack for its own cleanup (run after the store is closed). Backends on a server
+skip when it is unreachable (fail under `CI_REQUIRE_SERVICES=1`, see `tests/services.py`).
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack
 from pathlib import Path
 
 import pytest
@@ -15,38 +17,45 @@ from order_engine.adapters.memory_store import InMemoryOrderStore
 from order_engine.adapters.sql import SqlOrderStore, create_engine, create_sql_store, migrate
 from order_engine.adapters.sql.runner import AsyncRunner
 from order_engine.engine.ports import OrderStore
+from tests.pgdb import fresh_database
 
-StoreFactory = Callable[[Path], Awaitable[OrderStore]]
+StoreFactory = Callable[[Path, AsyncExitStack], Awaitable[OrderStore]]
 
 
-async def memory_store(_tmp_path: Path) -> OrderStore:
+async def memory_store(_tmp_path: Path, _stack: AsyncExitStack) -> OrderStore:
     return InMemoryOrderStore()
 
 
-async def sqlite_store(tmp_path: Path) -> OrderStore:
+async def sqlite_store(tmp_path: Path, _stack: AsyncExitStack) -> OrderStore:
     return await create_sql_store(f"sqlite+aiosqlite:///{tmp_path}/db/orders.db")
 
 
-async def sqlite_async_store(tmp_path: Path) -> OrderStore:
-    """SQLite through the async-driver runner PostgreSQL uses, and, like asyncpg, without
-    executemany row counts: the code path of the PostgreSQL store, without a server."""
+async def sqlite_async_store(tmp_path: Path, _stack: AsyncExitStack) -> OrderStore:
+    """SQLite through the async-driver runner PostgreSQL uses, and without executemany row
+    counts (the row-by-row update fallback for such drivers), without a server."""
     engine = create_engine(f"sqlite+aiosqlite:///{tmp_path}/orders.db")
     await migrate(engine)
     engine.dialect.supports_sane_multi_rowcount = False
     return SqlOrderStore(engine, runner=AsyncRunner(engine))
 
 
+async def postgresql_store(_tmp_path: Path, stack: AsyncExitStack) -> OrderStore:
+    """A migrated store on a database of its own (`TEST_DATABASE_URL`'s server)."""
+    url = await stack.enter_async_context(fresh_database())
+    return await create_sql_store(url)
+
+
 STORE_FACTORIES: dict[str, StoreFactory] = {
     "memory": memory_store,
     "sqlite": sqlite_store,
     "sqlite-async": sqlite_async_store,
+    "postgresql": postgresql_store,
 }
 
 
 @pytest.fixture(params=list(STORE_FACTORIES))
 async def order_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[OrderStore]:
-    store = await STORE_FACTORIES[request.param](tmp_path)
-    try:
+    async with AsyncExitStack() as stack:
+        store = await STORE_FACTORIES[request.param](tmp_path, stack)
+        stack.push_async_callback(store.close)
         yield store
-    finally:
-        await store.close()

@@ -7,20 +7,47 @@ returns a fresh bus (the fixture closes it afterwards).
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
 from order_engine.adapters.memory_bus import InMemoryEventBus
+from order_engine.adapters.redis_bus import RedisEventBus
+from order_engine.adapters.redis_client import redis_client
 from order_engine.domain.orders import OrderEvent, OrderStatus
 from order_engine.engine.ports import EventBus
+from tests.services import require_redis_url
 
 
 async def build_memory_bus() -> EventBus:
     return InMemoryEventBus()
 
 
-IMPLEMENTATIONS = [pytest.param(build_memory_bus, id="memory")]
+class _SelfCleaningRedisBus(RedisEventBus):
+    """A `RedisEventBus` under a unique key prefix whose keys are deleted on close."""
+
+    def __init__(self, url: str) -> None:
+        self.prefix = f"oe-test-{uuid.uuid4().hex[:12]}"
+        self.redis = redis_client(url)
+        super().__init__(self.redis, prefix=self.prefix)
+
+    async def close(self) -> None:
+        await super().close()
+        keys = [key async for key in self.redis.scan_iter(match=f"{self.prefix}:*")]
+        if keys:
+            await self.redis.delete(*keys)
+        await self.redis.aclose()
+
+
+async def build_redis_bus() -> EventBus:
+    return _SelfCleaningRedisBus(require_redis_url())
+
+
+IMPLEMENTATIONS = [
+    pytest.param(build_memory_bus, id="memory"),
+    pytest.param(build_redis_bus, id="redis"),
+]
 
 
 @pytest.fixture(params=IMPLEMENTATIONS)

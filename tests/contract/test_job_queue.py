@@ -8,16 +8,21 @@ gets the `QueueSettings` of a test and returns a fresh, empty, not yet started q
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 import pytest
+from bullmq import Queue
 
+from order_engine.adapters.bullmq_queue import BullMqJobQueue
 from order_engine.adapters.memory_queue import InMemoryJobQueue
+from order_engine.adapters.redis_client import redis_client
 from order_engine.domain.errors import CapacityError, VenueUnavailableError
 from order_engine.engine.ports import Job, JobQueue
 from order_engine.engine.retry import RetryPolicy
+from tests.services import require_redis_url
 
 FAST_POLICY = RetryPolicy(max_attempts=3, backoff_base_s=0.02, backoff_factor=2.0)
 TIMER_SLACK_S = 0.001
@@ -42,7 +47,42 @@ async def build_memory_queue(settings: QueueSettings) -> JobQueue:
     )
 
 
-IMPLEMENTATIONS = [pytest.param(build_memory_queue, id="memory")]
+class _ObliteratedBullMqJobQueue(BullMqJobQueue):
+    """A BullMQ queue under its own key prefix, deleted from Redis when closed."""
+
+    def __init__(self, redis_url: str, prefix: str, settings: QueueSettings) -> None:
+        super().__init__(
+            redis_url,
+            settings.policy,
+            name="contract",
+            prefix=prefix,
+            concurrency=settings.concurrency,
+            rate_limit_max=settings.rate_limit_max,
+            rate_limit_window_s=settings.rate_limit_window_s,
+            max_depth=settings.max_depth,
+        )
+        self._test_url = redis_url
+        self._test_prefix = prefix
+
+    async def close(self, timeout_s: float = 10.0) -> None:
+        await super().close(timeout_s)
+        client = redis_client(self._test_url, decode_responses=True)
+        queue = Queue("contract", {"connection": client, "prefix": self._test_prefix})
+        try:
+            await queue.obliterate(force=True)
+        finally:
+            await queue.close()
+
+
+async def build_bullmq_queue(settings: QueueSettings) -> JobQueue:
+    prefix = f"oe-test-{uuid.uuid4().hex[:12]}"
+    return _ObliteratedBullMqJobQueue(require_redis_url(), prefix, settings)
+
+
+IMPLEMENTATIONS = [
+    pytest.param(build_memory_queue, id="memory"),
+    pytest.param(build_bullmq_queue, id="bullmq"),
+]
 
 
 class MakeQueue(Protocol):

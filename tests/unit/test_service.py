@@ -9,10 +9,12 @@ from decimal import Decimal
 
 import pytest
 
+from order_engine.adapters.memory_bus import InMemoryEventBus
 from order_engine.adapters.memory_queue import InMemoryJobQueue
 from order_engine.adapters.memory_store import InMemoryOrderStore
 from order_engine.domain.errors import (
     CapacityError,
+    DependencyUnavailableError,
     IdempotencyConflictError,
     NotCancellableError,
     OrderNotFoundError,
@@ -283,3 +285,46 @@ async def test_recover_requeues_each_unfinished_order_once() -> None:
         assert (await setup.store.get(order_id)).status is S.CONFIRMED
     assert await setup.statuses(cancelled) == ["pending", "cancelled"]
     assert len(setup.raydium.executions()) == 3
+
+
+class _LossyBus(InMemoryEventBus):
+    """A bus whose publishes fail (Redis down): the events are committed, never fanned out."""
+
+    async def publish(self, event: OrderEvent) -> None:
+        raise DependencyUnavailableError("Redis is unavailable (publishing)")
+
+
+async def test_lost_publishes_neither_fail_the_order_nor_hang_its_stream() -> None:
+    store, bus = InMemoryOrderStore(), _LossyBus()
+    rig = Rig([ScriptedVenue("raydium", "150")], store=store, bus=bus)
+    queue = InMemoryJobQueue(RetryPolicy(backoff_base_s=0.01), rate_limit_max=0)
+    service = OrderService(
+        store,
+        queue,
+        bus,
+        rig.venues,
+        rig.clock,
+        max_queue_depth=10,
+        quote_timeout_s=1.0,
+        stream_idle_check_s=0.02,
+    )
+    order, created = await service.submit(SOL_USDC)  # the publish fails; the submit does not
+    assert created
+    streamed: list[OrderEvent] = []
+
+    async def follow() -> None:
+        streamed.extend([event async for event in service.stream(order.id)])
+
+    follower = asyncio.create_task(follow())
+    await asyncio.sleep(0.05)  # the stream is waiting on the live side
+    await rig.run(order.id)  # every publish of the executor fails too
+    async with asyncio.timeout(2.0):
+        await follower
+    assert [e.status for e in streamed] == [
+        S.PENDING,
+        S.ROUTING,
+        S.BUILDING,
+        S.SUBMITTED,
+        S.CONFIRMED,
+    ]
+    assert streamed == await store.events(order.id)

@@ -21,6 +21,7 @@ from order_engine.domain.tokens import find_token
 from order_engine.engine.ports import Clock, EventBus, Job, OrderStore
 from order_engine.engine.retry import RetryPolicy
 from order_engine.engine.routing import quote_all
+from order_engine.engine.service import publish_best_effort
 from order_engine.venues.base import TxState, Venue
 
 log = logging.getLogger(__name__)
@@ -187,7 +188,7 @@ class OrderExecutor:
 
     async def _emit(self, order: Order, event: OrderEvent) -> None:
         await self._store.append(order, event)
-        await self._bus.publish(event)
+        await publish_best_effort(self._bus, event)
 
 
 _ORDER = (S.PENDING, S.ROUTING, S.BUILDING, S.SUBMITTED)

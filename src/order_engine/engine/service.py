@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import builtins
 import hashlib
 import json
@@ -14,6 +15,7 @@ from decimal import Decimal
 from order_engine.domain.errors import (
     CapacityError,
     ConcurrentUpdateError,
+    DependencyUnavailableError,
     IdempotencyConflictError,
     NotCancellableError,
     RequestError,
@@ -27,6 +29,40 @@ from order_engine.venues.base import Venue
 
 log = logging.getLogger(__name__)
 MAX_PAGE = 200
+STREAM_IDLE_CHECK_S = 2.0
+
+
+async def publish_best_effort(bus: EventBus, event: OrderEvent) -> None:
+    """Publish after the commit. The store is the record and streams re-read it, so a lost
+    publish (the bus is down) delays a live event, it never loses one: log, do not fail."""
+    try:
+        await bus.publish(event)
+    except DependencyUnavailableError as exc:
+        log.warning("event %s#%d not published: %s", event.order_id, event.seq, exc.message)
+
+
+async def _with_idle_checks(
+    live: AsyncIterator[OrderEvent], idle_s: float
+) -> AsyncIterator[OrderEvent | None]:
+    """The live events, with a None after every `idle_s` without one."""
+    pending: asyncio.Future[OrderEvent] | None = None
+    try:
+        while True:
+            if pending is None:
+                pending = asyncio.ensure_future(anext(live))
+            done, _ = await asyncio.wait({pending}, timeout=idle_s)
+            if not done:
+                yield None
+                continue
+            try:
+                event = pending.result()
+            except StopAsyncIteration:
+                return
+            pending = None
+            yield event
+    finally:
+        if pending is not None:
+            pending.cancel()
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +119,7 @@ class OrderService:
         max_queue_depth: int,
         quote_timeout_s: float,
         new_id: Callable[[], str] | None = None,
+        stream_idle_check_s: float = STREAM_IDLE_CHECK_S,
     ) -> None:
         self._store, self._queue, self._bus = store, queue, bus
         self._venues, self._clock = venues, clock
@@ -90,6 +127,10 @@ class OrderService:
         self._quote_timeout_s = quote_timeout_s
         self._new_id = new_id or (lambda: str(uuid.uuid4()))
         self._admitting = 0
+        self._idle_check_s = stream_idle_check_s
+
+    async def _publish(self, event: OrderEvent) -> None:
+        await publish_best_effort(self._bus, event)
 
     async def submit(
         self, request: OrderRequest, idempotency_key: str | None = None
@@ -146,7 +187,7 @@ class OrderService:
             log.warning(
                 "queue full after order %s was stored; the recovery sweep queues it", order.id
             )
-        await self._bus.publish(event)
+        await self._publish(event)
         return order, True
 
     async def _replay(self, key: str, fingerprint: str) -> Order | None:
@@ -189,7 +230,7 @@ class OrderService:
                 await self._store.append(order, event)
             except ConcurrentUpdateError:
                 continue
-            await self._bus.publish(event)
+            await self._publish(event)
             return order
         raise ConcurrentUpdateError(f"order {order_id} kept changing; retry the cancel")
 
@@ -209,13 +250,15 @@ class OrderService:
                 last = event.seq
                 if event.is_terminal:
                     return
-            async for event in live:
-                if event.seq <= last:
-                    continue
-                missed = [event]
-                if event.seq > last + 1:  # a gap: the store has everything committed
-                    missed = await self._store.events(order_id, last)
-                for ev in missed:
+            async for maybe in _with_idle_checks(live, self._idle_check_s):
+                # None: nothing live for a while; the store is the record, so look there
+                # (covers an event whose publish was lost, e.g. while Redis restarted)
+                fresh = [maybe] if maybe is not None else []
+                if maybe is None or maybe.seq > last + 1:
+                    fresh = await self._store.events(order_id, last)
+                for ev in fresh:
+                    if ev.seq <= last:
+                        continue
                     yield ev
                     last = ev.seq
                     if ev.is_terminal:

@@ -1,6 +1,20 @@
 """The SQL `OrderStore` (SQLite and PostgreSQL, one code path) and its migrations."""
 
-from order_engine.adapters.sql.schema import is_at_head, migrate
-from order_engine.adapters.sql.store import SqlOrderStore, create_engine, create_sql_store
+from order_engine.adapters.sql.engines import create_engine
+from order_engine.adapters.sql.schema import (
+    UnmigratedDatabaseError,
+    ensure_migrated,
+    is_at_head,
+    migrate,
+)
+from order_engine.adapters.sql.store import SqlOrderStore, create_sql_store
 
-__all__ = ["SqlOrderStore", "create_engine", "create_sql_store", "is_at_head", "migrate"]
+__all__ = [
+    "SqlOrderStore",
+    "UnmigratedDatabaseError",
+    "create_engine",
+    "create_sql_store",
+    "ensure_migrated",
+    "is_at_head",
+    "migrate",
+]

@@ -5,28 +5,44 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import asyncpg
 from sqlalchemy import exc as sa_exc
 
 from order_engine.domain.errors import ConflictError, DependencyUnavailableError, EngineError
 
-# What a database that is down, unreachable, locked or out of connections raises.
+# What a database that is down, unreachable, locked or out of connections raises: through
+# SQLAlchemy (`DBAPIError` covers `InterfaceError`, `OperationalError`, ...), or straight
+# from the driver or the socket (a refused or timed-out connect is an `OSError`).
 UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
     sa_exc.DBAPIError,
     sa_exc.DisconnectionError,
     sa_exc.TimeoutError,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    asyncpg.exceptions.InternalClientError,
     OSError,
 )
+
+# SQLSTATEs of a transaction PostgreSQL aborted to break a lock cycle or a serialization
+# conflict: the same writes, retried one per transaction, succeed.
+RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})
 
 
 def translate(error: BaseException) -> BaseException:
     """The engine error to raise in place of `error` (unknown errors pass through)."""
     if isinstance(error, EngineError):
         return error
-    if isinstance(error, sa_exc.IntegrityError):
+    if isinstance(error, sa_exc.IntegrityError | asyncpg.IntegrityConstraintViolationError):
         return ConflictError("the change conflicts with stored data")
     if isinstance(error, UNAVAILABLE_ERRORS):
         return DependencyUnavailableError("database unavailable")
     return error
+
+
+def is_retryable(error: BaseException) -> bool:
+    """Whether `error` is a deadlock or serialization failure (worth retrying as is)."""
+    orig = error.orig if isinstance(error, sa_exc.DBAPIError) else error
+    return getattr(orig, "sqlstate", None) in RETRYABLE_SQLSTATES
 
 
 @contextmanager

@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
+from weakref import WeakKeyDictionary
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection
+from sqlalchemy import Connection, text
+from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from order_engine.adapters.sql.errors import database_errors
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+
+# Key of the PostgreSQL advisory lock that serialises migrations (any constant bigint).
+MIGRATION_LOCK_KEY = 0x6F72_6465_725F_6D67  # "order_mg"
+
+
+class UnmigratedDatabaseError(RuntimeError):
+    """The database does not carry this code's schema; `order-engine migrate` fixes it."""
 
 
 def alembic_config() -> Config:
@@ -23,20 +33,71 @@ def alembic_config() -> Config:
 
 
 async def migrate(engine: AsyncEngine) -> None:
-    """Upgrade the database to the newest revision (a no-op when it is already there)."""
-    with database_errors():
-        async with engine.begin() as conn:
-            await conn.run_sync(_upgrade, alembic_config())
+    """Upgrade the database to the newest revision (a no-op when it is already there).
+    Safe when several processes migrate at once (see `lock_migrations`); within a process,
+    upgrades take turns, as Alembic keeps the running migration in module globals."""
+    async with _process_lock():
+        with database_errors():
+            async with engine.begin() as conn:
+                await conn.run_sync(_upgrade, alembic_config())
+
+
+_PROCESS_LOCKS: WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = WeakKeyDictionary()
+
+
+def _process_lock() -> asyncio.Lock:
+    loop = asyncio.get_running_loop()
+    lock = _PROCESS_LOCKS.get(loop)
+    if lock is None:
+        lock = _PROCESS_LOCKS[loop] = asyncio.Lock()
+    return lock
 
 
 async def is_at_head(engine: AsyncEngine) -> bool:
     """Whether the database carries every migration this code knows."""
-    config = alembic_config()
-    heads = set(ScriptDirectory.from_config(config).get_heads())
+    heads = set(ScriptDirectory.from_config(alembic_config()).get_heads())
+    return await _current_revisions(engine) == heads
+
+
+async def ensure_migrated(engine: AsyncEngine) -> None:
+    """Raise `UnmigratedDatabaseError` unless the database is at the newest revision
+    (`DependencyUnavailableError` if it cannot be reached)."""
+    script = ScriptDirectory.from_config(alembic_config())
+    current = await _current_revisions(engine)
+    if current == set(script.get_heads()):
+        return
+    where = printable_url(engine.url)
+    unknown = current - {rev.revision for rev in script.walk_revisions()}
+    if unknown:
+        raise UnmigratedDatabaseError(
+            f"the database at {where} has schema revision {', '.join(sorted(unknown))}, "
+            "newer than this version of order-engine knows: upgrade order-engine"
+        )
+    raise UnmigratedDatabaseError(
+        f"the database at {where} is not migrated: run `order-engine migrate`"
+    )
+
+
+def printable_url(url: URL) -> str:
+    """`url` without its password or query (which may carry credentials)."""
+    bare = URL.create(
+        url.drivername, username=url.username, host=url.host, port=url.port, database=url.database
+    )
+    return bare.render_as_string(hide_password=False)
+
+
+def lock_migrations(connection: Connection) -> None:
+    """On PostgreSQL, wait for other processes' migrations and hold them off until this
+    transaction ends: two processes upgrading at once would both create the tables. (No
+    lock elsewhere: a SQLite file belongs to the one embedded process.)"""
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+
+
+async def _current_revisions(engine: AsyncEngine) -> set[str]:
     with database_errors():
         async with engine.connect() as conn:
-            current = await conn.run_sync(_current_heads)
-    return current == heads
+            return await conn.run_sync(_current_heads)
 
 
 def _upgrade(connection: Connection, config: Config) -> None:

@@ -7,12 +7,10 @@ thousands of small transactions into a few large ones); reads run beside it.
 from __future__ import annotations
 
 import builtins
-from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, event
-from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql import Select
 
 from order_engine.adapters.cursor import check_limit, decode_cursor, encode_cursor
@@ -24,8 +22,10 @@ from order_engine.adapters.sql.codec import (
     row_to_event,
     row_to_order,
 )
+from order_engine.adapters.sql.engines import create_engine
 from order_engine.adapters.sql.errors import database_errors
-from order_engine.adapters.sql.runner import SqlRunner, runner_for, set_sqlite_pragmas
+from order_engine.adapters.sql.runner import SqlRunner, runner_for
+from order_engine.adapters.sql.schema import ensure_migrated
 from order_engine.adapters.sql.schema import migrate as migrate_schema
 from order_engine.adapters.sql.writer import GroupCommitWriter, Kind, Write
 from order_engine.domain.errors import DependencyUnavailableError, OrderNotFoundError
@@ -129,24 +129,18 @@ class SqlOrderStore:
             return await self._runner.read(fetch)
 
 
-def create_engine(url: str) -> AsyncEngine:
-    """An async engine for `url`; SQLite files get their folder and WAL pragmas."""
-    parsed = make_url(url)
-    sqlite = parsed.get_backend_name() == "sqlite"
-    if sqlite and parsed.database and parsed.database != ":memory:":
-        Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-    engine = create_async_engine(parsed)
-    if sqlite:
-        event.listen(engine.sync_engine, "connect", set_sqlite_pragmas)
-    return engine
-
-
-async def create_sql_store(url: str, *, migrate: bool = True) -> SqlOrderStore:
-    """A ready store for `url` (`sqlite+aiosqlite:///path` or, later, PostgreSQL)."""
+async def create_sql_store(
+    url: str, *, migrate: bool = True, require_migrated: bool = False
+) -> SqlOrderStore:
+    """A ready store for `url` (`sqlite+aiosqlite:///path` or `postgresql+asyncpg://...`).
+    `migrate` upgrades the schema first; `require_migrated` instead refuses a database that
+    is not at the newest revision (`UnmigratedDatabaseError`)."""
     engine = create_engine(url)
     try:
         if migrate:
             await migrate_schema(engine)
+        elif require_migrated:
+            await ensure_migrated(engine)
         return SqlOrderStore(engine)
     except BaseException:
         await engine.dispose()

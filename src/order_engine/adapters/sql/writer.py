@@ -17,12 +17,18 @@ from enum import Enum
 from functools import partial
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, exists, insert, select, update
+from sqlalchemy import Connection, exists, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from order_engine.adapters.sql.errors import UNAVAILABLE_ERRORS, database_errors, translate
+from order_engine.adapters.sql.errors import (
+    UNAVAILABLE_ERRORS,
+    database_errors,
+    is_retryable,
+    translate,
+)
 from order_engine.adapters.sql.runner import SqlRunner
 from order_engine.adapters.sql.tables import order_events, orders
+from order_engine.adapters.sql.updates import UPDATE_ORDER, StaleWriteError, update_orders
 from order_engine.domain.errors import (
     ConcurrentUpdateError,
     ConflictError,
@@ -36,10 +42,6 @@ MAX_BATCH = 500
 
 INSERT_ORDER = insert(orders)
 INSERT_EVENT = insert(order_events)
-# SET columns come from the parameter keys; the WHERE clause is the optimistic lock.
-UPDATE_ORDER = update(orders).where(
-    orders.c.id == bindparam("b_id"), orders.c.seq == bindparam("b_expected_seq")
-)
 
 
 class Kind(Enum):
@@ -64,10 +66,6 @@ class Write:
 
     def update_params(self) -> dict[str, Any]:
         return {**self.row, "b_id": self.order_id, "b_expected_seq": self.expected_seq}
-
-
-class StaleWriteError(Exception):
-    """An update matched no row: the order moved on (or does not exist)."""
 
 
 class GroupCommitWriter:
@@ -131,9 +129,12 @@ class GroupCommitWriter:
                 await self._runner.write(partial(write_group, group=group))
             except (IntegrityError, StaleWriteError):
                 await self._write_each(group)
-            except UNAVAILABLE_ERRORS as exc:  # the database is down: no use trying each
-                for write in group:
-                    _settle(write, exc)
+            except UNAVAILABLE_ERRORS as exc:
+                if is_retryable(exc):  # a deadlock with another process's batch
+                    await self._write_each(group)
+                else:  # the database is down: no use trying each
+                    for write in group:
+                        _settle(write, exc)
             except Exception:  # e.g. one caller's unencodable data: it alone should fail
                 await self._write_each(group)
             else:
@@ -167,19 +168,9 @@ def write_group(conn: Connection, group: list[Write]) -> None:
     if creates:
         conn.execute(INSERT_ORDER, creates)
     if updates:
-        _update_all(conn, updates)
+        update_orders(conn, updates)
     if events:
         conn.execute(INSERT_EVENT, events)
-
-
-def _update_all(conn: Connection, params: list[dict[str, Any]]) -> None:
-    if conn.dialect.supports_sane_multi_rowcount:
-        if conn.execute(UPDATE_ORDER, params).rowcount != len(params):
-            raise StaleWriteError
-        return
-    for one in params:  # e.g. asyncpg: executemany reports no per-row counts
-        if conn.execute(UPDATE_ORDER, one).rowcount != 1:
-            raise StaleWriteError
 
 
 def write_one(conn: Connection, write: Write) -> None:

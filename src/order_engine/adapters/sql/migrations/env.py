@@ -10,12 +10,16 @@ from alembic import context
 from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from order_engine.adapters.sql.schema import lock_migrations
 from order_engine.adapters.sql.tables import metadata
 
 config = context.config
 
 
 def run_with(connection: Connection) -> None:
+    """Migrate on `connection`, which is in the transaction that will commit the upgrade
+    (so the migration lock is held until then)."""
+    lock_migrations(connection)
     context.configure(
         connection=connection,
         target_metadata=metadata,

@@ -1,0 +1,248 @@
+"""`JobQueue` on BullMQ for Python: the Lua scripts of the Node original keep jobs, job ids,
+attempts with backoff, delayed retries, the global rate limiter and stalled-job recovery in
+Redis, so every API and worker process shares them.
+
+Two gaps of bullmq-python 3.4.4 are closed here:
+- its Redis connections report `canDoubleTimeout=False` until asked for the server version,
+  so every blocking wait (a delayed retry, the limiter) is rounded UP to whole seconds; the
+  worker's connections are asked before it runs, so waits keep millisecond precision;
+- it drops the limiter's wait-until time and falls back to the idle poll (`drainDelay`), so a
+  limited worker starts up to `drainDelay` late; `_LimiterAwareWorker` blocks until the
+  window reopens instead.
+`drainDelay` (1 s) is the idle poll and the longest blocking read, which bounds how long a
+close waits for a read that missed its cancellation. Redis checks blocking timeouts at its
+`hz` (10/s by default), so a timed wait ends up to ~0.1 s late: windows and backoffs are
+never shorter than configured, sometimes that much longer.
+
+Semantics that differ from `InMemoryJobQueue`: the limiter is a fixed window opened by its
+first start (all of a window's jobs may start at once); a delayed retry lives in Redis, so
+`close()` leaves it for any worker instead of dropping it; a job redelivered after its worker
+died keeps its attempt number (a stall is not a failed attempt), and a job that stalls twice
+is dropped (BullMQ's `maxStalledCount` 1) for the engine's recovery sweep to re-enqueue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import time
+from typing import Any
+
+from bullmq import Queue, Worker
+from redis.exceptions import RedisError
+
+from order_engine.adapters.redis_client import redis_client
+from order_engine.domain.errors import CapacityError, DependencyUnavailableError
+from order_engine.engine.ports import Job, JobHandler
+from order_engine.engine.retry import RetryPolicy
+
+log = logging.getLogger(__name__)
+
+JOB_NAME = "execute"
+LIST_STATES = ("wait", "paused", "active")  # depth: waiting, delayed or active jobs
+ZSET_STATES = ("prioritized", "delayed")
+RECONNECT_DELAY_MS = 1_000  # bullmq's default 15 s pause after a Redis connection error
+POLICY_BACKOFF = "policy"
+
+
+class _LimiterAwareWorker(Worker):  # type: ignore[misc]
+    """A BullMQ worker that, when the rate limiter refuses a job, blocks until the limiter
+    key expires (bullmq-python keeps that time in `limitUntil` but never waits on it), in
+    reads of at most `drainDelay`: on Python 3.11 a cancel that lands while redis-py
+    sends a command (`asyncio.wait_for` under its socket timeout) is lost, so `close()` can
+    wait out a whole blocking read; the cap bounds that wait."""
+
+    def getBlockTimeout(self, block_until: int) -> float:
+        timeout = float(super().getBlockTimeout(block_until))
+        return min(timeout, max(float(self.opts["drainDelay"]), float(self.minimumBlockTimeout)))
+
+    async def nextJobFromJobData(
+        self,
+        job_data: dict[str, Any] | None = None,
+        job_id: str | None = None,
+        limit_until: int = 0,
+        delay_until: int = 0,
+        token: str | None = None,
+    ) -> Any:
+        if not job_data and limit_until and limit_until > 0:
+            reopens_at = int(time.time() * 1000) + int(limit_until)
+            delay_until = max(int(delay_until or 0), reopens_at)
+        return await super().nextJobFromJobData(job_data, job_id, limit_until, delay_until, token)
+
+
+class BullMqJobQueue:
+    """`JobQueue` on a BullMQ queue `name` under key prefix `prefix`. The API side only
+    enqueues; a worker process also calls `start`. Job id = order id."""
+
+    def __init__(
+        self,
+        redis_url: str,
+        policy: RetryPolicy,
+        *,
+        name: str = "orders",
+        prefix: str = "oe",
+        concurrency: int = 10,
+        rate_limit_max: int = 100,
+        rate_limit_window_s: float = 60.0,
+        max_depth: int = 10_000,
+        stalled_interval_ms: int = 30_000,
+        lock_duration_ms: int = 30_000,
+        drain_delay_s: float = 1.0,
+    ) -> None:
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        self._url = redis_url
+        self._policy = policy
+        self._name = name
+        self._max_depth = max_depth
+        limited = rate_limit_max > 0 and rate_limit_window_s > 0
+        self._retry_after_s = (
+            max(1, math.ceil(rate_limit_window_s / rate_limit_max)) if limited else 1
+        )
+        self._worker_opts: dict[str, Any] = {
+            "prefix": prefix,
+            "concurrency": concurrency,
+            "drainDelay": drain_delay_s,
+            "stalledInterval": stalled_interval_ms,
+            "lockDuration": lock_duration_ms,
+            "runRetryDelay": RECONNECT_DELAY_MS,
+            "autorun": False,
+            "settings": {"backoffStrategy": self._backoff_ms},
+        }
+        if limited:
+            window_ms = max(1, round(rate_limit_window_s * 1000))
+            self._worker_opts["limiter"] = {"max": rate_limit_max, "duration": window_ms}
+        self._client = redis_client(redis_url, decode_responses=True)
+        self._queue = Queue(name, {"connection": self._client, "prefix": prefix})
+        self._worker: Any = None
+        self._run_task: asyncio.Task[Any] | None = None
+        self._closed = False
+
+    async def enqueue(self, order_id: str) -> bool:
+        """One round trip reads the depth and whether the id exists, a second adds the job.
+        (BullMQ's add of an existing id is a silent no-op that returns that id, so the
+        existence check comes first; two concurrent enqueues of one id may both get True,
+        never a False for a job that was added.)"""
+        if self._closed:
+            raise DependencyUnavailableError("job queue is closed")
+        try:
+            depth, exists = await self._depth_and_existence(order_id)
+            if exists:
+                return False
+            if depth >= self._max_depth:
+                raise CapacityError(
+                    f"queue holds its maximum of {self._max_depth} jobs",
+                    retry_after_s=self._retry_after_s,
+                )
+            await self._queue.add(JOB_NAME, {"orderId": order_id}, self._job_options(order_id))
+            return True
+        except (RedisError, OSError) as error:
+            raise DependencyUnavailableError(f"job queue unreachable: {error}") from error
+
+    async def _depth_and_existence(self, order_id: str | None) -> tuple[int, bool]:
+        keys = self._queue.keys
+        async with self._client.pipeline(transaction=False) as pipe:
+            for state in LIST_STATES:
+                pipe.llen(keys[state])
+            for state in ZSET_STATES:
+                pipe.zcard(keys[state])
+            if order_id is not None:
+                pipe.exists(self._queue.toKey(order_id))
+            replies: list[int] = await pipe.execute()
+        sizes = len(LIST_STATES) + len(ZSET_STATES)
+        return sum(replies[:sizes]), bool(order_id is not None and replies[sizes])
+
+    def _job_options(self, order_id: str) -> dict[str, Any]:
+        base_ms = max(1, round(self._policy.backoff_base_s * 1000))
+        backoff_type = "exponential" if self._policy.backoff_factor == 2.0 else POLICY_BACKOFF
+        return {
+            "jobId": order_id,
+            "attempts": self._policy.max_attempts,
+            "backoff": {"type": backoff_type, "delay": base_ms},
+            "removeOnComplete": True,
+            "removeOnFail": True,
+        }
+
+    def _backoff_ms(self, attempts_made: int, _type: str, _error: Any, _job: Any) -> int:
+        """Backoff for a factor other than 2 (BullMQ's "exponential" is base × 2^(n−1))."""
+        return max(1, round(self._policy.delay_s(attempts_made) * 1000))
+
+    async def depth(self) -> int:
+        try:
+            depth, _ = await self._depth_and_existence(None)
+        except (RedisError, OSError) as error:
+            raise DependencyUnavailableError(f"job queue unreachable: {error}") from error
+        return depth
+
+    async def ping(self) -> None:
+        try:
+            await self._client.ping()
+        except (RedisError, OSError) as error:
+            raise DependencyUnavailableError(f"job queue unreachable: {error}") from error
+
+    async def start(self, handler: JobHandler) -> None:
+        if self._worker is not None or self._closed:
+            raise RuntimeError("job queue already started or closed")
+
+        async def process(job: Any, _token: str) -> None:
+            attempts = int(job.opts.get("attempts") or self._policy.max_attempts)
+            await handler(Job(str(job.data["orderId"]), int(job.attemptsMade) + 1, attempts))
+
+        opts = {**self._worker_opts, "connection": redis_client(self._url, decode_responses=True)}
+        worker = _LimiterAwareWorker(self._name, process, opts)
+        worker.on("failed", _log_failed)
+        worker.on("error", _log_error)
+        worker.on("stalled", _log_stalled)
+        try:
+            for connection in (worker.redisConnection, worker.blockingRedisConnection):
+                await connection.getRedisVersion()  # sets capabilities: sub-second blocks
+        except (RedisError, OSError) as error:
+            await worker.close(force=True)
+            raise DependencyUnavailableError(f"job queue unreachable: {error}") from error
+        self._worker = worker
+        self._run_task = asyncio.create_task(worker.run(), name=f"bullmq-worker-{self._name}")
+
+    async def close(self, timeout_s: float = 10.0) -> None:
+        """Stop taking jobs and wait up to `timeout_s` for active handlers; then cancel them.
+        A cancelled job stays active in Redis until its lock expires, and the stalled-job
+        check of any worker puts it back on the queue (at-least-once)."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._worker is not None:
+            await self._close_worker(self._worker, timeout_s)
+        with contextlib.suppress(RedisError, OSError):
+            await self._queue.close()
+
+    async def _close_worker(self, worker: Any, timeout_s: float) -> None:
+        closing = asyncio.create_task(worker.close(), name="bullmq-worker-close")
+        _, pending = await asyncio.wait({closing}, timeout=timeout_s)
+        if pending:
+            log.warning("job queue closed with handlers still running; cancelling them")
+            worker.forceClosing = True
+            worker.cancelProcessing()
+        try:
+            await closing
+        except (RedisError, OSError) as error:
+            log.warning("closing the BullMQ worker: %s", error)
+        if self._run_task is not None:
+            _, running = await asyncio.wait({self._run_task}, timeout=1.0)
+            for task in running:
+                task.cancel()
+            await asyncio.gather(self._run_task, return_exceptions=True)
+
+
+def _log_failed(job: Any, error: BaseException) -> None:
+    attempt, attempts = int(job.attemptsMade), int(job.opts.get("attempts") or 1)
+    outcome = "dropped" if attempt >= attempts else "retrying after backoff"
+    log.warning("job %s failed on attempt %d/%d; %s: %r", job.id, attempt, attempts, outcome, error)
+
+
+def _log_error(error: BaseException, *_job: Any) -> None:
+    log.error("BullMQ worker error: %r", error)
+
+
+def _log_stalled(job_id: str, *_args: Any) -> None:
+    log.warning("job %s stalled (its worker died or hung); moved back to wait", job_id)

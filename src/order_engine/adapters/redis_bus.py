@@ -1,0 +1,173 @@
+"""`EventBus` on Redis Streams: one stream per order, bounded (MAXLEN ~) and expiring (TTL
+refreshed on every publish).
+
+A subscriber replays the stream with XRANGE, then receives live entries from the bus's one
+reader task: a single XREAD BLOCK over every watched stream on one dedicated connection,
+fanned out to per-subscriber inboxes. So a process with N subscribers holds one blocked
+connection, not N. Entries are filtered by stream id (never twice) and seq (in order).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from functools import partial
+from typing import Any, TypeVar
+
+import orjson
+from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
+
+from order_engine.adapters.redis_client import redis_client
+from order_engine.adapters.redis_publish import StreamAppender
+from order_engine.adapters.redis_streams import (
+    REPLAY_PAGE,
+    Entry,
+    StreamId,
+    StreamReader,
+    Subscription,
+    decode_entry,
+    format_id,
+)
+from order_engine.domain.errors import DependencyUnavailableError
+from order_engine.domain.orders import OrderEvent, OrderStatus
+
+T = TypeVar("T")
+_BASE_KEYS = ("orderId", "seq", "status", "tsMs", "attempt")
+
+
+def encode_event(event: OrderEvent) -> bytes:
+    return orjson.dumps(event.as_dict())
+
+
+def decode_event(payload: bytes | str) -> OrderEvent:
+    """The inverse of `encode_event`; raises ValueError/KeyError on a malformed payload."""
+    body: dict[str, Any] = orjson.loads(payload)
+    return OrderEvent(
+        order_id=str(body["orderId"]),
+        seq=int(body["seq"]),
+        status=OrderStatus(body["status"]),
+        ts_ms=int(body["tsMs"]),
+        attempt=int(body["attempt"]),
+        data={k: v for k, v in body.items() if k not in _BASE_KEYS},
+    )
+
+
+MAX_IN_FLIGHT = 32  # Redis calls at once per bus: well under redis-py's pool of 100
+
+
+class RedisEventBus:
+    """`EventBus` shared by every process that talks to the same Redis."""
+
+    def __init__(
+        self,
+        client_or_url: Redis | str,
+        *,
+        prefix: str = "oe",
+        stream_ttl_s: int = 3600,
+        maxlen: int = 1000,
+    ) -> None:
+        self._owns_client = isinstance(client_or_url, str)
+        self._client: Redis = (
+            redis_client(client_or_url) if isinstance(client_or_url, str) else client_or_url
+        )
+        self._prefix, self._ttl_s, self._maxlen = prefix, stream_ttl_s, maxlen
+        self._gate = asyncio.Semaphore(MAX_IN_FLIGHT)
+        self._appender = StreamAppender(
+            self._client, self._publish_guard, maxlen=maxlen, ttl_s=stream_ttl_s
+        )
+        self._reader: StreamReader | None = None
+        self._closed = False
+
+    def stream_key(self, order_id: str) -> str:
+        return f"{self._prefix}:events:{order_id}"
+
+    async def publish(self, event: OrderEvent) -> None:
+        """XADD (trimmed to about `maxlen`) and refresh the TTL, atomically. A retried
+        publish may add the event twice; subscribers drop the copy by seq."""
+        await self._appender.append(self.stream_key(event.order_id), encode_event(event))
+
+    @asynccontextmanager
+    async def subscribe(
+        self, order_id: str, after: int = 0
+    ) -> AsyncIterator[AsyncIterator[OrderEvent]]:
+        """Replay the stream (seq > `after`), then live events; in order, once each."""
+        sub = Subscription(after)
+        key = self.stream_key(order_id)
+        replay = [] if self._closed else await self._range(key, None, None)
+        if self._closed:  # also when close() ran during the replay
+            sub.end()
+            yield sub
+            return
+        replayed_to = replay[-1][0] if replay else (0, 0)
+        sub.offer_all(replay)
+        reader = self._ensure_reader()
+        covered_from, is_new = reader.add(key, sub, replayed_to)
+        try:
+            if covered_from > replayed_to:  # the reader is already past our replay
+                sub.hold()
+                sub.release(await self._range(key, replayed_to, covered_from))
+            if is_new:
+                await self._call("subscribing to events", reader.wake)
+            yield sub
+        finally:
+            sub.end()
+            reader.remove(key, sub)
+
+    def subscriber_count(self, order_id: str) -> int:
+        """Live subscriptions to `order_id` in this process."""
+        reader = self._reader
+        return 0 if reader is None else reader.subscriber_count(self.stream_key(order_id))
+
+    async def ping(self) -> None:
+        await self._call("ping", self._client.ping)
+
+    async def close(self) -> None:
+        """End every subscriber's iteration; later subscriptions end at once."""
+        self._closed = True
+        await self._appender.close()
+        if self._reader is not None:
+            await self._reader.close()
+            self._reader = None
+        if self._owns_client:
+            await self._client.aclose()
+
+    def _ensure_reader(self) -> StreamReader:
+        if self._reader is None:
+            wake_key = f"{self._prefix}:bus-wake:{uuid.uuid4().hex}"
+            self._reader = StreamReader(self._client, wake_key, decode_event, self._ttl_s)
+        return self._reader
+
+    async def _range(self, key: str, after: StreamId | None, until: StreamId | None) -> list[Entry]:
+        """Entries with `after` < id <= `until` (None: the whole side), paged."""
+        entries: list[Entry] = []
+        high = "+" if until is None else format_id(until)
+        low = "-" if after is None else "(" + format_id(after)
+        while True:
+            page: Any = await self._call(
+                "reading events",
+                partial(self._client.xrange, key, min=low, max=high, count=REPLAY_PAGE),
+            )
+            entries.extend(decode_entry(raw_id, fields, decode_event) for raw_id, fields in page)
+            if len(page) < REPLAY_PAGE:
+                return entries
+            low = "(" + format_id(entries[-1][0])
+
+    async def _publish_guard(self, send: Callable[[], Awaitable[list[Any]]]) -> list[Any]:
+        return await self._call("publishing an event", send)
+
+    async def _call(self, action: str, operation: Callable[[], Awaitable[T]]) -> T:
+        """One Redis call under the bus's in-flight limit, retried once on a dropped
+        connection (pooled connections go stale when Redis restarts); driver errors become
+        `DependencyUnavailableError` without the driver's text."""
+        async with self._gate:
+            try:
+                try:
+                    return await operation()
+                except RedisConnectionError:
+                    return await operation()
+            except (RedisError, OSError) as exc:
+                raise DependencyUnavailableError(f"Redis is unavailable ({action})") from exc

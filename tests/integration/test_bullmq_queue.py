@@ -1,0 +1,163 @@
+"""`BullMqJobQueue` across real worker processes on the local Redis: the rate limit is global,
+and a job whose worker is SIGKILLed mid-job is redelivered (stalled-job recovery)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import sys
+import uuid
+from asyncio.subprocess import Process
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from bullmq import Queue
+
+from order_engine.adapters.bullmq_queue import BullMqJobQueue
+from order_engine.adapters.redis_client import redis_client
+from order_engine.engine.retry import RetryPolicy
+from tests.services import require_redis_url
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+QUEUE_NAME = "orders"
+
+
+@dataclass
+class WorkerFleet:
+    """Worker processes on one shared queue, and what their handlers recorded."""
+
+    redis_url: str
+    prefix: str
+    out_dir: Path
+    procs: list[Process] = field(default_factory=list)
+
+    async def spawn(self, *options: str) -> Process:
+        """Start a worker and wait until it consumes the queue."""
+        args = [QUEUE_NAME, self.prefix, str(self.out_dir), *options]
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "tests.integration.bullmq_worker",
+            self.redis_url,
+            *args,
+            cwd=REPO_ROOT,
+        )
+        self.procs.append(proc)
+        ready = self.out_dir / f"{proc.pid}.ready"
+        await poll_until(lambda: ready.exists() or proc.returncode is not None, timeout_s=10.0)
+        assert proc.returncode is None, f"worker exited with {proc.returncode}"
+        return proc
+
+    def records(self, event: str) -> list[dict[str, Any]]:
+        lines: list[dict[str, Any]] = []
+        for path in self.out_dir.glob("*.jsonl"):
+            text = path.read_text()
+            lines += [json.loads(line) for line in text.splitlines() if line.endswith("}")]
+        return sorted((r for r in lines if r["event"] == event), key=lambda r: float(r["t"]))
+
+    async def stop_all(self) -> None:
+        for proc in self.procs:
+            if proc.returncode is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in self.procs:
+            try:
+                await asyncio.wait_for(proc.wait(), timeout=10)
+            except TimeoutError:
+                proc.kill()
+                await proc.wait()
+
+
+async def poll_until(condition: Callable[[], bool], timeout_s: float) -> None:
+    """Poll files and process states (nothing to await on)."""
+    async with asyncio.timeout(timeout_s):
+        while not condition():  # noqa: ASYNC110
+            await asyncio.sleep(0.02)
+
+
+@pytest.fixture
+async def fleet(tmp_path: Path) -> AsyncIterator[WorkerFleet]:
+    url = require_redis_url()
+    workers = WorkerFleet(url, f"oe-it-{uuid.uuid4().hex[:12]}", tmp_path)
+    try:
+        yield workers
+    finally:
+        await workers.stop_all()
+        client = redis_client(url, decode_responses=True)
+        queue = Queue(QUEUE_NAME, {"connection": client, "prefix": workers.prefix})
+        try:
+            await queue.obliterate(force=True)
+        finally:
+            await queue.close()
+
+
+@pytest.fixture
+async def producer(fleet: WorkerFleet) -> AsyncIterator[BullMqJobQueue]:
+    queue = BullMqJobQueue(fleet.redis_url, RetryPolicy(), name=QUEUE_NAME, prefix=fleet.prefix)
+    try:
+        yield queue
+    finally:
+        await queue.close()
+
+
+def starts_per_window(times: list[float], window_s: float, slack_s: float) -> list[int]:
+    """Fixed windows, each opened by the first start after the previous one ended."""
+    counts: list[int] = []
+    window_end = float("-inf")
+    for t in sorted(times):
+        if t >= window_end:
+            window_end = t + window_s - slack_s
+            counts.append(0)
+        counts[-1] += 1
+    return counts
+
+
+async def test_rate_limit_holds_across_three_worker_processes(
+    fleet: WorkerFleet, producer: BullMqJobQueue
+) -> None:
+    limit, window_s, jobs = 4, 1.0, 14
+    options = ["--concurrency", "4", "--rate-max", str(limit), "--rate-window-s", str(window_s)]
+    await asyncio.gather(*(fleet.spawn(*options, "--handler-s", "0.05") for _ in range(3)))
+    ids = [f"order-{i}" for i in range(jobs)]
+    for order_id in ids:
+        assert await producer.enqueue(order_id)
+    await poll_until(lambda: len(fleet.records("done")) >= jobs, timeout_s=15.0)
+    starts = fleet.records("start")
+    assert sorted(r["order"] for r in starts) == sorted(ids), "each job started exactly once"
+    assert {r["attempt"] for r in starts} == {1}
+    counts = starts_per_window([r["t"] for r in starts], window_s, slack_s=0.1)
+    assert max(counts) <= limit, counts
+    assert len(counts) >= -(-jobs // limit), counts
+    assert starts[-1]["t"] - starts[0]["t"] >= (len(counts) - 1) * window_s - 0.1
+    assert len({r["pid"] for r in starts}) >= 2, "the limit is shared, not per process"
+    await poll_until_depth(producer, 0)
+
+
+async def test_job_of_a_killed_worker_is_redelivered_to_another(
+    fleet: WorkerFleet, producer: BullMqJobQueue
+) -> None:
+    fast_recovery = ["--stalled-interval-ms", "500", "--lock-duration-ms", "1000"]
+    doomed = await fleet.spawn(*fast_recovery, "--handler-s", "60")
+    assert await producer.enqueue("order-stalled")
+    await poll_until(lambda: len(fleet.records("start")) == 1, timeout_s=5.0)
+    doomed.kill()
+    await asyncio.wait_for(doomed.wait(), timeout=5)
+    survivor = await fleet.spawn(*fast_recovery, "--handler-s", "0.05")
+    await poll_until(lambda: len(fleet.records("done")) == 1, timeout_s=10.0)
+    starts, done = fleet.records("start"), fleet.records("done")
+    assert [r["pid"] for r in starts] == [doomed.pid, survivor.pid]
+    assert [r["order"] for r in done] == ["order-stalled"]
+    assert done[0]["pid"] == survivor.pid
+    assert starts[1]["attempt"] == 1, "a stall is not a failed attempt in BullMQ"
+    await poll_until_depth(producer, 0)
+    survivor.send_signal(signal.SIGTERM)
+    assert await asyncio.wait_for(survivor.wait(), 5) == 0, "SIGTERM closes the worker cleanly"
+
+
+async def poll_until_depth(queue: BullMqJobQueue, value: int, timeout_s: float = 5.0) -> None:
+    async with asyncio.timeout(timeout_s):
+        while await queue.depth() != value:  # noqa: ASYNC110
+            await asyncio.sleep(0.02)
