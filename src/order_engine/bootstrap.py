@@ -133,6 +133,7 @@ def _make_queue(settings: Settings, policy: RetryPolicy) -> JobQueue:
         return BullMqJobQueue(
             s.redis_url,
             policy,
+            prefix=s.redis_prefix,
             concurrency=s.worker_concurrency,
             rate_limit_max=s.rate_limit_max,
             rate_limit_window_s=s.rate_limit_window_s,
@@ -149,7 +150,7 @@ def _make_queue(settings: Settings, policy: RetryPolicy) -> JobQueue:
 
 def _make_bus(settings: Settings) -> EventBus:
     if settings.redis_url:
-        return RedisEventBus(settings.redis_url)
+        return RedisEventBus(settings.redis_url, prefix=settings.redis_prefix)
     return InMemoryEventBus()
 
 

@@ -23,6 +23,7 @@ class Settings(BaseSettings):
     data_dir: Path = Path("data")
     database_url: str | None = None
     redis_url: str | None = None
+    redis_prefix: str = Field(default="oe", min_length=1, max_length=64)
     log_level: str = "info"
 
     worker_concurrency: int = Field(default=10, ge=1, le=1000)
