@@ -2,43 +2,23 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from order_engine.adapters.inbox import Inbox
 from order_engine.domain.orders import OrderEvent
 
 
-class _Subscription:
-    """One subscriber's unbounded inbox. Iteration yields its events, then ends once the
-    subscription is closed and the inbox is drained."""
+class _Subscription(Inbox):
+    """One subscriber: the events after `after` that were published since it joined."""
 
     def __init__(self, after: int) -> None:
+        super().__init__()
         self._after = after
-        self._inbox: deque[OrderEvent] = deque()
-        self._wake = asyncio.Event()
-        self._ended = False
 
     def offer(self, event: OrderEvent) -> None:
         if not self._ended and event.seq > self._after:
-            self._inbox.append(event)
-            self._wake.set()
-
-    def end(self) -> None:
-        self._ended = True
-        self._wake.set()
-
-    def __aiter__(self) -> _Subscription:
-        return self
-
-    async def __anext__(self) -> OrderEvent:
-        while not self._inbox:
-            if self._ended:
-                raise StopAsyncIteration
-            self._wake.clear()
-            await self._wake.wait()
-        return self._inbox.popleft()
+            self.push(event)
 
 
 class InMemoryEventBus:

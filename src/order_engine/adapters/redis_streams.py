@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,6 +13,7 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from order_engine.adapters.inbox import Inbox
 from order_engine.domain.orders import OrderEvent
 
 log = logging.getLogger(__name__)
@@ -40,18 +40,16 @@ def format_id(stream_id: StreamId) -> str:
     return f"{stream_id[0]}-{stream_id[1]}"
 
 
-class Subscription:
+class Subscription(Inbox):
     """One subscriber's inbox. Accepts an entry only if its stream id is past the last one
     accepted (never twice) and its seq past the last one yielded (in order, > `after`).
     While held, live entries wait until `release` has put the catch-up before them."""
 
     def __init__(self, after: int) -> None:
+        super().__init__()
         self._last_id: StreamId = (0, 0)
         self._last_seq = after
-        self._inbox: deque[OrderEvent] = deque()
         self._held: list[Entry] | None = None
-        self._wake = asyncio.Event()
-        self._ended = False
 
     def offer(self, entry: Entry) -> None:
         if self._held is not None:
@@ -63,8 +61,7 @@ class Subscription:
         self._last_id = entry_id
         if event is not None and event.seq > self._last_seq:
             self._last_seq = event.seq
-            self._inbox.append(event)
-            self._wake.set()
+            self.push(event)
 
     def offer_all(self, entries: Iterable[Entry]) -> None:
         for entry in entries:
@@ -77,21 +74,6 @@ class Subscription:
         held, self._held = self._held or [], None
         self.offer_all(catch_up)
         self.offer_all(held)
-
-    def end(self) -> None:
-        self._ended = True
-        self._wake.set()
-
-    def __aiter__(self) -> Subscription:
-        return self
-
-    async def __anext__(self) -> OrderEvent:
-        while not self._inbox:
-            if self._ended:
-                raise StopAsyncIteration
-            self._wake.clear()
-            await self._wake.wait()
-        return self._inbox.popleft()
 
 
 @dataclass
