@@ -60,6 +60,18 @@ def _preflight(settings: Settings, command: str) -> str | None:
     return None
 
 
+def _started(args: argparse.Namespace, command: str) -> Settings | None:
+    """The settings, checked by a preflight, with logging set up; None (after printing the
+    reason) if `command` cannot start."""
+    settings = _settings(args)
+    problem = _preflight(settings, command)
+    if problem is not None:
+        _fail(problem)
+        return None
+    _setup_logging(settings)
+    return settings
+
+
 def _serve_http(settings: Settings, app: Any, **extra: Any) -> int:
     import uvicorn  # noqa: PLC0415
 
@@ -91,22 +103,18 @@ def _serve_http(settings: Settings, app: Any, **extra: Any) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    settings = _settings(args)
-    problem = _preflight(settings, "serve")
-    if problem is not None:
-        return _fail(problem)
-    _setup_logging(settings)
+    settings = _started(args, "serve")
+    if settings is None:
+        return 2
     from order_engine.bootstrap import build_app  # noqa: PLC0415
 
     return _serve_http(settings, build_app(settings))
 
 
 def _api(args: argparse.Namespace) -> int:
-    settings = _settings(args)
-    problem = _preflight(settings, "api")
-    if problem is not None:
-        return _fail(problem)
-    _setup_logging(settings)
+    settings = _started(args, "api")
+    if settings is None:
+        return 2
     if args.workers > 1:
         target = "order_engine.bootstrap:api_app_from_env"
         return _serve_http(settings, target, factory=True, workers=args.workers)
@@ -116,11 +124,9 @@ def _api(args: argparse.Namespace) -> int:
 
 
 def _worker(args: argparse.Namespace) -> int:
-    settings = _settings(args)
-    problem = _preflight(settings, "worker")
-    if problem is not None:
-        return _fail(problem)
-    _setup_logging(settings)
+    settings = _started(args, "worker")
+    if settings is None:
+        return 2
     from order_engine.bootstrap import run_worker  # noqa: PLC0415
 
     asyncio.run(run_worker(settings))
