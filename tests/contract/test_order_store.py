@@ -366,3 +366,23 @@ async def test_ping_then_closed_store_is_unavailable(order_store: OrderStore) ->
         await advance(order_store, order, S.ROUTING)
     with pytest.raises(DependencyUnavailableError):
         await order_store.ping()
+
+
+async def test_discard_removes_an_order_that_never_started(order_store: OrderStore) -> None:
+    order = await stored(order_store, key="undo-me")
+    assert await order_store.discard(order.id) is True
+    with pytest.raises(OrderNotFoundError):
+        await order_store.get(order.id)
+    assert await order_store.events(order.id) == []
+    assert await order_store.find_by_idempotency_key("undo-me") is None
+    again = await stored(order_store, key="undo-me")  # the key is free again
+    assert (await order_store.get(again.id)).idempotency_key == "undo-me"
+
+
+async def test_discard_keeps_an_order_that_moved_on(order_store: OrderStore) -> None:
+    order = await stored(order_store)
+    await advance(order_store, order, S.ROUTING)
+    assert await order_store.discard(order.id) is False
+    assert (await order_store.get(order.id)).status is S.ROUTING
+    assert len(await order_store.events(order.id)) == 2
+    assert await order_store.discard(str(uuid.uuid4())) is False

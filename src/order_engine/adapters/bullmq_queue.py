@@ -139,7 +139,7 @@ class BullMqJobQueue:
             await self._queue.add(JOB_NAME, {"orderId": order_id}, self._job_options(order_id))
             return True
         except (RedisError, OSError) as error:
-            raise DependencyUnavailableError(f"job queue unreachable: {error}") from error
+            raise DependencyUnavailableError("job queue unavailable") from error
 
     async def _depth_and_existence(self, order_id: str | None) -> tuple[int, bool]:
         keys = self._queue.keys
@@ -173,14 +173,14 @@ class BullMqJobQueue:
         try:
             depth, _ = await self._depth_and_existence(None)
         except (RedisError, OSError) as error:
-            raise DependencyUnavailableError(f"job queue unreachable: {error}") from error
+            raise DependencyUnavailableError("job queue unavailable") from error
         return depth
 
     async def ping(self) -> None:
         try:
             await self._client.ping()
         except (RedisError, OSError) as error:
-            raise DependencyUnavailableError(f"job queue unreachable: {error}") from error
+            raise DependencyUnavailableError("job queue unavailable") from error
 
     async def start(self, handler: JobHandler) -> None:
         if self._worker is not None or self._closed:
@@ -200,7 +200,7 @@ class BullMqJobQueue:
                 await connection.getRedisVersion()  # sets capabilities: sub-second blocks
         except (RedisError, OSError) as error:
             await worker.close(force=True)
-            raise DependencyUnavailableError(f"job queue unreachable: {error}") from error
+            raise DependencyUnavailableError("job queue unavailable") from error
         self._worker = worker
         self._run_task = asyncio.create_task(worker.run(), name=f"bullmq-worker-{self._name}")
 

@@ -39,6 +39,16 @@ class InMemoryOrderStore:
         if key is not None:
             self._by_key[key] = order.id
 
+    async def discard(self, order_id: str) -> bool:
+        self._check_open()
+        order = self._orders.get(order_id)
+        if order is None or order.seq != 1:
+            return False
+        del self._orders[order_id], self._events[order_id]
+        if order.idempotency_key is not None:
+            self._by_key.pop(order.idempotency_key, None)
+        return True
+
     async def append(self, order: Order, event: OrderEvent) -> None:
         self._check_open()
         self._check_seq(order.id, event.seq - 1)

@@ -38,6 +38,12 @@ class OrderStore(Protocol):
         `ConcurrentUpdateError`."""
         ...
 
+    async def discard(self, order_id: str) -> bool:
+        """Delete an order that has not moved past its first (`pending`) event, with that
+        event: undoes a `create` whose job could not be queued. False if the order moved
+        on meanwhile (then it stays) or does not exist."""
+        ...
+
     async def get(self, order_id: str) -> Order:
         """Raises `OrderNotFoundError`."""
         ...

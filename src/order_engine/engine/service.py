@@ -187,8 +187,24 @@ class OrderService:
             log.warning(
                 "queue full after order %s was stored; the recovery sweep queues it", order.id
             )
+        except DependencyUnavailableError:
+            await self._undo_create(order.id)
+            raise
         await self._publish(event)
         return order, True
+
+    async def _undo_create(self, order_id: str) -> None:
+        """The queue failed after the row was stored: remove the row, so a refused order
+        leaves nothing behind (no row without its job). If the recovery sweep already
+        picked the order up, it stays (and runs); if the store is down too, the sweep is
+        the last resort."""
+        try:
+            discarded = await self._store.discard(order_id)
+        except DependencyUnavailableError:
+            log.error("order %s stored but not queued, and not removable now", order_id)
+            return
+        if not discarded:
+            log.warning("order %s was picked up by the recovery sweep; it stays", order_id)
 
     async def _replay(self, key: str, fingerprint: str) -> Order | None:
         existing = await self._store.find_by_idempotency_key(key)

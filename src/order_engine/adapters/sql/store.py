@@ -9,7 +9,7 @@ from __future__ import annotations
 import builtins
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, delete, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql import Select
 
@@ -27,6 +27,7 @@ from order_engine.adapters.sql.errors import database_errors
 from order_engine.adapters.sql.runner import SqlRunner, runner_for
 from order_engine.adapters.sql.schema import ensure_migrated
 from order_engine.adapters.sql.schema import migrate as migrate_schema
+from order_engine.adapters.sql.tables import order_events, orders
 from order_engine.adapters.sql.writer import GroupCommitWriter, Kind, Write
 from order_engine.domain.errors import DependencyUnavailableError, OrderNotFoundError
 from order_engine.domain.orders import Order, OrderEvent, OrderStatus
@@ -58,6 +59,20 @@ class SqlOrderStore:
     async def save_details(self, order: Order) -> None:
         row = mutable_values(order)
         await self._write(Write(Kind.DETAILS, order.id, row, expected_seq=order.seq))
+
+    async def discard(self, order_id: str) -> bool:
+        if self._closed:
+            raise DependencyUnavailableError("order store is closed")
+
+        def work(conn: Connection) -> bool:
+            first_only = (orders.c.id == order_id) & (orders.c.seq == 1)
+            if conn.execute(select(orders.c.id).where(first_only)).first() is None:
+                return False
+            conn.execute(delete(order_events).where(order_events.c.order_id == order_id))
+            return bool(conn.execute(delete(orders).where(first_only)).rowcount)
+
+        with database_errors():
+            return await self._runner.write(work)
 
     async def get(self, order_id: str) -> Order:
         found = await self._read_orders(q.GET_ORDER, {"order_id": order_id})
