@@ -64,22 +64,12 @@ def free_socket() -> socket.socket:
 
 
 @contextlib.asynccontextmanager
-async def running_engine(tmp_path: Path, **overrides: Any) -> AsyncIterator[RunningEngine]:
-    """The engine as `order-engine serve` runs it, on a free port, latency 0, fixed seed."""
+async def serving(settings: Settings, command: str = "serve") -> AsyncIterator[RunningEngine]:
+    """`build_app(settings, command=...)` under uvicorn on a free port (it sets
+    `settings.port`), inside the test's event loop, with a client for it."""
     sock = free_socket()
-    port = sock.getsockname()[1]
-    defaults: dict[str, Any] = {
-        "host": "127.0.0.1",
-        "port": port,
-        "data_dir": tmp_path,
-        "latency_scale": 0,
-        "rng_seed": 7,
-        "backoff_base_s": 0.01,
-        "rate_limit_max": 0,
-        "_env_file": None,
-    }
-    settings = Settings(**{**defaults, **overrides})
-    app = build_app(settings)
+    settings.port = sock.getsockname()[1]
+    app = build_app(settings, workers=command == "serve", command=command)
     config = uvicorn.Config(
         app, log_level="warning", ws="websockets-sansio", lifespan="on", access_log=False
     )
@@ -89,14 +79,30 @@ async def running_engine(tmp_path: Path, **overrides: Any) -> AsyncIterator[Runn
         if task.done():
             task.result()
         await asyncio.sleep(0.005)
-    base = f"http://127.0.0.1:{port}"
+    base = f"http://127.0.0.1:{settings.port}"
     try:
         async with httpx.AsyncClient(base_url=base, timeout=10) as client:
-            yield RunningEngine(base, f"ws://127.0.0.1:{port}", app.state.engine, client)
+            yield RunningEngine(base, f"ws://127.0.0.1:{settings.port}", app.state.engine, client)
     finally:
         server.should_exit = True
         await task
         sock.close()
+
+
+@contextlib.asynccontextmanager
+async def running_engine(tmp_path: Path, **overrides: Any) -> AsyncIterator[RunningEngine]:
+    """The engine as `order-engine serve` runs it, on a free port, latency 0, fixed seed."""
+    defaults: dict[str, Any] = {
+        "host": "127.0.0.1",
+        "data_dir": tmp_path,
+        "latency_scale": 0,
+        "rng_seed": 7,
+        "backoff_base_s": 0.01,
+        "rate_limit_max": 0,
+        "_env_file": None,
+    }
+    async with serving(Settings(**{**defaults, **overrides})) as running:
+        yield running
 
 
 def statuses(events: list[dict[str, Any]]) -> list[str]:

@@ -15,15 +15,13 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
-import uvicorn
 from sqlalchemy.engine import make_url
 
 from order_engine.adapters.redis_client import redis_client
 from order_engine.adapters.sql import create_engine
 from order_engine.adapters.sql.schema import migrate
-from order_engine.bootstrap import build_app
 from order_engine.settings import Settings
-from tests.e2e.harness import RunningEngine, assert_error, free_socket
+from tests.e2e.harness import RunningEngine, assert_error, serving
 from tests.integration.redis_server import RedisServer, private_redis
 from tests.pgdb import admin_dsn, fresh_database
 
@@ -62,29 +60,6 @@ class ProductionApi:
         finally:
             await client.aclose()
         return sum(lengths)
-
-
-@contextlib.asynccontextmanager
-async def serving(settings: Settings, command: str) -> AsyncIterator[RunningEngine]:
-    """`build_app(settings, command=...)` under uvicorn on `settings.port`'s socket."""
-    sock = free_socket()
-    settings.port = sock.getsockname()[1]
-    app = build_app(settings, workers=command == "serve", command=command)
-    config = uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False)
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.005)
-    base = f"http://127.0.0.1:{settings.port}"
-    try:
-        async with httpx.AsyncClient(base_url=base, timeout=10) as client:
-            yield RunningEngine(base, base.replace("http", "ws"), app.state.engine, client)
-    finally:
-        server.should_exit = True
-        await task
-        sock.close()
 
 
 @contextlib.asynccontextmanager
