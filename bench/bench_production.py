@@ -1,0 +1,233 @@
+"""Production-mode benchmark: `order-engine api` and `worker` processes on a fresh
+PostgreSQL database and a private Redis, driven over real HTTP and WebSocket by client
+processes (the embedded benchmark's client), connections spread round-robin over the APIs.
+
+Same phases and checks as `bench.bench_embedded`, then: every order in PostgreSQL is
+`confirmed` with seq 5. CPU is reported per process group (api, worker, postgres, redis,
+client). Exit code 1 if anything was wrong.
+
+    .venv/bin/python -m bench.bench_production [--api-procs 1] [--api-workers 1]
+        [--workers 1] [--concurrency N] [--orders 3000] [--e2e-orders 2000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import json
+import multiprocessing as mp
+import queue
+import sys
+import tempfile
+import time
+from multiprocessing.queues import Queue
+from multiprocessing.synchronize import Barrier
+from pathlib import Path
+from typing import Any
+
+import bench.client
+from bench.bench_embedded import TARGET_E2E_PER_S, TARGET_INTAKE_PER_S, _merge, _split
+from bench.client import ClientJob, RawHttp, client_main
+from bench.cluster import Cluster, confirmed, order_states, unfinished
+from bench.common import (
+    SERVER_ENV,
+    git_commit,
+    machine_info,
+    percentile,
+    system_busy_seconds,
+    utc_now,
+    vm_hwm_kib,
+)
+from bench.report import print_table
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def _args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="bench.bench_production", description=__doc__.split("\n")[0])
+    p.add_argument("--api-procs", type=int, default=1, help="`order-engine api` processes")
+    p.add_argument("--api-workers", type=int, default=1, help="--workers of each api process")
+    p.add_argument("--workers", type=int, default=1, help="`order-engine worker` processes")
+    p.add_argument("--concurrency", type=int, help="--concurrency of each worker")
+    p.add_argument("--orders", type=int, default=3000, help="phase 1 orders (0 skips)")
+    p.add_argument("--e2e-orders", type=int, default=2000, help="phase 2 orders (0 skips)")
+    p.add_argument("--connections", type=int, default=64, help="phase 1 keep-alive connections")
+    p.add_argument("--in-flight", type=int, default=200, help="phase 2 orders in flight")
+    p.add_argument("--clients", type=int, default=2, help="client processes (default 2)")
+    p.add_argument("--out", type=Path, default=RESULTS, help="directory for the JSON result")
+    args = p.parse_args(argv)
+    args.lib = False  # the raw client only: cheap, so the engine is what gets measured
+    return args
+
+
+def spread_client_main(
+    job: ClientJob, ports: list[int], first: int, barrier: Barrier, results: Queue[dict[str, Any]]
+) -> None:
+    """A client process whose connections take the API ports in turn (from `first`)."""
+    turn = itertools.islice(itertools.cycle(ports), first, None)
+    setattr(bench.client, "RawHttp", lambda host, _port: RawHttp(host, next(turn)))  # noqa: B010
+    client_main(job, barrier, results)
+
+
+def run_phase(
+    cluster: Cluster, phase: str, orders: int, concurrency: int, clients: int
+) -> dict[str, Any]:
+    """One phase in client processes; their merged summary with CPU per process group."""
+    ctx = mp.get_context("spawn")
+    clients = max(1, min(clients, orders, concurrency))
+    barrier = ctx.Barrier(clients + 1)
+    results: Any = ctx.Queue()
+    procs, ports = [], cluster.api_ports
+    shares = zip(_split(orders, clients), _split(concurrency, clients), strict=True)
+    for n, (share, conc) in enumerate(shares):
+        job = ClientJob(phase, "127.0.0.1", ports[n % len(ports)], share, max(1, conc))
+        args = (job, ports, n, barrier, results)
+        proc = ctx.Process(target=spread_client_main, args=args, daemon=True)
+        proc.start()
+        procs.append(proc)
+    barrier.wait(timeout=60)
+    cpu0, busy0 = cluster.cpu(), system_busy_seconds()
+    parts: list[dict[str, Any]] = []
+    while len(parts) < len(procs):
+        try:
+            parts.append(results.get(timeout=1.0))
+        except queue.Empty:
+            if sum(p.is_alive() for p in procs) < len(procs) - len(parts):
+                raise SystemExit(f"a client process died in the {phase} phase") from None
+    cpu1, busy = cluster.cpu(), system_busy_seconds() - busy0
+    for proc in procs:
+        proc.join(10)
+    groups = {name: cpu1[name] - cpu0.get(name, 0.0) for name in cpu1}
+    result = _merge(parts, orders, sum(groups.values()), busy)
+    groups["client"] = result["client_cpu_s"]
+    result["wall_s"] = max(result["wall_s"], 0.001)  # a phase of 0 orders
+    result["cpu_groups"] = {
+        name: {"cpu_s": round(cpu, 3), "cores": round(cpu / result["wall_s"], 2)}
+        for name, cpu in groups.items()
+    }
+    return result
+
+
+def intake_phase(cluster: Cluster, args: argparse.Namespace) -> dict[str, Any]:
+    before = confirmed(asyncio.run(order_states(cluster.database_url)))
+    result = run_phase(cluster, "intake", args.orders, args.connections, args.clients)
+    result["accepted_per_s"] = round(result["accepted"] / result["wall_s"], 1)
+    states = asyncio.run(order_states(cluster.database_url))
+    result["confirmed_by_intake_end"] = confirmed(states) - before
+    cpu0, deadline = cluster.cpu(), time.monotonic() + 300
+    while unfinished(states) and time.monotonic() < deadline:
+        time.sleep(0.05)
+        states = asyncio.run(order_states(cluster.database_url))
+    done, cpu1 = time.monotonic(), cluster.cpu()
+    result["drain"] = {
+        "drained": not unfinished(states),
+        "confirmed": confirmed(states) - before,
+        "server_cpu_s": round(sum(cpu1.values()) - sum(cpu0.values()), 3),
+        "executed_per_s": round(
+            (confirmed(states) - before) / (done - result["start_monotonic"]), 1
+        ),
+    }
+    for key in ("latencies_ms", "accept_ms", "bad"):
+        result.pop(key)
+    return result
+
+
+def e2e_phase(cluster: Cluster, args: argparse.Namespace) -> dict[str, Any]:
+    result = run_phase(cluster, "e2e", args.e2e_orders, args.in_flight, args.clients)
+    latencies, accept = result.pop("latencies_ms"), result.pop("accept_ms")
+    result["confirmed_ok"] = len(latencies)
+    result["confirmed_per_s"] = round(len(latencies) / result["wall_s"], 1)
+    result["bad_count"] = len(result["bad"])
+    result["bad_examples"] = result.pop("bad")[:10]
+    result["submit_to_confirmed_ms"] = {
+        f"p{p}": round(percentile(latencies, p), 2) for p in (50, 90, 99, 100)
+    }
+    result["submit_to_201_ms"] = {f"p{p}": round(percentile(accept, p), 2) for p in (50, 99)}
+    return result
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="oe-bench-prod-") as tmp:
+        cluster = Cluster(Path(tmp))
+        try:
+            cluster.launch(args.api_procs, args.api_workers, args.workers, args.concurrency)
+            intake = intake_phase(cluster, args)
+            e2e = e2e_phase(cluster, args)
+            states = asyncio.run(order_states(cluster.database_url))
+            hwm = {g: max(vm_hwm_kib(p.pid) for p in ps) for g, ps in cluster.groups.items()}
+        finally:
+            exits = cluster.stop()
+            log_lines = [x for g in ("api", "worker") for x in cluster.logs(g).splitlines()]
+    expected = intake["accepted"] + e2e["accepted"] + len(cluster.api_ports)  # + warm-ups
+    return {
+        "layout": {"api_ports": cluster.api_ports, "exit_codes": exits},
+        "intake": intake,
+        "e2e": e2e,
+        "stored": {
+            "orders_by_status_seq": {f"{s}/{q}": n for (s, q), n in states.items()},
+            "expected_confirmed": expected,
+            "all_confirmed_seq_5": states == {("confirmed", 5): expected},
+        },
+        "memory_kib": {
+            "server_vm_hwm": max(hwm.values(), default=0),
+            "per_group_vm_hwm_max": hwm,
+            "client_vm_hwm_max": max(intake["client_vm_hwm_kib_max"], e2e["client_vm_hwm_kib_max"]),
+        },
+        "server_log_tail": [
+            x for x in log_lines if x and not x.startswith("order-engine: serving")
+        ][-20:],
+    }
+
+
+def print_groups(report: dict[str, Any]) -> None:
+    for phase in ("intake", "e2e"):
+        if report[phase]["orders"]:
+            groups = report[phase]["cpu_groups"]
+            cells = ", ".join(f"{name} {g['cores']}" for name, g in groups.items())
+            print(f"  {phase} cores by process group: {cells}")
+    stored = report["stored"]
+    expected = stored["expected_confirmed"]
+    print(f"  stored orders: {stored['orders_by_status_seq']} (expected {expected} confirmed/5)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _args(argv)
+    started = utc_now()
+    report: dict[str, Any] = {
+        "benchmark": "production",
+        "date": started.isoformat(timespec="seconds"),
+        "command": " ".join(
+            [Path(sys.executable).name, "-m", "bench.bench_production", *sys.argv[1:]]
+        ),
+        "git_commit": git_commit(),
+        "machine": machine_info(),
+        "config": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
+        "server_env": SERVER_ENV,
+        "targets": {"intake_per_s": TARGET_INTAKE_PER_S, "e2e_per_s": TARGET_E2E_PER_S},
+    }
+    report.update(run(args))
+    intake, e2e = report["intake"], report["e2e"]
+    report["targets"]["met"] = (
+        intake["accepted_per_s"] >= TARGET_INTAKE_PER_S or not intake["orders"]
+    ) and (e2e["confirmed_per_s"] >= TARGET_E2E_PER_S or not e2e["orders"])
+    intake.pop("start_monotonic")
+    e2e.pop("start_monotonic")
+    args.out.mkdir(parents=True, exist_ok=True)
+    path = args.out / f"production-{started:%Y-%m-%d-%H%M%S}.json"
+    path.write_text(json.dumps(report, indent=2) + "\n")
+    m = report["machine"]
+    print(f"production benchmark, {m['nproc']} x {m['cpu_model']}, Python {m['python']}")
+    print(f"  layout: {args.api_procs} api x --workers {args.api_workers}, {args.workers} worker")
+    print_table(report, TARGET_INTAKE_PER_S, TARGET_E2E_PER_S)
+    print_groups(report)
+    print(f"\nresult: {path}")
+    ok = intake["accepted"] == intake["orders"] and e2e["bad_count"] == 0
+    ok = ok and intake["drain"]["drained"] and e2e["confirmed_ok"] == e2e["orders"]
+    ok = ok and report["stored"]["all_confirmed_seq_5"]
+    ok = ok and all(code == 0 for code in report["layout"]["exit_codes"].values())
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
