@@ -142,7 +142,7 @@ def _merge(
 
 def intake_phase(engine: EngineProcess, args: argparse.Namespace) -> dict[str, Any]:
     result = run_phase(engine, "intake", args.orders, args.connections, args)
-    result["accepted_per_s"] = round(result["accepted"] / result["wall_s"], 1)
+    result["accepted_per_s"] = round(result["accepted"] / max(result["wall_s"], 1e-6), 1)
     cpu0 = cpu_seconds(engine.pid)
     result["confirmed_by_intake_end"] = int(metric_value(engine.metrics(), CONFIRMED) or 0)
     drained = engine.wait_drained()
@@ -163,7 +163,7 @@ def e2e_phase(engine: EngineProcess, args: argparse.Namespace) -> dict[str, Any]
     result = run_phase(engine, "e2e", args.e2e_orders, args.in_flight, args)
     latencies, accept = result.pop("latencies_ms"), result.pop("accept_ms")
     result["confirmed_ok"] = len(latencies)
-    result["confirmed_per_s"] = round(len(latencies) / result["wall_s"], 1)
+    result["confirmed_per_s"] = round(len(latencies) / max(result["wall_s"], 1e-6), 1)
     result["bad_count"] = len(result["bad"])
     result["bad_examples"] = result.pop("bad")[:10]
     result["submit_to_confirmed_ms"] = {
