@@ -11,9 +11,7 @@ lifecycle; bounded orders in flight. Exit code 1 if any lifecycle or submit was 
 from __future__ import annotations
 
 import argparse
-import json
 import multiprocessing as mp
-import queue
 import sys
 import tempfile
 import time
@@ -40,7 +38,7 @@ from bench.profiling import (
     pyinstrument_wrapper,
     summarize,
 )
-from bench.report import print_table
+from bench.report import collect_parts, print_table, save_report
 
 TARGET_INTAKE_PER_S = 1500.0
 TARGET_E2E_PER_S = 400.0
@@ -94,13 +92,7 @@ def run_phase(
         procs.append(proc)
     barrier.wait(timeout=60)
     cpu0 = (cpu_seconds(engine.pid), system_busy_seconds())
-    parts: list[dict[str, Any]] = []
-    while len(parts) < len(procs):
-        try:
-            parts.append(results.get(timeout=1.0))
-        except queue.Empty:
-            if sum(p.is_alive() for p in procs) < len(procs) - len(parts):
-                raise SystemExit(f"a client process died in the {phase} phase") from None
+    parts = collect_parts(procs, results, phase)
     server_cpu, busy = (cpu_seconds(engine.pid) - cpu0[0], system_busy_seconds() - cpu0[1])
     for proc in procs:
         proc.join(10)
@@ -271,15 +263,9 @@ def main(argv: list[str] | None = None) -> int:
         "targets": {"intake_per_s": TARGET_INTAKE_PER_S, "e2e_per_s": TARGET_E2E_PER_S},
     }
     report.update(run(args))
+    targets = (TARGET_INTAKE_PER_S, TARGET_E2E_PER_S)
+    path = save_report(report, "embedded", started, args.out, targets)
     intake, e2e = report["intake"], report["e2e"]
-    report["targets"]["met"] = (
-        intake["accepted_per_s"] >= TARGET_INTAKE_PER_S or not intake["orders"]
-    ) and (e2e["confirmed_per_s"] >= TARGET_E2E_PER_S or not e2e["orders"])
-    intake.pop("start_monotonic")
-    e2e.pop("start_monotonic")
-    args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / f"embedded-{started:%Y-%m-%d-%H%M%S}.json"
-    path.write_text(json.dumps(report, indent=2) + "\n")
     m = report["machine"]
     print(f"embedded benchmark, {m['nproc']} x {m['cpu_model']}, Python {m['python']}")
     print_table(report, TARGET_INTAKE_PER_S, TARGET_E2E_PER_S)

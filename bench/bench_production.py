@@ -15,9 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
-import json
 import multiprocessing as mp
-import queue
 import sys
 import tempfile
 import time
@@ -39,7 +37,7 @@ from bench.common import (
     utc_now,
     vm_hwm_kib,
 )
-from bench.report import print_table
+from bench.report import collect_parts, print_table, save_report
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -88,13 +86,7 @@ def run_phase(
         procs.append(proc)
     barrier.wait(timeout=60)
     cpu0, busy0 = cluster.cpu(), system_busy_seconds()
-    parts: list[dict[str, Any]] = []
-    while len(parts) < len(procs):
-        try:
-            parts.append(results.get(timeout=1.0))
-        except queue.Empty:
-            if sum(p.is_alive() for p in procs) < len(procs) - len(parts):
-                raise SystemExit(f"a client process died in the {phase} phase") from None
+    parts = collect_parts(procs, results, phase)
     cpu1, busy = cluster.cpu(), system_busy_seconds() - busy0
     for proc in procs:
         proc.join(10)
@@ -207,15 +199,9 @@ def main(argv: list[str] | None = None) -> int:
         "targets": {"intake_per_s": TARGET_INTAKE_PER_S, "e2e_per_s": TARGET_E2E_PER_S},
     }
     report.update(run(args))
+    targets = (TARGET_INTAKE_PER_S, TARGET_E2E_PER_S)
+    path = save_report(report, "production", started, args.out, targets)
     intake, e2e = report["intake"], report["e2e"]
-    report["targets"]["met"] = (
-        intake["accepted_per_s"] >= TARGET_INTAKE_PER_S or not intake["orders"]
-    ) and (e2e["confirmed_per_s"] >= TARGET_E2E_PER_S or not e2e["orders"])
-    intake.pop("start_monotonic")
-    e2e.pop("start_monotonic")
-    args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / f"production-{started:%Y-%m-%d-%H%M%S}.json"
-    path.write_text(json.dumps(report, indent=2) + "\n")
     m = report["machine"]
     print(f"production benchmark, {m['nproc']} x {m['cpu_model']}, Python {m['python']}")
     print(f"  layout: {args.api_procs} api x --workers {args.api_workers}, {args.workers} worker")

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import queue
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 
@@ -47,3 +51,31 @@ def print_table(report: dict[str, Any], intake_target: float, e2e_target: float)
         print(f"  BAD: {example}")
     for line in report["server_log_tail"]:
         print(f"  server log: {line}")
+
+
+def collect_parts(procs: list[Any], results: Any, phase: str) -> list[dict[str, Any]]:
+    """Each client process's result, failing fast if one of them died."""
+    parts: list[dict[str, Any]] = []
+    while len(parts) < len(procs):
+        try:
+            parts.append(results.get(timeout=1.0))
+        except queue.Empty:
+            if sum(p.is_alive() for p in procs) < len(procs) - len(parts):
+                raise SystemExit(f"a client process died in the {phase} phase") from None
+    return parts
+
+
+def save_report(
+    report: dict[str, Any], kind: str, started: datetime, out: Path, targets: tuple[float, float]
+) -> Path:
+    """Mark whether the targets were met, drop internal fields, write the JSON file."""
+    intake, e2e = report["intake"], report["e2e"]
+    report["targets"]["met"] = (
+        intake["accepted_per_s"] >= targets[0] or not intake["orders"]
+    ) and (e2e["confirmed_per_s"] >= targets[1] or not e2e["orders"])
+    intake.pop("start_monotonic")
+    e2e.pop("start_monotonic")
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"{kind}-{started:%Y-%m-%d-%H%M%S}.json"
+    path.write_text(json.dumps(report, indent=2) + "\n")
+    return path
