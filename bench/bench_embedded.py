@@ -23,8 +23,6 @@ from bench.common import (
     SERVER_ENV,
     EngineProcess,
     cpu_seconds,
-    git_commit,
-    machine_info,
     metric_value,
     percentile,
     system_busy_seconds,
@@ -38,10 +36,15 @@ from bench.profiling import (
     pyinstrument_wrapper,
     summarize,
 )
-from bench.report import collect_parts, print_table, save_report
+from bench.report import (
+    TARGET_E2E_PER_S,
+    TARGET_INTAKE_PER_S,
+    collect_parts,
+    print_table,
+    report_header,
+    save_report,
+)
 
-TARGET_INTAKE_PER_S = 1500.0
-TARGET_E2E_PER_S = 400.0
 CONFIRMED = 'order_events_total{status="confirmed"}'
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -250,18 +253,7 @@ def _stop_profiler(spy: PySpy | None) -> dict[str, Any] | None:
 def main(argv: list[str] | None = None) -> int:
     args = _args(argv)
     started = utc_now()
-    report: dict[str, Any] = {
-        "benchmark": "embedded",
-        "date": started.isoformat(timespec="seconds"),
-        "command": " ".join(
-            [Path(sys.executable).name, "-m", "bench.bench_embedded", *sys.argv[1:]]
-        ),
-        "git_commit": git_commit(),
-        "machine": machine_info(),
-        "config": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
-        "server_env": {**SERVER_ENV, **server_overrides(args)},
-        "targets": {"intake_per_s": TARGET_INTAKE_PER_S, "e2e_per_s": TARGET_E2E_PER_S},
-    }
+    report = report_header("embedded", args, {**SERVER_ENV, **server_overrides(args)}, started)
     report.update(run(args))
     targets = (TARGET_INTAKE_PER_S, TARGET_E2E_PER_S)
     path = save_report(report, "embedded", started, args.out, targets)

@@ -25,19 +25,24 @@ from pathlib import Path
 from typing import Any
 
 import bench.client
-from bench.bench_embedded import TARGET_E2E_PER_S, TARGET_INTAKE_PER_S, _merge, _split
+from bench.bench_embedded import _merge, _split
 from bench.client import ClientJob, RawHttp, client_main
 from bench.cluster import Cluster, confirmed, order_states, unfinished
 from bench.common import (
     SERVER_ENV,
-    git_commit,
-    machine_info,
     percentile,
     system_busy_seconds,
     utc_now,
     vm_hwm_kib,
 )
-from bench.report import collect_parts, print_table, save_report
+from bench.report import (
+    TARGET_E2E_PER_S,
+    TARGET_INTAKE_PER_S,
+    collect_parts,
+    print_table,
+    report_header,
+    save_report,
+)
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -186,18 +191,7 @@ def print_groups(report: dict[str, Any]) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = _args(argv)
     started = utc_now()
-    report: dict[str, Any] = {
-        "benchmark": "production",
-        "date": started.isoformat(timespec="seconds"),
-        "command": " ".join(
-            [Path(sys.executable).name, "-m", "bench.bench_production", *sys.argv[1:]]
-        ),
-        "git_commit": git_commit(),
-        "machine": machine_info(),
-        "config": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
-        "server_env": SERVER_ENV,
-        "targets": {"intake_per_s": TARGET_INTAKE_PER_S, "e2e_per_s": TARGET_E2E_PER_S},
-    }
+    report = report_header("production", args, SERVER_ENV, started)
     report.update(run(args))
     targets = (TARGET_INTAKE_PER_S, TARGET_E2E_PER_S)
     path = save_report(report, "production", started, args.out, targets)

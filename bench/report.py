@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import json
 import queue
+import sys
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+from bench.common import git_commit, machine_info
+
+TARGET_INTAKE_PER_S = 1500.0
+TARGET_E2E_PER_S = 400.0
 
 
 def _cores(phase: dict[str, Any]) -> str:
@@ -79,3 +85,21 @@ def save_report(
     path = out / f"{kind}-{started:%Y-%m-%d-%H%M%S}.json"
     path.write_text(json.dumps(report, indent=2) + "\n")
     return path
+
+
+def report_header(
+    kind: str, args: Any, server_env: dict[str, str], started: datetime
+) -> dict[str, Any]:
+    """What every benchmark result records about its run: what, when, how, where."""
+    return {
+        "benchmark": kind,
+        "date": started.isoformat(timespec="seconds"),
+        "command": " ".join(
+            [Path(sys.executable).name, "-m", f"bench.bench_{kind}", *sys.argv[1:]]
+        ),
+        "git_commit": git_commit(),
+        "machine": machine_info(),
+        "config": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
+        "server_env": server_env,
+        "targets": {"intake_per_s": TARGET_INTAKE_PER_S, "e2e_per_s": TARGET_E2E_PER_S},
+    }

@@ -20,6 +20,7 @@ from bullmq import Queue
 from order_engine.adapters.bullmq_queue import BullMqJobQueue
 from order_engine.adapters.redis_client import redis_client
 from order_engine.engine.retry import RetryPolicy
+from tests.contract.test_job_queue import starts_per_window
 from tests.services import require_redis_url
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -101,18 +102,6 @@ async def producer(fleet: WorkerFleet) -> AsyncIterator[BullMqJobQueue]:
         yield queue
     finally:
         await queue.close()
-
-
-def starts_per_window(times: list[float], window_s: float, slack_s: float) -> list[int]:
-    """Fixed windows, each opened by the first start after the previous one ended."""
-    counts: list[int] = []
-    window_end = float("-inf")
-    for t in sorted(times):
-        if t >= window_end:
-            window_end = t + window_s - slack_s
-            counts.append(0)
-        counts[-1] += 1
-    return counts
 
 
 async def test_rate_limit_holds_across_three_worker_processes(

@@ -26,13 +26,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
 import time
 from typing import Any
 
 from bullmq import Queue, Worker
 from redis.exceptions import RedisError
 
+from order_engine.adapters.queue_limits import full_queue_retry_after_s
 from order_engine.adapters.redis_client import redis_client
 from order_engine.domain.errors import CapacityError, DependencyUnavailableError
 from order_engine.engine.ports import Job, JobHandler
@@ -97,10 +97,7 @@ class BullMqJobQueue:
         self._policy = policy
         self._name = name
         self._max_depth = max_depth
-        limited = rate_limit_max > 0 and rate_limit_window_s > 0
-        self._retry_after_s = (
-            max(1, math.ceil(rate_limit_window_s / rate_limit_max)) if limited else 1
-        )
+        self._retry_after_s = full_queue_retry_after_s(rate_limit_max, rate_limit_window_s)
         self._worker_opts: dict[str, Any] = {
             "prefix": prefix,
             "concurrency": concurrency,
@@ -111,7 +108,7 @@ class BullMqJobQueue:
             "autorun": False,
             "settings": {"backoffStrategy": self._backoff_ms},
         }
-        if limited:
+        if rate_limit_max > 0 and rate_limit_window_s > 0:
             window_ms = max(1, round(rate_limit_window_s * 1000))
             self._worker_opts["limiter"] = {"max": rate_limit_max, "duration": window_ms}
         self._client = redis_client(redis_url, decode_responses=True)

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 from collections import deque
 
+from order_engine.adapters.queue_limits import full_queue_retry_after_s
 from order_engine.domain.errors import CapacityError, DependencyUnavailableError
 from order_engine.engine.ports import Job, JobHandler
 from order_engine.engine.retry import RetryPolicy
@@ -66,9 +66,7 @@ class InMemoryJobQueue:
         self._policy = policy
         self._max_depth = max_depth
         self._limiter = SlidingWindowLimiter(rate_limit_max, rate_limit_window_s)
-        self._retry_after_s = (
-            max(1, math.ceil(rate_limit_window_s / rate_limit_max)) if self._limiter.enabled else 1
-        )
+        self._retry_after_s = full_queue_retry_after_s(rate_limit_max, rate_limit_window_s)
         self._waiting: deque[Job] = deque()
         self._ids: set[str] = set()  # waiting, delayed or active
         self._timers: dict[str, asyncio.TimerHandle] = {}
