@@ -20,16 +20,19 @@ from order_engine.adapters.memory_queue import InMemoryJobQueue
 from order_engine.adapters.metrics import EngineMetrics, MetricsEventBus
 from order_engine.adapters.redis_bus import RedisEventBus
 from order_engine.adapters.redis_client import redis_client
+from order_engine.adapters.redis_ledger import RedisSwapLedger
 from order_engine.adapters.sql import create_engine, create_sql_store
 from order_engine.adapters.sql.schema import UnmigratedDatabaseError, migrate, printable_url
 from order_engine.api.app import HotPaths, create_app
 from order_engine.api.context import ApiContext
 from order_engine.domain.errors import DependencyUnavailableError, EngineError
+from order_engine.domain.orders import Execution
 from order_engine.engine.executor import OrderExecutor
 from order_engine.engine.ports import EventBus, JobQueue, OrderStore
 from order_engine.engine.retry import RetryPolicy
 from order_engine.engine.service import OrderService
 from order_engine.settings import Settings
+from order_engine.venues.ledger import InMemorySwapLedger, SwapLedger
 from order_engine.venues.simulated import SimulatedVenue, simulated_venues
 
 log = logging.getLogger(__name__)
@@ -46,6 +49,7 @@ class Engine:
     queue: JobQueue
     bus: EventBus
     venues: list[SimulatedVenue]
+    chain: SwapLedger
     service: OrderService
     executor: OrderExecutor
     metrics: EngineMetrics
@@ -82,7 +86,12 @@ class Engine:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.queue.close(timeout_s=self.settings.shutdown_timeout_s)
         await self.bus.close()
+        await self.chain.close()
         await self.store.close()
+
+    async def executions(self, order_id: str) -> list[Execution]:
+        """Every swap that landed on the (simulated) chain for `order_id`."""
+        return [e.execution for e in await self.chain.entries(order_id) if e.execution]
 
     async def readiness(self) -> dict[str, str]:
         checks: dict[str, str] = {}
@@ -138,6 +147,8 @@ def _make_queue(settings: Settings, policy: RetryPolicy) -> JobQueue:
             rate_limit_max=s.rate_limit_max,
             rate_limit_window_s=s.rate_limit_window_s,
             max_depth=s.queue_max_depth,
+            lock_duration_ms=round(s.job_lock_s * 1000),
+            stalled_interval_ms=round(s.job_lock_s * 1000),
         )
     return InMemoryJobQueue(
         policy,
@@ -146,6 +157,15 @@ def _make_queue(settings: Settings, policy: RetryPolicy) -> JobQueue:
         rate_limit_window_s=s.rate_limit_window_s,
         max_depth=s.queue_max_depth,
     )
+
+
+def _make_chain(settings: Settings) -> SwapLedger:
+    """The simulated chain is shared by every process of a deployment, as a real one is,
+    and lives outside the engine's own Redis when `SIM_CHAIN_URL` says where."""
+    url = settings.sim_chain_url or settings.redis_url
+    if url:
+        return RedisSwapLedger(url, prefix=settings.redis_prefix)
+    return InMemorySwapLedger()
 
 
 def _make_bus(settings: Settings) -> EventBus:
@@ -166,10 +186,12 @@ async def build_engine(
     store = await _make_store(settings, auto_migrate)
     queue = _make_queue(settings, policy)
     bus = MetricsEventBus(_make_bus(settings), metrics)
+    chain = _make_chain(settings)
     venues = simulated_venues(
         seed=settings.rng_seed,
         latency_scale=settings.latency_scale,
         failure_rate=settings.failure_rate,
+        ledger=chain,
     )
     service = OrderService(
         store,
@@ -183,7 +205,7 @@ async def build_engine(
     executor = OrderExecutor(
         store, bus, venues, clock, policy, quote_timeout_s=settings.quote_timeout_s
     )
-    engine = Engine(settings, store, queue, bus, venues, service, executor, metrics)
+    engine = Engine(settings, store, queue, bus, venues, chain, service, executor, metrics)
     try:
         await engine.check_reachable()
     except BaseException:

@@ -23,6 +23,7 @@ class Settings(BaseSettings):
     data_dir: Path = Path("data")
     database_url: str | None = None
     redis_url: str | None = None
+    sim_chain_url: str | None = None  # Redis of the simulated chain; default REDIS_URL
     redis_prefix: str = Field(default="oe", min_length=1, max_length=64)
     log_level: str = "info"
 
@@ -35,6 +36,7 @@ class Settings(BaseSettings):
     queue_max_depth: int = Field(default=10_000, ge=1)
     recovery_interval_s: float = Field(default=30.0, gt=0)
     shutdown_timeout_s: float = Field(default=10.0, ge=0)
+    job_lock_s: float = Field(default=30.0, ge=1)  # a dead worker's job moves on after this
 
     latency_scale: float = Field(default=1.0, ge=0)
     rng_seed: int = 42
@@ -61,6 +63,8 @@ class Settings(BaseSettings):
             )
         if self.redis_url and not self.redis_url.startswith(("redis://", "rediss://")):
             return "REDIS_URL must look like redis://host:6379/0"
+        if self.sim_chain_url and not self.sim_chain_url.startswith(("redis://", "rediss://")):
+            return "SIM_CHAIN_URL must look like redis://host:6379/1"
         if command in {"api", "worker"}:
             if not self.redis_url:
                 return f"`order-engine {command}` shares work through Redis: set REDIS_URL"

@@ -155,7 +155,9 @@ def test_sigterm_exits_with_code_zero(first_run: FirstRun) -> None:
 BAD_CONFIGS: dict[str, dict[str, str]] = {
     "postgres-url": {"database_url": "postgresql://x"},
     "redis-url": {"redis_url": "redis://x"},
+    "sim-chain-url": {"sim_chain_url": "http://x"},
 }
+NAMED = {"postgres-url": "DATABASE_URL", "redis-url": "REDIS_URL", "sim-chain-url": "SIM_CHAIN_URL"}
 
 
 @dataclass
@@ -194,7 +196,7 @@ def test_unsupported_backends_exit_with_one_line(refused: dict[str, Refused], na
     stderr = run.stderr.strip()
     assert len(stderr.splitlines()) == 1, stderr
     assert stderr.startswith("order-engine:"), stderr
-    assert ("DATABASE_URL" if name == "postgres-url" else "REDIS_URL") in stderr
+    assert NAMED[name] in stderr
     assert "Traceback" not in stderr
     assert not (run.cwd / "data").exists(), "nothing may be created before the check"
 

@@ -59,5 +59,5 @@ async def test_twenty_concurrent_orders_all_confirm(tmp_path: Path) -> None:
         for order_id, events in zip(ids, streams, strict=True):
             assert statuses(events) == HAPPY
             assert_lifecycle(events, order_id, "confirmed")
-        executions = sum(len(v.executions(i)) for v in eng.engine.venues for i in ids)
+        executions = sum([len(await eng.engine.executions(i)) for i in ids])
         assert executions == 20

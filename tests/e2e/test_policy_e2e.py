@@ -29,8 +29,8 @@ def ts_of(events: list[dict[str, Any]], status: str) -> int:
     return ts
 
 
-def executions(eng: RunningEngine, order_id: str) -> int:
-    return sum(len(venue.executions(order_id)) for venue in eng.engine.venues)
+async def executions(eng: RunningEngine, order_id: str) -> int:
+    return len(await eng.engine.executions(order_id))
 
 
 def max_overlap(intervals: list[tuple[int, int]]) -> int:
@@ -105,7 +105,7 @@ async def test_injected_failures_retry_and_never_execute_twice(tmp_path: Path) -
         ids = await asyncio.gather(*(eng.order_id() for _ in range(30)))
         streams = await asyncio.gather(*(eng.stream(i) for i in ids))
         orders = [(await eng.client.get(f"/api/orders/{i}")).json() for i in ids]
-        swaps = [executions(eng, i) for i in ids]
+        swaps = [await executions(eng, i) for i in ids]
     retried = 0
     for order_id, events, order, swapped in zip(ids, streams, orders, swaps, strict=True):
         final = events[-1]
@@ -132,7 +132,7 @@ async def test_venue_always_down_fails_with_every_attempt_recorded(tmp_path: Pat
         order_id = await eng.order_id()
         events = await eng.stream(order_id)
         order = (await eng.client.get(f"/api/orders/{order_id}")).json()
-        assert executions(eng, order_id) == 0
+        assert await executions(eng, order_id) == 0
     assert_lifecycle(events, order_id, "failed")
     failed = events[-1]
     assert failed["error"]["code"] == "venue_unavailable"
@@ -164,7 +164,7 @@ async def test_idempotency_key_replays_the_same_order(tmp_path: Path) -> None:
         assert_error(other, 409, code="idempotency_conflict", field="Idempotency-Key")
         assert_lifecycle(await eng.stream(order_id), order_id, "confirmed")
         assert [o["orderId"] for o in await stored_orders(eng)] == [order_id]
-        assert executions(eng, order_id) == 1
+        assert await executions(eng, order_id) == 1
 
 
 async def test_concurrent_submits_with_one_key_make_one_order(tmp_path: Path) -> None:
@@ -176,7 +176,7 @@ async def test_concurrent_submits_with_one_key_make_one_order(tmp_path: Path) ->
         (order_id,) = {a.json()["orderId"] for a in answers}
         assert_lifecycle(await eng.stream(order_id), order_id, "confirmed")
         assert [o["orderId"] for o in await stored_orders(eng)] == [order_id]
-        assert executions(eng, order_id) == 1
+        assert await executions(eng, order_id) == 1
 
 
 async def sse_events(eng: RunningEngine, order_id: str) -> list[str]:
@@ -205,7 +205,7 @@ async def test_cancel_a_pending_order(tmp_path: Path) -> None:
             again = await eng.client.post(f"/api/orders/{order_id}/cancel")
             assert_error(again, 409, code="not_cancellable")
         await eng.engine.executor.handle(Job(second, 1, 3))  # the queued job comes due later
-        assert executions(eng, second) == 0
+        assert await executions(eng, second) == 0
         assert await eng.stream(second) == events
         assert (await eng.client.get(f"/api/orders/{second}")).json()["status"] == "cancelled"
 

@@ -58,7 +58,7 @@ async def test_happy_path_streams_five_statuses_and_confirms_on_the_best_venue()
     assert order.status is OrderStatus.CONFIRMED
     assert (order.tx_hash, str(order.amount_out)) == (confirmed["txHash"], confirmed["amountOut"])
     venue = next(v for v in rig.venues if v.name == best)
-    assert len(venue.executions(order_id)) == 1  # type: ignore[attr-defined]
+    assert len(await venue.executions(order_id)) == 1  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize(("raydium_price", "winner"), [("150", "raydium"), ("149.8", "meteora")])
@@ -211,7 +211,7 @@ async def test_zero_slippage_confirms_at_or_above_the_executed_attempts_minimum(
         await rig.run(order_id)
         order = await rig.store.get(order_id)
         retried += any(e.code == "slippage_exceeded" for e in order.attempt_errors)
-        landed = [x for v in simulated for x in v.executions(order_id)]
+        landed = [x for v in simulated for x in await v.executions(order_id)]
         assert len(landed) == (order.status is OrderStatus.CONFIRMED)
         if order.status is OrderStatus.CONFIRMED:
             confirmed += 1

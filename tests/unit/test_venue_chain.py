@@ -18,19 +18,22 @@ from order_engine.venues.simulated import (
     SLIPPAGE_REASON,
     SimulatedVenue,
 )
-from tests.unit.venue_helpers import built, venue
+from tests.unit.venue_helpers import built, landed_count, venue
 
 D = Decimal
 SOL, USDC = TOKENS["SOL"], TOKENS["USDC"]
 
 
 async def test_a_normal_swap_lands_exactly_once() -> None:
-    v = venue()
+    clock = [1_000.0]
+    v = SimulatedVenue(RAYDIUM, seed=42, latency_scale=1, now=lambda: clock[0])
     tx = await built(v, order_id="ord-9")
     assert (await v.status(tx.signature)).state is TxState.UNKNOWN  # built, not sent
 
     await v.submit(tx)
+    clock[0] += 1.9  # a swap takes 2-3 s
     assert (await v.status(tx.signature)).state is TxState.PENDING
+    clock[0] += 1.2
     execution = await v.confirm(tx.signature)
 
     assert isinstance(execution, Execution)
@@ -39,9 +42,9 @@ async def test_a_normal_swap_lands_exactly_once() -> None:
     assert execution.executed_price == quantize(execution.amount_out / D("1.5"), 12)
     status = await v.status(tx.signature)
     assert (status.state, status.execution, status.reason) == (TxState.LANDED, execution, None)
-    assert v.executions("ord-9") == [execution]
-    assert v.executions("other") == []
-    assert v.landed_count == 1
+    assert await v.executions("ord-9") == [execution]
+    assert await v.executions("other") == []
+    assert landed_count(v) == 1
 
 
 async def test_resending_the_same_transaction_does_not_execute_twice() -> None:
@@ -52,7 +55,7 @@ async def test_resending_the_same_transaction_does_not_execute_twice() -> None:
     await v.submit(tx)
     await asyncio.sleep(0)
     assert await v.confirm(tx.signature) == first
-    assert v.executions("ord-1") == [first] and v.landed_count == 1
+    assert await v.executions("ord-1") == [first] and landed_count(v) == 1
 
 
 async def test_an_unavailable_venue_executes_nothing() -> None:
@@ -64,7 +67,7 @@ async def test_an_unavailable_venue_executes_nothing() -> None:
     assert (await v.status(tx.signature)).state is TxState.UNKNOWN
     with pytest.raises(VenueUnavailableError):
         await v.confirm(tx.signature)
-    assert v.executions("ord-1") == [] and v.landed_count == 0
+    assert await v.executions("ord-1") == [] and landed_count(v) == 0
 
 
 async def test_failure_rate_between_zero_and_one_fails_some_submits() -> None:
@@ -78,7 +81,7 @@ async def test_failure_rate_between_zero_and_one_fails_some_submits() -> None:
             outcomes.append(False)
     assert 5 < outcomes.count(False) < 35
     await asyncio.sleep(0)
-    assert v.landed_count == outcomes.count(True)
+    assert landed_count(v) == outcomes.count(True)
 
 
 async def test_output_below_the_minimum_reverts_and_executes_nothing() -> None:
@@ -95,7 +98,7 @@ async def test_output_below_the_minimum_reverts_and_executes_nothing() -> None:
         None,
         SLIPPAGE_REASON,
     )
-    assert v.executions("ord-2") == [] and v.landed_count == 0
+    assert await v.executions("ord-2") == [] and landed_count(v) == 0
 
 
 async def test_drift_stays_within_half_a_percent_of_the_quote() -> None:
@@ -109,7 +112,7 @@ async def test_drift_stays_within_half_a_percent_of_the_quote() -> None:
     tolerance = D("1e-6")
     assert all(D("0.995") - tolerance <= r <= D("1.005") + tolerance for r in ratios)
     assert min(ratios) < D("0.998") and max(ratios) > D("1.002")  # drift is applied both ways
-    assert v.landed_count == 150
+    assert landed_count(v) == 150
 
 
 async def test_drift_is_reproducible_with_the_seed() -> None:
@@ -148,7 +151,7 @@ async def test_cancelling_a_confirm_leaves_the_transaction_alone() -> None:
     with pytest.raises(asyncio.CancelledError):
         await waiter
     execution = await v.confirm(tx.signature)
-    assert v.executions("ord-1") == [execution]
+    assert await v.executions("ord-1") == [execution]
 
 
 async def test_confirm_and_status_of_an_unknown_signature() -> None:
@@ -165,4 +168,4 @@ async def test_many_concurrent_swaps_each_land_once() -> None:
     await asyncio.gather(*(v.submit(tx) for tx in txs))
     executions = await asyncio.gather(*(v.confirm(tx.signature) for tx in txs))
     assert len({e.tx_hash for e in executions}) == 30
-    assert all(len(v.executions(f"o{i}")) == 1 for i in range(30))
+    assert [len(await v.executions(f"o{i}")) for i in range(30)] == [1] * 30

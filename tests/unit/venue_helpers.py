@@ -6,6 +6,7 @@ from decimal import Decimal
 
 from order_engine.domain.tokens import TOKENS, Token
 from order_engine.venues.base import SwapTransaction
+from order_engine.venues.ledger import InMemorySwapLedger
 from order_engine.venues.simulated import RAYDIUM, SimulatedVenue, VenueProfile
 
 D = Decimal
@@ -16,6 +17,12 @@ def venue(
     profile: VenueProfile = RAYDIUM, *, seed: int = 42, failure_rate: float = 0.0
 ) -> SimulatedVenue:
     return SimulatedVenue(profile, seed=seed, latency_scale=0, failure_rate=failure_rate)
+
+
+def landed_count(v: SimulatedVenue) -> int:
+    chain = v.ledger
+    assert isinstance(chain, InMemorySwapLedger)
+    return chain.landed_count
 
 
 async def built(

@@ -1,9 +1,9 @@
-"""Simulated Raydium and Meteora: noisy quotes, mock signed transactions and an in-memory
-chain on which a submitted swap lands (or reverts on slippage) after a short delay.
+"""Simulated Raydium and Meteora: noisy quotes, mock signed transactions and a chain (a
+`SwapLedger`) on which a submitted swap lands (or reverts on slippage) after a short delay.
 
 Prices are reproducible: each venue draws from `random.Random` seeded by (seed, venue).
 Every latency is multiplied by `latency_scale` in one place (`_scaled`); 0 makes the venue
-answer at once and land swaps on the next event-loop turn.
+answer at once and land swaps as soon as they are accepted.
 """
 
 from __future__ import annotations
@@ -12,7 +12,9 @@ import asyncio
 import logging
 import random
 import secrets
-from dataclasses import dataclass, field
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from decimal import Context, Decimal
 
 from order_engine.domain.errors import (
@@ -25,6 +27,7 @@ from order_engine.domain.orders import Execution
 from order_engine.domain.quotes import Quote, quantize
 from order_engine.domain.tokens import Token, find_token
 from order_engine.venues.base import SwapTransaction, TxState, TxStatus
+from order_engine.venues.ledger import InMemorySwapLedger, LedgerEntry, SwapLedger
 from order_engine.venues.market import base_price
 
 log = logging.getLogger(__name__)
@@ -96,19 +99,6 @@ def _swap_steps(
     return tuple(steps)
 
 
-@dataclass(slots=True)
-class _ChainTx:
-    """A transaction the simulated chain has accepted."""
-
-    tx: SwapTransaction
-    decimals_out: int
-    final: asyncio.Event = field(default_factory=asyncio.Event)
-    state: TxState = TxState.PENDING
-    execution: Execution | None = None
-    reason: str | None = None
-    detail: str = ""
-
-
 class SimulatedVenue:
     """A `Venue` backed by reference prices, seeded noise and an in-memory chain."""
 
@@ -119,6 +109,8 @@ class SimulatedVenue:
         seed: int,
         latency_scale: float = 1.0,
         failure_rate: float = 0.0,
+        ledger: SwapLedger | None = None,
+        now: Callable[[], float] = time.time,
     ) -> None:
         if latency_scale < 0:
             raise ValueError("latency_scale must be >= 0")
@@ -130,11 +122,16 @@ class SimulatedVenue:
         self._quote_rng = random.Random(f"{seed}:{profile.name}:quote")
         self._fill_rng = random.Random(f"{seed}:{profile.name}:fill")
         self._fault_rng = random.Random(f"{seed}:{profile.name}:fault")
-        self._chain: dict[str, _ChainTx] = {}
+        self._ledger: SwapLedger = InMemorySwapLedger() if ledger is None else ledger
+        self._now = now
 
     @property
     def name(self) -> str:
         return self._profile.name
+
+    @property
+    def ledger(self) -> SwapLedger:
+        return self._ledger
 
     @property
     def profile(self) -> VenueProfile:
@@ -192,84 +189,91 @@ class SimulatedVenue:
         return tx
 
     async def submit(self, tx: SwapTransaction) -> None:
-        if tx.signature in self._chain:
+        """Accept `tx` onto the chain. Its outcome is decided now and lands after the swap
+        latency; resending a signature the chain already holds changes nothing."""
+        if await self._ledger.get(tx.signature) is not None:
             log.debug("%s ignores resent tx %s", self.name, tx.signature)
-            return  # a chain deduplicates a signed transaction by its signature
+            return
         if self._fault_rng.random() < self._failure_rate:
             raise VenueUnavailableError(f"{self.name} is unavailable (simulated outage)")
         try:
             decimals_out = find_token(tx.quote.token_out, field="tokenOut").decimals
         except UnknownTokenError as exc:
             raise NoRouteError(f"{self.name}: {exc.message}") from None
-        self._chain[tx.signature] = _ChainTx(tx, decimals_out)
         low, high = self._profile.swap_latency_s
         delay = self._scaled(self._fill_rng.uniform(low, high))
-        loop = asyncio.get_running_loop()
-        if delay > 0:
-            loop.call_later(delay, self._land, tx.signature)
-        else:
-            loop.call_soon(self._land, tx.signature)
-        log.debug("%s accepted tx %s (lands in %.3fs)", self.name, tx.signature, delay)
+        entry = self._outcome(tx, decimals_out, lands_at=self._now() + delay)
+        if await self._ledger.record(entry):
+            log.debug(
+                "%s accepted tx %s (lands in %.3fs: %s, min %s)",
+                self.name,
+                tx.signature,
+                delay,
+                entry.state.value,
+                tx.min_amount_out,
+            )
 
-    def _land(self, signature: str) -> None:
-        record = self._chain[signature]
-        tx, drift = record.tx, self._profile.drift
+    def _outcome(self, tx: SwapTransaction, decimals_out: int, *, lands_at: float) -> LedgerEntry:
+        """Fill at the quoted price moved by the drift; revert below the minimum."""
+        drift = self._profile.drift
         executed = tx.quote.price * uniform(self._fill_rng, 1 - drift, 1 + drift)
         amount_in = tx.quote.amount_in
-        amount_out = quantize(amount_in * executed * (1 - self._profile.fee), record.decimals_out)
+        amount_out = quantize(amount_in * executed * (1 - self._profile.fee), decimals_out)
+        base = (tx.signature, self.name, tx.order_id, lands_at)
         if amount_out < tx.min_amount_out:
-            record.state, record.reason = TxState.REVERTED, SLIPPAGE_REASON
-            record.detail = (
+            detail = (
                 f"{self.name}: output {amount_out} {tx.quote.token_out} fell below "
                 f"the minimum {tx.min_amount_out}; the swap reverted"
             )
-        else:
-            price = quantize(amount_out / amount_in, EXECUTED_PRICE_PLACES)
-            record.state = TxState.LANDED
-            record.execution = Execution(self.name, signature, price, amount_out)
-        record.final.set()
-        log.debug(
-            "%s tx %s %s (out %s, min %s)",
-            self.name,
-            signature,
-            record.state.value,
-            amount_out,
-            tx.min_amount_out,
-        )
+            return LedgerEntry(*base, TxState.REVERTED, reason=SLIPPAGE_REASON, detail=detail)
+        price = quantize(amount_out / amount_in, EXECUTED_PRICE_PLACES)
+        execution = Execution(self.name, tx.signature, price, amount_out)
+        return LedgerEntry(*base, TxState.LANDED, execution=execution)
 
     async def confirm(self, signature: str) -> Execution:
-        record = self._chain.get(signature)
-        if record is None:
+        entry = await self._ledger.get(signature)
+        if entry is None:
             raise VenueUnavailableError(f"{self.name} does not know transaction {signature}")
-        await record.final.wait()
-        if record.execution is None:
-            raise SlippageExceededError(record.detail)
-        return record.execution
+        await asyncio.sleep(max(0.0, entry.lands_at - self._now()))
+        if entry.execution is None:
+            raise SlippageExceededError(entry.detail)
+        return entry.execution
 
     async def status(self, signature: str) -> TxStatus:
-        record = self._chain.get(signature)
-        if record is None:
+        entry = await self._ledger.get(signature)
+        if entry is None:
             return TxStatus(TxState.UNKNOWN)
-        return TxStatus(record.state, record.execution, record.reason)
+        state = entry.state_at(self._now())
+        if state is TxState.PENDING:
+            return TxStatus(state)
+        return TxStatus(state, entry.execution, entry.reason)
 
-    def executions(self, order_id: str) -> list[Execution]:
-        """Swaps that landed for `order_id` (tests use it to prove none ran twice)."""
+    async def executions(self, order_id: str) -> list[Execution]:
+        """Swaps of this venue that landed for `order_id` (tests use it to prove none ran
+        twice)."""
         return [
-            r.execution
-            for r in self._chain.values()
-            if r.execution is not None and r.tx.order_id == order_id
+            e.execution
+            for e in await self._ledger.entries(order_id)
+            if e.venue == self.name and e.execution is not None
         ]
-
-    @property
-    def landed_count(self) -> int:
-        return sum(1 for r in self._chain.values() if r.state is TxState.LANDED)
 
 
 def simulated_venues(
-    *, seed: int, latency_scale: float = 1.0, failure_rate: float = 0.0
+    *,
+    seed: int,
+    latency_scale: float = 1.0,
+    failure_rate: float = 0.0,
+    ledger: SwapLedger | None = None,
 ) -> list[SimulatedVenue]:
-    """Raydium then Meteora, sharing one seed, latency scale and failure rate."""
+    """Raydium then Meteora, sharing one seed, latency scale, failure rate and chain."""
+    chain = InMemorySwapLedger() if ledger is None else ledger
     return [
-        SimulatedVenue(profile, seed=seed, latency_scale=latency_scale, failure_rate=failure_rate)
+        SimulatedVenue(
+            profile,
+            seed=seed,
+            latency_scale=latency_scale,
+            failure_rate=failure_rate,
+            ledger=chain,
+        )
         for profile in (RAYDIUM, METEORA)
     ]
