@@ -30,6 +30,7 @@ from order_engine.domain.orders import Execution
 from order_engine.engine.executor import OrderExecutor
 from order_engine.engine.ports import EventBus, JobQueue, OrderStore
 from order_engine.engine.retry import RetryPolicy
+from order_engine.engine.routing import SplitPolicy
 from order_engine.engine.service import OrderService
 from order_engine.settings import Settings
 from order_engine.venues.ledger import InMemorySwapLedger, SwapLedger
@@ -193,6 +194,9 @@ async def build_engine(
         failure_rate=settings.failure_rate,
         ledger=chain,
     )
+    split = SplitPolicy(
+        settings.split_orders, settings.split_min_gain_bps, settings.split_min_leg_fraction
+    )
     service = OrderService(
         store,
         queue,
@@ -201,9 +205,16 @@ async def build_engine(
         clock,
         max_queue_depth=settings.queue_max_depth,
         quote_timeout_s=settings.quote_timeout_s,
+        split_policy=split,
     )
     executor = OrderExecutor(
-        store, bus, venues, clock, policy, quote_timeout_s=settings.quote_timeout_s
+        store,
+        bus,
+        venues,
+        clock,
+        policy,
+        quote_timeout_s=settings.quote_timeout_s,
+        split_policy=split,
     )
     engine = Engine(settings, store, queue, bus, venues, chain, service, executor, metrics)
     try:

@@ -4,6 +4,7 @@ Every setting is documented in the README and in `.env.example`."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 
 from pydantic import Field, field_validator
@@ -42,6 +43,9 @@ class Settings(BaseSettings):
     rng_seed: int = 42
     failure_rate: float = Field(default=0.0, ge=0, le=1)
     quote_timeout_s: float = Field(default=1.0, gt=0)
+    split_orders: bool = True  # split an order across venues when that returns more
+    split_min_gain_bps: Decimal = Field(default=Decimal("1"), ge=0, le=10_000)
+    split_min_leg_fraction: Decimal = Field(default=Decimal("0.05"), ge=0, lt=Decimal("0.5"))
     max_body_bytes: int = Field(default=16_384, ge=256)
 
     @field_validator("log_level")

@@ -18,7 +18,8 @@ from order_engine.domain.errors import (
     OrderNotFoundError,
     RequestError,
 )
-from order_engine.domain.orders import Execution, Order, OrderError, OrderEvent, OrderStatus
+from order_engine.domain.legs import Leg
+from order_engine.domain.orders import Order, OrderError, OrderEvent, OrderStatus
 from order_engine.engine.ports import OrderStore
 
 S = OrderStatus
@@ -67,8 +68,11 @@ async def events_of(store: OrderStore, order_id: str, after: int = 0) -> list[Or
     return events
 
 
-def confirmation(price: str = "123456789.123456789", out: str = "0.000000001") -> Execution:
-    return Execution("raydium", "5wTxHash", Decimal(price), Decimal(out))
+def confirmation(order: Order, ts_ms: int, out: str = "0.123456789123456789") -> OrderEvent:
+    """Confirm `order` as filled by one landed leg delivering `out`."""
+    leg = Leg("raydium", "5wTxHash", order.amount_in, Decimal("0.000000001"), order.attempt)
+    order.legs = [leg.landed(Decimal(out))]
+    return order.confirm_fill(ts_ms=ts_ms)
 
 
 async def test_create_get_round_trip_keeps_exact_decimals(order_store: OrderStore) -> None:
@@ -78,16 +82,16 @@ async def test_create_get_round_trip_keeps_exact_decimals(order_store: OrderStor
     await order_store.create(order, order.start())
     assert await order_store.get(order.id) == order
 
-    order.min_amount_out = Decimal("0.000000001")
     await advance(order_store, order, *TO_SUBMITTED)
-    await order_store.append(order, order.confirm(confirmation(), ts_ms=T0 + 9))
+    await order_store.append(order, confirmation(order, T0 + 9))
     got = await order_store.get(order.id)
     assert got.min_amount_out == Decimal("0.000000001")
 
     assert got == order
     assert str(got.amount_in) == "1E-9"
-    assert str(got.executed_price) == "123456789.123456789"
-    assert got.amount_out == Decimal("0.000000001")
+    assert got.executed_price == Decimal("123456789.123456789")
+    assert got.legs == order.legs and got.legs[0].amount_out == Decimal("0.123456789123456789")
+    assert got.amount_out == Decimal("0.123456789123456789")
     assert (got.dex, got.tx_hash, got.status, got.seq) == ("raydium", "5wTxHash", S.CONFIRMED, 5)
 
 
@@ -113,7 +117,7 @@ async def test_events_come_in_order_and_resume_after(order_store: OrderStore) ->
     first = order.start()
     await order_store.create(order, first)
     later = await advance(order_store, order, *TO_SUBMITTED)
-    last = order.confirm(confirmation(), ts_ms=T0 + 5)
+    last = confirmation(order, T0 + 5)
     await order_store.append(order, last)
 
     assert await events_of(order_store, order.id) == [first, *later, last]
@@ -290,7 +294,7 @@ async def test_unfinished_lists_open_orders_oldest_first(order_store: OrderStore
     newest_open = await stored(order_store, T0 + 30)
     confirmed = await stored(order_store, T0 + 5)
     await advance(order_store, confirmed, *TO_SUBMITTED)
-    await order_store.append(confirmed, confirmed.confirm(confirmation(), ts_ms=T0 + 40))
+    await order_store.append(confirmed, confirmation(confirmed, T0 + 40))
     oldest_open = await stored(order_store, T0 + 1)
     await advance(order_store, oldest_open, S.ROUTING, S.BUILDING, S.SUBMITTED)
     failed = await stored(order_store, T0)
@@ -343,7 +347,7 @@ async def test_many_concurrent_orders_all_land(order_store: OrderStore) -> None:
     async def run(i: int) -> Order:
         order = await stored(order_store, T0 + i)
         await advance(order_store, order, *TO_SUBMITTED)
-        await order_store.append(order, order.confirm(confirmation(), ts_ms=T0 + i + 5))
+        await order_store.append(order, confirmation(order, T0 + i + 5))
         return order
 
     orders = await asyncio.gather(*(run(i) for i in range(100)))

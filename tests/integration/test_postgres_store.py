@@ -32,7 +32,8 @@ from order_engine.adapters.sql import (
 from order_engine.adapters.sql.runner import AsyncRunner, Work
 from order_engine.adapters.sql.tables import metadata
 from order_engine.domain.errors import ConcurrentUpdateError
-from order_engine.domain.orders import Execution, Order, OrderError, OrderStatus
+from order_engine.domain.legs import Leg
+from order_engine.domain.orders import Order, OrderError, OrderStatus
 from tests.pgdb import fresh_database
 
 T = TypeVar("T")
@@ -197,18 +198,18 @@ async def test_migrated_schema_matches_the_tables(pg_store: SqlOrderStore) -> No
 
 async def test_money_is_numeric_and_exact(pg_store: SqlOrderStore) -> None:
     order = new_order("123456789.123456789")
-    order.min_amount_out = Decimal("1E-9")
     await pg_store.create(order, order.start())
     for status in (S.ROUTING, S.BUILDING, S.SUBMITTED):
         await pg_store.append(order, order.apply(status, ts_ms=order.updated_ms + 1))
-    execution = Execution("meteora", "tx", Decimal("0.000000001"), Decimal("2.50"))
-    await pg_store.append(order, order.confirm(execution, ts_ms=T0 + 9))
+    leg = Leg("meteora", "tx", order.amount_in, Decimal("1E-9"), 1).landed(Decimal("2.50"))
+    order.legs = [leg]
+    await pg_store.append(order, order.confirm_fill(ts_ms=T0 + 9))
 
     got = await pg_store.get(order.id)
     assert got == order
     assert str(got.amount_in) == "123456789.123456789"
     assert got.min_amount_out == Decimal("1E-9")
-    assert str(got.executed_price) == "1E-9"
+    assert got.executed_price == Decimal("0.000000020250")  # 2.50 / amount_in, 12 places
     assert str(got.amount_out) == "2.50"  # unconstrained NUMERIC keeps the given scale
     async with pg_store.engine.connect() as conn:
         row = (

@@ -18,7 +18,7 @@ from order_engine.domain.tokens import Token, find_token
 from order_engine.engine.executor import OrderExecutor
 from order_engine.engine.ports import Job
 from order_engine.engine.retry import RetryPolicy
-from order_engine.venues.base import SwapTransaction, TxState, TxStatus, Venue
+from order_engine.venues.base import PriceCurve, SwapTransaction, TxState, TxStatus, Venue
 
 D = Decimal
 
@@ -34,6 +34,38 @@ class FakeClock:
         return self.ms
 
 
+@dataclass(frozen=True, slots=True)
+class LinearCurve:
+    """A pool with no price impact: every amount at one price."""
+
+    venue: str
+    token_in: Token
+    token_out: Token
+    price: Decimal
+    fee: Decimal
+    expires_at_ms: int | None = None
+    depth: Decimal | None = None  # tokenIn in a constant-product pool; None = no impact
+
+    def quote(self, amount_in: Decimal) -> Quote:
+        net = amount_in * (1 - self.fee)
+        out = net * self.price
+        if self.depth is not None:  # dy = y·dx' / (x + dx')
+            out = self.depth * self.price * net / (self.depth + net)
+        out = quantize(out, self.token_out.decimals)
+        t_in, t_out = self.token_in.symbol, self.token_out.symbol
+        return Quote(
+            self.venue,
+            t_in,
+            t_out,
+            amount_in,
+            self.price,
+            self.fee,
+            out,
+            fee_amount=amount_in * self.fee,
+            expires_at_ms=self.expires_at_ms,
+        )
+
+
 @dataclass(slots=True)
 class _ChainTx:
     tx: SwapTransaction
@@ -43,8 +75,9 @@ class _ChainTx:
 
 
 class ScriptedVenue:
-    """A `Venue` with a fixed price. Scripts (consumed one entry per call): `fills` (ratio
-    of the quoted output a landed swap delivers; below `min_amount_out` it reverts),
+    """A `Venue` with a fixed price (with price impact when it has a `depth`). Scripts
+    (consumed one entry per call): `fills` (ratio of the quoted output a landed swap
+    delivers; below `min_amount_out` it reverts), `expiries` (each quote's expiry),
     `submit_errors` (raised before the tx reaches the chain), `sent_then_errors` (raised
     after it reached the chain: an ambiguous send) and `confirm_errors` (raised when
     `confirm` is called). `auto_land=False` keeps swaps pending until `land()`."""
@@ -61,12 +94,16 @@ class ScriptedVenue:
         confirm_errors: Sequence[Exception] = (),
         quote_error: Exception | None = None,
         auto_land: bool = True,
+        depth: str | None = None,
+        expiries: Sequence[int | None] = (),
     ) -> None:
         self._name, self.price, self.fee = name, D(price), D(fee)
         self.fills = [D(f) for f in fills]
         self.submit_errors, self.sent_then_errors = list(submit_errors), list(sent_then_errors)
         self.confirm_errors = list(confirm_errors)
         self.quote_error, self.auto_land = quote_error, auto_land
+        self.expiries: list[int | None] = list(expiries)  # expires_at_ms, one per quote
+        self.depth = None if depth is None else D(depth)
         self.quote_gate: asyncio.Event | None = None
         self.build_gate: asyncio.Event | None = None
         self.quote_started, self.build_started = asyncio.Event(), asyncio.Event()
@@ -81,16 +118,19 @@ class ScriptedVenue:
     def name(self) -> str:
         return self._name
 
-    async def quote(self, token_in: Token, token_out: Token, amount_in: Decimal) -> Quote:
+    async def curve(self, token_in: Token, token_out: Token) -> PriceCurve:
         self.quote_calls += 1
         self.quote_started.set()
         await _gate(self.quote_gate)
         if self.quote_error is not None:
             raise self.quote_error
-        out = quantize(amount_in * self.price * (1 - self.fee), token_out.decimals)
-        return Quote(
-            self.name, token_in.symbol, token_out.symbol, amount_in, self.price, self.fee, out
+        expires = self.expiries.pop(0) if self.expiries else None
+        return LinearCurve(
+            self.name, token_in, token_out, self.price, self.fee, expires, self.depth
         )
+
+    async def quote(self, token_in: Token, token_out: Token, amount_in: Decimal) -> Quote:
+        return (await self.curve(token_in, token_out)).quote(amount_in)
 
     async def build(
         self,
@@ -175,6 +215,9 @@ class RecordingVenue:
     @property
     def name(self) -> str:
         return self.inner.name
+
+    async def curve(self, token_in: Token, token_out: Token) -> PriceCurve:
+        return await self.inner.curve(token_in, token_out)
 
     async def quote(self, token_in: Token, token_out: Token, amount_in: Decimal) -> Quote:
         return await self.inner.quote(token_in, token_out, amount_in)

@@ -8,11 +8,11 @@ from decimal import Decimal
 import pytest
 
 from order_engine.domain.errors import IllegalTransitionError
+from order_engine.domain.legs import Leg
 from order_engine.domain.orders import (
     CANCELLABLE,
     TERMINAL,
     TRANSITIONS,
-    Execution,
     Order,
     OrderError,
     OrderEvent,
@@ -30,7 +30,17 @@ PATH_TO: dict[OrderStatus, tuple[OrderStatus, ...]] = {
     S.CANCELLED: (S.CANCELLED,),
 }
 ILLEGAL = [(a, b) for a, b in itertools.product(S, S) if b not in TRANSITIONS[a]]
-EXECUTION = Execution("raydium", "5sig", Decimal("149.25"), Decimal("223.875"))
+LEG = Leg("raydium", "5sig", Decimal("1.5"), Decimal("222"), 1).landed(Decimal("223.875"))
+CONFIRMED_DATA = {
+    "txHash": "5sig",
+    "dex": "raydium",
+    "executedPrice": "149.250000000000",
+    "amountOut": "223.875",
+    "minAmountOut": "222",
+    "filledAmountIn": "1.5",
+    "partial": False,
+    "legs": [LEG.as_dict()],
+}
 
 
 def new_order() -> Order:
@@ -56,7 +66,8 @@ def test_happy_path_emits_each_status_once_in_order() -> None:
     events = [order.start()]
     for i, status in enumerate((S.ROUTING, S.BUILDING, S.SUBMITTED), start=1):
         events.append(order.apply(status, ts_ms=1_000 + i, attempt=1))
-    events.append(order.confirm(EXECUTION, ts_ms=1_010))
+    order.legs = [LEG]
+    events.append(order.confirm_fill(ts_ms=1_010))
 
     assert [e.status for e in events] == [
         S.PENDING,
@@ -73,27 +84,20 @@ def test_happy_path_emits_each_status_once_in_order() -> None:
     assert (order.seq, order.updated_ms) == (5, 1_010)
     assert (order.dex, order.tx_hash) == ("raydium", "5sig")
     assert (order.executed_price, order.amount_out) == (Decimal("149.25"), Decimal("223.875"))
-    assert events[-1].data == {
-        "txHash": "5sig",
-        "dex": "raydium",
-        "executedPrice": "149.25",
-        "amountOut": "223.875",
-    }
+    assert events[-1].data == CONFIRMED_DATA
 
 
 def test_event_as_dict_carries_the_contract_fields() -> None:
     order = order_at(S.SUBMITTED)
-    payload = order.confirm(EXECUTION, ts_ms=9_000).as_dict()
+    order.legs = [LEG]
+    payload = order.confirm_fill(ts_ms=9_000).as_dict()
     assert payload == {
         "orderId": "ord-1",
         "seq": 5,
         "status": "confirmed",
         "tsMs": 9_000,
         "attempt": 1,
-        "txHash": "5sig",
-        "dex": "raydium",
-        "executedPrice": "149.25",
-        "amountOut": "223.875",
+        **CONFIRMED_DATA,
     }
 
 

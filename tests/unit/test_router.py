@@ -144,7 +144,13 @@ def test_as_dict_has_only_strings_for_money() -> None:
         "fee": "0.002",
         "amountOut": "997.501000",
         "effectivePrice": "99.750100000000",
+        "feeAmount": "0",
+        "priceImpact": "0.00000000",
+        "poolVersion": 0,
+        "expiresAtMs": None,
     }
+    for q in payload["quotes"]:  # the two non-money fields: a version and a timestamp
+        assert isinstance(q.pop("poolVersion"), int) and q.pop("expiresAtMs") is None
     assert all(isinstance(leaf, str) for leaf in leaves(payload))
 
 

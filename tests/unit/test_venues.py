@@ -1,18 +1,32 @@
-"""The simulated venues: reference prices, reproducible noisy quotes, mock transactions."""
+"""The simulated venues: reference prices, the pool book, reproducible noisy quotes, mock
+transactions.
+
+How the pools behind the quotes move (impact, bins, expiry, execution) is in
+`test_pool_venues.py`."""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import re
 from decimal import Decimal
 
 import pytest
 
 from order_engine.domain.errors import NoRouteError
+from order_engine.domain.pools import ConstantProductPool, DlmmPool
 from order_engine.domain.quotes import Quote, quantize
 from order_engine.domain.tokens import TOKENS, Token
 from order_engine.venues.base import Venue
-from order_engine.venues.market import USD_PRICES, base_price
+from order_engine.venues.market import USD_PRICES, base_price, usd_price
+from order_engine.venues.pool_book import (
+    DEPTH_USD,
+    PairTier,
+    PoolPair,
+    new_pool,
+    pool_depth_usd,
+    pool_pairs,
+)
 from order_engine.venues.simulated import (
     METEORA,
     RAYDIUM,
@@ -26,6 +40,7 @@ from tests.unit.venue_helpers import built, venue
 
 D = Decimal
 SOL, USDC, USDT, BONK = TOKENS["SOL"], TOKENS["USDC"], TOKENS["USDT"], TOKENS["BONK"]
+WSOL, JUP = TOKENS["WSOL"], TOKENS["JUP"]
 BASE58 = re.compile(r"^[1-9A-HJ-NP-Za-km-z]{87,88}$")
 
 
@@ -49,6 +64,65 @@ def test_base_price_of_an_unpriced_token_is_no_route() -> None:
         base_price("DOGE", "USDC")
 
 
+# --- the pool book ------------------------------------------------------------------------
+
+
+def test_a_pair_is_one_pool_whichever_way_and_sol_trades_as_wsol() -> None:
+    assert PoolPair.of(SOL, USDC) == PoolPair.of(USDC, SOL) == PoolPair.of(WSOL, USDC)
+    assert PoolPair.of(SOL, USDC) == PoolPair("WSOL", "USDC")
+    assert PoolPair.of(BONK, SOL) == PoolPair("BONK", "WSOL")
+    assert PoolPair.of(JUP, BONK) == PoolPair("BONK", "JUP")
+    assert PoolPair.of("usdt", "usdc") == PoolPair("USDT", "USDC")
+    pair = PoolPair.of(SOL, USDC)
+    assert pair.sells_base(SOL) and pair.sells_base(WSOL) and not pair.sells_base(USDC)
+    assert pair.reference_price == D(150) and str(pair) == "WSOL/USDC"
+    with pytest.raises(ValueError, match="against itself"):
+        PoolPair.of(SOL, WSOL)
+
+
+def test_every_pair_of_registry_tokens_has_a_pool() -> None:
+    pairs = pool_pairs()
+    assert len(pairs) == len(set(pairs)) == 21  # 7 pool tokens (SOL = WSOL): 7·6/2
+    assert PoolPair("USDT", "USDC") in pairs and PoolPair("WSOL", "USDC") in pairs
+
+
+def test_depths_are_a_table_by_venue_and_tier() -> None:
+    sol_usdc, stable, minor = (
+        PoolPair.of(SOL, USDC),
+        PoolPair.of(USDC, USDT),
+        PoolPair.of(JUP, BONK),
+    )
+    assert (sol_usdc.tier, stable.tier, minor.tier) == (
+        PairTier.MAJOR,
+        PairTier.STABLE,
+        PairTier.MINOR,
+    )
+    assert pool_depth_usd("raydium", sol_usdc) == D(2_000_000)
+    assert pool_depth_usd("meteora", sol_usdc) == D(1_500_000)
+    for name in ("raydium", "meteora"):
+        table = DEPTH_USD[name]
+        assert table[PairTier.STABLE] > table[PairTier.MAJOR] > table[PairTier.MINOR] > 0
+        assert pool_depth_usd(name, stable) == table[PairTier.STABLE]
+    with pytest.raises(ValueError, match="no pools are configured for venue 'orca'"):
+        pool_depth_usd("orca", sol_usdc)
+    with pytest.raises(ValueError, match="orca"):
+        SimulatedVenue(dataclasses.replace(RAYDIUM, name="orca"), seed=1)
+
+
+@pytest.mark.parametrize("pair", pool_pairs(), ids=str)
+def test_new_pools_sit_at_the_reference_price_with_the_configured_depth(pair: PoolPair) -> None:
+    ray = new_pool("raydium", pair, fee=D("0.003"))
+    assert isinstance(ray, ConstantProductPool) and ray.fee == D("0.003")
+    assert ray.mid_price == pytest.approx(pair.reference_price, rel=D("1e-30"))
+    depth_b = pool_depth_usd("raydium", pair) / usd_price(pair.quote)
+    assert ray.reserve_b == pytest.approx(depth_b, rel=D("1e-30"))
+    met = new_pool("meteora", pair, fee=D("0.002"))
+    assert isinstance(met, DlmmPool) and met.base_fee == met.fee_rate == D("0.002")
+    assert met.mid_price == base_price(pair.base, pair.quote)
+    b_side = sum((b.reserve_b for b in met.bins), D(0))
+    assert b_side == pytest.approx(pool_depth_usd("meteora", pair) / usd_price(pair.quote))
+
+
 # --- quotes -------------------------------------------------------------------------------
 
 
@@ -61,6 +135,7 @@ def test_profiles_follow_the_product_description() -> None:
         assert profile.quote_latency_s == 0.2
         assert profile.swap_latency_s == (2.0, 3.0)
         assert profile.drift == D("0.005")
+        assert profile.quote_ttl_s == 10.0
 
 
 def test_factory_returns_raydium_then_meteora_as_venues() -> None:
@@ -92,12 +167,13 @@ async def test_other_seed_or_other_venue_gives_other_quotes() -> None:
     assert [q.price for q in await quotes_of(venue(METEORA, seed=7), 5)] != reference
 
 
-async def test_quotes_do_not_depend_on_how_many_swaps_ran() -> None:
+async def test_quoted_prices_do_not_depend_on_how_many_swaps_ran() -> None:
+    """The noise of the mid comes from its own source; swaps only change the pool's depth."""
     busy, idle = venue(seed=3), venue(seed=3)
     tx = await built(busy)
     await busy.submit(tx)
     await busy.confirm(tx.signature)
-    assert (await quotes_of(busy, 3))[0] == (await quotes_of(idle, 4))[1]
+    assert (await quotes_of(busy, 3))[0].price == (await quotes_of(idle, 4))[1].price
 
 
 @pytest.mark.parametrize("profile", [RAYDIUM, METEORA])
@@ -106,23 +182,25 @@ async def test_quotes_stay_in_the_variance_band_and_pay_the_fee(profile: VenuePr
     base = base_price(SOL, USDC)
     quotes = await quotes_of(venue(profile, seed=11), 300)
     keep = 1 - profile.fee
-    low = quantize(amount * base * profile.variance_low * keep, 6) - USDC.quantum
-    high = amount * base * profile.variance_high * keep
     for q in quotes:
         assert base * profile.variance_low <= q.price <= base * profile.variance_high
         assert q.fee == profile.fee and q.venue == profile.name
         assert (q.token_in, q.token_out, q.amount_in) == ("SOL", "USDC", amount)
-        assert q.amount_out == quantize(amount * q.price * keep, 6)
-        assert low <= q.amount_out <= high
+        assert q.fee_amount == amount * profile.fee
+        flat = quantize(amount * q.price * keep, 6)  # what a pool without depth limits pays
+        # A 1.5 SOL order barely moves a pool worth millions: at most 0.02% below flat.
+        assert flat * (1 - D("0.0002")) <= q.amount_out <= flat
+        assert 0 <= q.price_impact < D("0.0002")
     prices = [q.price for q in quotes]
     middle = base * (profile.variance_low + profile.variance_high) / 2
     assert min(prices) < middle - base * D("0.01") < middle + base * D("0.01") < max(prices)
+    assert [q.pool_version for q in quotes] == sorted({q.pool_version for q in quotes})
 
 
 async def test_raydium_band_matches_the_brief() -> None:
     base = base_price(SOL, USDC)
     for q in await quotes_of(venue(seed=5), 200, amount="1"):
-        assert base * D("0.98") * D("0.997") - USDC.quantum <= q.amount_out
+        assert base * D("0.98") * D("0.997") * D("0.9999") <= q.amount_out
         assert q.amount_out <= base * D("1.02") * D("0.997")
 
 

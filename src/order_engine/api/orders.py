@@ -11,10 +11,18 @@ from fastapi.responses import Response
 from order_engine.api.context import ApiContext, context_dependency, context_of
 from order_engine.api.errors import HttpError, error_response
 from order_engine.api.jsonresp import JsonResponse
-from order_engine.api.schemas import ExecuteOrderBody, event_view, order_view, parse_execute_body
+from order_engine.api.schemas import (
+    MAX_SLIPPAGE_BPS,
+    ExecuteOrderBody,
+    event_view,
+    order_view,
+    parse_execute_body,
+)
 from order_engine.api.stream import sse_response, wants_sse
 from order_engine.domain.errors import EngineError, RequestError
 from order_engine.domain.orders import OrderStatus
+from order_engine.domain.quotes import minimum_out
+from order_engine.domain.tokens import find_token
 
 router = APIRouter(prefix="/api", tags=["orders"])
 Ctx = Annotated[ApiContext, Depends(context_dependency)]
@@ -148,17 +156,34 @@ async def cancel_order(order_id: str, ctx: Ctx) -> Response:
 
 @router.get("/quote", summary="Quote every venue and show the routing decision, without executing")
 async def quote(
-    ctx: Ctx, tokenIn: str, tokenOut: str, amountIn: Annotated[str, Query(max_length=64)]
+    ctx: Ctx,
+    tokenIn: str,
+    tokenOut: str,
+    amountIn: Annotated[str, Query(max_length=64)],
+    slippageBps: Annotated[str, Query(max_length=8)] = "50",
 ) -> Response:
+    """The route an order of this size would take now: every venue's quote, the chosen
+    legs (split across venues when that returns more), and each leg's minimum output."""
     try:
         amount = Decimal(amountIn)
     except InvalidOperation as exc:
         raise RequestError("amountIn must be a decimal number", field="amountIn") from exc
+    if not slippageBps.isdigit() or int(slippageBps) > MAX_SLIPPAGE_BPS:
+        raise RequestError(
+            f"slippageBps must be a whole number of basis points from 0 to {MAX_SLIPPAGE_BPS}",
+            field="slippageBps",
+        )
     decision = await ctx.service.quote(tokenIn, tokenOut, amount)
+    decimals = find_token(tokenOut, field="tokenOut").decimals
     body: dict[str, Any] = {
         "tokenIn": tokenIn.upper(),
         "tokenOut": tokenOut.upper(),
         "amountIn": str(amount),
+        "slippageBps": int(slippageBps),
         **decision.as_dict(),
     }
+    floors = [minimum_out(q.amount_out, int(slippageBps), decimals) for q in decision.route]
+    for leg, floor in zip(body["route"], floors, strict=True):
+        leg["minAmountOut"] = str(floor)
+    body["minAmountOut"] = str(sum(floors))
     return JsonResponse(body)

@@ -11,8 +11,11 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, V
 
 from order_engine.api.errors import HttpError
 from order_engine.domain.errors import RequestError
-from order_engine.domain.orders import Order, OrderEvent
+from order_engine.domain.orders import Order, OrderEvent, OrderStatus
+from order_engine.domain.quotes import plain
 from order_engine.engine.service import OrderRequest
+
+MAX_SLIPPAGE_BPS = 5000
 
 
 def _decimal(value: Any) -> Any:
@@ -36,7 +39,7 @@ class ExecuteOrderBody(BaseModel):
     tokenOut: str = Field(min_length=1, max_length=16, examples=["USDC"])
     amountIn: Amount | None = Field(default=None, examples=["1.5"])
     amount: Amount | None = Field(default=None, description="alias of amountIn")
-    slippageBps: StrictInt = Field(default=50, ge=0, le=5000)
+    slippageBps: StrictInt = Field(default=50, ge=0, le=MAX_SLIPPAGE_BPS)
     type: Literal["market"] = "market"
     clientOrderId: str | None = Field(default=None, min_length=1, max_length=64)
 
@@ -84,7 +87,8 @@ def _first_error(exc: ValidationError) -> RequestError:
         return RequestError(f"{field} is not a known field", field=field)
     if field == "slippageBps":
         return RequestError(
-            "slippageBps must be a whole number of basis points from 0 to 5000", field=field
+            f"slippageBps must be a whole number of basis points from 0 to {MAX_SLIPPAGE_BPS}",
+            field=field,
         )
     return RequestError(f"{field}: {first['msg']}", field=field)
 
@@ -113,6 +117,8 @@ def order_view(order: Order, ws_url: str) -> dict[str, Any]:
         "txHash": order.tx_hash,
         "executedPrice": _money(order.executed_price),
         "amountOut": _money(order.amount_out),
+        "minAmountOut": _money(order.min_amount_out),
+        **_fill_view(order),
         "error": None
         if order.error is None
         else {"code": order.error.code, "message": order.error.message},
@@ -120,6 +126,16 @@ def order_view(order: Order, ws_url: str) -> dict[str, Any]:
         "createdAt": iso_ms(order.created_ms),
         "updatedAt": iso_ms(order.updated_ms),
         "wsUrl": ws_url,
+    }
+
+
+def _fill_view(order: Order) -> dict[str, Any]:
+    """What the route's legs filled so far (`partial` once confirmed short of the amount)."""
+    fill = order.fill
+    return {
+        "filledAmountIn": plain(fill.amount_in),
+        "partial": order.status is OrderStatus.CONFIRMED and fill.amount_in < order.amount_in,
+        "legs": [leg.as_dict() for leg in order.legs],
     }
 
 

@@ -17,7 +17,8 @@ EngineError
     ├── TransientExecutionError  retried with a fresh quote (by type, never by text)
     │   ├── VenueUnavailableError
     │   ├── NoQuotesError
-    │   └── SlippageExceededError
+    │   ├── SlippageExceededError
+    │   └── QuoteExpiredError    the quote aged out before it was sent
     └── PermanentExecutionError  not retried
         └── NoRouteError
 ```
@@ -103,6 +104,10 @@ class NoQuotesError(TransientExecutionError):
 
 class SlippageExceededError(TransientExecutionError):
     code = "slippage_exceeded"
+
+
+class QuoteExpiredError(TransientExecutionError):
+    code = "quote_expired"
 
 
 class PermanentExecutionError(ExecutionError):

@@ -13,6 +13,8 @@ from enum import StrEnum
 from typing import Any
 
 from order_engine.domain.errors import IllegalTransitionError
+from order_engine.domain.legs import Fill, Leg
+from order_engine.domain.quotes import plain
 
 
 class OrderStatus(StrEnum):
@@ -133,10 +135,15 @@ class Order:
     min_amount_out: Decimal | None = None
     error: OrderError | None = None
     attempt_errors: list[OrderError] = field(default_factory=list)
+    legs: list[Leg] = field(default_factory=list)  # every transaction of its route(s)
 
     @property
     def is_terminal(self) -> bool:
         return self.status in TERMINAL
+
+    @property
+    def fill(self) -> Fill:
+        return Fill.of(self.legs)
 
     def apply(
         self,
@@ -167,19 +174,28 @@ class Order:
     def record_attempt_error(self, error: OrderError) -> None:
         self.attempt_errors.append(error)
 
-    def confirm(self, execution: Execution, *, ts_ms: int) -> OrderEvent:
-        self.dex = execution.dex
-        self.tx_hash = execution.tx_hash
-        self.executed_price = execution.executed_price
-        self.amount_out = execution.amount_out
-        data = {
-            "txHash": execution.tx_hash,
-            "dex": execution.dex,
-            "executedPrice": str(execution.executed_price),
-            "amountOut": str(execution.amount_out),
+    def confirm_fill(self, *, ts_ms: int) -> OrderEvent:
+        """Confirm what the landed legs filled: all of `amount_in`, or (attempts spent) a
+        part of it, reported as `partial` with the unfilled input."""
+        fill = self.fill
+        if not fill.legs:
+            raise IllegalTransitionError(f"order {self.id} cannot be confirmed: nothing filled")
+        self.dex, self.tx_hash = fill.dex, fill.legs[0].tx_hash
+        self.executed_price, self.amount_out = fill.executed_price, fill.amount_out
+        self.min_amount_out = fill.min_amount_out  # the executed transactions' floors
+        partial = fill.amount_in < self.amount_in
+        data: dict[str, Any] = {
+            "txHash": self.tx_hash,
+            "dex": self.dex,
+            "executedPrice": str(self.executed_price),
+            "amountOut": str(self.amount_out),
+            "minAmountOut": str(self.min_amount_out),
+            "filledAmountIn": plain(fill.amount_in),
+            "partial": partial,
+            "legs": [leg.as_dict() for leg in self.legs],
         }
-        if self.min_amount_out is not None:  # the executed transaction's slippage floor
-            data["minAmountOut"] = str(self.min_amount_out)
+        if partial:
+            data["unfilledAmountIn"] = plain(self.amount_in - fill.amount_in)
         return self.apply(OrderStatus.CONFIRMED, ts_ms=ts_ms, data=data)
 
     def fail(self, error: OrderError, *, ts_ms: int) -> OrderEvent:
@@ -189,6 +205,7 @@ class Order:
             data={
                 "error": {"code": error.code, "message": error.message},
                 "attempts": [e.as_dict() for e in self.attempt_errors],
+                **({"legs": [leg.as_dict() for leg in self.legs]} if self.legs else {}),
             },
         )
         self.error = error

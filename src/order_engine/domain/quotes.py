@@ -19,9 +19,16 @@ class Quote:
     token_in: str
     token_out: str
     amount_in: Decimal
-    price: Decimal  # tokenOut per tokenIn before fee
+    price: Decimal  # tokenOut per tokenIn at the pool's mid price, before fee and impact
     fee: Decimal  # fraction, e.g. 0.003
     amount_out: Decimal
+    fee_amount: Decimal = Decimal(0)  # the fee, in tokenIn
+    price_impact: Decimal = Decimal(0)  # fraction the size moves the price (fee excluded)
+    pool_version: int = 0  # the pool state the quote was computed on
+    expires_at_ms: int | None = None  # never executed after this (the executor re-quotes)
+
+    def expired(self, now_ms: int) -> bool:
+        return self.expires_at_ms is not None and now_ms >= self.expires_at_ms
 
     @property
     def effective_price(self) -> Decimal:
@@ -34,6 +41,10 @@ class Quote:
             "fee": str(self.fee),
             "amountOut": str(self.amount_out),
             "effectivePrice": str(quantize(self.effective_price, 12)),
+            "feeAmount": str(self.fee_amount),
+            "priceImpact": f"{quantize(self.price_impact, 8):f}",
+            "poolVersion": self.pool_version,
+            "expiresAtMs": self.expires_at_ms,
         }
 
 
@@ -51,28 +62,68 @@ def slippage_ok(executed_out: Decimal, min_out: Decimal) -> bool:
     return executed_out >= min_out
 
 
+def plain(amount: Decimal) -> str:
+    """An amount without trailing zeros or an exponent ("9.982000000" -> "9.982")."""
+    return format(amount.normalize(), "f")
+
+
+def _edge_bps(better: Decimal, worse: Decimal) -> Decimal:
+    return quantize((better - worse) / worse * BPS, 2)
+
+
 @dataclass(frozen=True, slots=True)
 class RoutingDecision:
+    """`candidates` are the whole amount's quote from every venue that could take it and
+    `best` the highest of them; `legs` is the chosen route when it splits the order."""
+
     best: Quote
     candidates: tuple[Quote, ...]
     failures: dict[str, str] = field(default_factory=dict)
+    legs: tuple[Quote, ...] = ()
+
+    @property
+    def route(self) -> tuple[Quote, ...]:
+        return self.legs or (self.best,)
+
+    @property
+    def amount_out(self) -> Decimal:
+        return sum((q.amount_out for q in self.route), Decimal(0))
+
+    @property
+    def dex(self) -> str:
+        return "+".join(q.venue for q in self.route)
 
     @property
     def reason(self) -> str:
+        if len(self.route) > 1:
+            total_in = sum(q.amount_in for q in self.route)
+            shares = " / ".join(
+                f"{quantize(q.amount_in / total_in * 100, 1)}% {q.venue}" for q in self.route
+            )
+            return (
+                f"split {shares} returns {self.amount_out} after fees vs the best single "
+                f"venue {self.best.venue} {self.best.amount_out} "
+                f"(+{_edge_bps(self.amount_out, self.best.amount_out)} bps)"
+            )
         others = [q for q in self.candidates if q is not self.best]
         if not others:
             return f"{self.best.venue} was the only venue that quoted"
         runner = max(others, key=lambda q: q.amount_out)
-        edge = (self.best.amount_out - runner.amount_out) / runner.amount_out * BPS
         return (
             f"{self.best.venue} returns {self.best.amount_out} after fees vs "
-            f"{runner.venue} {runner.amount_out} (+{quantize(edge, 2)} bps)"
+            f"{runner.venue} {runner.amount_out} "
+            f"(+{_edge_bps(self.best.amount_out, runner.amount_out)} bps); splitting did not pay"
         )
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "dex": self.best.venue,
+            "dex": self.dex,
             "reason": self.reason,
+            "amountOut": str(self.amount_out),
+            "route": [
+                {"venue": q.venue, "amountIn": plain(q.amount_in), "amountOut": str(q.amount_out)}
+                for q in self.route
+            ],
             "quotes": [q.as_dict() for q in self.candidates],
             "unavailable": dict(self.failures),
         }

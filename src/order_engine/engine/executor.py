@@ -1,12 +1,15 @@
 """`OrderExecutor`: one job delivery = one attempt at quote → route → build → submit →
-confirm. A retry never re-sends a status already sent and never executes a swap twice:
-the transaction signature is persisted before it is sent, and a later attempt first asks
-the venue whether that transaction landed."""
+confirm, for every leg of the route (one transaction per venue when the order is split).
+A retry never re-sends a status already sent and never executes a swap twice: every leg's
+signature is persisted before it is sent, and a later attempt first settles every leg an
+earlier one recorded (asking the venue whether it landed), then routes only what is left."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
+from decimal import Decimal
 from typing import Any
 
 from order_engine.domain.errors import (
@@ -14,18 +17,29 @@ from order_engine.domain.errors import (
     ExecutionError,
     OrderNotFoundError,
     PermanentExecutionError,
+    QuoteExpiredError,
+    VenueUnavailableError,
 )
-from order_engine.domain.orders import Execution, Order, OrderError, OrderEvent, OrderStatus
-from order_engine.domain.quotes import minimum_out
-from order_engine.domain.tokens import find_token
+from order_engine.domain.legs import Leg, LegState, unfilled, unsettled
+from order_engine.domain.orders import Order, OrderError, OrderEvent, OrderStatus
+from order_engine.domain.quotes import Quote, RoutingDecision, minimum_out
+from order_engine.domain.tokens import Token, find_token
 from order_engine.engine.ports import Clock, EventBus, Job, OrderStore
 from order_engine.engine.retry import RetryPolicy
-from order_engine.engine.routing import quote_all
+from order_engine.engine.routing import SplitPolicy, route
 from order_engine.engine.service import publish_best_effort
-from order_engine.venues.base import TxState, Venue
+from order_engine.engine.settlement import (
+    NOT_SENT,
+    confirm_leg,
+    failure_of,
+    settle_all,
+    settle_leg,
+)
+from order_engine.venues.base import SwapTransaction, Venue
 
 log = logging.getLogger(__name__)
 S = OrderStatus
+MAX_REQUOTES = 3
 
 
 class OrderExecutor:
@@ -38,10 +52,13 @@ class OrderExecutor:
         policy: RetryPolicy,
         *,
         quote_timeout_s: float,
+        split_policy: SplitPolicy | None = None,
     ) -> None:
         self._store, self._bus, self._clock, self._policy = store, bus, clock, policy
+        self._venue_list = list(venues)
         self._venues = {v.name: v for v in venues}
         self._quote_timeout_s = quote_timeout_s
+        self._split = split_policy or SplitPolicy()
 
     async def handle(self, job: Job) -> None:
         """Run one attempt. Raises (so the queue retries with backoff) only when the
@@ -74,7 +91,7 @@ class OrderExecutor:
 
     async def _fail_crashed(self, order_id: str, attempt: int) -> None:
         order = await self._store.get(order_id)
-        if order.is_terminal or order.status is S.SUBMITTED:
+        if order.is_terminal or unsettled(order.legs):
             return  # a sent transaction may still land: the recovery sweep asks the venue
         now = self._clock.now_ms()
         error = OrderError("internal_error", "the engine hit an unexpected error", attempt, now)
@@ -83,7 +100,8 @@ class OrderExecutor:
 
     async def _exhausted(self, order: Order, attempt: int) -> None:
         """A recovered order that already used every attempt: settle it, never retry."""
-        if order.status is S.SUBMITTED and await self._resume_previous(order, attempt):
+        order.attempt = attempt
+        if await self._finish_filled(order):
             return
         last = order.attempt_errors[-1] if order.attempt_errors else None
         now = self._clock.now_ms()
@@ -109,66 +127,94 @@ class OrderExecutor:
         if self._policy.should_retry(exc, attempt):
             await self._store.save_details(order)
             raise exc
-        if order.status is S.SUBMITTED and await self._settled_anyway(order, attempt):
+        if await self._finish_filled(order):
             return
         final = error
         if not isinstance(exc, PermanentExecutionError):
             final = OrderError(exc.code, f"{exc.message} (after {attempt} attempts)", attempt, now)
         await self._emit(order, order.fail(final, ts_ms=now))
 
-    async def _settled_anyway(self, order: Order, attempt: int) -> bool:
-        """Before failing a submitted order, make sure its last transaction did not land."""
-        try:
-            return await self._resume_previous(order, attempt)
-        except ExecutionError:
+    async def _finish_filled(self, order: Order) -> bool:
+        """No attempt left: settle what was sent; confirm what filled (maybe a part)."""
+        order.legs, _ = await settle_all(self._venues, order.legs)
+        if not order.fill.legs:
             return False
+        await self._confirm(order)
+        return True
 
     async def _attempt(self, order: Order, attempt: int) -> None:
-        if order.status is S.SUBMITTED and await self._resume_previous(order, attempt):
+        order.attempt = attempt
+        order.legs, error = await settle_all(self._venues, order.legs)
+        if error is not None:
+            raise error  # an earlier transaction's outcome is unknown: never send another
+        remaining = unfilled(order.amount_in, order.legs)
+        if remaining <= 0:
+            await self._confirm(order)
             return
         await self._advance(order, S.ROUTING, attempt)
         t_in = find_token(order.token_in, field="tokenIn")
         t_out = find_token(order.token_out, field="tokenOut")
-        venues = list(self._venues.values())
-        decision = await quote_all(venues, t_in, t_out, order.amount_in, self._quote_timeout_s)
-        quote = decision.best
-        # slippage is measured from this attempt's (fresh) quote; the confirmed event
-        # carries the minimum of the transaction that executed
-        min_out = minimum_out(quote.amount_out, order.slippage_bps, t_out.decimals)
-        order.min_amount_out = min_out
-        venue = self._venues[quote.venue]
-        await self._advance(
-            order, S.BUILDING, attempt, {**decision.as_dict(), "minAmountOut": str(min_out)}
-        )
-        tx = await venue.build(
-            quote, token_in=t_in, token_out=t_out, min_amount_out=min_out, order_id=order.id
-        )
-        order.dex, order.tx_hash = venue.name, tx.signature
-        submitted = {"txHash": tx.signature, "dex": venue.name, "minAmountOut": str(min_out)}
-        # persisted before sending: a write-ahead record of the signature
-        await self._advance(order, S.SUBMITTED, attempt, {**submitted, "steps": list(tx.steps)})
-        await venue.submit(tx)
-        await self._confirm(order, await venue.confirm(tx.signature))
+        decision = await self._fresh_route(t_in, t_out, remaining)
+        # slippage is measured from this attempt's (fresh) quotes, leg by leg
+        floors = [
+            minimum_out(q.amount_out, order.slippage_bps, t_out.decimals) for q in decision.route
+        ]
+        building = {**decision.as_dict(), "minAmountOut": str(sum(floors))}
+        await self._advance(order, S.BUILDING, attempt, building)
+        sends = [
+            await self._build(order.id, q, floor, attempt, t_in, t_out)
+            for q, floor in zip(decision.route, floors, strict=True)
+        ]
+        if any(q.expired(self._clock.now_ms()) for q in decision.route):
+            raise QuoteExpiredError("the quote expired before the swap was sent; re-quoting")
+        order.legs.extend(leg for _, _, leg in sends)
+        # persisted before sending: a write-ahead record of every signature
+        await self._advance(order, S.SUBMITTED, attempt, _submitted_data(sends))
+        sent = await asyncio.gather(*(self._send(venue, tx, leg) for venue, tx, leg in sends))
+        order.legs[len(order.legs) - len(sent) :] = sent
+        failed = [leg for leg in sent if leg.state is LegState.FAILED]
+        if unsettled(sent):
+            raise VenueUnavailableError("a sent transaction's outcome is not known yet")
+        if failed:
+            raise failure_of(failed)
+        await self._confirm(order)
 
-    async def _resume_previous(self, order: Order, attempt: int) -> bool:
-        """Ask the venue about the last attempt's transaction; True if that settled it."""
-        venue = self._venues.get(order.dex or "")
-        if venue is None or order.tx_hash is None:
-            return False
-        status = await venue.status(order.tx_hash)
-        order.attempt = attempt
-        if status.state is TxState.PENDING:
-            await self._confirm(order, await venue.confirm(order.tx_hash))
-            return True
-        if status.state is TxState.LANDED and status.execution is not None:
-            log.info(
-                "order %s: transaction %s of an earlier attempt landed; not re-sending",
-                order.id,
-                order.tx_hash,
+    async def _fresh_route(self, t_in: Token, t_out: Token, amount: Decimal) -> RoutingDecision:
+        """A route whose quotes have not expired (an expired quote is never executed)."""
+        for _ in range(MAX_REQUOTES):
+            decision = await route(
+                self._venue_list, t_in, t_out, amount, self._quote_timeout_s, self._split
             )
-            await self._confirm(order, status.execution)
-            return True
-        return False
+            if not any(q.expired(self._clock.now_ms()) for q in decision.route):
+                return decision
+            log.info("quotes for %s->%s expired before use; re-quoting", t_in.symbol, t_out.symbol)
+        raise QuoteExpiredError(f"every quote expired before use ({MAX_REQUOTES} tries)")
+
+    async def _build(
+        self, order_id: str, quote: Quote, floor: Decimal, attempt: int, t_in: Token, t_out: Token
+    ) -> tuple[Venue, SwapTransaction, Leg]:
+        venue = self._venues[quote.venue]
+        tx = await venue.build(
+            quote, token_in=t_in, token_out=t_out, min_amount_out=floor, order_id=order_id
+        )
+        return venue, tx, Leg(venue.name, tx.signature, quote.amount_in, floor, attempt)
+
+    async def _send(self, venue: Venue, tx: SwapTransaction, leg: Leg) -> Leg:
+        try:
+            await venue.submit(tx)
+        except ExecutionError as exc:
+            log.info("sending %s to %s failed: %s", tx.signature, venue.name, exc.message)
+            try:
+                settled = await settle_leg(self._venues, leg)  # did it reach the venue anyway?
+            except ExecutionError:
+                return leg
+            if settled.state is LegState.FAILED and settled.code == NOT_SENT:
+                return leg.failed(exc.message, exc.code)  # it did not: say why
+            return settled
+        try:
+            return await confirm_leg(venue, leg)
+        except ExecutionError:
+            return leg  # unknown for now: the next attempt settles it before anything else
 
     async def _advance(
         self, order: Order, status: OrderStatus, attempt: int, data: dict[str, Any] | None = None
@@ -183,12 +229,23 @@ class OrderExecutor:
             order, order.apply(status, ts_ms=self._clock.now_ms(), attempt=attempt, data=data)
         )
 
-    async def _confirm(self, order: Order, execution: Execution) -> None:
-        await self._emit(order, order.confirm(execution, ts_ms=self._clock.now_ms()))
+    async def _confirm(self, order: Order) -> None:
+        await self._emit(order, order.confirm_fill(ts_ms=self._clock.now_ms()))
 
     async def _emit(self, order: Order, event: OrderEvent) -> None:
         await self._store.append(order, event)
         await publish_best_effort(self._bus, event)
+
+
+def _submitted_data(sends: list[tuple[Venue, SwapTransaction, Leg]]) -> dict[str, Any]:
+    first = sends[0][1]
+    return {
+        "txHash": first.signature,
+        "dex": "+".join(venue.name for venue, _, _ in sends),
+        "minAmountOut": str(sum(leg.min_amount_out for _, _, leg in sends)),
+        "steps": list(first.steps),
+        "legs": [{**leg.as_dict(), "steps": list(tx.steps)} for _, tx, leg in sends],
+    }
 
 
 _ORDER = (S.PENDING, S.ROUTING, S.BUILDING, S.SUBMITTED)

@@ -1,53 +1,130 @@
-"""Quote every venue concurrently (each with a timeout) and route to the best output."""
+"""Routing: fetch every venue's pool state concurrently (each with a timeout), quote the
+whole amount on each, and split the order across venues when that returns more.
+
+A venue's `PriceCurve` quotes any amount locally, so finding the split costs no extra
+round trips: `optimal_split` searches the shares on the curves fetched once. A split is
+only tried when it could pay: if even the best venue's price with no price impact at all
+cannot beat the best single quote by `min_gain_bps`, the order goes to that venue whole.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 
 from order_engine.domain.errors import ExecutionError, NoRouteError
-from order_engine.domain.quotes import Quote, RoutingDecision, choose_best
+from order_engine.domain.quotes import BPS, Quote, RoutingDecision, choose_best
+from order_engine.domain.split import optimal_split
 from order_engine.domain.tokens import Token
-from order_engine.venues.base import Venue
+from order_engine.venues.base import PriceCurve, Venue
 
 log = logging.getLogger(__name__)
 
 
-async def _one(venue: Venue, t_in: Token, t_out: Token, amount: Decimal, timeout_s: float) -> Quote:
+@dataclass(frozen=True, slots=True)
+class SplitPolicy:
+    """When an order is split: only if it returns more than `min_gain_bps` over the best
+    single venue, and never with a leg under `min_leg_fraction` of the amount."""
+
+    enabled: bool = True
+    min_gain_bps: Decimal = Decimal("1")
+    min_leg_fraction: Decimal = Decimal("0.05")
+
+
+async def _curve(venue: Venue, t_in: Token, t_out: Token, timeout_s: float) -> PriceCurve:
     async with asyncio.timeout(timeout_s):
-        return await venue.quote(t_in, t_out, amount)
+        return await venue.curve(t_in, t_out)
 
 
-async def quote_all(
-    venues: Sequence[Venue], t_in: Token, t_out: Token, amount: Decimal, timeout_s: float
-) -> RoutingDecision:
-    """Ask every venue at once; a venue that errs or times out is left out and named in
-    the decision. Raises `NoRouteError` when no venue trades the pair, `NoQuotesError`
-    when none answered."""
+async def fetch_curves(
+    venues: Sequence[Venue], t_in: Token, t_out: Token, timeout_s: float
+) -> tuple[list[PriceCurve], dict[str, str]]:
+    """Every venue's curve, at once; a venue that errs or times out is left out and named.
+    Raises `NoRouteError` when no venue trades the pair."""
     results = await asyncio.gather(
-        *(_one(v, t_in, t_out, amount, timeout_s) for v in venues), return_exceptions=True
+        *(_curve(v, t_in, t_out, timeout_s) for v in venues), return_exceptions=True
     )
-    quotes: list[Quote] = []
+    curves: list[PriceCurve] = []
     failures: dict[str, str] = {}
     no_route = 0
     for venue, result in zip(venues, results, strict=True):
-        if isinstance(result, Quote):
-            quotes.append(result)
-        elif isinstance(result, TimeoutError):
+        if isinstance(result, TimeoutError):
             failures[venue.name] = f"no quote within {timeout_s}s"
         elif isinstance(result, ExecutionError):
             no_route += isinstance(result, NoRouteError)
             failures[venue.name] = f"{result.code}: {result.message}"
-        else:
+        elif isinstance(result, BaseException):
             raise result
-    if not quotes and no_route == len(venues):
+        else:
+            curves.append(result)
+    if not curves and no_route == len(venues):
         raise NoRouteError(f"no venue trades {t_in.symbol}->{t_out.symbol}")
+    return curves, failures
+
+
+def plan_route(
+    curves: Sequence[PriceCurve],
+    failures: dict[str, str],
+    t_in: Token,
+    amount: Decimal,
+    policy: SplitPolicy,
+) -> RoutingDecision:
+    """Quote `amount` on every curve, pick the best, and split when it pays."""
+    failures = dict(failures)
+    quotes: list[Quote] = []
+    usable: list[PriceCurve] = []
+    for curve in curves:
+        try:
+            quotes.append(curve.quote(amount))
+            usable.append(curve)
+        except NoRouteError as exc:
+            failures[curve.venue] = f"{exc.code}: {exc.message}"
+            usable.append(curve)  # too small for the whole amount, maybe not for a part
     decision = choose_best(quotes, failures)
+    if policy.enabled and len(usable) > 1 and _split_could_pay(decision, amount, policy):
+        legs = _split(usable, t_in, amount, policy)
+        if len(legs) > 1:
+            return RoutingDecision(decision.best, decision.candidates, failures, legs)
+    return decision
+
+
+def _split_could_pay(decision: RoutingDecision, amount: Decimal, policy: SplitPolicy) -> bool:
+    """The most any route could return is the whole amount at the best fee-adjusted mid
+    price (no price impact anywhere)."""
+    ceiling = max(amount * q.price * (1 - q.fee) for q in decision.candidates)
+    return ceiling > decision.best.amount_out * (1 + policy.min_gain_bps / BPS)
+
+
+def _split(
+    curves: Sequence[PriceCurve], t_in: Token, amount: Decimal, policy: SplitPolicy
+) -> tuple[Quote, ...]:
+    plan = optimal_split(
+        [lambda x, c=c: c.quote(x).amount_out for c in curves],  # type: ignore[misc]
+        amount,
+        quantum=t_in.quantum,
+        min_gain_bps=policy.min_gain_bps,
+        min_leg_fraction=policy.min_leg_fraction,
+    )
+    return tuple(c.quote(a) for c, a in zip(curves, plan.allocations, strict=True) if a > 0)
+
+
+async def route(
+    venues: Sequence[Venue],
+    t_in: Token,
+    t_out: Token,
+    amount: Decimal,
+    timeout_s: float,
+    policy: SplitPolicy | None = None,
+) -> RoutingDecision:
+    """Fetch, quote and plan; logs the decision with every candidate."""
+    curves, failures = await fetch_curves(venues, t_in, t_out, timeout_s)
+    decision = plan_route(curves, failures, t_in, amount, policy or SplitPolicy())
     log.info(
         "route %s %s->%s amount=%s: %s; quotes=%s",
-        decision.best.venue,
+        decision.dex,
         t_in.symbol,
         t_out.symbol,
         amount,

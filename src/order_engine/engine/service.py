@@ -24,7 +24,7 @@ from order_engine.domain.orders import CANCELLABLE, Order, OrderEvent, OrderStat
 from order_engine.domain.quotes import RoutingDecision
 from order_engine.domain.tokens import Token, check_amount, check_pair, find_token
 from order_engine.engine.ports import Clock, EventBus, JobQueue, OrderStore, Page
-from order_engine.engine.routing import quote_all
+from order_engine.engine.routing import SplitPolicy, route
 from order_engine.venues.base import Venue
 
 log = logging.getLogger(__name__)
@@ -118,6 +118,7 @@ class OrderService:
         *,
         max_queue_depth: int,
         quote_timeout_s: float,
+        split_policy: SplitPolicy | None = None,
         new_id: Callable[[], str] | None = None,
         stream_idle_check_s: float = STREAM_IDLE_CHECK_S,
     ) -> None:
@@ -125,6 +126,7 @@ class OrderService:
         self._venues, self._clock = venues, clock
         self._max_depth = max_queue_depth
         self._quote_timeout_s = quote_timeout_s
+        self._split = split_policy or SplitPolicy()
         self._new_id = new_id or (lambda: str(uuid.uuid4()))
         self._admitting = 0
         self._idle_check_s = stream_idle_check_s
@@ -282,7 +284,7 @@ class OrderService:
 
     async def quote(self, token_in: str, token_out: str, amount_in: Decimal) -> RoutingDecision:
         t_in, t_out = validate_pair(token_in, token_out, amount_in)
-        return await quote_all(self._venues, t_in, t_out, amount_in, self._quote_timeout_s)
+        return await route(self._venues, t_in, t_out, amount_in, self._quote_timeout_s, self._split)
 
     async def recover(self) -> int:
         """Put every accepted, unfinished order back on the queue (ids dedupe)."""

@@ -47,12 +47,29 @@ class TxStatus:
     reason: str | None = None
 
 
+class PriceCurve(Protocol):
+    """A venue's pool for one pair as it stood when fetched: quotes any amount locally
+    (as an aggregator reads pool accounts once and computes every split from them)."""
+
+    @property
+    def venue(self) -> str: ...
+
+    def quote(self, amount_in: Decimal) -> Quote:
+        """The output of swapping `amount_in` now. `NoRouteError` if the pool cannot take
+        it (too little liquidity, or less than one unit of output)."""
+        ...
+
+
 class Venue(Protocol):
     """One DEX. Errors: `VenueUnavailableError` (transient), `SlippageExceededError`,
     `NoRouteError` (the venue has no pool for the pair)."""
 
     @property
     def name(self) -> str: ...
+
+    async def curve(self, token_in: Token, token_out: Token) -> PriceCurve:
+        """Fetch the pool's current state (one quote round trip)."""
+        ...
 
     async def quote(self, token_in: Token, token_out: Token, amount_in: Decimal) -> Quote: ...
 

@@ -1,9 +1,16 @@
-"""Simulated Raydium and Meteora: noisy quotes, mock signed transactions and a chain (a
-`SwapLedger`) on which a submitted swap lands (or reverts on slippage) after a short delay.
+"""Simulated Raydium and Meteora: pools that quote and swap, mock signed transactions and a
+chain (a `SwapLedger`) on which a submitted swap lands (or reverts on slippage) later.
+
+Each venue holds one pool per pair (`pool_book`: Raydium constant-product, Meteora DLMM
+bins). Fetching a curve re-prices the pool to reference × U(variance_low, variance_high),
+the product description's noisy quote, and returns a frozen snapshot that quotes any
+amount (`curves`). A swap executes on the pool as it stands: the quoted mid moved by the
+drift and by the swaps that landed since the last quote; a landed swap moves the pool.
 
 Prices are reproducible: each venue draws from `random.Random` seeded by (seed, venue).
 Every latency is multiplied by `latency_scale` in one place (`_scaled`); 0 makes the venue
-answer at once and land swaps as soon as they are accepted.
+answer at once and land swaps as soon as they are accepted. Pools live in the process;
+the chain's ledger may be shared between processes.
 """
 
 from __future__ import annotations
@@ -15,7 +22,7 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from decimal import Context, Decimal
+from decimal import Decimal
 
 from order_engine.domain.errors import (
     NoRouteError,
@@ -24,24 +31,30 @@ from order_engine.domain.errors import (
     VenueUnavailableError,
 )
 from order_engine.domain.orders import Execution
+from order_engine.domain.pools import InsufficientLiquidityError, Pool
 from order_engine.domain.quotes import Quote, quantize
 from order_engine.domain.tokens import Token, find_token
 from order_engine.venues.base import SwapTransaction, TxState, TxStatus
+from order_engine.venues.curves import PRICE_CONTEXT, PoolCurve
 from order_engine.venues.ledger import InMemorySwapLedger, LedgerEntry, SwapLedger
-from order_engine.venues.market import base_price
+from order_engine.venues.pool_book import PoolBook, PoolPair
 
 log = logging.getLogger(__name__)
 
 _B58_ALPHABET = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 _UNIFORM_STEPS = 1_000_000_000  # resolution of a uniform draw: 1e-9 of the band
-_PRICE_CONTEXT = Context(prec=18)  # significant digits kept in a quoted price
 EXECUTED_PRICE_PLACES = 12
 SLIPPAGE_REASON = "slippage exceeded"
 
 
 @dataclass(frozen=True, slots=True)
 class VenueProfile:
-    """How a simulated venue prices and how long it takes (before latency scaling)."""
+    """How a simulated venue prices and how long it takes (before latency scaling).
+
+    `fee` is the pool fee (Meteora: the base fee, to which the variable fee adds); the mid
+    price of a fetched curve is reference × U(variance_low, variance_high); `drift` bounds
+    the move between quote and execution; a quote expires `quote_ttl_s` after it is fetched.
+    """
 
     name: str
     fee: Decimal
@@ -50,6 +63,7 @@ class VenueProfile:
     quote_latency_s: float = 0.2
     swap_latency_s: tuple[float, float] = (2.0, 3.0)
     drift: Decimal = Decimal("0.005")
+    quote_ttl_s: float = 10.0
 
 
 RAYDIUM = VenueProfile("raydium", Decimal("0.003"), Decimal("0.98"), Decimal("1.02"))
@@ -100,7 +114,7 @@ def _swap_steps(
 
 
 class SimulatedVenue:
-    """A `Venue` backed by reference prices, seeded noise and an in-memory chain."""
+    """A `Venue` backed by reference prices, seeded noise, pools and an in-memory chain."""
 
     def __init__(
         self,
@@ -116,6 +130,7 @@ class SimulatedVenue:
             raise ValueError("latency_scale must be >= 0")
         if not 0.0 <= failure_rate <= 1.0:
             raise ValueError("failure_rate must be within [0, 1]")
+        self._pools = PoolBook(profile.name, fee=profile.fee)
         self._profile = profile
         self._latency_scale = latency_scale
         self._failure_rate = failure_rate
@@ -124,6 +139,7 @@ class SimulatedVenue:
         self._fault_rng = random.Random(f"{seed}:{profile.name}:fault")
         self._ledger: SwapLedger = InMemorySwapLedger() if ledger is None else ledger
         self._now = now
+        self._submitting = asyncio.Lock()  # a pool takes one swap at a time
 
     @property
     def name(self) -> str:
@@ -141,36 +157,32 @@ class SimulatedVenue:
         """The one place latencies are scaled."""
         return seconds * self._latency_scale
 
-    async def quote(self, token_in: Token, token_out: Token, amount_in: Decimal) -> Quote:
+    def pool(self, token_in: Token, token_out: Token) -> Pool:
+        """The pair's pool as it stands now (what the next swap starts from)."""
+        return self._pools.pool(self._pools.pair(token_in, token_out))
+
+    async def curve(self, token_in: Token, token_out: Token) -> PoolCurve:
+        """Fetch the pool (one quote latency), re-priced to reference × the variance noise."""
+        pair = self._pools.pair(token_in, token_out)
         delay = self._scaled(self._profile.quote_latency_s)
         if delay > 0:
             await asyncio.sleep(delay)
         noise = uniform(self._quote_rng, self._profile.variance_low, self._profile.variance_high)
-        price = _PRICE_CONTEXT.create_decimal(base_price(token_in, token_out) * noise)
-        amount_out = quantize(amount_in * price * (1 - self._profile.fee), token_out.decimals)
-        if amount_out <= 0:
-            raise NoRouteError(
-                f"{self.name}: {amount_in} {token_in.symbol} buys less than one unit of "
-                f"{token_out.symbol}"
-            )
-        log.debug(
-            "%s quote %s %s -> %s %s (price %s)",
+        mid = PRICE_CONTEXT.create_decimal(pair.reference_price * noise)
+        pool = self._pools.reprice(pair, mid)
+        expires_at_ms = round((self._now() + self._profile.quote_ttl_s) * 1000)
+        log.debug("%s %s pool v%d at mid %s", self.name, pair, pool.version, mid)
+        return PoolCurve.of(
             self.name,
-            amount_in,
-            token_in.symbol,
-            amount_out,
-            token_out.symbol,
-            price,
+            pool,
+            token_in,
+            token_out,
+            a_to_b=pair.sells_base(token_in),
+            expires_at_ms=expires_at_ms,
         )
-        return Quote(
-            self.name,
-            token_in.symbol,
-            token_out.symbol,
-            amount_in,
-            price,
-            self._profile.fee,
-            amount_out,
-        )
+
+    async def quote(self, token_in: Token, token_out: Token, amount_in: Decimal) -> Quote:
+        return (await self.curve(token_in, token_out)).quote(amount_in)
 
     async def build(
         self,
@@ -189,46 +201,62 @@ class SimulatedVenue:
         return tx
 
     async def submit(self, tx: SwapTransaction) -> None:
-        """Accept `tx` onto the chain. Its outcome is decided now and lands after the swap
-        latency; resending a signature the chain already holds changes nothing."""
-        if await self._ledger.get(tx.signature) is not None:
-            log.debug("%s ignores resent tx %s", self.name, tx.signature)
-            return
-        if self._fault_rng.random() < self._failure_rate:
-            raise VenueUnavailableError(f"{self.name} is unavailable (simulated outage)")
-        try:
-            decimals_out = find_token(tx.quote.token_out, field="tokenOut").decimals
-        except UnknownTokenError as exc:
-            raise NoRouteError(f"{self.name}: {exc.message}") from None
-        low, high = self._profile.swap_latency_s
-        delay = self._scaled(self._fill_rng.uniform(low, high))
-        entry = self._outcome(tx, decimals_out, lands_at=self._now() + delay)
-        if await self._ledger.record(entry):
-            log.debug(
-                "%s accepted tx %s (lands in %.3fs: %s, min %s)",
-                self.name,
-                tx.signature,
-                delay,
-                entry.state.value,
-                tx.min_amount_out,
-            )
+        """Accept `tx` onto the chain. Its outcome is decided now, on the pool as it stands,
+        and lands after the swap latency; resending a signature the chain already holds
+        changes nothing."""
+        async with self._submitting:
+            if await self._ledger.get(tx.signature) is not None:
+                log.debug("%s ignores resent tx %s", self.name, tx.signature)
+                return
+            if self._fault_rng.random() < self._failure_rate:
+                raise VenueUnavailableError(f"{self.name} is unavailable (simulated outage)")
+            try:
+                token_in = find_token(tx.quote.token_in, field="tokenIn")
+                token_out = find_token(tx.quote.token_out, field="tokenOut")
+            except UnknownTokenError as exc:
+                raise NoRouteError(f"{self.name}: {exc.message}") from None
+            pair = self._pools.pair(token_in, token_out)
+            low, high = self._profile.swap_latency_s
+            delay = self._scaled(self._fill_rng.uniform(low, high))
+            entry, swapped = self._outcome(tx, pair, token_out, lands_at=self._now() + delay)
+            if await self._ledger.record(entry):
+                if swapped is not None:
+                    self._pools.swapped(pair, *swapped)
+                log.debug(
+                    "%s accepted tx %s (lands in %.3fs: %s, min %s)",
+                    self.name,
+                    tx.signature,
+                    delay,
+                    entry.state.value,
+                    tx.min_amount_out,
+                )
 
-    def _outcome(self, tx: SwapTransaction, decimals_out: int, *, lands_at: float) -> LedgerEntry:
-        """Fill at the quoted price moved by the drift; revert below the minimum."""
-        drift = self._profile.drift
-        executed = tx.quote.price * uniform(self._fill_rng, 1 - drift, 1 + drift)
+    def _outcome(
+        self, tx: SwapTransaction, pair: PoolPair, token_out: Token, *, lands_at: float
+    ) -> tuple[LedgerEntry, tuple[Pool, Pool] | None]:
+        """Swap on the pool as it stands, the quoted mid moved by the drift; revert below
+        the minimum. If it lands, also the pool it swapped on and the pool it left."""
+        a_to_b = pair.sells_base(tx.quote.token_in)
+        drift = uniform(self._fill_rng, 1 - self._profile.drift, 1 + self._profile.drift)
+        pool = self._pools.execution_pool(pair, tx.quote, drift)
         amount_in = tx.quote.amount_in
-        amount_out = quantize(amount_in * executed * (1 - self._profile.fee), decimals_out)
         base = (tx.signature, self.name, tx.order_id, lands_at)
+        try:
+            result = pool.swap(amount_in, a_to_b=a_to_b)
+        except InsufficientLiquidityError:
+            detail = f"{self.name}: the {pair} pool cannot absorb {amount_in}; the swap reverted"
+            return LedgerEntry(*base, TxState.REVERTED, reason=SLIPPAGE_REASON, detail=detail), None
+        amount_out = quantize(result.amount_out, token_out.decimals)
         if amount_out < tx.min_amount_out:
             detail = (
                 f"{self.name}: output {amount_out} {tx.quote.token_out} fell below "
                 f"the minimum {tx.min_amount_out}; the swap reverted"
             )
-            return LedgerEntry(*base, TxState.REVERTED, reason=SLIPPAGE_REASON, detail=detail)
+            return LedgerEntry(*base, TxState.REVERTED, reason=SLIPPAGE_REASON, detail=detail), None
         price = quantize(amount_out / amount_in, EXECUTED_PRICE_PLACES)
         execution = Execution(self.name, tx.signature, price, amount_out)
-        return LedgerEntry(*base, TxState.LANDED, execution=execution)
+        landed = LedgerEntry(*base, TxState.LANDED, execution=execution)
+        return landed, (pool, result.pool_after)
 
     async def confirm(self, signature: str) -> Execution:
         entry = await self._ledger.get(signature)
@@ -264,8 +292,9 @@ def simulated_venues(
     latency_scale: float = 1.0,
     failure_rate: float = 0.0,
     ledger: SwapLedger | None = None,
+    now: Callable[[], float] = time.time,
 ) -> list[SimulatedVenue]:
-    """Raydium then Meteora, sharing one seed, latency scale, failure rate and chain."""
+    """Raydium then Meteora, sharing one seed, latency scale, failure rate, chain and clock."""
     chain = InMemorySwapLedger() if ledger is None else ledger
     return [
         SimulatedVenue(
@@ -274,6 +303,7 @@ def simulated_venues(
             latency_scale=latency_scale,
             failure_rate=failure_rate,
             ledger=chain,
+            now=now,
         )
         for profile in (RAYDIUM, METEORA)
     ]

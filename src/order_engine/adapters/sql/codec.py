@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from order_engine.domain.legs import Leg
 from order_engine.domain.orders import Order, OrderError, OrderEvent, OrderStatus, OrderType
 
 
@@ -37,6 +38,7 @@ def mutable_values(order: Order) -> dict[str, Any]:
         "min_amount_out": order.min_amount_out,
         "error": None if order.error is None else order.error.as_dict(),
         "attempt_errors": [e.as_dict() for e in order.attempt_errors],
+        "legs": [leg.as_dict() for leg in order.legs] if order.legs else None,
     }
 
 
@@ -64,6 +66,7 @@ def row_to_order(row: Mapping[str, Any]) -> Order:
         min_amount_out=row["min_amount_out"],
         error=None if error is None else OrderError.from_dict(error),
         attempt_errors=[OrderError.from_dict(e) for e in row["attempt_errors"]],
+        legs=[Leg.from_dict(leg) for leg in row["legs"] or ()],
     )
 
 

@@ -101,6 +101,7 @@ orders = Table(
     Column("min_amount_out", Money()),
     Column("error", JsonText()),
     Column("attempt_errors", JsonText(), nullable=False),
+    Column("legs", JsonText()),  # the route's transactions (migration 0002)
     Column("created_ms", BigInteger, nullable=False),
     Column("updated_ms", BigInteger, nullable=False),
     Index("ix_orders_status_created", "status", "created_ms", "id"),

@@ -1,0 +1,127 @@
+"""The legs of an order's route: one signed swap per venue, recorded before it is sent.
+
+A market order may be split across venues (e.g. 70% Raydium, 30% Meteora). Each leg is its
+own transaction: it is written down (`SENT`, with its signature) before it is sent, so that
+after a crash or a retry the engine asks the venue about every leg instead of sending it
+again. A leg ends `LANDED` (with what it delivered) or `FAILED` (nothing executed: it
+reverted, or it never reached the chain).
+
+What the user sees when a split fills only partly: the legs that failed are re-quoted and
+re-routed, for the amount they did not fill, within the attempt budget. If attempts run out
+with some of the order filled, the order is `confirmed` with `partial: true`, the filled and
+unfilled input and every leg's outcome; if nothing was filled, it is `failed`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from order_engine.domain.quotes import plain, quantize
+
+PRICE_PLACES = 12
+
+
+class LegState(StrEnum):
+    SENT = "sent"  # signature recorded; the venue may or may not have it
+    LANDED = "landed"
+    FAILED = "failed"  # nothing executed
+
+
+@dataclass(frozen=True, slots=True)
+class Leg:
+    dex: str
+    tx_hash: str
+    amount_in: Decimal
+    min_amount_out: Decimal
+    attempt: int
+    state: LegState = LegState.SENT
+    amount_out: Decimal | None = None
+    reason: str | None = None
+    code: str | None = None  # why it failed, as an error code (e.g. slippage_exceeded)
+
+    def landed(self, amount_out: Decimal) -> Leg:
+        return replace(self, state=LegState.LANDED, amount_out=amount_out)
+
+    def failed(self, reason: str, code: str) -> Leg:
+        return replace(self, state=LegState.FAILED, reason=reason, code=code)
+
+    @property
+    def executed_price(self) -> Decimal | None:
+        if self.amount_out is None:
+            return None
+        return quantize(self.amount_out / self.amount_in, PRICE_PLACES)
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "dex": self.dex,
+            "txHash": self.tx_hash,
+            "amountIn": plain(self.amount_in),
+            "minAmountOut": str(self.min_amount_out),
+            "attempt": self.attempt,
+            "state": self.state.value,
+        }
+        if self.amount_out is not None:
+            out["amountOut"] = str(self.amount_out)
+            out["executedPrice"] = str(self.executed_price)
+        if self.code is not None:
+            out["error"] = {"code": self.code, "message": self.reason or ""}
+        return out
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> Leg:
+        out = raw.get("amountOut")
+        error = raw.get("error") or {}
+        return cls(
+            str(raw["dex"]),
+            str(raw["txHash"]),
+            Decimal(raw["amountIn"]),
+            Decimal(raw["minAmountOut"]),
+            int(raw["attempt"]),
+            LegState(raw["state"]),
+            None if out is None else Decimal(out),
+            error.get("message"),
+            error.get("code"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Fill:
+    """What the landed legs add up to."""
+
+    amount_in: Decimal
+    amount_out: Decimal
+    min_amount_out: Decimal
+    legs: tuple[Leg, ...]
+
+    @classmethod
+    def of(cls, legs: Iterable[Leg]) -> Fill:
+        landed = tuple(leg for leg in legs if leg.state is LegState.LANDED)
+        return cls(
+            sum((leg.amount_in for leg in landed), Decimal(0)),
+            sum((leg.amount_out or Decimal(0) for leg in landed), Decimal(0)),
+            sum((leg.min_amount_out for leg in landed), Decimal(0)),
+            landed,
+        )
+
+    @property
+    def dex(self) -> str:
+        """The venues that filled, in leg order ("raydium", or "raydium+meteora")."""
+        return "+".join(dict.fromkeys(leg.dex for leg in self.legs))
+
+    @property
+    def executed_price(self) -> Decimal:
+        return quantize(self.amount_out / self.amount_in, PRICE_PLACES)
+
+
+def unsettled(legs: Sequence[Leg]) -> list[Leg]:
+    return [leg for leg in legs if leg.state is LegState.SENT]
+
+
+def unfilled(amount_in: Decimal, legs: Sequence[Leg]) -> Decimal:
+    """Input not yet covered by a landed or a still-unsettled leg."""
+    covered = sum((leg.amount_in for leg in legs if leg.state is not LegState.FAILED), Decimal(0))
+    return amount_in - covered

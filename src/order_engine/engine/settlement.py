@@ -1,0 +1,83 @@
+"""Settling the legs of a route: ask the venue how each recorded transaction ended.
+
+Used after sending and, above all, before anything is sent again: a retried or recovered
+attempt settles every leg an earlier attempt recorded, so a transaction that reached the
+chain is waited for, never replaced by a second one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+
+from order_engine.domain.errors import (
+    ExecutionError,
+    SlippageExceededError,
+    VenueUnavailableError,
+)
+from order_engine.domain.legs import Leg, LegState
+from order_engine.venues.base import TxState, Venue
+
+log = logging.getLogger(__name__)
+# A swap instruction checks one thing on chain, the minimum output: a reverted swap is a
+# slippage failure. A transaction the venue never received failed as the venue did.
+NOT_SENT = VenueUnavailableError.code
+
+
+def failure_of(legs: list[Leg]) -> ExecutionError:
+    """The error that explains why `legs` (failed ones) did not fill, typed by their codes."""
+    message = "; ".join(leg.reason or leg.dex for leg in legs)
+    if any(leg.code == SlippageExceededError.code for leg in legs):
+        return SlippageExceededError(message)
+    return VenueUnavailableError(message)
+
+
+async def settle_leg(venues: Mapping[str, Venue], leg: Leg) -> Leg:
+    """The leg once final. Raises a transient error while its outcome cannot be known."""
+    if leg.state is not LegState.SENT:
+        return leg
+    venue = venues.get(leg.dex)
+    if venue is None:
+        raise VenueUnavailableError(f"venue {leg.dex} of transaction {leg.tx_hash} is gone")
+    status = await venue.status(leg.tx_hash)
+    if status.state is TxState.UNKNOWN:
+        return leg.failed(f"{leg.dex}: the transaction never reached the venue", NOT_SENT)
+    if status.state is TxState.LANDED and status.execution is not None:
+        log.info("transaction %s on %s landed; not re-sending", leg.tx_hash, leg.dex)
+        return leg.landed(status.execution.amount_out)
+    if status.state is TxState.REVERTED:
+        reason = f"{leg.dex}: the swap reverted ({status.reason or 'no reason given'})"
+        return leg.failed(reason, SlippageExceededError.code)
+    return await confirm_leg(venue, leg)
+
+
+async def confirm_leg(venue: Venue, leg: Leg) -> Leg:
+    """Wait for a sent leg to land or revert."""
+    try:
+        execution = await venue.confirm(leg.tx_hash)
+    except SlippageExceededError as exc:
+        return leg.failed(exc.message, exc.code)
+    return leg.landed(execution.amount_out)
+
+
+async def settle_all(
+    venues: Mapping[str, Venue], legs: list[Leg]
+) -> tuple[list[Leg], ExecutionError | None]:
+    """Every leg settled, concurrently, in order; a leg whose outcome cannot be known yet
+    stays `SENT`, and the first such error is returned beside the legs."""
+    results = await asyncio.gather(
+        *(settle_leg(venues, leg) for leg in legs), return_exceptions=True
+    )
+    settled: list[Leg] = []
+    error: ExecutionError | None = None
+    for leg, result in zip(legs, results, strict=True):
+        if isinstance(result, Leg):
+            settled.append(result)
+        elif isinstance(result, ExecutionError):
+            log.warning("transaction %s on %s unsettled: %s", leg.tx_hash, leg.dex, result)
+            settled.append(leg)
+            error = error or result
+        else:
+            raise result
+    return settled, error
