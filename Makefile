@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint format typecheck imports check bench clean
+.PHONY: install run test lint format typecheck imports check bench bench-quality clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) on PATH (or make PYTHON=/path/to/python3.11)"; exit 1; }
@@ -39,6 +39,9 @@ check: lint typecheck imports test  ## everything CI cares about
 
 bench: $(STAMP)  ## embedded-mode benchmark over real HTTP + WebSocket
 	$(BIN)/python -m bench.bench_embedded
+
+bench-quality: $(STAMP)  ## the router's output vs the best single venue and a brute-force split
+	$(BIN)/python -m bench.bench_execution_quality
 
 clean:
 	rm -rf $(VENV) data .mypy_cache .ruff_cache .pytest_cache

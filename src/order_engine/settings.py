@@ -45,7 +45,7 @@ class Settings(BaseSettings):
     quote_timeout_s: float = Field(default=1.0, gt=0)
     split_orders: bool = True  # split an order across venues when that returns more
     split_min_gain_bps: Decimal = Field(default=Decimal("1"), ge=0, le=10_000)
-    split_min_leg_fraction: Decimal = Field(default=Decimal("0.05"), ge=0, lt=Decimal("0.5"))
+    split_min_leg_fraction: Decimal = Field(default=Decimal("0.01"), ge=0, lt=Decimal("0.5"))
     max_body_bytes: int = Field(default=16_384, ge=256)
 
     @field_validator("log_level")

@@ -192,6 +192,17 @@ def test_a_dust_leg_is_dropped_for_two_venues() -> None:
     assert plan.total_out < exact.total_out
 
 
+def test_a_leg_worth_having_is_raised_to_the_minimum_instead_of_dropped() -> None:
+    """The optimum gives WORSE 18.5% of 4; with a 25% minimum leg, a leg of exactly 25%
+    still beats RAYDIUM alone (the total is concave), so that is the plan, not dropping it."""
+    amount = D("4")
+    exact = optimal_split([RAYDIUM, WORSE], amount, quantum=NANO, min_leg_fraction=D(0))
+    assert exact.legs == 2 and D("0.18") < exact.allocations[1] / amount < D("0.19")
+    plan = optimal_split([RAYDIUM, WORSE], amount, quantum=NANO, min_leg_fraction=D("0.25"))
+    assert plan.allocations == (D(3), D(1))
+    assert best_single([RAYDIUM, WORSE], amount).total_out < plan.total_out < exact.total_out
+
+
 def test_a_dust_leg_is_dropped_and_the_rest_split_again() -> None:
     amount = D("5.6")
     fns = [RAYDIUM, DEEP, WORSE]

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_CEILING, Decimal
 from itertools import accumulate, pairwise
 
 from order_engine.domain.errors import NoQuotesError
@@ -161,24 +161,56 @@ def _units(amount: Decimal, quantum: Decimal, out_fns: Sequence[OutFn]) -> int:
 
 
 def _split_without_dust(venues: list[_Venue], units: int, min_units: Decimal) -> list[int] | None:
-    """Solve, then drop the smallest leg under `min_units` and solve again among the rest, until
-    no leg is dust. A leg that the remaining venues cannot do without is kept."""
+    """Solve; while a leg is dust (under `min_units`), try both ways out of it: drop the
+    smallest dust leg and solve among the rest, or raise it to the minimum and solve the rest
+    (the total is concave, so the best allowed size of that leg is the minimum). Keep the
+    best clean allocation; a leg the remaining venues cannot do without is kept."""
+    floor = int(min_units.to_integral_value(rounding=ROUND_CEILING))
     active = list(range(len(venues)))
-    best: list[int] | None = None
+    clean: list[list[int]] = []
+    last: list[int] | None = None
     while active:
-        alloc = _solve([venues[i] for i in active], units)
-        if alloc is None:
+        full = _solve_among(venues, active, units)
+        if full is None:
             break
-        full = [0] * len(venues)
-        for index, share in zip(active, alloc, strict=True):
-            full[index] = share
-        best = full
+        last = full
         dust = [i for i in active if 0 < full[i] < min_units]
         if not dust:
+            clean.append(full)
             break
         drop = min(dust, key=lambda i: (full[i], -i))  # the smallest; on a tie the later venue
+        raised = _raised(venues, active, drop, floor, units, min_units)
+        if raised is not None:
+            clean.append(raised)
         active = [i for i in active if full[i] and i != drop]
-    return best
+    if not clean:
+        return last
+    return max(clean, key=lambda a: (_total(venues, a), -sum(1 for x in a if x)))
+
+
+def _solve_among(venues: list[_Venue], active: list[int], units: int) -> list[int] | None:
+    """`_solve` over the venues at `active`, as a full-length allocation."""
+    alloc = _solve([venues[i] for i in active], units)
+    if alloc is None:
+        return None
+    full = [0] * len(venues)
+    for index, share in zip(active, alloc, strict=True):
+        full[index] = share
+    return full
+
+
+def _raised(
+    venues: list[_Venue], active: list[int], leg: int, floor: int, units: int, min_units: Decimal
+) -> list[int] | None:
+    """`leg` at exactly the minimum size, the rest split among the other active venues."""
+    others = [i for i in active if i != leg]
+    if not others or floor >= units:
+        return None
+    alloc = _solve_among(venues, others, units - floor)
+    if alloc is None or any(0 < alloc[i] < min_units for i in others):
+        return None
+    alloc[leg] = floor
+    return alloc if _total(venues, alloc) != NEG_INF else None
 
 
 def _solve(venues: list[_Venue], units: int) -> list[int] | None:

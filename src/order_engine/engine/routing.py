@@ -31,7 +31,7 @@ class SplitPolicy:
 
     enabled: bool = True
     min_gain_bps: Decimal = Decimal("1")
-    min_leg_fraction: Decimal = Decimal("0.05")
+    min_leg_fraction: Decimal = Decimal("0.01")
 
 
 async def _curve(venue: Venue, t_in: Token, t_out: Token, timeout_s: float) -> PriceCurve:
