@@ -22,6 +22,7 @@ from order_engine.domain.tokens import Token
 from order_engine.venues.base import PriceCurve, Venue
 
 log = logging.getLogger(__name__)
+MARGIN_SLICES = 64  # the slice whose price is "the price at the margin": 1/64 of the order
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,18 +85,34 @@ def plan_route(
             failures[curve.venue] = f"{exc.code}: {exc.message}"
             usable.append(curve)  # too small for the whole amount, maybe not for a part
     decision = choose_best(quotes, failures)
-    if policy.enabled and len(usable) > 1 and _split_could_pay(decision, amount, policy):
+    if policy.enabled and len(usable) > 1 and _split_could_pay(decision, usable, amount, policy):
         legs = _split(usable, t_in, amount, policy)
         if len(legs) > 1:
             return RoutingDecision(decision.best, decision.candidates, failures, legs)
     return decision
 
 
-def _split_could_pay(decision: RoutingDecision, amount: Decimal, policy: SplitPolicy) -> bool:
-    """The most any route could return is the whole amount at the best fee-adjusted mid
-    price (no price impact anywhere)."""
+def _split_could_pay(
+    decision: RoutingDecision, curves: Sequence[PriceCurve], amount: Decimal, policy: SplitPolicy
+) -> bool:
+    """Two cheap necessary conditions (outputs are concave in the input):
+    - the most any route could return, the whole amount at the best fee-adjusted mid price
+      (no price impact anywhere), beats the best single quote by `min_gain_bps`;
+    - moving the order's last slice off the best venue pays: some other venue's price at
+      size zero beats the best venue's price at the margin."""
+    best = decision.best
     ceiling = max(amount * q.price * (1 - q.fee) for q in decision.candidates)
-    return ceiling > decision.best.amount_out * (1 + policy.min_gain_bps / BPS)
+    if ceiling <= best.amount_out * (1 + policy.min_gain_bps / BPS):
+        return False
+    curve = next(c for c in curves if c.venue == best.venue)
+    slice_in = amount / MARGIN_SLICES
+    try:
+        margin = (best.amount_out - curve.quote(amount - slice_in).amount_out) / slice_in
+    except NoRouteError:
+        return True
+    return any(
+        q.price * (1 - q.fee) > margin for q in decision.candidates if q.venue != best.venue
+    ) or len(decision.candidates) < len(curves)
 
 
 def _split(
