@@ -8,6 +8,8 @@ gets the `QueueSettings` of a test and returns a fresh, empty, not yet started q
 from __future__ import annotations
 
 import asyncio
+import itertools
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field, replace
@@ -106,7 +108,7 @@ async def make_queue(request: pytest.FixtureRequest) -> AsyncIterator[MakeQueue]
 
 @dataclass
 class Deliveries:
-    """What a handler saw: each job and the loop time it started."""
+    """What a handler saw: each job and the `time.monotonic()` it started."""
 
     jobs: list[Job] = field(default_factory=list)
     times: list[float] = field(default_factory=list)
@@ -114,7 +116,7 @@ class Deliveries:
 
     def record(self, job: Job) -> None:
         self.jobs.append(job)
-        self.times.append(asyncio.get_running_loop().time())
+        self.times.append(time.monotonic())
         self.changed.set()
 
     async def wait_for(self, count: int, timeout_s: float = 5.0) -> None:
@@ -388,6 +390,178 @@ async def test_close_cancels_pending_retries(make_queue: MakeQueue) -> None:
     async def handler(job: Job) -> None:
         seen.record(job)
         raise VenueUnavailableError("down")
+
+    await queue.start(handler)
+    await queue.enqueue("a")
+    await seen.wait_for(1)
+    await asyncio.sleep(0.01)
+    await queue.close(timeout_s=1.0)
+    await asyncio.sleep(0.15)
+    assert len(seen.jobs) == 1
+
+
+def gaps(times: list[float]) -> list[float]:
+    return [later - earlier for earlier, later in itertools.pairwise(times)]
+
+
+async def test_a_delayed_job_runs_only_after_its_delay(make_queue: MakeQueue) -> None:
+    queue = await make_queue()
+    seen = Deliveries()
+
+    async def handler(job: Job) -> None:
+        seen.record(job)
+
+    await queue.start(handler)
+    enqueued_at = time.monotonic()
+    assert await queue.enqueue("later", delay_s=0.3)
+    assert await queue.enqueue("now")
+    await seen.wait_for(1)
+    assert [job.order_id for job in seen.jobs] == ["now"], "the delayed job ran first"
+    await seen.wait_for(2)
+    assert seen.jobs[1] == Job("later", 1, FAST_POLICY.max_attempts)
+    assert seen.times[1] - enqueued_at >= 0.3 - TIMER_SLACK_S
+    assert seen.times[1] - enqueued_at < 2.0
+    await wait_depth(queue, 0)
+
+
+async def test_enqueue_of_a_delayed_id_is_a_no_op(make_queue: MakeQueue) -> None:
+    queue = await make_queue(max_depth=2)
+    seen = Deliveries()
+
+    async def handler(job: Job) -> None:
+        seen.record(job)
+
+    assert await queue.enqueue("a", delay_s=0.3)
+    assert await queue.enqueue("a") is False
+    assert await queue.enqueue("a", delay_s=0.01) is False
+    assert await queue.enqueue("b", delay_s=0.3)
+    assert await queue.depth() == 2, "delayed jobs count towards the depth"
+    with pytest.raises(CapacityError):
+        await queue.enqueue("c", delay_s=0.3)
+    await queue.start(handler)
+    await seen.wait_for(2)
+    await wait_depth(queue, 0)
+    assert sorted(job.order_id for job in seen.jobs) == ["a", "b"]
+
+
+async def test_a_negative_or_non_finite_delay_is_rejected(make_queue: MakeQueue) -> None:
+    queue = await make_queue()
+    for delay_s in (-0.1, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="delay"):
+            await queue.enqueue("a", delay_s=delay_s)
+    assert await queue.depth() == 0
+
+
+async def test_a_rescheduled_job_runs_again_with_the_same_attempt(make_queue: MakeQueue) -> None:
+    queue = await make_queue(policy=FAST_POLICY)
+    seen = Deliveries()
+    reschedules = FAST_POLICY.max_attempts + 1  # more runs than attempts: none is used up
+    delay_s = 0.2
+
+    async def handler(job: Job) -> float | None:
+        seen.record(job)
+        return delay_s if len(seen.jobs) <= reschedules else None
+
+    await queue.start(handler)
+    assert await queue.enqueue("watch:SOL:USDC")
+    await seen.wait_for(reschedules + 1)
+    await wait_depth(queue, 0)  # nothing waiting, delayed or active: no run follows
+    assert seen.jobs == [Job("watch:SOL:USDC", 1, FAST_POLICY.max_attempts)] * (reschedules + 1)
+    assert all(delay_s - TIMER_SLACK_S <= gap < delay_s + 1.0 for gap in gaps(seen.times))
+
+
+async def test_enqueue_of_a_rescheduled_id_is_a_no_op_until_it_finishes(
+    make_queue: MakeQueue,
+) -> None:
+    queue = await make_queue()
+    seen = Deliveries()
+
+    async def handler(job: Job) -> float | None:
+        seen.record(job)
+        return 0.3 if len(seen.jobs) == 1 else None
+
+    await queue.start(handler)
+    assert await queue.enqueue("a")
+    await seen.wait_for(1)
+    await asyncio.sleep(0.05)
+    assert await queue.enqueue("a") is False, "a rescheduled job is still queued"
+    assert await queue.depth() == 1
+    await seen.wait_for(2)
+    await wait_depth(queue, 0)
+    assert await queue.enqueue("a") is True, "a finished job's id can be queued again"
+    await seen.wait_for(3)
+    await wait_depth(queue, 0)
+    assert [job.attempt for job in seen.jobs] == [1, 1, 1]
+
+
+async def test_a_rescheduled_run_that_raises_is_retried_with_backoff(
+    make_queue: MakeQueue,
+) -> None:
+    policy = RetryPolicy(max_attempts=2, backoff_base_s=0.05)
+    queue = await make_queue(policy=policy)
+    seen = Deliveries()
+
+    async def handler(job: Job) -> float | None:
+        seen.record(job)
+        if len(seen.jobs) == 1:
+            return 0.2
+        if len(seen.jobs) == 2:
+            raise VenueUnavailableError("down")
+        return None
+
+    await queue.start(handler)
+    assert await queue.enqueue("a")
+    await seen.wait_for(3)
+    await wait_depth(queue, 0)
+    assert [(job.attempt, job.is_last_attempt) for job in seen.jobs] == [
+        (1, False),
+        (1, False),
+        (2, True),
+    ], "the reschedule used no attempt, so the failed run is retried"
+    first, second = gaps(seen.times)
+    assert 0.2 - TIMER_SLACK_S <= first < 1.2
+    assert policy.delay_s(1) - TIMER_SLACK_S <= second < policy.delay_s(1) + 1.0
+
+
+async def test_a_returned_negative_delay_is_a_failure(make_queue: MakeQueue) -> None:
+    queue = await make_queue(policy=FAST_POLICY)
+    seen = Deliveries()
+
+    async def handler(job: Job) -> float | None:
+        seen.record(job)
+        return -1.0 if job.attempt == 1 else None
+
+    await queue.start(handler)
+    assert await queue.enqueue("a")
+    await seen.wait_for(2)
+    await wait_depth(queue, 0)
+    assert [job.attempt for job in seen.jobs] == [1, 2]
+
+
+async def test_a_rescheduled_run_counts_against_the_rate_limit(make_queue: MakeQueue) -> None:
+    window_s = 0.4
+    queue = await make_queue(rate_limit_max=1, rate_limit_window_s=window_s)
+    seen = Deliveries()
+
+    async def handler(job: Job) -> float | None:
+        seen.record(job)
+        return 0.05 if len(seen.jobs) == 1 else None
+
+    await queue.start(handler)
+    assert await queue.enqueue("a")
+    await seen.wait_for(2)
+    await wait_depth(queue, 0)
+    (gap,) = gaps(seen.times)
+    assert window_s - 0.05 <= gap < window_s + 1.0, "the later run waited for the window"
+
+
+async def test_close_cancels_pending_reschedules(make_queue: MakeQueue) -> None:
+    queue = await make_queue()
+    seen = Deliveries()
+
+    async def handler(job: Job) -> float | None:
+        seen.record(job)
+        return 0.05
 
     await queue.start(handler)
     await queue.enqueue("a")

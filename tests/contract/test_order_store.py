@@ -19,7 +19,7 @@ from order_engine.domain.errors import (
     RequestError,
 )
 from order_engine.domain.legs import Leg
-from order_engine.domain.orders import Order, OrderError, OrderEvent, OrderStatus
+from order_engine.domain.orders import Order, OrderError, OrderEvent, OrderStatus, OrderType
 from order_engine.engine.ports import OrderStore
 
 S = OrderStatus
@@ -390,3 +390,48 @@ async def test_discard_keeps_an_order_that_moved_on(order_store: OrderStore) -> 
     assert (await order_store.get(order.id)).status is S.ROUTING
     assert len(await order_store.events(order.id)) == 2
     assert await order_store.discard(str(uuid.uuid4())) is False
+
+
+async def limit_order(
+    store: OrderStore, created_ms: int, token_in: str = "SOL", token_out: str = "USDC"
+) -> Order:
+    order = new_order(created_ms)
+    order.type, order.token_in, order.token_out = OrderType.LIMIT, token_in, token_out
+    order.limit_price, order.expires_ms = Decimal("151.123456789"), created_ms + 60_000
+    await store.create(order, order.start())
+    return order
+
+
+async def test_limit_fields_round_trip(order_store: OrderStore) -> None:
+    order = await limit_order(order_store, T0)
+    await advance(order_store, order, S.WAITING)
+    order.best_price, order.checked_ms = Decimal("150.000000000001"), T0 + 7
+    await order_store.save_details(order)
+    got = await order_store.get(order.id)
+    assert got == order
+    assert (got.type, got.limit_price, got.expires_ms) == (
+        OrderType.LIMIT,
+        Decimal("151.123456789"),
+        T0 + 60_000,
+    )
+    assert (got.best_price, got.checked_ms) == (Decimal("150.000000000001"), T0 + 7)
+
+
+async def test_waiting_orders_are_found_per_pair_oldest_first(order_store: OrderStore) -> None:
+    late = await limit_order(order_store, T0 + 9)
+    early = await limit_order(order_store, T0 + 1)
+    other_pair = await limit_order(order_store, T0 + 2, "USDC", "SOL")
+    still_pending = await limit_order(order_store, T0 + 3)
+    expired = await limit_order(order_store, T0 + 4)
+    for order in (late, early, other_pair, expired):
+        await advance(order_store, order, S.WAITING)
+    await advance(order_store, expired, S.EXPIRED)
+    market = await stored(order_store, T0 + 5)
+
+    assert [o.id for o in await order_store.waiting("SOL", "USDC")] == [early.id, late.id]
+    assert [o.id for o in await order_store.waiting("SOL", "USDC", limit=1)] == [early.id]
+    assert [o.id for o in await order_store.waiting("USDC", "SOL")] == [other_pair.id]
+    assert await order_store.waiting("SOL", "BONK") == []
+    assert await order_store.waiting_pairs() == [("SOL", "USDC"), ("USDC", "SOL")]
+    # the recovery sweep queues what can run; waiting orders are watched per pair instead
+    assert await order_store.unfinished() == [still_pending.id, market.id]

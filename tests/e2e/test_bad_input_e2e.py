@@ -90,7 +90,44 @@ BAD_BODIES: dict[str, Bad] = {
     "amount-and-amountIn": Bad(with_(amount="1.5"), field="amount"),
     "alias-amount-bad": Bad({"tokenIn": "SOL", "tokenOut": "USDC", "amount": "x"}, field="amount"),
     "unknown-field": Bad(with_(slipageBps=50), field="slipageBps"),
-    "type-limit": Bad(with_(type="limit"), field="type"),
+    "type-stop": Bad(with_(type="stop"), field="type"),
+    "limit-without-price": Bad(with_(type="limit"), field="limitPrice"),
+    "limit-price-zero": Bad(with_(type="limit", limitPrice="0"), field="limitPrice"),
+    "limit-price-negative": Bad(with_(type="limit", limitPrice="-150"), field="limitPrice"),
+    "limit-price-NaN": Bad(with_(type="limit", limitPrice="NaN"), field="limitPrice"),
+    "limit-price-huge": Bad(with_(type="limit", limitPrice="1e13"), field="limitPrice"),
+    "limit-price-word": Bad(with_(type="limit", limitPrice="high"), field="limitPrice"),
+    "market-with-limitPrice": Bad(with_(limitPrice="150"), field="limitPrice"),
+    "market-with-tif": Bad(with_(timeInForceSeconds=60), field="timeInForceSeconds"),
+    "market-with-expiresAt": Bad(with_(expiresAt="2099-01-01T00:00:00Z"), field="expiresAt"),
+    "limit-tif-and-expiresAt": Bad(
+        with_(
+            type="limit", limitPrice="150", timeInForceSeconds=60, expiresAt="2099-01-01T00:00:00Z"
+        ),
+        field="timeInForceSeconds",
+    ),
+    "limit-tif-zero": Bad(
+        with_(type="limit", limitPrice="150", timeInForceSeconds=0), field="timeInForceSeconds"
+    ),
+    "limit-tif-over-a-week": Bad(
+        with_(type="limit", limitPrice="150", timeInForceSeconds=604_801),
+        field="timeInForceSeconds",
+    ),
+    "limit-tif-string": Bad(
+        with_(type="limit", limitPrice="150", timeInForceSeconds="60"), field="timeInForceSeconds"
+    ),
+    "limit-expiresAt-past": Bad(
+        with_(type="limit", limitPrice="150", expiresAt="2020-01-01T00:00:00Z"), field="expiresAt"
+    ),
+    "limit-expiresAt-no-zone": Bad(
+        with_(type="limit", limitPrice="150", expiresAt="2099-01-01T00:00:00"), field="expiresAt"
+    ),
+    "limit-expiresAt-garbage": Bad(
+        with_(type="limit", limitPrice="150", expiresAt="tomorrow"), field="expiresAt"
+    ),
+    "limit-expiresAt-too-far": Bad(
+        with_(type="limit", limitPrice="150", expiresAt="2099-01-01T00:00:00Z"), field="expiresAt"
+    ),
     "type-number": Bad(with_(type=1), field="type"),
     "clientOrderId-too-long": Bad(with_(clientOrderId="c" * 65), field="clientOrderId"),
     "clientOrderId-empty": Bad(with_(clientOrderId=""), field="clientOrderId"),

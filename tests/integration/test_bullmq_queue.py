@@ -1,5 +1,6 @@
 """`BullMqJobQueue` across real worker processes on the local Redis: the rate limit is global,
-and a job whose worker is SIGKILLed mid-job is redelivered (stalled-job recovery)."""
+a job whose worker is SIGKILLed mid-job is redelivered (stalled-job recovery), and a
+rescheduled job waits in Redis without using an attempt, for whichever worker is there."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from bullmq import Queue
 
 from order_engine.adapters.bullmq_queue import BullMqJobQueue
 from order_engine.adapters.redis_client import redis_client
+from order_engine.engine.ports import Job
 from order_engine.engine.retry import RetryPolicy
 from tests.contract.test_job_queue import starts_per_window
 from tests.services import require_redis_url
@@ -144,6 +146,46 @@ async def test_job_of_a_killed_worker_is_redelivered_to_another(
     await poll_until_depth(producer, 0)
     survivor.send_signal(signal.SIGTERM)
     assert await asyncio.wait_for(survivor.wait(), 5) == 0, "SIGTERM closes the worker cleanly"
+
+
+async def test_a_rescheduled_job_keeps_its_attempts_and_outlives_its_worker(
+    fleet: WorkerFleet, producer: BullMqJobQueue
+) -> None:
+    job_id, policy = "watch:SOL:USDC", RetryPolicy(max_attempts=3, backoff_base_s=0.05)
+    runs: list[tuple[str, Job]] = []
+
+    async def reschedule(job: Job) -> float:
+        runs.append(("first", job))
+        return 1.0
+
+    async def finish(job: Job) -> None:
+        runs.append(("second", job))
+
+    def worker() -> BullMqJobQueue:  # a short idle poll: close() returns well within the delay
+        return BullMqJobQueue(
+            fleet.redis_url, policy, name=QUEUE_NAME, prefix=fleet.prefix, drain_delay_s=0.2
+        )
+
+    first, second = worker(), worker()
+    client = redis_client(fleet.redis_url, decode_responses=True)
+    try:
+        await first.start(reschedule)
+        assert await producer.enqueue(job_id)
+        delayed_key = f"{fleet.prefix}:{QUEUE_NAME}:delayed"
+        async with asyncio.timeout(5.0):
+            while await client.zscore(delayed_key, job_id) is None:  # noqa: ASYNC110
+                await asyncio.sleep(0.02)
+        job_hash = await client.hgetall(f"{fleet.prefix}:{QUEUE_NAME}:{job_id}")
+        assert job_hash.get("atm", "0") == "0", "a reschedule is not a made attempt"
+        assert await producer.enqueue(job_id) is False
+        await first.close(timeout_s=5.0)
+        assert await producer.depth() == 1, "close() leaves the rescheduled job in Redis"
+        await second.start(finish)
+        await poll_until(lambda: len(runs) == 2, timeout_s=5.0)
+    finally:
+        await asyncio.gather(first.close(), second.close(), client.aclose())
+    assert runs == [("first", Job(job_id, 1, 3)), ("second", Job(job_id, 1, 3))]
+    await poll_until_depth(producer, 0)
 
 
 async def poll_until_depth(queue: BullMqJobQueue, value: int, timeout_s: float = 5.0) -> None:

@@ -17,6 +17,7 @@ from order_engine.domain.orders import (
     OrderError,
     OrderEvent,
     OrderStatus,
+    OrderType,
 )
 
 S = OrderStatus
@@ -28,6 +29,8 @@ PATH_TO: dict[OrderStatus, tuple[OrderStatus, ...]] = {
     S.CONFIRMED: (S.ROUTING, S.BUILDING, S.SUBMITTED, S.CONFIRMED),
     S.FAILED: (S.ROUTING, S.FAILED),
     S.CANCELLED: (S.CANCELLED,),
+    S.WAITING: (S.WAITING,),
+    S.EXPIRED: (S.WAITING, S.EXPIRED),
 }
 ILLEGAL = [(a, b) for a, b in itertools.product(S, S) if b not in TRANSITIONS[a]]
 LEG = Leg("raydium", "5sig", Decimal("1.5"), Decimal("222"), 1).landed(Decimal("223.875"))
@@ -43,8 +46,9 @@ CONFIRMED_DATA = {
 }
 
 
-def new_order() -> Order:
-    return Order("ord-1", "SOL", "USDC", Decimal("1.5"), 50, created_ms=1_000)
+def new_order(order_type: OrderType = OrderType.LIMIT) -> Order:
+    """A limit order by default: it can take every path of the table, waiting included."""
+    return Order("ord-1", "SOL", "USDC", Decimal("1.5"), 50, created_ms=1_000, type=order_type)
 
 
 def order_at(status: OrderStatus) -> Order:
@@ -203,8 +207,8 @@ def test_order_error_round_trips_through_a_dict() -> None:
 
 
 def test_cancellable_and_terminal_sets() -> None:
-    assert frozenset({S.PENDING, S.ROUTING, S.BUILDING}) == CANCELLABLE
-    assert frozenset({S.CONFIRMED, S.FAILED, S.CANCELLED}) == TERMINAL
+    assert frozenset({S.PENDING, S.WAITING, S.ROUTING, S.BUILDING}) == CANCELLABLE
+    assert frozenset({S.CONFIRMED, S.FAILED, S.CANCELLED, S.EXPIRED}) == TERMINAL
     for status in CANCELLABLE:
         order = order_at(status)
         assert order.apply(S.CANCELLED, ts_ms=7).is_terminal
@@ -213,3 +217,19 @@ def test_cancellable_and_terminal_sets() -> None:
 def test_order_event_is_terminal_follows_the_table() -> None:
     for status in S:
         assert OrderEvent("o", 1, status, 0, 0).is_terminal is (status in TERMINAL)
+
+
+@pytest.mark.parametrize("status", [S.WAITING, S.EXPIRED])
+def test_a_market_order_never_waits_or_expires(status: OrderStatus) -> None:
+    order = new_order(OrderType.MARKET)
+    order.start()
+    with pytest.raises(IllegalTransitionError, match="market order never moves"):
+        order.apply(status, ts_ms=2_000)
+    assert (order.status, order.seq) == (S.PENDING, 1)
+
+
+def test_a_limit_order_waits_then_routes_or_expires() -> None:
+    filled = order_at(S.WAITING)
+    assert filled.apply(S.ROUTING, ts_ms=3_000, attempt=1).status is S.ROUTING
+    expired = order_at(S.WAITING)
+    assert expired.apply(S.EXPIRED, ts_ms=3_000).is_terminal

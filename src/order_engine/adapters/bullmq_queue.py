@@ -1,6 +1,11 @@
 """`JobQueue` on BullMQ for Python: the Lua scripts of the Node original keep jobs, job ids,
-attempts with backoff, delayed retries, the global rate limiter and stalled-job recovery in
-Redis, so every API and worker process shares them.
+attempts with backoff, delayed jobs and retries, the global rate limiter and stalled-job
+recovery in Redis, so every API and worker process shares them.
+
+A delayed enqueue is BullMQ's `delay` job option. A handler's reschedule moves its active job
+to the delayed set with `Job.moveToDelayed` (the lock token is the processor's second
+argument), which passes `skipAttempt` so the job's `attemptsMade` stays as it was, then
+raises `DelayedError`, which the worker takes as "neither completed nor failed".
 
 Two gaps of bullmq-python 3.4.4 are closed here:
 - its Redis connections report `canDoubleTimeout=False` until asked for the server version,
@@ -15,10 +20,11 @@ close waits for a read that missed its cancellation. Redis checks blocking timeo
 never shorter than configured, sometimes that much longer.
 
 Semantics that differ from `InMemoryJobQueue`: the limiter is a fixed window opened by its
-first start (all of a window's jobs may start at once); a delayed retry lives in Redis, so
-`close()` leaves it for any worker instead of dropping it; a job redelivered after its worker
-died keeps its attempt number (a stall is not a failed attempt), and a job that stalls twice
-is dropped (BullMQ's `maxStalledCount` 1) for the engine's recovery sweep to re-enqueue.
+first start (all of a window's jobs may start at once); a delayed job (retry, reschedule or
+delayed enqueue) lives in Redis, so `close()` leaves it for any worker instead of dropping
+it; a job redelivered after its worker died keeps its attempt number (a stall is not a
+failed attempt), and a job that stalls twice is dropped (BullMQ's `maxStalledCount` 1) for
+the engine's recovery sweep to re-enqueue.
 """
 
 from __future__ import annotations
@@ -26,13 +32,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
-from typing import Any
+from typing import Any, NoReturn
 
-from bullmq import Queue, Worker
+from bullmq import DelayedError, Queue, Worker
 from redis.exceptions import RedisError
 
-from order_engine.adapters.queue_limits import full_queue_retry_after_s
+from order_engine.adapters.queue_limits import checked_delay_s, full_queue_retry_after_s
 from order_engine.adapters.redis_client import redis_client
 from order_engine.domain.errors import CapacityError, DependencyUnavailableError
 from order_engine.engine.ports import Job, JobHandler
@@ -117,11 +124,12 @@ class BullMqJobQueue:
         self._run_task: asyncio.Task[Any] | None = None
         self._closed = False
 
-    async def enqueue(self, order_id: str) -> bool:
+    async def enqueue(self, order_id: str, *, delay_s: float = 0.0) -> bool:
         """One round trip reads the depth and whether the id exists, a second adds the job.
         (BullMQ's add of an existing id is a silent no-op that returns that id, so the
         existence check comes first; two concurrent enqueues of one id may both get True,
         never a False for a job that was added.)"""
+        delay_ms = math.ceil(checked_delay_s(delay_s) * 1000)
         if self._closed:
             raise DependencyUnavailableError("job queue is closed")
         try:
@@ -133,7 +141,10 @@ class BullMqJobQueue:
                     f"queue holds its maximum of {self._max_depth} jobs",
                     retry_after_s=self._retry_after_s,
                 )
-            await self._queue.add(JOB_NAME, {"orderId": order_id}, self._job_options(order_id))
+            options = self._job_options(order_id)
+            if delay_ms > 0:
+                options["delay"] = delay_ms
+            await self._queue.add(JOB_NAME, {"orderId": order_id}, options)
             return True
         except (RedisError, OSError) as error:
             raise DependencyUnavailableError("job queue unavailable") from error
@@ -183,9 +194,12 @@ class BullMqJobQueue:
         if self._worker is not None or self._closed:
             raise RuntimeError("job queue already started or closed")
 
-        async def process(job: Any, _token: str) -> None:
+        async def process(job: Any, token: str) -> None:
             attempts = int(job.opts.get("attempts") or self._policy.max_attempts)
-            await handler(Job(str(job.data["orderId"]), int(job.attemptsMade) + 1, attempts))
+            order_id = str(job.data["orderId"])
+            delay_s = await handler(Job(order_id, int(job.attemptsMade) + 1, attempts))
+            if delay_s is not None:
+                await _reschedule(job, token, checked_delay_s(delay_s))
 
         opts = {**self._worker_opts, "connection": redis_client(self._url, decode_responses=True)}
         worker = _LimiterAwareWorker(self._name, process, opts)
@@ -229,6 +243,14 @@ class BullMqJobQueue:
             for task in running:
                 task.cancel()
             await asyncio.gather(self._run_task, return_exceptions=True)
+
+
+async def _reschedule(job: Any, token: str, delay_s: float) -> NoReturn:
+    """Move the active `job` (locked by `token`) to the delayed set, runnable `delay_s` from
+    now, without counting an attempt; `DelayedError` tells the worker to leave it there."""
+    runnable_at_ms = math.ceil((time.time() + delay_s) * 1000)
+    await job.moveToDelayed(runnable_at_ms, token)
+    raise DelayedError(f"rescheduled in {delay_s:.3f} s")
 
 
 def _log_failed(job: Any, error: BaseException) -> None:

@@ -1,9 +1,10 @@
 """In-process `JobQueue` (embedded mode and test fake) with BullMQ's semantics.
 
 One dispatcher task takes jobs in FIFO order when a concurrency slot is free and the rate
-limiter allows a start, and runs each in its own task. Failed jobs come back after the
-policy's backoff through a loop timer. Jobs live only in memory: after a restart the engine
-recovers unfinished orders from the store.
+limiter allows a start, and runs each in its own task. A delayed job (a delayed enqueue, a
+reschedule its handler asked for, a failed job waiting out the policy's backoff) waits on a
+loop timer, not in a task. Jobs live only in memory: after a restart the engine recovers
+unfinished orders from the store.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import asyncio
 import logging
 from collections import deque
 
-from order_engine.adapters.queue_limits import full_queue_retry_after_s
+from order_engine.adapters.queue_limits import checked_delay_s, full_queue_retry_after_s
 from order_engine.domain.errors import CapacityError, DependencyUnavailableError
 from order_engine.engine.ports import Job, JobHandler
 from order_engine.engine.retry import RetryPolicy
@@ -50,7 +51,8 @@ class SlidingWindowLimiter:
 
 class InMemoryJobQueue:
     """`JobQueue` in one process: dedup by order id, bounded depth, `concurrency` handlers
-    at once, a global sliding-window rate limit and retries with exponential backoff."""
+    at once, a global sliding-window rate limit, delayed jobs and reschedules, and retries
+    with exponential backoff."""
 
     def __init__(
         self,
@@ -78,7 +80,8 @@ class InMemoryJobQueue:
         self._dispatcher: asyncio.Task[None] | None = None
         self._closed = False
 
-    async def enqueue(self, order_id: str) -> bool:
+    async def enqueue(self, order_id: str, *, delay_s: float = 0.0) -> bool:
+        delay_s = checked_delay_s(delay_s)
         if self._closed:
             raise DependencyUnavailableError("job queue is closed")
         if order_id in self._ids:
@@ -90,7 +93,7 @@ class InMemoryJobQueue:
             )
         self._ids.add(order_id)
         self._idle.clear()
-        self._push(Job(order_id, 1, self._policy.max_attempts))
+        self._later(delay_s, Job(order_id, 1, self._policy.max_attempts))
         return True
 
     async def depth(self) -> int:
@@ -103,8 +106,10 @@ class InMemoryJobQueue:
         self._dispatcher.add_done_callback(_log_dispatcher_crash)
 
     async def close(self, timeout_s: float = 10.0) -> None:
-        """Stop taking jobs, cancel pending retries, wait up to `timeout_s` for active
-        handlers and cancel those still running. Jobs not started stay unprocessed."""
+        """Stop taking jobs, drop delayed ones (retries, reschedules, delayed enqueues), wait
+        up to `timeout_s` for active handlers and cancel those still running. Jobs not
+        started stay unprocessed; a handler that finishes meanwhile is neither retried nor
+        rescheduled."""
         if self._closed:
             return
         self._closed = True
@@ -130,6 +135,14 @@ class InMemoryJobQueue:
         """Wait until no job is waiting, delayed or active (tests and benchmarks)."""
         await self._idle.wait()
 
+    def _later(self, delay_s: float, job: Job) -> None:
+        """Make `job` runnable now (0) or when a loop timer fires after `delay_s`."""
+        if delay_s == 0:
+            self._push(job)
+            return
+        loop = asyncio.get_running_loop()
+        self._timers[job.order_id] = loop.call_later(delay_s, self._promote, job)
+
     def _push(self, job: Job) -> None:
         self._waiting.append(job)
         self._job_ready.set()
@@ -153,11 +166,18 @@ class InMemoryJobQueue:
 
     async def _run(self, job: Job, handler: JobHandler) -> None:
         try:
-            await handler(job)
+            delay_s = await handler(job)
+            if delay_s is not None:
+                delay_s = checked_delay_s(delay_s)
         except Exception as error:
             self._after_failure(job, error)
         else:
-            self._forget(job.order_id)
+            if delay_s is None:
+                self._forget(job.order_id)
+            elif self._closed:
+                log.info("job %s rescheduled while the queue closed; dropped", job.order_id)
+            else:
+                self._later(delay_s, job)  # the same delivery again: no attempt used
         finally:
             self._slots.release()
 
@@ -184,9 +204,7 @@ class InMemoryJobQueue:
             delay_s,
             exc_info=error,
         )
-        retry = Job(job.order_id, job.attempt + 1, job.max_attempts)
-        loop = asyncio.get_running_loop()
-        self._timers[job.order_id] = loop.call_later(delay_s, self._promote, retry)
+        self._later(delay_s, Job(job.order_id, job.attempt + 1, job.max_attempts))
 
     def _promote(self, job: Job) -> None:
         self._timers.pop(job.order_id, None)

@@ -13,7 +13,7 @@ from order_engine.domain.errors import (
     IdempotencyConflictError,
     OrderNotFoundError,
 )
-from order_engine.domain.orders import TERMINAL, Order, OrderEvent, OrderStatus
+from order_engine.domain.orders import NOT_RUNNABLE, Order, OrderEvent, OrderStatus
 from order_engine.engine.ports import Page
 
 
@@ -95,10 +95,35 @@ class InMemoryOrderStore:
     async def unfinished(self, limit: int = 1000) -> builtins.list[str]:
         self._check_open()
         open_orders = sorted(
-            (o for o in self._orders.values() if o.status not in TERMINAL),
+            (o for o in self._orders.values() if o.status not in NOT_RUNNABLE),
             key=lambda o: (o.created_ms, o.id),
         )
         return [o.id for o in open_orders[:limit]]
+
+    async def waiting(
+        self, token_in: str, token_out: str, limit: int = 1000
+    ) -> builtins.list[Order]:
+        self._check_open()
+        found = sorted(
+            (
+                o
+                for o in self._orders.values()
+                if o.status is OrderStatus.WAITING
+                and (o.token_in, o.token_out) == (token_in, token_out)
+            ),
+            key=lambda o: (o.created_ms, o.id),
+        )
+        return [copy.deepcopy(o) for o in found[:limit]]
+
+    async def waiting_pairs(self) -> builtins.list[tuple[str, str]]:
+        self._check_open()
+        return sorted(
+            {
+                (o.token_in, o.token_out)
+                for o in self._orders.values()
+                if o.status is OrderStatus.WAITING
+            }
+        )
 
     async def ping(self) -> None:
         self._check_open()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, Literal
 
@@ -11,11 +11,12 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, V
 
 from order_engine.api.errors import HttpError
 from order_engine.domain.errors import RequestError
-from order_engine.domain.orders import Order, OrderEvent, OrderStatus
+from order_engine.domain.orders import Order, OrderEvent, OrderStatus, OrderType
 from order_engine.domain.quotes import plain
 from order_engine.engine.service import OrderRequest
 
 MAX_SLIPPAGE_BPS = 5000
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _decimal(value: Any) -> Any:
@@ -40,8 +41,19 @@ class ExecuteOrderBody(BaseModel):
     amountIn: Amount | None = Field(default=None, examples=["1.5"])
     amount: Amount | None = Field(default=None, description="alias of amountIn")
     slippageBps: StrictInt = Field(default=50, ge=0, le=MAX_SLIPPAGE_BPS)
-    type: Literal["market"] = "market"
+    type: Literal["market", "limit"] = "market"
     clientOrderId: str | None = Field(default=None, min_length=1, max_length=64)
+    limitPrice: Amount | None = Field(
+        default=None, description="limit orders: least tokenOut per tokenIn, after fees"
+    )
+    timeInForceSeconds: StrictInt | None = Field(
+        default=None, description="limit orders: expire this many seconds after acceptance"
+    )
+    expiresAt: str | None = Field(
+        default=None,
+        max_length=40,
+        description="limit orders: or expire at this ISO 8601 time with a zone",
+    )
 
     def to_request(self) -> OrderRequest:
         if self.amountIn is not None and self.amount is not None:
@@ -54,8 +66,25 @@ class ExecuteOrderBody(BaseModel):
             token_out=self.tokenOut,
             amount_in=amount,
             slippage_bps=self.slippageBps,
+            type=OrderType(self.type),
             client_order_id=self.clientOrderId,
+            limit_price=self.limitPrice,
+            time_in_force_s=self.timeInForceSeconds,
+            expires_at_ms=None if self.expiresAt is None else _epoch_ms(self.expiresAt),
         )
+
+
+def _epoch_ms(text: str) -> int:
+    """ISO 8601 with a zone (e.g. 2026-11-25T18:00:00Z) → epoch milliseconds."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise RequestError(
+            "expiresAt must be an ISO 8601 time, e.g. 2026-11-25T18:00:00Z", field="expiresAt"
+        ) from exc
+    if moment.tzinfo is None:
+        raise RequestError("expiresAt needs a time zone (e.g. Z)", field="expiresAt")
+    return (moment - EPOCH) // timedelta(milliseconds=1)
 
 
 def parse_execute_body(raw: bytes) -> OrderRequest:
@@ -119,6 +148,7 @@ def order_view(order: Order, ws_url: str) -> dict[str, Any]:
         "amountOut": _money(order.amount_out),
         "minAmountOut": _money(order.min_amount_out),
         **_fill_view(order),
+        **_limit_view(order),
         "error": None
         if order.error is None
         else {"code": order.error.code, "message": order.error.message},
@@ -126,6 +156,18 @@ def order_view(order: Order, ws_url: str) -> dict[str, Any]:
         "createdAt": iso_ms(order.created_ms),
         "updatedAt": iso_ms(order.updated_ms),
         "wsUrl": ws_url,
+    }
+
+
+def _limit_view(order: Order) -> dict[str, Any]:
+    """A limit order's terms and its last price check (absent on market orders)."""
+    if order.type is not OrderType.LIMIT:
+        return {}
+    return {
+        "limitPrice": _money(order.limit_price),
+        "expiresAt": None if order.expires_ms is None else iso_ms(order.expires_ms),
+        "bestPrice": _money(order.best_price),
+        "checkedAt": None if order.checked_ms is None else iso_ms(order.checked_ms),
     }
 
 

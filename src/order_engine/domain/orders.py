@@ -19,29 +19,42 @@ from order_engine.domain.quotes import plain
 
 class OrderStatus(StrEnum):
     PENDING = "pending"
+    WAITING = "waiting"  # a limit order waiting for its price
     ROUTING = "routing"
     BUILDING = "building"
     SUBMITTED = "submitted"
     CONFIRMED = "confirmed"
     FAILED = "failed"
     CANCELLED = "cancelled"
+    EXPIRED = "expired"  # a waiting order whose time in force ran out
 
 
 class OrderType(StrEnum):
     MARKET = "market"
+    LIMIT = "limit"
+
+    @property
+    def waits(self) -> bool:
+        """Whether orders of this type may wait (`waiting`, `expired`)."""
+        return self is not OrderType.MARKET
 
 
 S = OrderStatus
 TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
-    S.PENDING: frozenset({S.ROUTING, S.FAILED, S.CANCELLED}),
+    S.PENDING: frozenset({S.WAITING, S.ROUTING, S.FAILED, S.CANCELLED, S.EXPIRED}),
+    S.WAITING: frozenset({S.ROUTING, S.FAILED, S.CANCELLED, S.EXPIRED}),
     S.ROUTING: frozenset({S.BUILDING, S.FAILED, S.CANCELLED}),
     S.BUILDING: frozenset({S.SUBMITTED, S.FAILED, S.CANCELLED}),
     S.SUBMITTED: frozenset({S.CONFIRMED, S.FAILED}),
     S.CONFIRMED: frozenset(),
     S.FAILED: frozenset(),
     S.CANCELLED: frozenset(),
+    S.EXPIRED: frozenset(),
 }
+WAITING_ONLY: frozenset[OrderStatus] = frozenset({S.WAITING, S.EXPIRED})
 TERMINAL: frozenset[OrderStatus] = frozenset(s for s, nxt in TRANSITIONS.items() if not nxt)
+# not for the recovery sweep to queue: finished, or waiting (watched per pair instead)
+NOT_RUNNABLE: frozenset[OrderStatus] = TERMINAL | {S.WAITING}
 CANCELLABLE: frozenset[OrderStatus] = frozenset(
     s for s, nxt in TRANSITIONS.items() if S.CANCELLED in nxt
 )
@@ -136,6 +149,10 @@ class Order:
     error: OrderError | None = None
     attempt_errors: list[OrderError] = field(default_factory=list)
     legs: list[Leg] = field(default_factory=list)  # every transaction of its route(s)
+    limit_price: Decimal | None = None  # limit orders: least tokenOut per tokenIn, after fees
+    expires_ms: int | None = None  # limit orders: when a waiting order expires
+    best_price: Decimal | None = None  # limit orders: the best price at the last check
+    checked_ms: int | None = None  # limit orders: when that was
 
     @property
     def is_terminal(self) -> bool:
@@ -161,6 +178,8 @@ class Order:
             raise IllegalTransitionError(
                 f"order {self.id} cannot move from {self.status} to {status}"
             )
+        if status in WAITING_ONLY and not self.type.waits:
+            raise IllegalTransitionError(f"a {self.type} order never moves to {status}")
         self.status = status
         self.seq += 1
         self.updated_ms = ts_ms

@@ -18,12 +18,15 @@ from order_engine.domain.errors import (
     OrderNotFoundError,
     PermanentExecutionError,
     QuoteExpiredError,
+    SlippageExceededError,
     VenueUnavailableError,
 )
 from order_engine.domain.legs import Leg, LegState, unfilled, unsettled
+from order_engine.domain.limits import leg_floors, meets_limit, price_of
 from order_engine.domain.orders import Order, OrderError, OrderEvent, OrderStatus
-from order_engine.domain.quotes import Quote, RoutingDecision, minimum_out
+from order_engine.domain.quotes import Quote, RoutingDecision
 from order_engine.domain.tokens import Token, find_token
+from order_engine.engine.limit_orders import LimitOrders
 from order_engine.engine.ports import Clock, EventBus, Job, OrderStore
 from order_engine.engine.retry import RetryPolicy
 from order_engine.engine.routing import SplitPolicy, route
@@ -53,12 +56,19 @@ class OrderExecutor:
         *,
         quote_timeout_s: float,
         split_policy: SplitPolicy | None = None,
+        limit_orders: LimitOrders | None = None,
     ) -> None:
         self._store, self._bus, self._clock, self._policy = store, bus, clock, policy
         self._venue_list = list(venues)
         self._venues = {v.name: v for v in venues}
         self._quote_timeout_s = quote_timeout_s
         self._split = split_policy or SplitPolicy()
+        self._limits = limit_orders
+
+    def _limit_orders(self) -> LimitOrders:
+        if self._limits is None:
+            raise PermanentExecutionError("this engine was built without limit orders")
+        return self._limits
 
     async def handle(self, job: Job) -> None:
         """Run one attempt. Raises (so the queue retries with backoff) only when the
@@ -143,6 +153,11 @@ class OrderExecutor:
         return True
 
     async def _attempt(self, order: Order, attempt: int) -> None:
+        decision = None
+        if order.type.waits and order.status in (S.PENDING, S.WAITING):
+            decision = await self._limit_orders().check(order)
+            if decision is None:
+                return  # still waiting (or expired): not an attempt
         order.attempt = attempt
         order.legs, error = await settle_all(self._venues, order.legs)
         if error is not None:
@@ -154,11 +169,12 @@ class OrderExecutor:
         await self._advance(order, S.ROUTING, attempt)
         t_in = find_token(order.token_in, field="tokenIn")
         t_out = find_token(order.token_out, field="tokenOut")
-        decision = await self._fresh_route(t_in, t_out, remaining)
-        # slippage is measured from this attempt's (fresh) quotes, leg by leg
-        floors = [
-            minimum_out(q.amount_out, order.slippage_bps, t_out.decimals) for q in decision.route
-        ]
+        if decision is None or remaining != order.amount_in:
+            decision = await self._fresh_route(t_in, t_out, remaining)
+        _check_limit(order, decision, remaining, t_out.decimals)
+        # slippage is measured from this attempt's (fresh) quotes, leg by leg, and a limit
+        # order's legs never accept less than the limit price
+        floors = leg_floors(decision.route, order.slippage_bps, order.limit_price, t_out.decimals)
         building = {**decision.as_dict(), "minAmountOut": str(sum(floors))}
         await self._advance(order, S.BUILDING, attempt, building)
         sends = [
@@ -237,6 +253,17 @@ class OrderExecutor:
         await publish_best_effort(self._bus, event)
 
 
+def _check_limit(order: Order, decision: RoutingDecision, amount: Decimal, decimals: int) -> None:
+    """A fired limit order whose fresh route no longer pays the limit sends nothing."""
+    if order.limit_price is None:
+        return
+    if not meets_limit(decision.amount_out, amount, order.limit_price, decimals):
+        raise SlippageExceededError(
+            f"the best route pays {price_of(decision.amount_out, amount)} {order.token_out} "
+            f"per {order.token_in}, below the limit {order.limit_price}; nothing was sent"
+        )
+
+
 def _submitted_data(sends: list[tuple[Venue, SwapTransaction, Leg]]) -> dict[str, Any]:
     first = sends[0][1]
     return {
@@ -248,7 +275,7 @@ def _submitted_data(sends: list[tuple[Venue, SwapTransaction, Leg]]) -> dict[str
     }
 
 
-_ORDER = (S.PENDING, S.ROUTING, S.BUILDING, S.SUBMITTED)
+_ORDER = (S.PENDING, S.WAITING, S.ROUTING, S.BUILDING, S.SUBMITTED)
 
 
 def _sent_before(current: OrderStatus, wanted: OrderStatus) -> bool:

@@ -60,7 +60,18 @@ class OrderStore(Protocol):
         ...
 
     async def unfinished(self, limit: int = 1000) -> builtins.list[str]:
-        """Ids of orders that are not in a terminal status, oldest first."""
+        """Ids of orders that are neither terminal nor `waiting`, oldest first (waiting
+        orders are watched per pair: see `waiting` and `waiting_pairs`)."""
+        ...
+
+    async def waiting(
+        self, token_in: str, token_out: str, limit: int = 1000
+    ) -> builtins.list[Order]:
+        """Orders `waiting` to trade `token_in` into `token_out`, oldest first."""
+        ...
+
+    async def waiting_pairs(self) -> builtins.list[tuple[str, str]]:
+        """Every (tokenIn, tokenOut) some order is `waiting` on, sorted."""
         ...
 
     async def ping(self) -> None: ...
@@ -81,19 +92,28 @@ class Job:
         return self.attempt >= self.max_attempts
 
 
-JobHandler = Callable[[Job], Awaitable[None]]
+JobHandler = Callable[[Job], Awaitable[float | None]]
+"""Handles one delivery. Returns None when the job is done, or a delay in seconds to run the
+SAME job again after it (a reschedule, e.g. re-checking a limit order's price): the job stays
+queued, delayed, under its id, and comes back with the same `attempt` (a reschedule is not a
+failed attempt; the rate limiter counts the later run as a start). Raising is a failure,
+retried with backoff while attempts remain; so is returning a negative or non-finite delay."""
 
 
 class JobQueue(Protocol):
     """At-least-once job delivery with the engine's policy: a job id is the order id (a
     second enqueue of a waiting, delayed or active id is a no-op), at most `concurrency`
     handlers run at once per worker, at most `rate_limit_max` jobs start per
-    `rate_limit_window_s` (0 = no limit), and a handler that raises is retried with
-    exponential backoff until `max_attempts` deliveries have been made."""
+    `rate_limit_window_s` (0 = no limit), a handler that raises is retried with
+    exponential backoff until `max_attempts` deliveries have been made, and a handler that
+    returns a delay is run again after it without using an attempt (see `JobHandler`).
+    Scheduled waits are timers of the queue, not a sleeping task per job."""
 
-    async def enqueue(self, order_id: str) -> bool:
-        """Queue a job for `order_id`; False if one is already waiting, delayed or active. Raises
-        `CapacityError` when the queue holds its maximum depth."""
+    async def enqueue(self, order_id: str, *, delay_s: float = 0.0) -> bool:
+        """Queue a job for `order_id` (any string key, e.g. `watch:SOL:USDC`), runnable once
+        `delay_s` seconds have passed (0 = now); False if one is already waiting, delayed or
+        active. Raises `CapacityError` when the queue holds its maximum depth, `ValueError`
+        for a negative or non-finite delay."""
         ...
 
     async def depth(self) -> int:
@@ -105,7 +125,9 @@ class JobQueue(Protocol):
         ...
 
     async def close(self, timeout_s: float = 10.0) -> None:
-        """Stop taking jobs; wait up to `timeout_s` for active ones."""
+        """Stop taking jobs; wait up to `timeout_s` for active ones. Delayed jobs (retries,
+        reschedules, delayed enqueues) are the implementation's: in memory they are dropped,
+        in Redis they stay for any worker."""
         ...
 
     async def ping(self) -> None: ...

@@ -20,6 +20,12 @@ from order_engine.domain.errors import (
     NotCancellableError,
     RequestError,
 )
+from order_engine.domain.limits import (
+    DEFAULT_TIME_IN_FORCE_S,
+    MAX_TIME_IN_FORCE_S,
+    check_limit_price,
+    expiry_ms,
+)
 from order_engine.domain.orders import CANCELLABLE, Order, OrderEvent, OrderStatus, OrderType
 from order_engine.domain.quotes import RoutingDecision
 from order_engine.domain.tokens import Token, check_amount, check_pair, find_token
@@ -73,6 +79,25 @@ class OrderRequest:
     slippage_bps: int = 50
     type: OrderType = OrderType.MARKET
     client_order_id: str | None = None
+    limit_price: Decimal | None = None  # limit orders
+    time_in_force_s: int | None = None  # limit orders: expire this long after acceptance
+    expires_at_ms: int | None = None  # limit orders: or at this time
+
+    def check_type_fields(self) -> None:
+        """Limit fields only on limit orders, and a limit order has its limit price."""
+        limit_fields = {
+            "limitPrice": self.limit_price,
+            "timeInForceSeconds": self.time_in_force_s,
+            "expiresAt": self.expires_at_ms,
+        }
+        if self.type is OrderType.MARKET:
+            for name, value in limit_fields.items():
+                if value is not None:
+                    raise RequestError(f"{name} applies only to limit orders", field=name)
+            return
+        if self.limit_price is None:
+            raise RequestError("limitPrice is required for a limit order", field="limitPrice")
+        check_limit_price(self.limit_price)
 
     def fingerprint(self) -> str:
         canonical = json.dumps(
@@ -83,6 +108,9 @@ class OrderRequest:
                 "amountIn": str(self.amount_in.normalize()),
                 "slippageBps": self.slippage_bps,
                 "clientOrderId": self.client_order_id,
+                "limitPrice": None if self.limit_price is None else str(self.limit_price),
+                "timeInForceSeconds": self.time_in_force_s,
+                "expiresAt": self.expires_at_ms,
             },
             sort_keys=True,
         )
@@ -119,6 +147,7 @@ class OrderService:
         max_queue_depth: int,
         quote_timeout_s: float,
         split_policy: SplitPolicy | None = None,
+        max_time_in_force_s: int = MAX_TIME_IN_FORCE_S,
         new_id: Callable[[], str] | None = None,
         stream_idle_check_s: float = STREAM_IDLE_CHECK_S,
     ) -> None:
@@ -127,6 +156,7 @@ class OrderService:
         self._max_depth = max_queue_depth
         self._quote_timeout_s = quote_timeout_s
         self._split = split_policy or SplitPolicy()
+        self._max_time_in_force_s = max_time_in_force_s
         self._new_id = new_id or (lambda: str(uuid.uuid4()))
         self._admitting = 0
         self._idle_check_s = stream_idle_check_s
@@ -140,6 +170,7 @@ class OrderService:
         """Accept an order: validate, persist with its `pending` event, queue, publish.
         Returns the order and whether it was created (False: an idempotent replay)."""
         t_in, t_out = validate_pair(request.token_in, request.token_out, request.amount_in)
+        request.check_type_fields()
         fingerprint = None
         if idempotency_key is not None:
             fingerprint = request.fingerprint()
@@ -174,6 +205,15 @@ class OrderService:
             idempotency_key=idempotency_key,
             request_fingerprint=fingerprint,
         )
+        if request.type is OrderType.LIMIT:
+            order.limit_price = request.limit_price
+            order.expires_ms = expiry_ms(
+                order.created_ms,
+                time_in_force_s=request.time_in_force_s,
+                expires_at_ms=request.expires_at_ms,
+                default_s=min(DEFAULT_TIME_IN_FORCE_S, self._max_time_in_force_s),
+                max_s=self._max_time_in_force_s,
+            )
         event = order.start()
         try:
             await self._store.create(order, event)

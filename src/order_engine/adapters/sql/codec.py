@@ -21,6 +21,8 @@ def order_to_row(order: Order) -> dict[str, Any]:
         "idempotency_key": order.idempotency_key,
         "request_fingerprint": order.request_fingerprint,
         "created_ms": order.created_ms,
+        "limit_price": order.limit_price,
+        "expires_ms": order.expires_ms,
         **mutable_values(order),
     }
 
@@ -39,6 +41,8 @@ def mutable_values(order: Order) -> dict[str, Any]:
         "error": None if order.error is None else order.error.as_dict(),
         "attempt_errors": [e.as_dict() for e in order.attempt_errors],
         "legs": [leg.as_dict() for leg in order.legs] if order.legs else None,
+        "best_price": order.best_price,
+        "checked_ms": order.checked_ms,
     }
 
 
@@ -67,6 +71,10 @@ def row_to_order(row: Mapping[str, Any]) -> Order:
         error=None if error is None else OrderError.from_dict(error),
         attempt_errors=[OrderError.from_dict(e) for e in row["attempt_errors"]],
         legs=[Leg.from_dict(leg) for leg in row["legs"] or ()],
+        limit_price=row["limit_price"],
+        expires_ms=row["expires_ms"],
+        best_price=row["best_price"],
+        checked_ms=row["checked_ms"],
     )
 
 

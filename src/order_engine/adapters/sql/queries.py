@@ -9,7 +9,7 @@ from sqlalchemy import Integer, and_, bindparam, func, or_, select
 from sqlalchemy.sql import Select
 
 from order_engine.adapters.sql.tables import order_events, orders
-from order_engine.domain.orders import TERMINAL
+from order_engine.domain.orders import NOT_RUNNABLE, OrderStatus
 
 GET_ORDER = select(orders).where(orders.c.id == bindparam("order_id"))
 
@@ -25,9 +25,27 @@ EVENTS_AFTER = (
 
 UNFINISHED = (
     select(orders.c.id)
-    .where(orders.c.status.not_in(sorted(s.value for s in TERMINAL)))
+    .where(orders.c.status.not_in(sorted(s.value for s in NOT_RUNNABLE)))
     .order_by(orders.c.created_ms, orders.c.id)
     .limit(bindparam("limit", type_=Integer))
+)
+
+WAITING_FOR_PAIR = (
+    select(orders)
+    .where(
+        orders.c.status == OrderStatus.WAITING.value,
+        orders.c.token_in == bindparam("token_in"),
+        orders.c.token_out == bindparam("token_out"),
+    )
+    .order_by(orders.c.created_ms, orders.c.id)
+    .limit(bindparam("limit", type_=Integer))
+)
+
+WAITING_PAIRS = (
+    select(orders.c.token_in, orders.c.token_out)
+    .where(orders.c.status == OrderStatus.WAITING.value)
+    .distinct()
+    .order_by(orders.c.token_in, orders.c.token_out)
 )
 
 COUNT_ORDERS = select(func.count().label("n")).select_from(orders)

@@ -105,6 +105,15 @@ class SqlOrderStore:
     async def unfinished(self, limit: int = 1000) -> builtins.list[str]:
         return [r["id"] for r in await self._read(q.UNFINISHED, {"limit": limit})]
 
+    async def waiting(
+        self, token_in: str, token_out: str, limit: int = 1000
+    ) -> builtins.list[Order]:
+        params = {"token_in": token_in, "token_out": token_out, "limit": limit}
+        return await self._read_orders(q.WAITING_FOR_PAIR, params)
+
+    async def waiting_pairs(self) -> builtins.list[tuple[str, str]]:
+        return [(r["token_in"], r["token_out"]) for r in await self._read(q.WAITING_PAIRS)]
+
     async def count(self) -> int:
         """How many orders are stored (for metrics and tests)."""
         rows = await self._read(q.COUNT_ORDERS)

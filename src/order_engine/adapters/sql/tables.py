@@ -102,6 +102,10 @@ orders = Table(
     Column("error", JsonText()),
     Column("attempt_errors", JsonText(), nullable=False),
     Column("legs", JsonText()),  # the route's transactions (migration 0002)
+    Column("limit_price", Money()),  # limit orders (migration 0003)
+    Column("expires_ms", BigInteger),
+    Column("best_price", Money()),
+    Column("checked_ms", BigInteger),
     Column("created_ms", BigInteger, nullable=False),
     Column("updated_ms", BigInteger, nullable=False),
     Index("ix_orders_status_created", "status", "created_ms", "id"),

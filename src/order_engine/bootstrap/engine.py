@@ -1,0 +1,105 @@
+"""The running engine: its adapters and use cases, started and stopped together."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+
+from order_engine.adapters.metrics import EngineMetrics
+from order_engine.api.context import ApiContext
+from order_engine.domain.errors import DependencyUnavailableError, EngineError
+from order_engine.domain.orders import Execution
+from order_engine.engine.executor import OrderExecutor
+from order_engine.engine.limit_orders import LimitOrders
+from order_engine.engine.ports import EventBus, JobQueue, OrderStore
+from order_engine.engine.service import OrderService
+from order_engine.settings import Settings
+from order_engine.venues.ledger import SwapLedger
+from order_engine.venues.simulated import SimulatedVenue
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Engine:
+    settings: Settings
+    store: OrderStore
+    queue: JobQueue
+    watch_queue: JobQueue  # limit orders' per-pair watch jobs (no rate limit)
+    bus: EventBus
+    venues: list[SimulatedVenue]
+    chain: SwapLedger
+    service: OrderService
+    executor: OrderExecutor
+    limits: LimitOrders
+    metrics: EngineMetrics
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    async def start_workers(self) -> None:
+        await self.queue.start(self.executor.handle)
+        await self.watch_queue.start(self.limits.handle_watch)
+        await self.recover()
+        self._tasks.append(asyncio.create_task(self._recovery_loop()))
+
+    async def recover(self) -> None:
+        """Queue every unfinished order again, and watch every pair orders wait on."""
+        await self.service.recover()
+        await self.limits.recover()
+
+    async def _recovery_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.recovery_interval_s)
+            try:
+                await self.recover()
+            except EngineError as exc:
+                log.warning("recovery sweep failed: %s", exc.message)
+
+    async def check_reachable(self) -> None:
+        """Raise `DependencyUnavailableError` naming the first dependency that is down."""
+        for name, dep in (
+            ("database", self.store),
+            ("Redis queue", self.queue),
+            ("event bus", self.bus),
+        ):
+            try:
+                await dep.ping()
+            except DependencyUnavailableError as exc:
+                raise DependencyUnavailableError(f"{name} unreachable: {exc.message}") from exc
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.watch_queue.close(timeout_s=self.settings.shutdown_timeout_s)
+        await self.queue.close(timeout_s=self.settings.shutdown_timeout_s)
+        await self.bus.close()
+        await self.chain.close()
+        await self.store.close()
+
+    async def executions(self, order_id: str) -> list[Execution]:
+        """Every swap that landed on the (simulated) chain for `order_id`."""
+        return [e.execution for e in await self.chain.entries(order_id) if e.execution]
+
+    async def readiness(self) -> dict[str, str]:
+        checks: dict[str, str] = {}
+        for name, dep in (("database", self.store), ("queue", self.queue), ("events", self.bus)):
+            try:
+                await dep.ping()
+                checks[name] = "ok"
+            except Exception as exc:  # readiness reports, it does not raise
+                checks[name] = getattr(exc, "message", type(exc).__name__)
+        return checks
+
+    async def render_metrics(self) -> bytes:
+        return await self.metrics.render(self.queue)
+
+    def api_context(self) -> ApiContext:
+        s = self.settings
+        return ApiContext(
+            service=self.service,
+            public_base_url=s.resolved_public_base_url,
+            max_body_bytes=s.max_body_bytes,
+            readiness=self.readiness,
+            metrics=self.render_metrics,
+        )

@@ -1,0 +1,100 @@
+"""Adapters by settings: SQLite or PostgreSQL, in-process or Redis (BullMQ, Streams)."""
+
+from __future__ import annotations
+
+from order_engine.adapters.bullmq_queue import BullMqJobQueue
+from order_engine.adapters.memory_bus import InMemoryEventBus
+from order_engine.adapters.memory_queue import InMemoryJobQueue
+from order_engine.adapters.redis_bus import RedisEventBus
+from order_engine.adapters.redis_ledger import RedisSwapLedger
+from order_engine.adapters.sql import create_sql_store
+from order_engine.adapters.sql.schema import UnmigratedDatabaseError
+from order_engine.engine.ports import EventBus, JobQueue, OrderStore
+from order_engine.engine.retry import RetryPolicy
+from order_engine.settings import Settings
+from order_engine.venues.ledger import InMemorySwapLedger, SwapLedger
+
+WATCH_CONCURRENCY = 4
+WATCH_MAX_DEPTH = 100_000
+
+
+class ConfigurationError(Exception):
+    """Settings that cannot work; the CLI prints the message and exits."""
+
+
+def check_urls(settings: Settings, command: str = "serve") -> None:
+    problem = settings.problem_for(command)
+    if problem is not None:
+        raise ConfigurationError(problem)
+
+
+async def make_store(settings: Settings, auto_migrate: bool) -> OrderStore:
+    """SQLite migrates itself (embedded); PostgreSQL is migrated by `order-engine migrate`
+    unless `auto_migrate`, and a process refuses a database that is not at the head."""
+    url = settings.resolved_database_url
+    embedded = url.startswith("sqlite")
+    try:
+        return await create_sql_store(
+            url, migrate=embedded or auto_migrate, require_migrated=not embedded
+        )
+    except UnmigratedDatabaseError as exc:
+        raise ConfigurationError(str(exc)) from exc
+
+
+def make_watch_queue(settings: Settings, policy: RetryPolicy) -> JobQueue:
+    """Limit orders' per-pair watch jobs: their own queue, so re-checks never spend the
+    order queue's rate limit."""
+    s = settings
+    if s.redis_url:
+        return BullMqJobQueue(
+            s.redis_url,
+            policy,
+            name="watch",
+            prefix=s.redis_prefix,
+            concurrency=WATCH_CONCURRENCY,
+            rate_limit_max=0,
+            max_depth=WATCH_MAX_DEPTH,
+            lock_duration_ms=round(s.job_lock_s * 1000),
+            stalled_interval_ms=round(s.job_lock_s * 1000),
+        )
+    return InMemoryJobQueue(
+        policy, concurrency=WATCH_CONCURRENCY, rate_limit_max=0, max_depth=WATCH_MAX_DEPTH
+    )
+
+
+def make_queue(settings: Settings, policy: RetryPolicy) -> JobQueue:
+    s = settings
+    if s.redis_url:
+        return BullMqJobQueue(
+            s.redis_url,
+            policy,
+            prefix=s.redis_prefix,
+            concurrency=s.worker_concurrency,
+            rate_limit_max=s.rate_limit_max,
+            rate_limit_window_s=s.rate_limit_window_s,
+            max_depth=s.queue_max_depth,
+            lock_duration_ms=round(s.job_lock_s * 1000),
+            stalled_interval_ms=round(s.job_lock_s * 1000),
+        )
+    return InMemoryJobQueue(
+        policy,
+        concurrency=s.worker_concurrency,
+        rate_limit_max=s.rate_limit_max,
+        rate_limit_window_s=s.rate_limit_window_s,
+        max_depth=s.queue_max_depth,
+    )
+
+
+def make_chain(settings: Settings) -> SwapLedger:
+    """The simulated chain is shared by every process of a deployment, as a real one is,
+    and lives outside the engine's own Redis when `SIM_CHAIN_URL` says where."""
+    url = settings.sim_chain_url or settings.redis_url
+    if url:
+        return RedisSwapLedger(url, prefix=settings.redis_prefix)
+    return InMemorySwapLedger()
+
+
+def make_bus(settings: Settings) -> EventBus:
+    if settings.redis_url:
+        return RedisEventBus(settings.redis_url, prefix=settings.redis_prefix)
+    return InMemoryEventBus()

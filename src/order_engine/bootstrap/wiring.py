@@ -1,0 +1,181 @@
+"""Building the engine from settings, and the entry points the CLI runs."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+from redis.exceptions import RedisError
+from sqlalchemy.engine import make_url
+
+from order_engine.adapters.clock import SystemClock
+from order_engine.adapters.metrics import EngineMetrics, MetricsEventBus
+from order_engine.adapters.redis_client import redis_client
+from order_engine.adapters.sql import create_engine
+from order_engine.adapters.sql.schema import migrate, printable_url
+from order_engine.api.app import HotPaths, create_app
+from order_engine.bootstrap.engine import Engine
+from order_engine.bootstrap.factories import (
+    check_urls,
+    make_bus,
+    make_chain,
+    make_queue,
+    make_store,
+    make_watch_queue,
+)
+from order_engine.domain.errors import DependencyUnavailableError
+from order_engine.engine.executor import OrderExecutor
+from order_engine.engine.limit_orders import LimitOrders
+from order_engine.engine.retry import RetryPolicy
+from order_engine.engine.routing import SplitPolicy
+from order_engine.engine.service import OrderService
+from order_engine.settings import Settings
+from order_engine.venues.simulated import simulated_venues
+
+log = logging.getLogger(__name__)
+
+
+async def build_engine(
+    settings: Settings, *, command: str = "serve", auto_migrate: bool = True
+) -> Engine:
+    """Pick adapters by URL scheme and wire the use cases: SQLite or PostgreSQL for the
+    store; BullMQ and Redis Streams when `REDIS_URL` is set, else in-process."""
+    check_urls(settings, command)
+    clock = SystemClock()
+    policy = RetryPolicy(settings.max_attempts, settings.backoff_base_s, settings.backoff_factor)
+    metrics = EngineMetrics()
+    store = await make_store(settings, auto_migrate)
+    queue = make_queue(settings, policy)
+    watch_queue = make_watch_queue(settings, policy)
+    bus = MetricsEventBus(make_bus(settings), metrics)
+    chain = make_chain(settings)
+    venues = simulated_venues(
+        seed=settings.rng_seed,
+        latency_scale=settings.latency_scale,
+        failure_rate=settings.failure_rate,
+        ledger=chain,
+    )
+    split = SplitPolicy(
+        settings.split_orders, settings.split_min_gain_bps, settings.split_min_leg_fraction
+    )
+    service = OrderService(
+        store,
+        queue,
+        bus,
+        venues,
+        clock,
+        max_queue_depth=settings.queue_max_depth,
+        quote_timeout_s=settings.quote_timeout_s,
+        split_policy=split,
+        max_time_in_force_s=settings.limit_max_time_in_force_s,
+    )
+    limits = LimitOrders(
+        store,
+        queue,
+        watch_queue,
+        bus,
+        venues,
+        clock,
+        check_interval_s=settings.limit_check_interval_s,
+        quote_timeout_s=settings.quote_timeout_s,
+        split_policy=split,
+    )
+    executor = OrderExecutor(
+        store,
+        bus,
+        venues,
+        clock,
+        policy,
+        quote_timeout_s=settings.quote_timeout_s,
+        split_policy=split,
+        limit_orders=limits,
+    )
+    engine = Engine(
+        settings, store, queue, watch_queue, bus, venues, chain, service, executor, limits, metrics
+    )
+    try:
+        await engine.check_reachable()
+    except BaseException:
+        await engine.stop()
+        raise
+    return engine
+
+
+async def preflight(settings: Settings, command: str) -> None:
+    """Build and stop an engine: fails fast, with a clear error naming the setting, on bad
+    or unreachable URLs or an unmigrated database, before a server or worker starts.
+    Redis is checked first, so that nothing is created on disk when it is down."""
+    check_urls(settings, command)
+    if settings.redis_url:
+        client = redis_client(settings.redis_url)
+        try:
+            await client.ping()
+        except (RedisError, OSError) as exc:
+            raise DependencyUnavailableError(
+                f"cannot reach Redis at REDIS_URL={settings.redis_url}"
+            ) from exc
+        finally:
+            await client.aclose()
+    try:
+        engine = await build_engine(settings, command=command, auto_migrate=command == "serve")
+    except DependencyUnavailableError as exc:
+        where = printable_url(make_url(settings.resolved_database_url))
+        raise DependencyUnavailableError(
+            f"cannot reach the database at DATABASE_URL={where} ({exc.message})"
+        ) from exc
+    await engine.stop()
+
+
+async def migrate_database(settings: Settings) -> str:
+    """Apply every migration to `DATABASE_URL`; returns where (password hidden)."""
+    check_urls(settings, "migrate")
+    engine = create_engine(settings.resolved_database_url)
+    try:
+        await migrate(engine)
+    finally:
+        await engine.dispose()
+    return printable_url(engine.url)
+
+
+async def run_worker(settings: Settings) -> None:
+    """`order-engine worker`: execute jobs until SIGTERM/SIGINT, then stop taking jobs,
+    let the ones in flight finish (up to `SHUTDOWN_TIMEOUT_S`) and exit."""
+    engine = await build_engine(settings, command="worker", auto_migrate=False)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        await engine.start_workers()
+        log.info("worker started (concurrency %d)", settings.worker_concurrency)
+        await stop.wait()
+        log.info("worker stopping: finishing the jobs in flight")
+    finally:
+        await engine.stop()
+
+
+def api_app_from_env() -> HotPaths:
+    """Factory for `order-engine api --workers N` (each process reads the environment)."""
+    return build_app(Settings(), workers=False, command="api")
+
+
+def build_app(settings: Settings, *, workers: bool = True, command: str = "serve") -> HotPaths:
+    """The app with its engine built at startup and stopped at shutdown."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = await build_engine(settings, command=command, auto_migrate=command == "serve")
+        app.state.engine = engine
+        app.state.ctx = engine.api_context()
+        if workers:
+            await engine.start_workers()
+        try:
+            yield
+        finally:
+            await engine.stop()
+
+    return create_app(lifespan)

@@ -1,0 +1,88 @@
+"""Limit orders: the price rule, the floors that guarantee it, and the time in force.
+
+`limitPrice` is tokenOut per tokenIn after every fee: a limit order executes only when the
+route's whole output is at least `amountIn × limitPrice`, and every leg it sends carries a
+minimum output of at least its share of that (rounded up), besides the slippage minimum.
+So even if the pool moves between the check and the execution, the user never receives
+less than the limit price: the leg reverts instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import ROUND_UP, Decimal
+
+from order_engine.domain.errors import RequestError
+from order_engine.domain.quotes import Quote, minimum_out, quantize
+
+DEFAULT_TIME_IN_FORCE_S = 3_600  # an hour
+MAX_TIME_IN_FORCE_S = 7 * 24 * 3_600  # a week
+MAX_LIMIT_PRICE = Decimal("1000000000000")
+PRICE_PLACES = 12
+
+
+def limit_floor(amount_in: Decimal, limit_price: Decimal, decimals: int) -> Decimal:
+    """The least output `amount_in` may buy at `limit_price`, rounded UP to the token's
+    decimals (rounding down would accept a fraction of a unit below the limit)."""
+    return (amount_in * limit_price).quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_UP)
+
+
+def meets_limit(
+    amount_out: Decimal, amount_in: Decimal, limit_price: Decimal, decimals: int
+) -> bool:
+    return amount_out >= limit_floor(amount_in, limit_price, decimals)
+
+
+def leg_floors(
+    route: Sequence[Quote], slippage_bps: int, limit_price: Decimal | None, decimals: int
+) -> list[Decimal]:
+    """Each leg's minimum output: the slippage minimum of its quote, raised to the limit
+    price for its share of the input when the order has one."""
+    floors = []
+    for quote in route:
+        floor = minimum_out(quote.amount_out, slippage_bps, decimals)
+        if limit_price is not None:
+            floor = max(floor, limit_floor(quote.amount_in, limit_price, decimals))
+        floors.append(floor)
+    return floors
+
+
+def price_of(amount_out: Decimal, amount_in: Decimal) -> Decimal:
+    """tokenOut per tokenIn, after fees, to 12 places."""
+    return quantize(amount_out / amount_in, PRICE_PLACES)
+
+
+def check_limit_price(price: Decimal) -> Decimal:
+    if not price.is_finite() or price <= 0:
+        raise RequestError("limitPrice must be a number greater than 0", field="limitPrice")
+    if price > MAX_LIMIT_PRICE:
+        raise RequestError(f"limitPrice must be at most {MAX_LIMIT_PRICE}", field="limitPrice")
+    return price
+
+
+def expiry_ms(
+    now_ms: int,
+    *,
+    time_in_force_s: int | None,
+    expires_at_ms: int | None,
+    default_s: int = DEFAULT_TIME_IN_FORCE_S,
+    max_s: int = MAX_TIME_IN_FORCE_S,
+) -> int:
+    """When a waiting order expires: `timeInForceSeconds` from now, or `expiresAt`, or the
+    default; at most `max_s` ahead. Errors name the field."""
+    if time_in_force_s is not None and expires_at_ms is not None:
+        raise RequestError(
+            "give timeInForceSeconds or expiresAt, not both", field="timeInForceSeconds"
+        )
+    if expires_at_ms is not None:
+        if expires_at_ms <= now_ms:
+            raise RequestError("expiresAt must be in the future", field="expiresAt")
+        if expires_at_ms - now_ms > max_s * 1000:
+            raise RequestError(f"expiresAt must be within {max_s} s from now", field="expiresAt")
+        return expires_at_ms
+    seconds = default_s if time_in_force_s is None else time_in_force_s
+    if not 1 <= seconds <= max_s:
+        raise RequestError(
+            f"timeInForceSeconds must be from 1 to {max_s}", field="timeInForceSeconds"
+        )
+    return now_ms + seconds * 1000

@@ -1,0 +1,204 @@
+"""Limit orders on the in-memory queues: wait, fire when the price reaches the limit (one
+shared re-quote per pair and round), never fill below the limit, expire, cancel, and the
+races between them. Time that matters is a controllable clock; the queues' delayed jobs
+run on short real delays."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from decimal import Decimal
+
+import pytest
+
+from order_engine.adapters.memory_bus import InMemoryEventBus
+from order_engine.adapters.memory_queue import InMemoryJobQueue
+from order_engine.adapters.memory_store import InMemoryOrderStore
+from order_engine.domain.orders import OrderStatus, OrderType
+from order_engine.engine.executor import OrderExecutor
+from order_engine.engine.limit_orders import LimitOrders, watch_key
+from order_engine.engine.retry import RetryPolicy
+from order_engine.engine.service import OrderRequest, OrderService
+from tests.unit.fakes import FakeClock, ScriptedVenue
+
+D = Decimal
+CHECK_S = 0.02
+FILLED = ["pending", "waiting", "routing", "building", "submitted", "confirmed"]
+
+
+@dataclass
+class LimitRig:
+    raydium: ScriptedVenue
+    meteora: ScriptedVenue
+    clock: FakeClock
+    store: InMemoryOrderStore
+    queue: InMemoryJobQueue
+    watch_queue: InMemoryJobQueue
+    service: OrderService
+    limits: LimitOrders
+
+    async def submit(self, limit: str, amount: str = "2", tif_s: int = 60) -> str:
+        request = OrderRequest(
+            "SOL",
+            "USDC",
+            D(amount),
+            50,
+            OrderType.LIMIT,
+            limit_price=D(limit),
+            time_in_force_s=tif_s,
+        )
+        order, _ = await self.service.submit(request)
+        return order.id
+
+    async def statuses(self, order_id: str) -> list[str]:
+        return [e.status.value for e in await self.store.events(order_id)]
+
+    async def wait_for(self, order_id: str, status: str, timeout_s: float = 2.0) -> None:
+        got = None
+        for _ in range(int(timeout_s / 0.005)):
+            got = (await self.store.get(order_id)).status.value
+            if got == status:
+                return
+            await asyncio.sleep(0.005)
+        raise AssertionError(f"order {order_id} is {got}, not {status}")
+
+
+@pytest.fixture
+async def rig() -> AsyncIterator[LimitRig]:
+    raydium = ScriptedVenue("raydium", "130")
+    meteora = ScriptedVenue("meteora", "120", "0.002")
+    venues = [raydium, meteora]
+    clock, store, bus = FakeClock(), InMemoryOrderStore(), InMemoryEventBus()
+    policy = RetryPolicy(max_attempts=3, backoff_base_s=0.01)
+    queue = InMemoryJobQueue(policy, rate_limit_max=0)
+    watch_queue = InMemoryJobQueue(policy, rate_limit_max=0)
+    service = OrderService(store, queue, bus, venues, clock, max_queue_depth=100, quote_timeout_s=1)
+    limits = LimitOrders(
+        store, queue, watch_queue, bus, venues, clock, check_interval_s=CHECK_S, quote_timeout_s=1
+    )
+    executor = OrderExecutor(
+        store, bus, venues, clock, policy, quote_timeout_s=1, limit_orders=limits
+    )
+    await queue.start(executor.handle)
+    await watch_queue.start(limits.handle_watch)
+    yield LimitRig(raydium, meteora, clock, store, queue, watch_queue, service, limits)
+    await queue.close(timeout_s=1)
+    await watch_queue.close(timeout_s=1)
+
+
+async def test_a_limit_the_market_already_pays_fills_at_once(rig: LimitRig) -> None:
+    order_id = await rig.submit("120")  # raydium pays 130 × 0.997
+    await rig.wait_for(order_id, "confirmed")
+    assert await rig.statuses(order_id) == FILLED
+    waiting = (await rig.store.events(order_id))[1]
+    assert waiting.attempt == 0 and waiting.data["limitPrice"] == "120"
+    assert D(waiting.data["bestPrice"]) == D("129.61")
+    order = await rig.store.get(order_id)
+    assert order.min_amount_out is not None and order.min_amount_out >= D(240)
+    assert order.amount_out is not None and order.amount_out >= D(240)
+
+
+async def test_an_order_waits_until_the_price_reaches_its_limit(rig: LimitRig) -> None:
+    order_id = await rig.submit("140")
+    await rig.wait_for(order_id, "waiting")
+    await asyncio.sleep(CHECK_S * 4)
+    assert (await rig.store.get(order_id)).status is OrderStatus.WAITING
+    assert rig.raydium.builds == []
+    rig.raydium.price = D("145")  # 145 × 0.997 = 144.565 ≥ 140
+    await rig.wait_for(order_id, "confirmed")
+    assert await rig.statuses(order_id) == FILLED
+    order = await rig.store.get(order_id)
+    assert order.amount_out is not None and order.amount_out >= D(280)
+    assert order.attempt == 1  # waiting checks are not attempts
+
+
+async def test_re_quotes_are_shared_by_every_order_waiting_on_the_pair(rig: LimitRig) -> None:
+    ids = [await rig.submit(limit) for limit in ("140", "141", "142", "143", "144")]
+    for order_id in ids:
+        await rig.wait_for(order_id, "waiting")
+    before = rig.raydium.quote_calls
+    await asyncio.sleep(CHECK_S * 10)
+    rounds = rig.raydium.quote_calls - before
+    assert 3 <= rounds <= 12, rounds  # one quote per round for all five orders, not five
+    rig.raydium.price = D("144.2")  # pays 143.77: the four lowest limits, not 144
+    for order_id in ids[:4]:
+        await rig.wait_for(order_id, "confirmed")
+    await asyncio.sleep(CHECK_S * 3)
+    assert (await rig.store.get(ids[4])).status is OrderStatus.WAITING
+
+
+async def test_the_limit_is_enforced_in_the_transaction(rig: LimitRig) -> None:
+    """Fired at the limit, then the pool moves: the leg's minimum is the limit, so the swap
+    reverts rather than fill below it; the retry finds the price gone and sends nothing."""
+    rig.raydium.price = D("140.5")  # pays 140.0785 ≥ 140
+    rig.raydium.fills = [D("0.999")]  # lands 0.1% lower: below the limit floor
+    order_id = await rig.submit("140")
+    await rig.wait_for(order_id, "submitted")
+    rig.raydium.price = D("139")
+    await rig.wait_for(order_id, "failed")
+    order = await rig.store.get(order_id)
+    assert rig.raydium.executions() == [] and len(rig.raydium.builds) == 1
+    assert [e.code for e in order.attempt_errors] == ["slippage_exceeded"] * 3
+    assert "below the limit 140" in order.attempt_errors[-1].message
+
+
+async def test_an_order_expires_when_its_time_runs_out(rig: LimitRig) -> None:
+    order_id = await rig.submit("140", tif_s=30)
+    await rig.wait_for(order_id, "waiting")
+    rig.clock.ms += 30_000
+    await rig.wait_for(order_id, "expired")
+    assert await rig.statuses(order_id) == ["pending", "waiting", "expired"]
+    rig.raydium.price = D("200")
+    await asyncio.sleep(CHECK_S * 3)
+    assert rig.raydium.builds == [] and (await rig.store.waiting("SOL", "USDC")) == []
+
+
+async def test_a_cancelled_order_never_fires(rig: LimitRig) -> None:
+    order_id = await rig.submit("140")
+    await rig.wait_for(order_id, "waiting")
+    await rig.service.cancel(order_id)
+    rig.raydium.price = D("200")
+    await asyncio.sleep(CHECK_S * 4)
+    assert await rig.statuses(order_id) == ["pending", "waiting", "cancelled"]
+    assert rig.raydium.builds == []
+
+
+async def test_cancel_after_the_trigger_but_before_routing_wins(rig: LimitRig) -> None:
+    order_id = await rig.submit("140")
+    await rig.wait_for(order_id, "waiting")
+    rig.raydium.quote_gate = asyncio.Event()  # the next check stops before pricing
+    rig.raydium.price = D("200")
+    await rig.queue.enqueue(order_id)  # what the watch job does when the limit is met
+    async with asyncio.timeout(1):
+        await rig.raydium.quote_started.wait()
+    await rig.service.cancel(order_id)
+    rig.raydium.quote_gate.set()
+    await asyncio.sleep(CHECK_S * 3)
+    assert await rig.statuses(order_id) == ["pending", "waiting", "cancelled"]
+    assert rig.raydium.builds == []
+
+
+async def test_expiry_before_the_fired_job_runs_wins(rig: LimitRig) -> None:
+    order_id = await rig.submit("140", tif_s=30)
+    await rig.wait_for(order_id, "waiting")
+    await rig.watch_queue.close(timeout_s=1)  # no watcher: only the fired job decides
+    rig.raydium.price = D("200")
+    rig.clock.ms += 31_000
+    await rig.queue.enqueue(order_id)
+    await rig.wait_for(order_id, "expired")
+    assert rig.raydium.builds == []
+
+
+async def test_waiting_orders_without_a_watch_job_are_recovered(rig: LimitRig) -> None:
+    order_id = await rig.submit("140")
+    await rig.wait_for(order_id, "waiting")
+    await rig.watch_queue.close(timeout_s=1)  # the watch job is gone (e.g. Redis lost it)
+    policy = RetryPolicy(max_attempts=3, backoff_base_s=0.01)
+    rig.limits._watch_queue = fresh = InMemoryJobQueue(policy, rate_limit_max=0)
+    await fresh.start(rig.limits.handle_watch)
+    rig.raydium.price = D("150")
+    assert await rig.limits.recover() == 1
+    assert not await fresh.enqueue(watch_key("SOL", "USDC"))  # already watched
+    await rig.wait_for(order_id, "confirmed")
+    await fresh.close(timeout_s=1)
