@@ -18,8 +18,9 @@ from websockets.asyncio.client import connect
 from order_engine.bootstrap import Engine, build_app
 from order_engine.settings import Settings
 
-TERMINAL = {"confirmed", "failed", "cancelled"}
+TERMINAL = {"confirmed", "failed", "cancelled", "expired"}
 HAPPY = ["pending", "routing", "building", "submitted", "confirmed"]
+IN_ORDER = ["pending", "waiting", "routing", "building", "submitted"]  # before the terminal
 
 
 @dataclass
@@ -40,6 +41,17 @@ class RunningEngine:
         assert response.status_code == 201, response.text
         order_id: str = response.json()["orderId"]
         return order_id
+
+    async def stream_until(self, order_id: str, status: str) -> list[dict[str, Any]]:
+        """Events until (and with) the first one with `status`; then hang up."""
+        url = f"{self.ws_base}/api/orders/execute?orderId={order_id}"
+        events: list[dict[str, Any]] = []
+        async with connect(url) as ws:
+            async for message in ws:
+                events.append(orjson.loads(message))
+                if events[-1].get("status") == status:
+                    break
+        return events
 
     async def stream(self, order_id: str, after: int | None = None) -> list[dict[str, Any]]:
         """Every event until the server closes the socket (it must close with 1000)."""
@@ -116,7 +128,7 @@ def assert_lifecycle(events: list[dict[str, Any]], order_id: str, final: str) ->
     got = statuses(events)
     assert got[-1] == final
     assert sum(s in TERMINAL for s in got) == 1
-    expected_order = [s for s in HAPPY[:-1] if s in got]
+    expected_order = [s for s in IN_ORDER if s in got]
     assert got[:-1] == expected_order, got
     assert all(isinstance(e["tsMs"], int) and isinstance(e["attempt"], int) for e in events)
 
