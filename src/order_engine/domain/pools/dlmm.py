@@ -15,6 +15,7 @@ providers, not into the bins.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, replace
 from decimal import Decimal, localcontext
 
@@ -171,12 +172,13 @@ class DlmmPool:
         check_positive(mid_price, "mid_price")
         with localcontext(CTX):
             bins = []
+            step, old = self.step, self.active_price
             for b in self.bins:
-                value = b.value_b(self.bin_price(b.offset))
+                growth = _growth(step, b.offset)
+                value = b.value_b(old * growth if b.offset else old)
                 share_b = b.reserve_b / value if value else HALF
-                bins.append(
-                    _bin_worth(b.offset, value, _price(mid_price, self.step, b.offset), share_b)
-                )
+                price = mid_price * growth if b.offset else mid_price
+                bins.append(_bin_worth(b.offset, value, price, share_b))
             return replace(
                 self,
                 active_price=mid_price,
@@ -189,8 +191,15 @@ class DlmmPool:
 def _price(active_price: Decimal, step: Decimal, offset: int) -> Decimal:
     if offset == 0:
         return active_price
+    return CTX.multiply(active_price, _growth(step, offset))
+
+
+@functools.lru_cache(maxsize=4096)
+def _growth(step: Decimal, offset: int) -> Decimal:
+    """(1 + step)^offset, computed once per bin step and offset (every re-price of every
+    pool needs the same few hundred)."""
     with localcontext(CTX):
-        return active_price * (ONE + step) ** offset
+        return (ONE + step) ** offset
 
 
 def _bin_worth(offset: int, value_b: Decimal, price: Decimal, share_b: Decimal = HALF) -> Bin:
