@@ -16,6 +16,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from order_engine.launch_cli import launch as launch_token
 from order_engine.settings import Settings
 from order_engine.watch import watch as watch_order
 
@@ -202,7 +203,38 @@ def _parser() -> argparse.ArgumentParser:
         help="the engine's base URL (default http://127.0.0.1:3000)",
     )
     watch.add_argument("--after", type=int, default=None, help="resume after this seq")
+    _launch_command(sub)
     return parser
+
+
+def _launch_command(sub: Any) -> None:
+    launch = _add(
+        sub,
+        "launch",
+        "launch a token on a running engine: open its first pool on a simulated venue",
+        lambda a: launch_token(
+            a.url,
+            {
+                "symbol": a.symbol,
+                "venue": a.venue,
+                "price": a.price,
+                "quote": a.quote,
+                "decimals": a.decimals,
+                "depthUsd": a.depth_usd,
+            },
+        ),
+    )
+    launch.add_argument("symbol", help="the new token, e.g. PEPE")
+    launch.add_argument("--venue", required=True, help="raydium or meteora")
+    launch.add_argument("--price", required=True, help="quote tokens per new token, e.g. 0.0005")
+    launch.add_argument("--quote", default="SOL", help="the token it pairs with (default SOL)")
+    launch.add_argument("--decimals", type=int, default=6, help="the token's decimals (default 6)")
+    launch.add_argument("--depth-usd", default="200000", help="pool depth, USD a side")
+    launch.add_argument(
+        "--url",
+        default="http://127.0.0.1:3000",
+        help="the engine's base URL (default http://127.0.0.1:3000)",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

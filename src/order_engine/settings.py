@@ -43,12 +43,21 @@ class Settings(BaseSettings):
     rng_seed: int = 42
     failure_rate: float = Field(default=0.0, ge=0, le=1)
     quote_timeout_s: float = Field(default=1.0, gt=0)
+    sim_launches: str = ""  # scheduled launches: SYMBOL:VENUE:PRICE[:QUOTE]@SECONDS,…
     limit_check_interval_s: float = Field(default=2.0, gt=0)  # re-quote waiting limit orders
     limit_max_time_in_force_s: int = Field(default=7 * 24 * 3600, ge=1)
     split_orders: bool = True  # split an order across venues when that returns more
     split_min_gain_bps: Decimal = Field(default=Decimal("1"), ge=0, le=10_000)
     split_min_leg_fraction: Decimal = Field(default=Decimal("0.01"), ge=0, lt=Decimal("0.5"))
     max_body_bytes: int = Field(default=16_384, ge=256)
+
+    @field_validator("sim_launches")
+    @classmethod
+    def _launches(cls, value: str) -> str:
+        from order_engine.engine.launches import parse_schedule  # noqa: PLC0415
+
+        parse_schedule(value)  # a ValueError names the bad item
+        return value
 
     @field_validator("log_level")
     @classmethod

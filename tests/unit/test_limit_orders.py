@@ -17,9 +17,10 @@ from order_engine.adapters.memory_queue import InMemoryJobQueue
 from order_engine.adapters.memory_store import InMemoryOrderStore
 from order_engine.domain.orders import OrderStatus, OrderType
 from order_engine.engine.executor import OrderExecutor
-from order_engine.engine.limit_orders import LimitOrders, watch_key
+from order_engine.engine.requests import OrderRequest
 from order_engine.engine.retry import RetryPolicy
-from order_engine.engine.service import OrderRequest, OrderService
+from order_engine.engine.service import OrderService
+from order_engine.engine.waiting_orders import WaitingOrders, watch_key
 from tests.unit.fakes import FakeClock, ScriptedVenue
 
 D = Decimal
@@ -36,7 +37,7 @@ class LimitRig:
     queue: InMemoryJobQueue
     watch_queue: InMemoryJobQueue
     service: OrderService
-    limits: LimitOrders
+    limits: WaitingOrders
 
     async def submit(self, limit: str, amount: str = "2", tif_s: int = 60) -> str:
         request = OrderRequest(
@@ -74,7 +75,7 @@ async def rig() -> AsyncIterator[LimitRig]:
     queue = InMemoryJobQueue(policy, rate_limit_max=0)
     watch_queue = InMemoryJobQueue(policy, rate_limit_max=0)
     service = OrderService(store, queue, bus, venues, clock, max_queue_depth=100, quote_timeout_s=1)
-    limits = LimitOrders(
+    limits = WaitingOrders(
         store, queue, watch_queue, bus, venues, clock, check_interval_s=CHECK_S, quote_timeout_s=1
     )
     executor = OrderExecutor(

@@ -24,8 +24,9 @@ from order_engine.domain.errors import (
 )
 from order_engine.domain.orders import Order, OrderEvent, OrderStatus
 from order_engine.engine.ports import Job
+from order_engine.engine.requests import OrderRequest
 from order_engine.engine.retry import RetryPolicy
-from order_engine.engine.service import OrderRequest, OrderService
+from order_engine.engine.service import OrderService
 from tests.unit.fakes import Rig, ScriptedVenue
 
 D = Decimal

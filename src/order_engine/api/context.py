@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from fastapi import Request
 
+from order_engine.engine.launches import TokenLaunches
 from order_engine.engine.service import OrderService
 
 
@@ -17,6 +18,7 @@ class ApiContext:
     max_body_bytes: int
     readiness: Callable[[], Awaitable[dict[str, str]]]  # dependency -> "ok" or why not
     metrics: Callable[[], Awaitable[bytes]]
+    launches: TokenLaunches | None = None
 
     def ws_url(self, order_id: str) -> str:
         base = self.public_base_url

@@ -13,7 +13,7 @@ from order_engine.api.errors import HttpError
 from order_engine.domain.errors import RequestError
 from order_engine.domain.orders import Order, OrderEvent, OrderStatus, OrderType
 from order_engine.domain.quotes import plain
-from order_engine.engine.service import OrderRequest
+from order_engine.engine.requests import OrderRequest
 
 MAX_SLIPPAGE_BPS = 5000
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -41,7 +41,7 @@ class ExecuteOrderBody(BaseModel):
     amountIn: Amount | None = Field(default=None, examples=["1.5"])
     amount: Amount | None = Field(default=None, description="alias of amountIn")
     slippageBps: StrictInt = Field(default=50, ge=0, le=MAX_SLIPPAGE_BPS)
-    type: Literal["market", "limit"] = "market"
+    type: Literal["market", "limit", "sniper"] = "market"
     clientOrderId: str | None = Field(default=None, min_length=1, max_length=64)
     limitPrice: Amount | None = Field(
         default=None, description="limit orders: least tokenOut per tokenIn, after fees"
@@ -53,6 +53,15 @@ class ExecuteOrderBody(BaseModel):
         default=None,
         max_length=40,
         description="limit orders: or expire at this ISO 8601 time with a zone",
+    )
+    venue: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=16,
+        description="sniper orders: the venue whose pool to wait for, or any",
+    )
+    maxPrice: Amount | None = Field(
+        default=None, description="sniper orders: most tokenIn paid per tokenOut"
     )
 
     def to_request(self) -> OrderRequest:
@@ -71,6 +80,8 @@ class ExecuteOrderBody(BaseModel):
             limit_price=self.limitPrice,
             time_in_force_s=self.timeInForceSeconds,
             expires_at_ms=None if self.expiresAt is None else _epoch_ms(self.expiresAt),
+            venue=None if self.venue is None else self.venue.lower(),
+            max_price=self.maxPrice,
         )
 
 
@@ -90,7 +101,7 @@ def _epoch_ms(text: str) -> int:
 def parse_execute_body(raw: bytes) -> OrderRequest:
     """Bytes → validated `OrderRequest`; numbers keep their exact decimal value."""
     try:
-        data = json.loads(raw, parse_float=Decimal, parse_constant=_reject_constant)
+        data = json.loads(raw, parse_float=Decimal, parse_constant=reject_constant)
     except (ValueError, UnicodeDecodeError) as exc:
         raise HttpError(400, "invalid_json", "the request body is not valid JSON") from exc
     if not isinstance(data, dict):
@@ -98,15 +109,15 @@ def parse_execute_body(raw: bytes) -> OrderRequest:
     try:
         body = ExecuteOrderBody.model_validate(data)
     except ValidationError as exc:
-        raise _first_error(exc) from exc
+        raise first_error(exc) from exc
     return body.to_request()
 
 
-def _reject_constant(name: str) -> Any:
+def reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a number")
 
 
-def _first_error(exc: ValidationError) -> RequestError:
+def first_error(exc: ValidationError) -> RequestError:
     first = exc.errors()[0]
     field = ".".join(str(p) for p in first["loc"]) or "body"
     kind = first["type"]
@@ -160,15 +171,17 @@ def order_view(order: Order, ws_url: str) -> dict[str, Any]:
 
 
 def _limit_view(order: Order) -> dict[str, Any]:
-    """A limit order's terms and its last price check (absent on market orders)."""
-    if order.type is not OrderType.LIMIT:
+    """A waiting order's terms and its last price check (absent on market orders)."""
+    if not order.type.waits:
         return {}
-    return {
-        "limitPrice": _money(order.limit_price),
+    view = {
         "expiresAt": None if order.expires_ms is None else iso_ms(order.expires_ms),
         "bestPrice": _money(order.best_price),
         "checkedAt": None if order.checked_ms is None else iso_ms(order.checked_ms),
     }
+    if order.type is OrderType.LIMIT:
+        return {"limitPrice": _money(order.limit_price), **view}
+    return {"venue": order.venue or "any", "maxPrice": _money(order.max_price), **view}
 
 
 def _fill_view(order: Order) -> dict[str, Any]:

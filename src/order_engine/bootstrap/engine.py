@@ -8,12 +8,14 @@ from dataclasses import dataclass, field
 
 from order_engine.adapters.metrics import EngineMetrics
 from order_engine.api.context import ApiContext
-from order_engine.domain.errors import DependencyUnavailableError, EngineError
+from order_engine.bootstrap.factories import Adapters
+from order_engine.domain.errors import AlreadyLaunchedError, DependencyUnavailableError, EngineError
 from order_engine.domain.orders import Execution
 from order_engine.engine.executor import OrderExecutor
-from order_engine.engine.limit_orders import LimitOrders
+from order_engine.engine.launches import LaunchRequest, TokenLaunches, parse_schedule
 from order_engine.engine.ports import EventBus, JobQueue, OrderStore
 from order_engine.engine.service import OrderService
+from order_engine.engine.waiting_orders import WaitingOrders
 from order_engine.settings import Settings
 from order_engine.venues.ledger import SwapLedger
 from order_engine.venues.simulated import SimulatedVenue
@@ -24,23 +26,52 @@ log = logging.getLogger(__name__)
 @dataclass
 class Engine:
     settings: Settings
-    store: OrderStore
-    queue: JobQueue
-    watch_queue: JobQueue  # limit orders' per-pair watch jobs (no rate limit)
-    bus: EventBus
+    adapters: Adapters
     venues: list[SimulatedVenue]
-    chain: SwapLedger
     service: OrderService
     executor: OrderExecutor
-    limits: LimitOrders
+    limits: WaitingOrders
+    launches: TokenLaunches
     metrics: EngineMetrics
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    @property
+    def store(self) -> OrderStore:
+        return self.adapters.store
+
+    @property
+    def queue(self) -> JobQueue:
+        return self.adapters.queue
+
+    @property
+    def watch_queue(self) -> JobQueue:
+        """Waiting orders' per-pair watch jobs (no rate limit)."""
+        return self.adapters.watch_queue
+
+    @property
+    def bus(self) -> EventBus:
+        return self.adapters.bus
+
+    @property
+    def chain(self) -> SwapLedger:
+        return self.adapters.chain
 
     async def start_workers(self) -> None:
         await self.queue.start(self.executor.handle)
         await self.watch_queue.start(self.limits.handle_watch)
         await self.recover()
         self._tasks.append(asyncio.create_task(self._recovery_loop()))
+        for delay_s, request in parse_schedule(self.settings.sim_launches):
+            self._tasks.append(asyncio.create_task(self._scheduled_launch(delay_s, request)))
+
+    async def _scheduled_launch(self, delay_s: float, request: LaunchRequest) -> None:
+        await asyncio.sleep(delay_s)
+        try:
+            await self.launches.launch(request)
+        except AlreadyLaunchedError:
+            log.info("scheduled launch of %s: launched already", request.symbol)
+        except EngineError as exc:
+            log.warning("scheduled launch of %s failed: %s", request.symbol, exc.message)
 
     async def recover(self) -> None:
         """Queue every unfinished order again, and watch every pair orders wait on."""
@@ -74,6 +105,7 @@ class Engine:
         await self.watch_queue.close(timeout_s=self.settings.shutdown_timeout_s)
         await self.queue.close(timeout_s=self.settings.shutdown_timeout_s)
         await self.bus.close()
+        await self.adapters.board.close()
         await self.chain.close()
         await self.store.close()
 
@@ -102,4 +134,5 @@ class Engine:
             max_body_bytes=s.max_body_bytes,
             readiness=self.readiness,
             metrics=self.render_metrics,
+            launches=self.launches,
         )

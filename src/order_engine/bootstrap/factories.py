@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from order_engine.adapters.bullmq_queue import BullMqJobQueue
 from order_engine.adapters.memory_bus import InMemoryEventBus
+from order_engine.adapters.memory_launches import InMemoryLaunchBoard
 from order_engine.adapters.memory_queue import InMemoryJobQueue
+from order_engine.adapters.metrics import EngineMetrics, MetricsEventBus
 from order_engine.adapters.redis_bus import RedisEventBus
+from order_engine.adapters.redis_launches import RedisLaunchBoard
 from order_engine.adapters.redis_ledger import RedisSwapLedger
 from order_engine.adapters.sql import create_sql_store
 from order_engine.adapters.sql.schema import UnmigratedDatabaseError
-from order_engine.engine.ports import EventBus, JobQueue, OrderStore
+from order_engine.engine.ports import EventBus, JobQueue, LaunchBoard, OrderStore
 from order_engine.engine.retry import RetryPolicy
 from order_engine.settings import Settings
 from order_engine.venues.ledger import InMemorySwapLedger, SwapLedger
@@ -98,3 +103,35 @@ def make_bus(settings: Settings) -> EventBus:
     if settings.redis_url:
         return RedisEventBus(settings.redis_url, prefix=settings.redis_prefix)
     return InMemoryEventBus()
+
+
+def make_launch_board(settings: Settings) -> LaunchBoard:
+    """Token launches reach every process through Redis (the simulated venues of each
+    process open the pool); in one process, in memory."""
+    if settings.redis_url:
+        return RedisLaunchBoard(settings.redis_url, prefix=settings.redis_prefix)
+    return InMemoryLaunchBoard()
+
+
+@dataclass(frozen=True, slots=True)
+class Adapters:
+    store: OrderStore
+    queue: JobQueue
+    watch_queue: JobQueue
+    bus: EventBus
+    chain: SwapLedger
+    board: LaunchBoard
+
+
+async def make_adapters(
+    settings: Settings, policy: RetryPolicy, metrics: EngineMetrics, *, auto_migrate: bool
+) -> Adapters:
+    store = await make_store(settings, auto_migrate)
+    return Adapters(
+        store,
+        make_queue(settings, policy),
+        make_watch_queue(settings, policy),
+        MetricsEventBus(make_bus(settings), metrics),
+        make_chain(settings),
+        make_launch_board(settings),
+    )

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
+import secrets
 import signal
 from collections.abc import AsyncIterator
 
@@ -13,28 +15,22 @@ from redis.exceptions import RedisError
 from sqlalchemy.engine import make_url
 
 from order_engine.adapters.clock import SystemClock
-from order_engine.adapters.metrics import EngineMetrics, MetricsEventBus
+from order_engine.adapters.metrics import EngineMetrics
 from order_engine.adapters.redis_client import redis_client
 from order_engine.adapters.sql import create_engine
 from order_engine.adapters.sql.schema import migrate, printable_url
 from order_engine.api.app import HotPaths, create_app
 from order_engine.bootstrap.engine import Engine
-from order_engine.bootstrap.factories import (
-    check_urls,
-    make_bus,
-    make_chain,
-    make_queue,
-    make_store,
-    make_watch_queue,
-)
+from order_engine.bootstrap.factories import Adapters, check_urls, make_adapters
 from order_engine.domain.errors import DependencyUnavailableError
 from order_engine.engine.executor import OrderExecutor
-from order_engine.engine.limit_orders import LimitOrders
+from order_engine.engine.launches import TokenLaunches
 from order_engine.engine.retry import RetryPolicy
 from order_engine.engine.routing import SplitPolicy
 from order_engine.engine.service import OrderService
+from order_engine.engine.waiting_orders import WaitingOrders
 from order_engine.settings import Settings
-from order_engine.venues.simulated import simulated_venues
+from order_engine.venues.simulated import apply_launch, b58encode, simulated_venues
 
 log = logging.getLogger(__name__)
 
@@ -43,66 +39,70 @@ async def build_engine(
     settings: Settings, *, command: str = "serve", auto_migrate: bool = True
 ) -> Engine:
     """Pick adapters by URL scheme and wire the use cases: SQLite or PostgreSQL for the
-    store; BullMQ and Redis Streams when `REDIS_URL` is set, else in-process."""
+    store; BullMQ, Redis Streams and Redis launches when `REDIS_URL` is set, else
+    in-process. Every process applies every token launch (its venues open the pools)."""
     check_urls(settings, command)
-    clock = SystemClock()
     policy = RetryPolicy(settings.max_attempts, settings.backoff_base_s, settings.backoff_factor)
     metrics = EngineMetrics()
-    store = await make_store(settings, auto_migrate)
-    queue = make_queue(settings, policy)
-    watch_queue = make_watch_queue(settings, policy)
-    bus = MetricsEventBus(make_bus(settings), metrics)
-    chain = make_chain(settings)
-    venues = simulated_venues(
-        seed=settings.rng_seed,
-        latency_scale=settings.latency_scale,
-        failure_rate=settings.failure_rate,
-        ledger=chain,
-    )
-    split = SplitPolicy(
-        settings.split_orders, settings.split_min_gain_bps, settings.split_min_leg_fraction
-    )
-    service = OrderService(
-        store,
-        queue,
-        bus,
-        venues,
-        clock,
-        max_queue_depth=settings.queue_max_depth,
-        quote_timeout_s=settings.quote_timeout_s,
-        split_policy=split,
-        max_time_in_force_s=settings.limit_max_time_in_force_s,
-    )
-    limits = LimitOrders(
-        store,
-        queue,
-        watch_queue,
-        bus,
-        venues,
-        clock,
-        check_interval_s=settings.limit_check_interval_s,
-        quote_timeout_s=settings.quote_timeout_s,
-        split_policy=split,
-    )
-    executor = OrderExecutor(
-        store,
-        bus,
-        venues,
-        clock,
-        policy,
-        quote_timeout_s=settings.quote_timeout_s,
-        split_policy=split,
-        limit_orders=limits,
-    )
-    engine = Engine(
-        settings, store, queue, watch_queue, bus, venues, chain, service, executor, limits, metrics
-    )
+    adapters = await make_adapters(settings, policy, metrics, auto_migrate=auto_migrate)
+    engine = _wire(settings, adapters, policy, metrics)
     try:
         await engine.check_reachable()
+        await engine.launches.start()
     except BaseException:
         await engine.stop()
         raise
     return engine
+
+
+def _wire(settings: Settings, a: Adapters, policy: RetryPolicy, metrics: EngineMetrics) -> Engine:
+    s, clock = settings, SystemClock()
+    venues = simulated_venues(
+        seed=s.rng_seed, latency_scale=s.latency_scale, failure_rate=s.failure_rate, ledger=a.chain
+    )
+    split = SplitPolicy(s.split_orders, s.split_min_gain_bps, s.split_min_leg_fraction)
+    timeout = s.quote_timeout_s
+    service = OrderService(
+        a.store,
+        a.queue,
+        a.bus,
+        venues,
+        clock,
+        max_queue_depth=s.queue_max_depth,
+        quote_timeout_s=timeout,
+        split_policy=split,
+        max_time_in_force_s=s.limit_max_time_in_force_s,
+    )
+    waiting = WaitingOrders(
+        a.store,
+        a.queue,
+        a.watch_queue,
+        a.bus,
+        venues,
+        clock,
+        check_interval_s=s.limit_check_interval_s,
+        quote_timeout_s=timeout,
+        split_policy=split,
+    )
+    executor = OrderExecutor(
+        a.store,
+        a.bus,
+        venues,
+        clock,
+        policy,
+        quote_timeout_s=timeout,
+        split_policy=split,
+        limit_orders=waiting,
+    )
+    launches = TokenLaunches(
+        a.board,
+        waiting,
+        clock,
+        venues=[v.name for v in venues],
+        open_pools=functools.partial(apply_launch, venues),
+        new_mint=lambda: b58encode(secrets.token_bytes(32)),
+    )
+    return Engine(settings, a, venues, service, executor, waiting, launches, metrics)
 
 
 async def preflight(settings: Settings, command: str) -> None:

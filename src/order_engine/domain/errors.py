@@ -10,7 +10,8 @@ EngineError
 │   ├── IllegalTransitionError   a lifecycle move the table forbids
 │   ├── ConcurrentUpdateError    optimistic lock lost; reload and retry
 │   ├── IdempotencyConflictError same key, other body
-│   └── NotCancellableError      order already submitted or final
+│   ├── NotCancellableError      order already submitted or final
+│   └── AlreadyLaunchedError     a token launch for a symbol that exists
 ├── CapacityError                queue full (429, Retry-After)
 ├── DependencyUnavailableError   store/queue/bus down (503)
 └── ExecutionError               a swap attempt went wrong
@@ -72,6 +73,10 @@ class IdempotencyConflictError(ConflictError):
 
 class NotCancellableError(ConflictError):
     code = "not_cancellable"
+
+
+class AlreadyLaunchedError(ConflictError):
+    code = "already_launched"
 
 
 class CapacityError(EngineError):

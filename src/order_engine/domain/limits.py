@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from decimal import ROUND_UP, Decimal
 
 from order_engine.domain.errors import RequestError
+from order_engine.domain.orders import Order
 from order_engine.domain.quotes import Quote, minimum_out, quantize
 
 DEFAULT_TIME_IN_FORCE_S = 3_600  # an hour
@@ -33,16 +34,29 @@ def meets_limit(
     return amount_out >= limit_floor(amount_in, limit_price, decimals)
 
 
+def max_price_floor(amount_in: Decimal, max_price: Decimal, decimals: int) -> Decimal:
+    """The least output `amount_in` may buy when paying at most `max_price` tokenIn per
+    tokenOut (a sniper order's cap), rounded UP to the token's decimals."""
+    return (amount_in / max_price).quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_UP)
+
+
 def leg_floors(
-    route: Sequence[Quote], slippage_bps: int, limit_price: Decimal | None, decimals: int
+    route: Sequence[Quote],
+    slippage_bps: int,
+    decimals: int,
+    *,
+    limit_price: Decimal | None = None,
+    max_price: Decimal | None = None,
 ) -> list[Decimal]:
     """Each leg's minimum output: the slippage minimum of its quote, raised to the limit
-    price for its share of the input when the order has one."""
+    price (limit orders) or the price cap (sniper orders) for its share of the input."""
     floors = []
     for quote in route:
         floor = minimum_out(quote.amount_out, slippage_bps, decimals)
         if limit_price is not None:
             floor = max(floor, limit_floor(quote.amount_in, limit_price, decimals))
+        if max_price is not None:
+            floor = max(floor, max_price_floor(quote.amount_in, max_price, decimals))
         floors.append(floor)
     return floors
 
@@ -52,11 +66,11 @@ def price_of(amount_out: Decimal, amount_in: Decimal) -> Decimal:
     return quantize(amount_out / amount_in, PRICE_PLACES)
 
 
-def check_limit_price(price: Decimal) -> Decimal:
+def check_limit_price(price: Decimal, *, field: str = "limitPrice") -> Decimal:
     if not price.is_finite() or price <= 0:
-        raise RequestError("limitPrice must be a number greater than 0", field="limitPrice")
+        raise RequestError(f"{field} must be a number greater than 0", field=field)
     if price > MAX_LIMIT_PRICE:
-        raise RequestError(f"limitPrice must be at most {MAX_LIMIT_PRICE}", field="limitPrice")
+        raise RequestError(f"{field} must be at most {MAX_LIMIT_PRICE}", field=field)
     return price
 
 
@@ -86,3 +100,27 @@ def expiry_ms(
             f"timeInForceSeconds must be from 1 to {max_s}", field="timeInForceSeconds"
         )
     return now_ms + seconds * 1000
+
+
+def price_ok(order: Order, amount_out: Decimal, amount_in: Decimal, decimals: int) -> bool:
+    """Whether `amount_in → amount_out` honours the order's price condition: a limit order's
+    least price, a sniper order's price cap; a market order has none."""
+    if order.limit_price is not None:
+        return meets_limit(amount_out, amount_in, order.limit_price, decimals)
+    if order.max_price is not None:
+        return amount_out >= max_price_floor(amount_in, order.max_price, decimals)
+    return True
+
+
+def price_refusal(order: Order, amount_out: Decimal, amount_in: Decimal) -> str:
+    """Why a route that fails `price_ok` is not sent."""
+    if order.limit_price is not None:
+        return (
+            f"the best route pays {price_of(amount_out, amount_in)} {order.token_out} per "
+            f"{order.token_in}, below the limit {order.limit_price}; nothing was sent"
+        )
+    paid = quantize(amount_in / amount_out, PRICE_PLACES) if amount_out else "∞"
+    return (
+        f"the best route costs {paid} {order.token_in} per {order.token_out}, above the cap "
+        f"{order.max_price}; nothing was sent"
+    )

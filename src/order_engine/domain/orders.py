@@ -32,6 +32,7 @@ class OrderStatus(StrEnum):
 class OrderType(StrEnum):
     MARKET = "market"
     LIMIT = "limit"
+    SNIPER = "sniper"
 
     @property
     def waits(self) -> bool:
@@ -153,6 +154,8 @@ class Order:
     expires_ms: int | None = None  # limit orders: when a waiting order expires
     best_price: Decimal | None = None  # limit orders: the best price at the last check
     checked_ms: int | None = None  # limit orders: when that was
+    venue: str | None = None  # sniper orders: the venue whose pool they wait for (None: any)
+    max_price: Decimal | None = None  # sniper orders: most tokenIn paid per tokenOut
 
     @property
     def is_terminal(self) -> bool:

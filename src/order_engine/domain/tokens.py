@@ -1,4 +1,8 @@
-"""Token registry: symbols, mint addresses and decimals; native SOL wraps to wSOL."""
+"""Token registry: symbols, mint addresses and decimals; native SOL wraps to wSOL.
+
+The registry is per process. It starts with the built-in tokens; a launched token joins it
+when the process applies the launch (`register_token`), and stays for the process's life.
+"""
 
 from __future__ import annotations
 
@@ -41,7 +45,40 @@ TOKENS: dict[str, Token] = {
         Token("WIF", "EKpQGSJtjMFqKZ9KQanSqYXRcF8fBopzLHYxdM65zcjm", 6),
     )
 }
+BUILT_IN = frozenset(TOKENS)  # the tokens every process knows from the start
 MAX_AMOUNT = Decimal("1000000000000")  # 1e12 whole tokens: anything above is a typo
+
+
+def register_token(token: Token) -> Token:
+    """Add a launched token to this process's registry and return the registered one.
+
+    Registering the same token again changes nothing; `ValueError` if it is native, if its
+    symbol is built in or registered with another mint or decimals, or if another token
+    holds its mint.
+    """
+    if token.native or token.symbol != token.symbol.upper() or token.decimals < 0:
+        raise ValueError(f"not a launched token (upper-case, not native, decimals >= 0): {token}")
+    if token.symbol in BUILT_IN:
+        raise ValueError(f"{token.symbol} is a built-in token, not a launched one")
+    known = TOKENS.get(token.symbol)
+    if known is not None:
+        if known != token:
+            raise ValueError(
+                f"{token.symbol} is registered with mint {known.mint} and {known.decimals} "
+                f"decimals, not {token.mint} and {token.decimals}"
+            )
+        return known
+    holder = next((t.symbol for t in TOKENS.values() if t.mint == token.mint), None)
+    if holder is not None:
+        raise ValueError(f"mint {token.mint} belongs to {holder}, not {token.symbol}")
+    TOKENS[token.symbol] = token
+    return token
+
+
+def is_launched(symbol: str) -> bool:
+    """Whether `symbol` is a token this process registered from a launch (not a built-in)."""
+    upper = symbol.upper()
+    return upper in TOKENS and upper not in BUILT_IN
 
 
 def find_token(symbol: str, *, field: str) -> Token:

@@ -22,11 +22,10 @@ from order_engine.domain.errors import (
     VenueUnavailableError,
 )
 from order_engine.domain.legs import Leg, LegState, unfilled, unsettled
-from order_engine.domain.limits import leg_floors, meets_limit, price_of
+from order_engine.domain.limits import leg_floors, price_ok, price_refusal
 from order_engine.domain.orders import Order, OrderError, OrderEvent, OrderStatus
 from order_engine.domain.quotes import Quote, RoutingDecision
 from order_engine.domain.tokens import Token, find_token
-from order_engine.engine.limit_orders import LimitOrders
 from order_engine.engine.ports import Clock, EventBus, Job, OrderStore
 from order_engine.engine.retry import RetryPolicy
 from order_engine.engine.routing import SplitPolicy, route
@@ -38,6 +37,7 @@ from order_engine.engine.settlement import (
     settle_all,
     settle_leg,
 )
+from order_engine.engine.waiting_orders import WaitingOrders, venues_for
 from order_engine.venues.base import SwapTransaction, Venue
 
 log = logging.getLogger(__name__)
@@ -56,7 +56,7 @@ class OrderExecutor:
         *,
         quote_timeout_s: float,
         split_policy: SplitPolicy | None = None,
-        limit_orders: LimitOrders | None = None,
+        limit_orders: WaitingOrders | None = None,
     ) -> None:
         self._store, self._bus, self._clock, self._policy = store, bus, clock, policy
         self._venue_list = list(venues)
@@ -65,7 +65,7 @@ class OrderExecutor:
         self._split = split_policy or SplitPolicy()
         self._limits = limit_orders
 
-    def _limit_orders(self) -> LimitOrders:
+    def _waiting_orders(self) -> WaitingOrders:
         if self._limits is None:
             raise PermanentExecutionError("this engine was built without limit orders")
         return self._limits
@@ -155,7 +155,7 @@ class OrderExecutor:
     async def _attempt(self, order: Order, attempt: int) -> None:
         decision = None
         if order.type.waits and order.status in (S.PENDING, S.WAITING):
-            decision = await self._limit_orders().check(order)
+            decision = await self._waiting_orders().check(order)
             if decision is None:
                 return  # still waiting (or expired): not an attempt
         order.attempt = attempt
@@ -170,11 +170,19 @@ class OrderExecutor:
         t_in = find_token(order.token_in, field="tokenIn")
         t_out = find_token(order.token_out, field="tokenOut")
         if decision is None or remaining != order.amount_in:
-            decision = await self._fresh_route(t_in, t_out, remaining)
-        _check_limit(order, decision, remaining, t_out.decimals)
+            decision = await self._fresh_route(
+                venues_for(self._venue_list, order), t_in, t_out, remaining
+            )
+        _check_price(order, decision, remaining, t_out.decimals)
         # slippage is measured from this attempt's (fresh) quotes, leg by leg, and a limit
-        # order's legs never accept less than the limit price
-        floors = leg_floors(decision.route, order.slippage_bps, order.limit_price, t_out.decimals)
+        # (sniper) order's legs never accept less than its limit (more than its cap)
+        floors = leg_floors(
+            decision.route,
+            order.slippage_bps,
+            t_out.decimals,
+            limit_price=order.limit_price,
+            max_price=order.max_price,
+        )
         building = {**decision.as_dict(), "minAmountOut": str(sum(floors))}
         await self._advance(order, S.BUILDING, attempt, building)
         sends = [
@@ -195,12 +203,12 @@ class OrderExecutor:
             raise failure_of(failed)
         await self._confirm(order)
 
-    async def _fresh_route(self, t_in: Token, t_out: Token, amount: Decimal) -> RoutingDecision:
+    async def _fresh_route(
+        self, venues: list[Venue], t_in: Token, t_out: Token, amount: Decimal
+    ) -> RoutingDecision:
         """A route whose quotes have not expired (an expired quote is never executed)."""
         for _ in range(MAX_REQUOTES):
-            decision = await route(
-                self._venue_list, t_in, t_out, amount, self._quote_timeout_s, self._split
-            )
+            decision = await route(venues, t_in, t_out, amount, self._quote_timeout_s, self._split)
             if not any(q.expired(self._clock.now_ms()) for q in decision.route):
                 return decision
             log.info("quotes for %s->%s expired before use; re-quoting", t_in.symbol, t_out.symbol)
@@ -253,15 +261,11 @@ class OrderExecutor:
         await publish_best_effort(self._bus, event)
 
 
-def _check_limit(order: Order, decision: RoutingDecision, amount: Decimal, decimals: int) -> None:
-    """A fired limit order whose fresh route no longer pays the limit sends nothing."""
-    if order.limit_price is None:
-        return
-    if not meets_limit(decision.amount_out, amount, order.limit_price, decimals):
-        raise SlippageExceededError(
-            f"the best route pays {price_of(decision.amount_out, amount)} {order.token_out} "
-            f"per {order.token_in}, below the limit {order.limit_price}; nothing was sent"
-        )
+def _check_price(order: Order, decision: RoutingDecision, amount: Decimal, decimals: int) -> None:
+    """A fired limit or sniper order whose fresh route no longer meets its price sends
+    nothing (the attempt fails as slippage and is retried)."""
+    if not price_ok(order, decision.amount_out, amount, decimals):
+        raise SlippageExceededError(price_refusal(order, decision.amount_out, amount))
 
 
 def _submitted_data(sends: list[tuple[Venue, SwapTransaction, Leg]]) -> dict[str, Any]:

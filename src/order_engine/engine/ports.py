@@ -9,6 +9,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Protocol
 
+from order_engine.domain.launches import Launch
 from order_engine.domain.orders import Order, OrderEvent, OrderStatus
 
 
@@ -152,3 +153,32 @@ class EventBus(Protocol):
 
 class Clock(Protocol):
     def now_ms(self) -> int: ...
+
+
+LaunchListener = Callable[[Launch], Awaitable[None]]
+"""Called once per launch a process learns of (its own or another process's)."""
+
+
+class LaunchBoard(Protocol):
+    """Where token launches are announced to every process of a deployment (the simulated
+    venues of each process open the pool when they hear of it). Driver errors surface as
+    `DependencyUnavailableError`."""
+
+    async def announce(self, launch: Launch) -> bool:
+        """Record `launch` and tell every listener (in every process sharing the board);
+        False, and nothing changes, if `launch.symbol` was launched before."""
+        ...
+
+    async def launches(self) -> builtins.list[Launch]:
+        """Every launch recorded so far, oldest first."""
+        ...
+
+    async def listen(self, listener: LaunchListener) -> None:
+        """From now on, call `listener` for every launch announced by any process, in the
+        order announced. Launches announced before are in `launches()`: a caller that needs
+        all of them listens first, then reads `launches()`, and ignores repeats."""
+        ...
+
+    async def ping(self) -> None: ...
+
+    async def close(self) -> None: ...

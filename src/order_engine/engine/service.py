@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import builtins
-import hashlib
-import json
 import logging
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass
 from decimal import Decimal
 
 from order_engine.domain.errors import (
@@ -20,16 +17,11 @@ from order_engine.domain.errors import (
     NotCancellableError,
     RequestError,
 )
-from order_engine.domain.limits import (
-    DEFAULT_TIME_IN_FORCE_S,
-    MAX_TIME_IN_FORCE_S,
-    check_limit_price,
-    expiry_ms,
-)
-from order_engine.domain.orders import CANCELLABLE, Order, OrderEvent, OrderStatus, OrderType
+from order_engine.domain.limits import DEFAULT_TIME_IN_FORCE_S, MAX_TIME_IN_FORCE_S, expiry_ms
+from order_engine.domain.orders import CANCELLABLE, Order, OrderEvent, OrderStatus
 from order_engine.domain.quotes import RoutingDecision
-from order_engine.domain.tokens import Token, check_amount, check_pair, find_token
 from order_engine.engine.ports import Clock, EventBus, JobQueue, OrderStore, Page
+from order_engine.engine.requests import OrderRequest, validate_pair
 from order_engine.engine.routing import SplitPolicy, route
 from order_engine.venues.base import Venue
 
@@ -71,52 +63,6 @@ async def _with_idle_checks(
             pending.cancel()
 
 
-@dataclass(frozen=True, slots=True)
-class OrderRequest:
-    token_in: str
-    token_out: str
-    amount_in: Decimal
-    slippage_bps: int = 50
-    type: OrderType = OrderType.MARKET
-    client_order_id: str | None = None
-    limit_price: Decimal | None = None  # limit orders
-    time_in_force_s: int | None = None  # limit orders: expire this long after acceptance
-    expires_at_ms: int | None = None  # limit orders: or at this time
-
-    def check_type_fields(self) -> None:
-        """Limit fields only on limit orders, and a limit order has its limit price."""
-        limit_fields = {
-            "limitPrice": self.limit_price,
-            "timeInForceSeconds": self.time_in_force_s,
-            "expiresAt": self.expires_at_ms,
-        }
-        if self.type is OrderType.MARKET:
-            for name, value in limit_fields.items():
-                if value is not None:
-                    raise RequestError(f"{name} applies only to limit orders", field=name)
-            return
-        if self.limit_price is None:
-            raise RequestError("limitPrice is required for a limit order", field="limitPrice")
-        check_limit_price(self.limit_price)
-
-    def fingerprint(self) -> str:
-        canonical = json.dumps(
-            {
-                "type": self.type.value,
-                "tokenIn": self.token_in.upper(),
-                "tokenOut": self.token_out.upper(),
-                "amountIn": str(self.amount_in.normalize()),
-                "slippageBps": self.slippage_bps,
-                "clientOrderId": self.client_order_id,
-                "limitPrice": None if self.limit_price is None else str(self.limit_price),
-                "timeInForceSeconds": self.time_in_force_s,
-                "expiresAt": self.expires_at_ms,
-            },
-            sort_keys=True,
-        )
-        return hashlib.sha256(canonical.encode()).hexdigest()
-
-
 def parse_order_id(raw: str | None, *, field: str = "orderId") -> str:
     """Canonical lower-case UUID text, or `RequestError` naming the field."""
     if not raw:
@@ -125,14 +71,6 @@ def parse_order_id(raw: str | None, *, field: str = "orderId") -> str:
         return str(uuid.UUID(raw))
     except (ValueError, AttributeError, TypeError) as exc:
         raise RequestError(f"{field} must be a UUID", field=field) from exc
-
-
-def validate_pair(token_in: str, token_out: str, amount_in: Decimal) -> tuple[Token, Token]:
-    t_in = find_token(token_in, field="tokenIn")
-    t_out = find_token(token_out, field="tokenOut")
-    check_pair(t_in, t_out)
-    check_amount(amount_in, t_in, field="amountIn")
-    return t_in, t_out
 
 
 class OrderService:
@@ -169,8 +107,8 @@ class OrderService:
     ) -> tuple[Order, bool]:
         """Accept an order: validate, persist with its `pending` event, queue, publish.
         Returns the order and whether it was created (False: an idempotent replay)."""
-        t_in, t_out = validate_pair(request.token_in, request.token_out, request.amount_in)
-        request.check_type_fields()
+        token_in, token_out = request.tokens()
+        request.check_type_fields([v.name for v in self._venues])
         fingerprint = None
         if idempotency_key is not None:
             fingerprint = request.fingerprint()
@@ -181,7 +119,7 @@ class OrderService:
             raise CapacityError("the order queue is full; retry later", retry_after_s=1)
         self._admitting += 1  # holds a slot between the depth check and the enqueue
         try:
-            return await self._admit(request, idempotency_key, fingerprint, t_in, t_out)
+            return await self._admit(request, idempotency_key, fingerprint, token_in, token_out)
         finally:
             self._admitting -= 1
 
@@ -190,13 +128,13 @@ class OrderService:
         request: OrderRequest,
         idempotency_key: str | None,
         fingerprint: str | None,
-        t_in: Token,
-        t_out: Token,
+        token_in: str,
+        token_out: str,
     ) -> tuple[Order, bool]:
         order = Order(
             id=self._new_id(),
-            token_in=t_in.symbol,
-            token_out=t_out.symbol,
+            token_in=token_in,
+            token_out=token_out,
             amount_in=request.amount_in,
             slippage_bps=request.slippage_bps,
             created_ms=self._clock.now_ms(),
@@ -205,8 +143,9 @@ class OrderService:
             idempotency_key=idempotency_key,
             request_fingerprint=fingerprint,
         )
-        if request.type is OrderType.LIMIT:
-            order.limit_price = request.limit_price
+        if request.type.waits:
+            order.limit_price, order.max_price = request.limit_price, request.max_price
+            order.venue = request.waits_for_venue
             order.expires_ms = expiry_ms(
                 order.created_ms,
                 time_in_force_s=request.time_in_force_s,

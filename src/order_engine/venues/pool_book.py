@@ -1,12 +1,17 @@
 """Which pools the simulated venues hold and how deep they are.
 
-Every pair of registry tokens has one pool on each venue. Native SOL trades as wSOL, so SOL
+Every pair of built-in tokens has one pool on each venue. Native SOL trades as wSOL, so SOL
 and WSOL share a pool, and a pair is the same pool whichever way it is traded. A pool trades
 its base token A against its quote token B (prices are B per A), starts at the reference
 mid price of `market.base_price` and holds the configured depth, in USD, on each side.
 
-`PoolBook` holds one venue's pools as they stand: created on first use, re-priced by each
-quote, moved by each landed swap.
+A launched token has one pool only, from the launch on: on the venue and against the token
+the launch names, at the launch's price and depth (`PoolBook.open_launch`). Its first
+`LAUNCH_VOLATILE_SWAPS` swaps execute with the wider `LAUNCH_DRIFT` (the volatile first
+block); quoting a launched token anywhere else is `NoRouteError`.
+
+`PoolBook` holds one venue's pools as they stand: created on first use (or opened by a
+launch), re-priced by each quote, moved by each landed swap.
 
 Raydium pools are constant-product (x·y = k); Meteora pools are DLMM-style bins. Depths and
 bin steps depend on the venue and on the pair's tier: two stablecoins (deep, narrow bins), a
@@ -21,10 +26,11 @@ from enum import StrEnum
 from itertools import combinations
 
 from order_engine.domain.errors import NoRouteError
+from order_engine.domain.launches import Launch
 from order_engine.domain.pools import ConstantProductPool, DlmmPool, Pool
 from order_engine.domain.pools.base import CTX, ONE
 from order_engine.domain.quotes import Quote
-from order_engine.domain.tokens import TOKENS, Token
+from order_engine.domain.tokens import TOKENS, Token, is_launched
 from order_engine.venues.market import base_price, usd_price
 
 D = Decimal
@@ -64,6 +70,8 @@ DEPTH_USD: dict[str, dict[PairTier, Decimal]] = {
 # side of the active one (triangular shape): ±0.6% for stablecoins, ±6% for majors.
 BIN_STEP_BPS: dict[PairTier, int] = {PairTier.STABLE: 1, PairTier.MAJOR: 10, PairTier.MINOR: 25}
 BINS_EACH_SIDE = 60
+LAUNCH_VOLATILE_SWAPS = 5  # swaps on a newly opened pool that execute in its first block
+LAUNCH_DRIFT = D("0.03")  # their drift bound (a venue's usual bound is ±0.5%)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +108,11 @@ class PoolPair:
         return PairTier.MINOR
 
     @property
+    def launched(self) -> bool:
+        """Whether a launched token trades in this pool (then only its venue holds it)."""
+        return is_launched(self.base) or is_launched(self.quote)
+
+    @property
     def reference_price(self) -> Decimal:
         """B per A at the market's reference prices."""
         return base_price(self.base, self.quote)
@@ -109,8 +122,8 @@ class PoolPair:
 
 
 def pool_pairs() -> list[PoolPair]:
-    """Every pool a venue holds: one per pair of registry tokens."""
-    symbols = sorted({_pool_symbol(t) for t in TOKENS.values()})
+    """The pools every venue holds: one per pair of built-in tokens (not launched ones)."""
+    symbols = sorted({_pool_symbol(t) for t in TOKENS.values() if not is_launched(t.symbol)})
     return sorted({PoolPair.of(x, y) for x, y in combinations(symbols, 2)}, key=str)
 
 
@@ -133,7 +146,11 @@ def new_pool(venue: str, pair: PoolPair, *, fee: Decimal) -> Pool:
     `fee` is the constant-product fee, or the DLMM base fee (the variable fee adds to it).
     """
     depth_b = pool_depth_usd(venue, pair) / usd_price(pair.quote)
-    mid = pair.reference_price
+    return _pool_at(venue, pair, pair.reference_price, depth_b, fee=fee)
+
+
+def _pool_at(venue: str, pair: PoolPair, mid: Decimal, depth_b: Decimal, *, fee: Decimal) -> Pool:
+    """`venue`'s kind of pool for `pair` at `mid`, holding `depth_b` of B (and as much A)."""
     if VENUE_POOLS[venue] is PoolKind.CONSTANT_PRODUCT:
         return ConstantProductPool.from_depth(mid, depth_b, fee)
     return DlmmPool.from_depth(
@@ -159,11 +176,14 @@ class PoolBook:
         self._venue = venue
         self._fee = fee
         self._states: dict[PoolPair, _PoolState] = {}
+        self._volatile_left: dict[PoolPair, int] = {}  # swaps left in a new pool's first block
 
     def pair(self, token_in: Token, token_out: Token) -> PoolPair:
         """The pool trading the pair; `NoRouteError` naming the venue if there is none."""
         try:
             pair = PoolPair.of(token_in, token_out)
+            if pair.launched and pair not in self._states:
+                raise NoRouteError(f"no pool for {token_in.symbol}/{token_out.symbol} yet")
             pair.reference_price  # noqa: B018 - raises for a token without a market price
         except ValueError as exc:
             raise NoRouteError(f"{self._venue}: {exc}") from None
@@ -171,9 +191,32 @@ class PoolBook:
             raise NoRouteError(f"{self._venue}: {exc.message}") from None
         return pair
 
+    def open_launch(self, launch: Launch, *, volatile_swaps: int = LAUNCH_VOLATILE_SWAPS) -> bool:
+        """Open the pool of `launch` (whose token this process registered) at its opening
+        price, `launch.depth_usd` on each side; False, and nothing changes, if it is open."""
+        pair = PoolPair.of(launch.symbol, launch.quote)
+        if not is_launched(launch.symbol):
+            raise ValueError(f"{launch.symbol} is not a registered launched token")
+        if pair in self._states:
+            return False
+        with localcontext(CTX):
+            mid = launch.price if pair.base == launch.symbol else ONE / launch.price
+            depth_b = launch.depth_usd / usd_price(pair.quote)
+        pool = _pool_at(self._venue, pair, mid, depth_b, fee=self._fee)
+        self._states[pair] = _PoolState(pool)
+        self._volatile_left[pair] = volatile_swaps
+        return True
+
+    def drift_bound(self, pair: PoolPair, usual: Decimal) -> Decimal:
+        """How far the next swap on `pair` may execute from its quoted mid: `usual`, or
+        `LAUNCH_DRIFT` while the pool is in its volatile first block."""
+        return max(usual, LAUNCH_DRIFT) if self._volatile_left.get(pair, 0) > 0 else usual
+
     def _state(self, pair: PoolPair) -> _PoolState:
         state = self._states.get(pair)
         if state is None:
+            if pair.launched:
+                raise NoRouteError(f"{self._venue}: no pool for {pair} yet")
             state = self._states[pair] = _PoolState(new_pool(self._venue, pair, fee=self._fee))
         return state
 
@@ -193,6 +236,15 @@ class PoolBook:
         with localcontext(CTX):
             quoted_mid = quote.price if pair.sells_base(quote.token_in) else ONE / quote.price
             return state.pool.repriced(quoted_mid * drift * state.pressure)
+
+    def executed(self, pair: PoolPair, moved: tuple[Pool, Pool] | None) -> None:
+        """A swap on `pair` reached the chain: it landed on `moved[0]` (from
+        `execution_pool`) and left `moved[1]`, or (None) it reverted."""
+        left = self._volatile_left.pop(pair, 0) - 1
+        if left > 0:
+            self._volatile_left[pair] = left
+        if moved is not None:
+            self.swapped(pair, *moved)
 
     def swapped(self, pair: PoolPair, before: Pool, after: Pool) -> None:
         """A swap landed on `before` (from `execution_pool`) and left `after`."""

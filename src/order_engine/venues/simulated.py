@@ -7,6 +7,9 @@ the product description's noisy quote, and returns a frozen snapshot that quotes
 amount (`curves`). A swap executes on the pool as it stands: the quoted mid moved by the
 drift and by the swaps that landed since the last quote; a landed swap moves the pool.
 
+A launch opens a new token's pool on the venue it names (`open_pool`, `apply_launch`); the
+first swaps there execute with a wider drift, so a tight slippage tolerance may revert.
+
 Prices are reproducible: each venue draws from `random.Random` seeded by (seed, venue).
 Every latency is multiplied by `latency_scale` in one place (`_scaled`); 0 makes the venue
 answer at once and land swaps as soon as they are accepted. Pools live in the process;
@@ -20,7 +23,7 @@ import logging
 import random
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -30,6 +33,7 @@ from order_engine.domain.errors import (
     UnknownTokenError,
     VenueUnavailableError,
 )
+from order_engine.domain.launches import Launch
 from order_engine.domain.orders import Execution
 from order_engine.domain.pools import InsufficientLiquidityError, Pool
 from order_engine.domain.quotes import Quote, quantize
@@ -37,7 +41,9 @@ from order_engine.domain.tokens import Token, find_token
 from order_engine.venues.base import SwapTransaction, TxState, TxStatus
 from order_engine.venues.curves import PRICE_CONTEXT, PoolCurve
 from order_engine.venues.ledger import InMemorySwapLedger, LedgerEntry, SwapLedger
+from order_engine.venues.market import register_launch
 from order_engine.venues.pool_book import PoolBook, PoolPair
+from order_engine.venues.transactions import swap_steps
 
 log = logging.getLogger(__name__)
 
@@ -93,26 +99,6 @@ def uniform(rng: random.Random, low: Decimal, high: Decimal) -> Decimal:
     return low + (high - low) * Decimal(rng.randint(0, _UNIFORM_STEPS)) / _UNIFORM_STEPS
 
 
-def _swap_steps(
-    quote: Quote, token_in: Token, token_out: Token, venue: str, min_amount_out: Decimal
-) -> tuple[str, ...]:
-    pay = "WSOL" if token_in.native else token_in.symbol
-    get = "WSOL" if token_out.native else token_out.symbol
-    steps: list[str] = []
-    if token_in.native:
-        steps += ["create wSOL account", f"wrap {quote.amount_in} SOL -> wSOL"]
-    elif token_out.native:
-        steps.append("create wSOL account")
-    steps.append(
-        f"swap {quote.amount_in} {pay} -> {get} on {venue} (min out {min_amount_out} {get})"
-    )
-    if token_out.native:
-        steps += ["unwrap wSOL -> SOL", "close wSOL account"]
-    elif token_in.native:
-        steps.append("close wSOL account")
-    return tuple(steps)
-
-
 class SimulatedVenue:
     """A `Venue` backed by reference prices, seeded noise, pools and an in-memory chain."""
 
@@ -161,6 +147,17 @@ class SimulatedVenue:
         """The pair's pool as it stands now (what the next swap starts from)."""
         return self._pools.pool(self._pools.pair(token_in, token_out))
 
+    def open_pool(self, launch: Launch) -> bool:
+        """Open `launch`'s pool if it names this venue (registering the token and its
+        price here); False, and nothing changes, if it names another or is open already."""
+        if launch.venue != self.name:
+            return False
+        register_launch(launch)
+        opened = self._pools.open_launch(launch)
+        if opened:
+            log.info("%s opened %s/%s at %s", self.name, launch.symbol, launch.quote, launch.price)
+        return opened
+
     async def curve(self, token_in: Token, token_out: Token) -> PoolCurve:
         """Fetch the pool (one quote latency), re-priced to reference × the variance noise."""
         pair = self._pools.pair(token_in, token_out)
@@ -195,7 +192,7 @@ class SimulatedVenue:
     ) -> SwapTransaction:
         if quote.venue != self.name:
             raise ValueError(f"{self.name} cannot build a swap quoted by {quote.venue}")
-        steps = _swap_steps(quote, token_in, token_out, self.name, min_amount_out)
+        steps = swap_steps(quote, token_in, token_out, self.name, min_amount_out)
         tx = SwapTransaction(mock_signature(), self.name, order_id, quote, min_amount_out, steps)
         log.debug("%s built %s for order %s: %s", self.name, tx.signature, order_id, steps)
         return tx
@@ -220,8 +217,7 @@ class SimulatedVenue:
             delay = self._scaled(self._fill_rng.uniform(low, high))
             entry, swapped = self._outcome(tx, pair, token_out, lands_at=self._now() + delay)
             if await self._ledger.record(entry):
-                if swapped is not None:
-                    self._pools.swapped(pair, *swapped)
+                self._pools.executed(pair, swapped)
                 log.debug(
                     "%s accepted tx %s (lands in %.3fs: %s, min %s)",
                     self.name,
@@ -237,7 +233,8 @@ class SimulatedVenue:
         """Swap on the pool as it stands, the quoted mid moved by the drift; revert below
         the minimum. If it lands, also the pool it swapped on and the pool it left."""
         a_to_b = pair.sells_base(tx.quote.token_in)
-        drift = uniform(self._fill_rng, 1 - self._profile.drift, 1 + self._profile.drift)
+        bound = self._pools.drift_bound(pair, self._profile.drift)
+        drift = uniform(self._fill_rng, 1 - bound, 1 + bound)
         pool = self._pools.execution_pool(pair, tx.quote, drift)
         amount_in = tx.quote.amount_in
         base = (tx.signature, self.name, tx.order_id, lands_at)
@@ -284,6 +281,14 @@ class SimulatedVenue:
             for e in await self._ledger.entries(order_id)
             if e.venue == self.name and e.execution is not None
         ]
+
+
+def apply_launch(venues: Iterable[SimulatedVenue], launch: Launch) -> bool:
+    """Apply `launch` in this process: register its token and price, and open its pool on
+    the venue it names if that is one of `venues`. True if one of them opened it now."""
+    register_launch(launch)
+    opened = [v.open_pool(launch) for v in venues]  # every venue, not just up to the first
+    return any(opened)
 
 
 def simulated_venues(

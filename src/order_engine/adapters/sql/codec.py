@@ -23,6 +23,8 @@ def order_to_row(order: Order) -> dict[str, Any]:
         "created_ms": order.created_ms,
         "limit_price": order.limit_price,
         "expires_ms": order.expires_ms,
+        "venue": order.venue,
+        "max_price": order.max_price,
         **mutable_values(order),
     }
 
@@ -75,6 +77,8 @@ def row_to_order(row: Mapping[str, Any]) -> Order:
         expires_ms=row["expires_ms"],
         best_price=row["best_price"],
         checked_ms=row["checked_ms"],
+        venue=row["venue"],
+        max_price=row["max_price"],
     )
 
 

@@ -106,6 +106,8 @@ orders = Table(
     Column("expires_ms", BigInteger),
     Column("best_price", Money()),
     Column("checked_ms", BigInteger),
+    Column("venue", String(32)),  # sniper orders (migration 0004)
+    Column("max_price", Money()),
     Column("created_ms", BigInteger, nullable=False),
     Column("updated_ms", BigInteger, nullable=False),
     Index("ix_orders_status_created", "status", "created_ms", "id"),

@@ -1,4 +1,6 @@
-"""Limit orders: wait for the price, re-checked per pair on the queue's delayed jobs.
+"""Orders that wait: limit orders (for their price) and sniper orders (for a token's pool to
+open), re-checked per pair on the queue's delayed jobs; snipers are also woken at once by
+the launch itself.
 
 A limit order's first job checks it at once: it moves `pending → waiting` (the event carries
 the limit, the best price now and the expiry) and, if the route already pays the limit,
@@ -11,6 +13,11 @@ on the order queue, oldest first; the order's own job then routes afresh and exe
 if its fresh route still pays the limit. No task sleeps per order; the jobs live in the
 queue and the orders in the store, so a restart of any process resumes them (the recovery
 sweep re-creates the watch job of every pair with waiting orders).
+
+A sniper order waits for `tokenOut`'s pool on its venue (or any venue): when a launch opens
+one, `on_launch` puts the sniper orders waiting for it on the order queue in the same
+event-loop turn, in submission order; its own job then routes on that venue and executes if
+the price is within its cap. The watch job is the fallback that also expires them.
 
 Races are settled by the store's optimistic lock: firing (`waiting → routing`), expiring and
 cancelling are each one conditional write, so exactly one of them wins.
@@ -25,12 +32,16 @@ from typing import Any
 from order_engine.domain.errors import (
     CapacityError,
     ConcurrentUpdateError,
+    ExecutionError,
+    NoRouteError,
     TransientExecutionError,
+    UnknownTokenError,
 )
-from order_engine.domain.limits import meets_limit, price_of
-from order_engine.domain.orders import Order, OrderStatus
+from order_engine.domain.launches import Launch
+from order_engine.domain.limits import price_of, price_ok
+from order_engine.domain.orders import Order, OrderStatus, OrderType
 from order_engine.domain.quotes import RoutingDecision
-from order_engine.domain.tokens import Token, find_token
+from order_engine.domain.tokens import find_token
 from order_engine.engine.ports import Clock, EventBus, Job, JobQueue, OrderStore
 from order_engine.engine.routing import SplitPolicy, fetch_curves, plan_route, route
 from order_engine.engine.service import publish_best_effort
@@ -45,12 +56,19 @@ def watch_key(token_in: str, token_out: str) -> str:
     return f"{WATCH_PREFIX}{token_in}:{token_out}"
 
 
+def venues_for(venues: list[Venue], order: Order) -> list[Venue]:
+    """Every venue, or only the one a sniper order waits for."""
+    if order.venue is None:
+        return venues
+    return [v for v in venues if v.name == order.venue]
+
+
 def pair_of(key: str) -> tuple[str, str]:
     token_in, token_out = key.removeprefix(WATCH_PREFIX).split(":", 1)
     return token_in, token_out
 
 
-class LimitOrders:
+class WaitingOrders:
     def __init__(
         self,
         store: OrderStore,
@@ -72,26 +90,40 @@ class LimitOrders:
 
     async def check(self, order: Order) -> RoutingDecision | None:
         """An order's own check (its job): expire it, or record the price and either return
-        the route that pays its limit or leave it waiting on its pair's watch job."""
+        the route that meets its price or leave it waiting on its pair's watch job."""
         now = self._clock.now_ms()
         if order.expires_ms is not None and now >= order.expires_ms:
             await self.expire(order)
             return None
-        t_in = find_token(order.token_in, field="tokenIn")
-        t_out = find_token(order.token_out, field="tokenOut")
-        try:
-            decision: RoutingDecision | None = await route(
-                self._venues, t_in, t_out, order.amount_in, self._quote_timeout_s, self._split
-            )
-        except TransientExecutionError as exc:  # no quote now: the watch job tries again
-            log.info("limit order %s: no price now (%s)", order.id, exc.message)
-            decision = None
+        decision = await self._route_now(order)
         if decision is not None:
             order.best_price, order.checked_ms = price_of(decision.amount_out, order.amount_in), now
         await self._record_check(order)
-        if decision is not None and self._pays(order, decision, t_out.decimals):
+        if decision is not None and self._ready(order, decision):
             return decision
         await self.watch(order.token_in, order.token_out)
+        return None
+
+    async def _route_now(self, order: Order) -> RoutingDecision | None:
+        """The route for the whole order now, or None when there is none yet (no quote, or a
+        sniper's token or pool not launched yet)."""
+        try:
+            t_in = find_token(order.token_in, field="tokenIn")
+            t_out = find_token(order.token_out, field="tokenOut")
+            return await route(
+                venues_for(self._venues, order),
+                t_in,
+                t_out,
+                order.amount_in,
+                self._quote_timeout_s,
+                self._split,
+            )
+        except (UnknownTokenError, NoRouteError) as exc:
+            if order.type is not OrderType.SNIPER:
+                raise
+            log.debug("sniper order %s: no pool yet (%s)", order.id, exc.message)
+        except TransientExecutionError as exc:  # no quote now: the watch job tries again
+            log.info("order %s: no price now (%s)", order.id, exc.message)
         return None
 
     async def _record_check(self, order: Order) -> None:
@@ -103,17 +135,22 @@ class LimitOrders:
             await self._store.save_details(order)
 
     def _waiting(self, order: Order) -> dict[str, Any]:
-        return {
-            "limitPrice": str(order.limit_price),
+        data: dict[str, Any] = {
             "bestPrice": None if order.best_price is None else str(order.best_price),
             "expiresAtMs": order.expires_ms,
             "checkEveryS": self._interval,
         }
+        if order.type is OrderType.LIMIT:
+            data["limitPrice"] = str(order.limit_price)
+        else:
+            data["token"], data["venue"] = order.token_out, order.venue or "any"
+            data["maxPrice"] = None if order.max_price is None else str(order.max_price)
+        return data
 
     @staticmethod
-    def _pays(order: Order, decision: RoutingDecision, decimals: int) -> bool:
-        assert order.limit_price is not None
-        return meets_limit(decision.amount_out, order.amount_in, order.limit_price, decimals)
+    def _ready(order: Order, decision: RoutingDecision) -> bool:
+        decimals = find_token(order.token_out, field="tokenOut").decimals
+        return price_ok(order, decision.amount_out, order.amount_in, decimals)
 
     async def watch(self, token_in: str, token_out: str, *, now: bool = False) -> None:
         """Make sure the pair has a watch job (a no-op when it already has one)."""
@@ -149,38 +186,60 @@ class LimitOrders:
         waiting = await self._store.waiting(token_in, token_out)
         if not waiting:
             return None
-        t_in = find_token(token_in, field="tokenIn")
-        t_out = find_token(token_out, field="tokenOut")
-        try:
-            curves, failures = await fetch_curves(self._venues, t_in, t_out, self._quote_timeout_s)
-        except TransientExecutionError:
-            curves, failures = [], {}
+        curves, failures = await self._curves(token_in, token_out)
         now = self._clock.now_ms()
         for order in waiting:
             if order.expires_ms is not None and now >= order.expires_ms:
                 await self.expire(order)
-            elif curves and self._round_pays(order, curves, failures, t_in, t_out.decimals):
+            elif self._round_ready(order, curves, failures):
                 await self._fire(order)
         return self._interval
 
-    def _round_pays(
-        self,
-        order: Order,
-        curves: list[PriceCurve],
-        failures: dict[str, str],
-        t_in: Token,
-        decimals: int,
-    ) -> bool:
+    async def _curves(
+        self, token_in: str, token_out: str
+    ) -> tuple[list[PriceCurve], dict[str, str]]:
+        """Every venue's pool for the pair, fetched once for the round (none yet: empty)."""
         try:
-            decision = plan_route(curves, failures, t_in, order.amount_in, self._split)
-        except TransientExecutionError:
+            t_in = find_token(token_in, field="tokenIn")
+            t_out = find_token(token_out, field="tokenOut")
+            return await fetch_curves(self._venues, t_in, t_out, self._quote_timeout_s)
+        except (UnknownTokenError, ExecutionError):
+            return [], {}
+
+    def _round_ready(
+        self, order: Order, curves: list[PriceCurve], failures: dict[str, str]
+    ) -> bool:
+        usable = [c for c in curves if order.venue in (None, c.venue)]
+        if not usable:
             return False
-        return self._pays(order, decision, decimals)
+        t_in = find_token(order.token_in, field="tokenIn")
+        try:
+            decision = plan_route(usable, failures, t_in, order.amount_in, self._split)
+        except ExecutionError:
+            return False
+        return self._ready(order, decision)
+
+    async def on_launch(self, launch: Launch) -> int:
+        """A pool opened: put the sniper orders waiting for it on the order queue now, in
+        submission order. Returns how many."""
+        ready: list[Order] = []
+        for token_in, token_out in await self._store.waiting_pairs():
+            if token_out != launch.symbol:
+                continue
+            ready += [
+                o
+                for o in await self._store.waiting(token_in, token_out)
+                if o.type is OrderType.SNIPER and o.venue in (None, launch.venue)
+            ]
+        ready.sort(key=lambda o: (o.created_ms, o.id))
+        for order in ready:
+            await self._fire(order)
+        return len(ready)
 
     async def _fire(self, order: Order) -> None:
         try:
             await self._queue.enqueue(order.id)
         except CapacityError:
-            log.warning("limit order %s: the order queue is full; next round", order.id)
+            log.warning("order %s: the order queue is full; next round", order.id)
         else:
-            log.info("limit order %s: the price reaches %s; executing", order.id, order.limit_price)
+            log.info("%s order %s: ready; executing", order.type, order.id)

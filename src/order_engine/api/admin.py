@@ -1,0 +1,72 @@
+"""Simulation admin: launch a token (open its first pool on a venue) and list launches."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
+
+from order_engine.api.context import ApiContext, context_dependency
+from order_engine.api.errors import HttpError
+from order_engine.api.jsonresp import JsonResponse
+from order_engine.api.schemas import Amount, first_error, reject_constant
+from order_engine.domain.launches import DEFAULT_DEPTH_USD
+from order_engine.engine.launches import LaunchRequest
+
+router = APIRouter(prefix="/api/admin", tags=["simulation admin"])
+Ctx = Annotated[ApiContext, Depends(context_dependency)]
+
+
+class LaunchBody(BaseModel):
+    """`POST /api/admin/launch`: a new token and the venue whose pool opens for it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    symbol: str = Field(min_length=1, max_length=16, examples=["PEPE"])
+    venue: str = Field(min_length=1, max_length=16, examples=["raydium"])
+    price: Amount = Field(examples=["0.0005"], description="quote tokens per new token")
+    quote: str = Field(default="SOL", min_length=1, max_length=16)
+    decimals: StrictInt = 6
+    depthUsd: Amount = Field(default=DEFAULT_DEPTH_USD, description="pool depth, USD a side")
+
+    def to_request(self) -> LaunchRequest:
+        return LaunchRequest(
+            self.symbol,
+            self.venue.lower(),
+            self.price,
+            self.quote,
+            self.decimals,
+            Decimal(self.depthUsd),
+        )
+
+
+@router.post("/launch", status_code=201, summary="Launch a token: open its pool on a venue")
+async def launch(request: Request, ctx: Ctx) -> Response:
+    body = _parse(await request.body())
+    if ctx.launches is None:
+        raise HttpError(503, "unavailable", "this process does not launch tokens")
+    launched = await ctx.launches.launch(body.to_request())
+    return JsonResponse(launched.as_dict(), status_code=201)
+
+
+@router.get("/launches", summary="Every token launched so far, oldest first")
+async def launches(ctx: Ctx) -> Response:
+    found = [] if ctx.launches is None else await ctx.launches.launches()
+    return JsonResponse({"launches": [item.as_dict() for item in found]})
+
+
+def _parse(raw: bytes) -> LaunchBody:
+    try:
+        data: Any = json.loads(raw, parse_float=Decimal, parse_constant=reject_constant)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise HttpError(400, "invalid_json", "the request body is not valid JSON") from exc
+    if not isinstance(data, dict):
+        raise HttpError(400, "invalid_json", "the request body must be a JSON object")
+    try:
+        return LaunchBody.model_validate(data)
+    except ValidationError as exc:
+        raise first_error(exc) from exc

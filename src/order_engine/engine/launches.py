@@ -1,0 +1,134 @@
+"""Token launches: announce one (the admin endpoint, the CLI, a schedule), and apply every
+launch any process announces — open the pool on the simulated venue, then wake the sniper
+orders waiting for it, in the same event-loop turn."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+
+from order_engine.domain.errors import AlreadyLaunchedError, EngineError, RequestError
+from order_engine.domain.launches import (
+    DEFAULT_DEPTH_USD,
+    MAX_DEPTH_USD,
+    Launch,
+    check_symbol,
+)
+from order_engine.domain.limits import check_limit_price
+from order_engine.domain.tokens import TOKENS, find_token
+from order_engine.engine.ports import Clock, LaunchBoard
+from order_engine.engine.waiting_orders import WaitingOrders
+
+log = logging.getLogger(__name__)
+MAX_DECIMALS = 12
+
+
+@dataclass(frozen=True, slots=True)
+class LaunchRequest:
+    symbol: str
+    venue: str
+    price: Decimal  # quote tokens per new token
+    quote: str = "SOL"
+    decimals: int = 6
+    depth_usd: Decimal = DEFAULT_DEPTH_USD
+
+
+class TokenLaunches:
+    def __init__(
+        self,
+        board: LaunchBoard,
+        waiting: WaitingOrders,
+        clock: Clock,
+        *,
+        venues: Collection[str],
+        open_pools: Callable[[Launch], bool],
+        new_mint: Callable[[], str],
+    ) -> None:
+        self._board, self._waiting, self._clock = board, waiting, clock
+        self._venues, self._open_pools, self._new_mint = set(venues), open_pools, new_mint
+        self._applied: set[str] = set()
+
+    async def start(self) -> None:
+        """Apply every launch so far and every one announced from now on (listen first,
+        then read, so none falls in between; repeats are ignored)."""
+        await self._board.listen(self.apply)
+        for launch in await self._board.launches():
+            await self.apply(launch)
+
+    async def launch(self, request: LaunchRequest) -> Launch:
+        """Validate and announce a launch. `AlreadyLaunchedError` if the symbol trades."""
+        launch = self._validated(request)
+        if not await self._board.announce(launch):
+            raise AlreadyLaunchedError(f"{launch.symbol} was launched already")
+        log.info(
+            "launched %s on %s at %s %s", launch.symbol, launch.venue, launch.price, launch.quote
+        )
+        return launch
+
+    def _validated(self, request: LaunchRequest) -> Launch:
+        symbol = check_symbol(request.symbol, field="symbol")
+        if symbol in TOKENS:
+            raise AlreadyLaunchedError(f"{symbol} already trades")
+        if request.venue not in self._venues:
+            names = ", ".join(sorted(self._venues))
+            raise RequestError(f"venue must be one of {names}", field="venue")
+        quote = find_token(request.quote, field="quote")
+        check_limit_price(request.price, field="price")
+        if not 0 <= request.decimals <= MAX_DECIMALS:
+            raise RequestError(f"decimals must be from 0 to {MAX_DECIMALS}", field="decimals")
+        if not request.depth_usd.is_finite() or not 0 < request.depth_usd <= MAX_DEPTH_USD:
+            raise RequestError(
+                f"depthUsd must be above 0, at most {MAX_DEPTH_USD}", field="depthUsd"
+            )
+        return Launch(
+            symbol,
+            self._new_mint(),
+            request.decimals,
+            request.venue,
+            quote.symbol,
+            request.price,
+            request.depth_usd,
+            self._clock.now_ms(),
+        )
+
+    async def apply(self, launch: Launch) -> None:
+        """Open the pool (if one of this process's venues holds it) and wake the snipers."""
+        if launch.symbol in self._applied:
+            return
+        self._applied.add(launch.symbol)
+        try:
+            self._open_pools(launch)
+        except (ValueError, EngineError) as exc:  # e.g. a symbol this process knows otherwise
+            log.error("cannot apply the launch of %s: %s", launch.symbol, exc)
+            return
+        fired = await self._waiting.on_launch(launch)
+        log.info(
+            "pool %s/%s opened on %s; %d sniper orders fired",
+            launch.symbol,
+            launch.quote,
+            launch.venue,
+            fired,
+        )
+
+    async def launches(self) -> list[Launch]:
+        return await self._board.launches()
+
+
+def parse_schedule(text: str) -> list[tuple[float, LaunchRequest]]:
+    """`SIM_LAUNCHES`: comma-separated `SYMBOL:VENUE:PRICE[:QUOTE]@SECONDS` (seconds after
+    start), e.g. `PEPE:raydium:0.001@30,MOON:meteora:0.5:USDC@60`."""
+    schedule = []
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        try:
+            spec, seconds = item.rsplit("@", 1)
+            symbol, venue, price, *quote = spec.split(":")
+            quote_symbol = quote[0] if quote else "SOL"
+            request = LaunchRequest(symbol, venue.lower(), Decimal(price), quote_symbol)
+            schedule.append((float(seconds), request))
+        except (ValueError, InvalidOperation) as exc:
+            raise ValueError(
+                f"SIM_LAUNCHES item {item!r}: expected SYMBOL:VENUE:PRICE[:QUOTE]@SECONDS"
+            ) from exc
+    return schedule

@@ -1,0 +1,157 @@
+"""Sniper orders over HTTP and WebSocket: three orders wait for a token that does not trade
+yet; the admin launch opens its pool and all three fire and confirm. Bad inputs are 4xx."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import sys
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from order_engine.domain.tokens import TOKENS
+from order_engine.venues.market import USD_PRICES
+from tests.e2e.harness import (
+    assert_error,
+    assert_lifecycle,
+    running_engine,
+    statuses,
+    stored_orders,
+)
+
+D = Decimal
+FILLED = ["pending", "waiting", "routing", "building", "submitted", "confirmed"]
+_serial = itertools.count(1)
+ORDER_ENGINE = Path(sys.executable).parent / "order-engine"
+
+
+@pytest.fixture(autouse=True)
+def _restore_registry() -> Iterator[None]:
+    """The engine runs in this process: put the token registry back after each test."""
+    tokens, prices = dict(TOKENS), dict(USD_PRICES)
+    yield
+    TOKENS.clear()
+    TOKENS.update(tokens)
+    USD_PRICES.clear()
+    USD_PRICES.update(prices)
+
+
+def sniper(symbol: str, **extra: object) -> dict[str, object]:
+    body: dict[str, object] = {"tokenIn": "SOL", "tokenOut": symbol, "amountIn": "0.5"}
+    return {**body, "type": "sniper", "venue": "raydium", "slippageBps": 500, **extra}
+
+
+async def test_three_snipers_fire_when_the_pool_opens(tmp_path: Path) -> None:
+    symbol = f"SNE{next(_serial)}"
+    async with running_engine(tmp_path, limit_check_interval_s=0.05) as eng:
+        ids = [await eng.order_id(sniper(symbol)) for _ in range(3)]
+        for order_id in ids:
+            assert statuses(await eng.stream_until(order_id, "waiting"))[-1] == "waiting"
+        quote = await eng.client.get(
+            "/api/quote", params={"tokenIn": "SOL", "tokenOut": symbol, "amountIn": "0.5"}
+        )
+        body = {"symbol": symbol, "venue": "raydium", "price": "0.0005", "decimals": 6}
+        launched = await eng.client.post("/api/admin/launch", json=body)
+        async with asyncio.timeout(10):
+            streams = await asyncio.gather(*(eng.stream(i) for i in ids))
+        again = await eng.client.post("/api/admin/launch", json=body)
+        listed = (await eng.client.get("/api/admin/launches")).json()["launches"]
+    assert_error(quote, 422, code="unknown_token", field="tokenOut")  # not tradable before
+    assert launched.status_code == 201, launched.text
+    launch = launched.json()
+    assert (launch["symbol"], launch["venue"], launch["quote"]) == (symbol, "raydium", "SOL")
+    assert len(launch["mint"]) >= 32
+    for order_id, events in zip(ids, streams, strict=True):
+        assert statuses(events) == FILLED
+        assert_lifecycle(events, order_id, "confirmed")
+        assert events[1]["token"] == symbol and events[-1]["dex"] == "raydium"
+        assert D(events[-1]["amountOut"]) > 0
+    routed = sorted(ids, key=lambda i: streams[ids.index(i)][2]["tsMs"])
+    assert routed == ids  # fired in submission order
+    assert_error(again, 409, code="already_launched")
+    assert [item["symbol"] for item in listed] == [symbol]
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        (sniper("SNBAD", venue="orca"), "venue"),
+        (sniper("SNBAD", maxPrice="0"), "maxPrice"),
+        (sniper("SNBAD", limitPrice="1"), "limitPrice"),
+        (sniper("s"), "tokenOut"),
+        (sniper("SOL"), "tokenOut"),
+        ({"tokenIn": "SOL", "tokenOut": "USDC", "amountIn": "1", "venue": "raydium"}, "venue"),
+        ({"tokenIn": "SOL", "tokenOut": "USDC", "amountIn": "1", "maxPrice": "2"}, "maxPrice"),
+    ],
+    ids=[
+        "unknown-venue",
+        "zero-cap",
+        "limit-price",
+        "bad-symbol",
+        "same-token",
+        "market-venue",
+        "market-cap",
+    ],
+)
+async def test_bad_sniper_orders_are_rejected(
+    tmp_path: Path, body: dict[str, object], field: str
+) -> None:
+    async with running_engine(tmp_path) as eng:
+        response = await eng.client.post("/api/orders/execute", json=body)
+        listed = await stored_orders(eng)
+    assert_error(response, 422, field=field)
+    assert listed == []
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"symbol": "x", "venue": "raydium", "price": "1"}, "symbol"),
+        ({"symbol": "SNBAD2", "venue": "orca", "price": "1"}, "venue"),
+        ({"symbol": "SNBAD2", "venue": "raydium", "price": "-1"}, "price"),
+        ({"symbol": "SNBAD2", "venue": "raydium", "price": "1", "quote": "DOGE"}, "quote"),
+        ({"symbol": "SNBAD2", "venue": "raydium", "price": "1", "decimals": 30}, "decimals"),
+        ({"symbol": "SNBAD2", "venue": "raydium"}, "price"),
+    ],
+    ids=["symbol", "venue", "price", "quote", "decimals", "missing-price"],
+)
+async def test_bad_launches_are_rejected(
+    tmp_path: Path, body: dict[str, object], field: str
+) -> None:
+    async with running_engine(tmp_path) as eng:
+        response = await eng.client.post("/api/admin/launch", json=body)
+        listed = (await eng.client.get("/api/admin/launches")).json()["launches"]
+    assert_error(response, 422, field=field)
+    assert listed == []
+
+
+async def test_the_launch_command_launches_on_a_running_engine(tmp_path: Path) -> None:
+    symbol = f"SNC{next(_serial)}"
+    command = [str(ORDER_ENGINE), "launch", symbol, "--venue", "meteora", "--price", "0.25"]
+    async with running_engine(tmp_path) as eng:
+        order_id = await eng.order_id(sniper(symbol, venue="any", tokenIn="USDC", amountIn="10"))
+        await eng.stream_until(order_id, "waiting")
+        first = await run(*command, "--quote", "USDC", "--url", eng.base_url)
+        events = await eng.stream(order_id)
+        second = await run(*command, "--url", eng.base_url)
+        unreachable = await run(*command, "--url", "http://127.0.0.1:9")
+    code, out, err = first
+    assert code == 0, err
+    launched = json.loads(out)
+    assert (launched["symbol"], launched["venue"], launched["quote"]) == (symbol, "meteora", "USDC")
+    assert statuses(events) == FILLED and events[-1]["dex"] == "meteora"
+    assert second[0] == 1 and "already_launched" in second[2]
+    assert unreachable[0] == 1 and "cannot reach" in unreachable[2]
+
+
+async def run(*command: str) -> tuple[int, str, str]:
+    process = await asyncio.create_subprocess_exec(
+        *command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    out, err = await process.communicate()
+    assert process.returncode is not None
+    return process.returncode, out.decode(), err.decode()

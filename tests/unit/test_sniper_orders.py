@@ -1,0 +1,184 @@
+"""Sniper orders on the in-memory adapters and the simulated venues: they wait for a token
+that does not trade yet, and the launch that opens its pool fires them at once (before the
+launch call returns), in submission order, on the venue they asked for and within their
+price cap."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from functools import partial
+
+import pytest
+
+from order_engine.adapters.memory_bus import InMemoryEventBus
+from order_engine.adapters.memory_launches import InMemoryLaunchBoard
+from order_engine.adapters.memory_queue import InMemoryJobQueue
+from order_engine.adapters.memory_store import InMemoryOrderStore
+from order_engine.domain.errors import AlreadyLaunchedError, RequestError
+from order_engine.domain.orders import OrderType
+from order_engine.domain.tokens import TOKENS
+from order_engine.engine.executor import OrderExecutor
+from order_engine.engine.launches import LaunchRequest, TokenLaunches
+from order_engine.engine.requests import OrderRequest
+from order_engine.engine.retry import RetryPolicy
+from order_engine.engine.service import OrderService
+from order_engine.engine.waiting_orders import WaitingOrders
+from order_engine.venues.market import USD_PRICES
+from order_engine.venues.simulated import apply_launch, simulated_venues
+from tests.unit.fakes import FakeClock
+
+D = Decimal
+FILLED = ["pending", "waiting", "routing", "building", "submitted", "confirmed"]
+_serial = itertools.count(1)
+
+
+@pytest.fixture(autouse=True)
+def _restore_registry() -> Iterator[None]:
+    tokens, prices = dict(TOKENS), dict(USD_PRICES)
+    yield
+    TOKENS.clear()
+    TOKENS.update(tokens)
+    USD_PRICES.clear()
+    USD_PRICES.update(prices)
+
+
+class RecordingQueue(InMemoryJobQueue):
+    """Remembers the order in which jobs were queued."""
+
+    def __init__(self, policy: RetryPolicy) -> None:
+        super().__init__(policy, rate_limit_max=0)
+        self.enqueued: list[str] = []
+
+    async def enqueue(self, order_id: str, *, delay_s: float = 0.0) -> bool:
+        self.enqueued.append(order_id)
+        return await super().enqueue(order_id, delay_s=delay_s)
+
+
+@dataclass
+class SniperRig:
+    store: InMemoryOrderStore
+    queue: RecordingQueue
+    service: OrderService
+    launches: TokenLaunches
+    symbol: str
+
+    async def snipe(self, venue: str | None = "raydium", max_price: str | None = None) -> str:
+        request = OrderRequest(
+            "SOL",
+            self.symbol,
+            D("1"),
+            300,
+            OrderType.SNIPER,
+            venue=venue,
+            max_price=None if max_price is None else D(max_price),
+        )
+        order, _ = await self.service.submit(request)
+        return order.id
+
+    async def status(self, order_id: str) -> str:
+        return (await self.store.get(order_id)).status.value
+
+    async def wait_for(self, order_id: str, status: str) -> None:
+        for _ in range(400):
+            if await self.status(order_id) == status:
+                return
+            await asyncio.sleep(0.005)
+        raise AssertionError(f"order {order_id} is {await self.status(order_id)}, not {status}")
+
+    def launch(self, venue: str = "raydium", price: str = "0.001") -> LaunchRequest:
+        return LaunchRequest(self.symbol, venue, D(price))
+
+
+@pytest.fixture
+async def rig() -> AsyncIterator[SniperRig]:
+    venues = simulated_venues(seed=3, latency_scale=0)
+    clock, store, bus = FakeClock(), InMemoryOrderStore(), InMemoryEventBus()
+    policy = RetryPolicy(max_attempts=3, backoff_base_s=0.01)
+    queue, watch_queue = RecordingQueue(policy), InMemoryJobQueue(policy, rate_limit_max=0)
+    service = OrderService(store, queue, bus, venues, clock, max_queue_depth=100, quote_timeout_s=1)
+    waiting = WaitingOrders(
+        store, queue, watch_queue, bus, venues, clock, check_interval_s=0.02, quote_timeout_s=1
+    )
+    executor = OrderExecutor(
+        store, bus, venues, clock, policy, quote_timeout_s=1, limit_orders=waiting
+    )
+    launches = TokenLaunches(
+        InMemoryLaunchBoard(),
+        waiting,
+        clock,
+        venues=[v.name for v in venues],
+        open_pools=partial(apply_launch, venues),
+        new_mint=lambda: f"Mint{next(_serial)}",
+    )
+    await launches.start()
+    await queue.start(executor.handle)
+    await watch_queue.start(waiting.handle_watch)
+    yield SniperRig(store, queue, service, launches, f"SNP{next(_serial)}")
+    await queue.close(timeout_s=1)
+    await watch_queue.close(timeout_s=1)
+
+
+async def test_three_snipers_wait_then_fire_on_the_launch_in_submission_order(
+    rig: SniperRig,
+) -> None:
+    ids = [await rig.snipe() for _ in range(3)]
+    for order_id in ids:
+        await rig.wait_for(order_id, "waiting")
+    rig.queue.enqueued.clear()
+    await rig.launches.launch(rig.launch())
+    assert rig.queue.enqueued == ids  # queued before the launch call returned, in order
+    for order_id in ids:
+        await rig.wait_for(order_id, "confirmed")
+        events = await rig.store.events(order_id)
+        assert [e.status.value for e in events] == FILLED
+        assert events[1].data["token"] == rig.symbol and events[1].data["venue"] == "raydium"
+        assert events[2].attempt == 1
+    orders = [await rig.store.get(i) for i in ids]
+    assert all(o.dex == "raydium" and o.amount_out and o.amount_out > 0 for o in orders)
+
+
+async def test_a_sniper_for_another_venue_or_over_its_cap_keeps_waiting(rig: SniperRig) -> None:
+    other_venue = await rig.snipe(venue="meteora")
+    too_cheap = await rig.snipe(max_price="0.0005")  # the pool opens at 0.001 SOL/token
+    any_venue = await rig.snipe(venue=None, max_price="0.002")
+    for order_id in (other_venue, too_cheap, any_venue):
+        await rig.wait_for(order_id, "waiting")
+    await rig.launches.launch(rig.launch())
+    await rig.wait_for(any_venue, "confirmed")
+    await asyncio.sleep(0.1)  # several watch rounds
+    assert await rig.status(other_venue) == "waiting"
+    assert await rig.status(too_cheap) == "waiting"
+    order = await rig.store.get(any_venue)
+    assert order.amount_out is not None and order.amount_out >= D(1) / D("0.002")
+
+
+async def test_a_cancelled_sniper_never_fires(rig: SniperRig) -> None:
+    order_id = await rig.snipe()
+    await rig.wait_for(order_id, "waiting")
+    await rig.service.cancel(order_id)
+    await rig.launches.launch(rig.launch())
+    await asyncio.sleep(0.05)
+    assert [e.status.value for e in await rig.store.events(order_id)] == [
+        "pending",
+        "waiting",
+        "cancelled",
+    ]
+
+
+async def test_a_launch_is_validated_and_happens_once(rig: SniperRig) -> None:
+    with pytest.raises(RequestError) as caught:
+        await rig.launches.launch(rig.launch(venue="orca"))
+    assert caught.value.field == "venue"
+    with pytest.raises(RequestError) as caught:
+        await rig.launches.launch(rig.launch(price="0"))
+    assert caught.value.field == "price"
+    await rig.launches.launch(rig.launch())
+    with pytest.raises(AlreadyLaunchedError):
+        await rig.launches.launch(rig.launch(venue="meteora"))
+    with pytest.raises(AlreadyLaunchedError):
+        await rig.launches.launch(LaunchRequest("USDC", "raydium", D(1)))
+    assert [launch.symbol for launch in await rig.launches.launches()] == [rig.symbol]
