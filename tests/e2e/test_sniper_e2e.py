@@ -7,14 +7,11 @@ import asyncio
 import itertools
 import json
 import sys
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
-from order_engine.domain.tokens import TOKENS
-from order_engine.venues.market import USD_PRICES
 from tests.e2e.harness import (
     assert_error,
     assert_lifecycle,
@@ -23,21 +20,11 @@ from tests.e2e.harness import (
     stored_orders,
 )
 
+pytestmark = pytest.mark.usefixtures("restore_token_registry")
 D = Decimal
 FILLED = ["pending", "waiting", "routing", "building", "submitted", "confirmed"]
 _serial = itertools.count(1)
 ORDER_ENGINE = Path(sys.executable).parent / "order-engine"
-
-
-@pytest.fixture(autouse=True)
-def _restore_registry() -> Iterator[None]:
-    """The engine runs in this process: put the token registry back after each test."""
-    tokens, prices = dict(TOKENS), dict(USD_PRICES)
-    yield
-    TOKENS.clear()
-    TOKENS.update(tokens)
-    USD_PRICES.clear()
-    USD_PRICES.update(prices)
 
 
 def sniper(symbol: str, **extra: object) -> dict[str, object]:

@@ -2,13 +2,12 @@
 pool it opens (on its venue, against its quote token) and that pool's volatile first block.
 
 The registry and the prices are per process: each test launches its own symbol, and the
-fixture below puts both back as they were."""
+fixture `restore_token_registry` (tests/conftest.py) puts both back as they were."""
 
 from __future__ import annotations
 
 import hashlib
 import itertools
-from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
@@ -41,20 +40,12 @@ from order_engine.venues.simulated import (
 )
 from tests.unit.venue_helpers import build_for, venue
 
+pytestmark = pytest.mark.usefixtures("restore_token_registry")
+
 D = Decimal
 SOL, USDC, BONK = TOKENS["SOL"], TOKENS["USDC"], TOKENS["BONK"]
 PRICE = D("0.00001")  # SOL per new token: 1 SOL buys about 100,000
 _serial = itertools.count(1)
-
-
-@pytest.fixture(autouse=True)
-def _restore_registry() -> Iterator[None]:
-    tokens, prices = dict(TOKENS), dict(USD_PRICES)
-    yield
-    TOKENS.clear()
-    TOKENS.update(tokens)
-    USD_PRICES.clear()
-    USD_PRICES.update(prices)
 
 
 def launch(venue_name: str = "raydium", *, quote: str = "SOL", decimals: int = 6) -> Launch:

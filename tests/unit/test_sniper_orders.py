@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import partial
@@ -20,30 +20,20 @@ from order_engine.adapters.memory_queue import InMemoryJobQueue
 from order_engine.adapters.memory_store import InMemoryOrderStore
 from order_engine.domain.errors import AlreadyLaunchedError, RequestError
 from order_engine.domain.orders import OrderType
-from order_engine.domain.tokens import TOKENS
 from order_engine.engine.executor import OrderExecutor
 from order_engine.engine.launches import LaunchRequest, TokenLaunches
 from order_engine.engine.requests import OrderRequest
 from order_engine.engine.retry import RetryPolicy
 from order_engine.engine.service import OrderService
 from order_engine.engine.waiting_orders import WaitingOrders
-from order_engine.venues.market import USD_PRICES
 from order_engine.venues.simulated import apply_launch, simulated_venues
 from tests.unit.fakes import FakeClock
+
+pytestmark = pytest.mark.usefixtures("restore_token_registry")
 
 D = Decimal
 FILLED = ["pending", "waiting", "routing", "building", "submitted", "confirmed"]
 _serial = itertools.count(1)
-
-
-@pytest.fixture(autouse=True)
-def _restore_registry() -> Iterator[None]:
-    tokens, prices = dict(TOKENS), dict(USD_PRICES)
-    yield
-    TOKENS.clear()
-    TOKENS.update(tokens)
-    USD_PRICES.clear()
-    USD_PRICES.update(prices)
 
 
 class RecordingQueue(InMemoryJobQueue):
