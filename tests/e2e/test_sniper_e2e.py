@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from order_engine.settings import Settings
 from tests.e2e.harness import (
     assert_error,
     assert_lifecycle,
@@ -142,3 +143,22 @@ async def run(*command: str) -> tuple[int, str, str]:
     out, err = await process.communicate()
     assert process.returncode is not None
     return process.returncode, out.decode(), err.decode()
+
+
+async def test_a_scheduled_launch_fires_waiting_snipers_by_itself(tmp_path: Path) -> None:
+    symbol = f"SNS{next(_serial)}"
+    schedule = f"{symbol}:meteora:0.01@1"  # one second after start
+    async with running_engine(tmp_path, sim_launches=schedule) as eng:
+        order_id = await eng.order_id(sniper(symbol, venue="meteora"))
+        async with asyncio.timeout(10):
+            events = await eng.stream(order_id)
+        launches = (await eng.client.get("/api/admin/launches")).json()["launches"]
+    assert statuses(events) == FILLED and events[-1]["dex"] == "meteora"
+    assert [(item["symbol"], item["venue"], item["price"]) for item in launches] == [
+        (symbol, "meteora", "0.01")
+    ]
+
+
+def test_a_malformed_launch_schedule_is_refused() -> None:
+    with pytest.raises(ValueError, match="SYMBOL:VENUE:PRICE"):
+        Settings(sim_launches="PEPE:raydium@soon", _env_file=None)
