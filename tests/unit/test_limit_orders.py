@@ -203,3 +203,20 @@ async def test_waiting_orders_without_a_watch_job_are_recovered(rig: LimitRig) -
     assert not await fresh.enqueue(watch_key("SOL", "USDC"))  # already watched
     await rig.wait_for(order_id, "confirmed")
     await fresh.close(timeout_s=1)
+
+
+async def test_a_waiting_orders_best_price_is_refreshed_at_most_every_30_s(rig: LimitRig) -> None:
+    order_id = await rig.submit("140")
+    await rig.wait_for(order_id, "waiting")
+    assert (await rig.store.get(order_id)).best_price == D("129.61")
+    rig.raydium.price = D("135")  # pays 134.595: closer, still short of 140
+    await asyncio.sleep(CHECK_S * 5)
+    assert (await rig.store.get(order_id)).best_price == D("129.61")  # not yet: throttled
+    rig.clock.ms += 30_000
+    for _ in range(100):
+        if (await rig.store.get(order_id)).best_price == D("134.595"):
+            break
+        await asyncio.sleep(0.005)
+    order = await rig.store.get(order_id)
+    assert order.best_price == D("134.595") and order.status.value == "waiting"
+    assert order.checked_ms is not None and order.checked_ms >= rig.clock.ms - 1_000

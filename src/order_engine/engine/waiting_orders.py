@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from contextlib import suppress
 from typing import Any
 
 from order_engine.domain.errors import (
@@ -50,6 +51,7 @@ from order_engine.venues.base import PriceCurve, Venue
 log = logging.getLogger(__name__)
 S = OrderStatus
 WATCH_PREFIX = "watch:"
+PROGRESS_EVERY_S = 30.0  # a waiting order's bestPrice on GET is at most this old
 
 
 def watch_key(token_in: str, token_out: str) -> str:
@@ -81,8 +83,10 @@ class WaitingOrders:
         check_interval_s: float,
         quote_timeout_s: float,
         split_policy: SplitPolicy | None = None,
+        progress_every_s: float = PROGRESS_EVERY_S,
     ) -> None:
         self._store, self._queue, self._watch_queue = store, queue, watch_queue
+        self._progress_ms = round(progress_every_s * 1000)
         self._bus, self._venues, self._clock = bus, list(venues), clock
         self._interval = check_interval_s
         self._quote_timeout_s = quote_timeout_s
@@ -191,9 +195,22 @@ class WaitingOrders:
         for order in waiting:
             if order.expires_ms is not None and now >= order.expires_ms:
                 await self.expire(order)
-            elif self._round_ready(order, curves, failures):
+                continue
+            decision = self._round_route(order, curves, failures)
+            if decision is not None and self._ready(order, decision):
                 await self._fire(order)
+            elif decision is not None:
+                await self._record_progress(order, decision, now)
         return self._interval
+
+    async def _record_progress(self, order: Order, decision: RoutingDecision, now: int) -> None:
+        """Keep `bestPrice`/`checkedAt` of a waiting order fresh, at most once per
+        `progress_every_s` (one write per order per that, however often the pair is checked)."""
+        if order.checked_ms is not None and now - order.checked_ms < self._progress_ms:
+            return
+        order.best_price, order.checked_ms = price_of(decision.amount_out, order.amount_in), now
+        with suppress(ConcurrentUpdateError):  # it moved on meanwhile: nothing to record
+            await self._store.save_details(order)
 
     async def _curves(
         self, token_in: str, token_out: str
@@ -206,18 +223,18 @@ class WaitingOrders:
         except (UnknownTokenError, ExecutionError):
             return [], {}
 
-    def _round_ready(
+    def _round_route(
         self, order: Order, curves: list[PriceCurve], failures: dict[str, str]
-    ) -> bool:
+    ) -> RoutingDecision | None:
+        """The order's route on this round's curves (its venue's, for a sniper), if any."""
         usable = [c for c in curves if order.venue in (None, c.venue)]
         if not usable:
-            return False
+            return None
         t_in = find_token(order.token_in, field="tokenIn")
         try:
-            decision = plan_route(usable, failures, t_in, order.amount_in, self._split)
+            return plan_route(usable, failures, t_in, order.amount_in, self._split)
         except ExecutionError:
-            return False
-        return self._ready(order, decision)
+            return None
 
     async def on_launch(self, launch: Launch) -> int:
         """A pool opened: put the sniper orders waiting for it on the order queue now, in
