@@ -9,6 +9,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from order_engine.adapters.redis_client import redis_client
+
 DEFAULT_POSTGRES_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -35,3 +37,14 @@ def _require(service: str, variable: str, default: str, default_port: int) -> st
             pytest.fail(f"{reason}; CI_REQUIRE_SERVICES=1 makes this a failure")
         pytest.skip(reason)
     return url
+
+
+async def delete_prefixed_keys(url: str, prefix: str) -> None:
+    """Remove every key a test wrote under `prefix:` on the Redis at `url`."""
+    client = redis_client(url)
+    try:
+        keys = [key async for key in client.scan_iter(match=f"{prefix}:*")]
+        if keys:
+            await client.delete(*keys)
+    finally:
+        await client.aclose()

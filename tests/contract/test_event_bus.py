@@ -17,7 +17,7 @@ from order_engine.adapters.redis_bus import RedisEventBus
 from order_engine.adapters.redis_client import redis_client
 from order_engine.domain.orders import OrderEvent, OrderStatus
 from order_engine.engine.ports import EventBus
-from tests.services import require_redis_url
+from tests.services import delete_prefixed_keys, require_redis_url
 
 
 async def build_memory_bus() -> EventBus:
@@ -28,16 +28,14 @@ class _SelfCleaningRedisBus(RedisEventBus):
     """A `RedisEventBus` under a unique key prefix whose keys are deleted on close."""
 
     def __init__(self, url: str) -> None:
-        self.prefix = f"oe-test-{uuid.uuid4().hex[:12]}"
+        self.prefix, self.url = f"oe-test-{uuid.uuid4().hex[:12]}", url
         self.redis = redis_client(url)
         super().__init__(self.redis, prefix=self.prefix)
 
     async def close(self) -> None:
         await super().close()
-        keys = [key async for key in self.redis.scan_iter(match=f"{self.prefix}:*")]
-        if keys:
-            await self.redis.delete(*keys)
         await self.redis.aclose()
+        await delete_prefixed_keys(self.url, self.prefix)
 
 
 async def build_redis_bus() -> EventBus:

@@ -16,12 +16,11 @@ from urllib.parse import urlsplit
 import pytest
 
 from order_engine.adapters.memory_launches import InMemoryLaunchBoard
-from order_engine.adapters.redis_client import redis_client
 from order_engine.adapters.redis_launches import RedisLaunchBoard
 from order_engine.domain.errors import DependencyUnavailableError
 from order_engine.domain.launches import Launch
 from order_engine.engine.ports import LaunchBoard
-from tests.services import require_redis_url
+from tests.services import delete_prefixed_keys, require_redis_url
 
 WAIT_S = 5.0  # the bound on "a listener hears of it"
 
@@ -59,11 +58,7 @@ class _RedisBackend(Backend):
     async def close(self) -> None:
         for board in self.boards:
             await board.close()
-        client = redis_client(self.url)
-        keys = [key async for key in client.scan_iter(match=f"{self.prefix}:*")]
-        if keys:
-            await client.delete(*keys)
-        await client.aclose()
+        await delete_prefixed_keys(self.url, self.prefix)
 
 
 IMPLEMENTATIONS = [

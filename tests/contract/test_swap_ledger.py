@@ -9,14 +9,13 @@ from decimal import Decimal
 
 import pytest
 
-from order_engine.adapters.redis_client import redis_client
 from order_engine.adapters.redis_ledger import RedisSwapLedger
 from order_engine.domain.errors import SlippageExceededError, VenueUnavailableError
 from order_engine.domain.orders import Execution
 from order_engine.venues.base import TxState
 from order_engine.venues.ledger import InMemorySwapLedger, LedgerEntry, SwapLedger
 from order_engine.venues.simulated import RAYDIUM, SimulatedVenue
-from tests.services import require_redis_url
+from tests.services import delete_prefixed_keys, require_redis_url
 from tests.unit.venue_helpers import built
 
 D = Decimal
@@ -30,11 +29,7 @@ class _SelfCleaningRedisLedger(RedisSwapLedger):
 
     async def close(self) -> None:
         await super().close()
-        client = redis_client(self.url)
-        keys = [key async for key in client.scan_iter(match=f"{self.prefix}:*")]
-        if keys:
-            await client.delete(*keys)
-        await client.aclose()
+        await delete_prefixed_keys(self.url, self.prefix)
 
 
 async def build_memory() -> SwapLedger:
