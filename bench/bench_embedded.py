@@ -24,7 +24,6 @@ from bench.common import (
     EngineProcess,
     cpu_seconds,
     metric_value,
-    percentile,
     system_busy_seconds,
     utc_now,
     vm_hwm_kib,
@@ -43,6 +42,7 @@ from bench.report import (
     print_table,
     report_header,
     save_report,
+    summarize_e2e,
 )
 
 CONFIRMED = 'order_events_total{status="confirmed"}'
@@ -156,16 +156,7 @@ def intake_phase(engine: EngineProcess, args: argparse.Namespace) -> dict[str, A
 
 def e2e_phase(engine: EngineProcess, args: argparse.Namespace) -> dict[str, Any]:
     result = run_phase(engine, "e2e", args.e2e_orders, args.in_flight, args)
-    latencies, accept = result.pop("latencies_ms"), result.pop("accept_ms")
-    result["confirmed_ok"] = len(latencies)
-    result["confirmed_per_s"] = round(len(latencies) / max(result["wall_s"], 1e-6), 1)
-    result["bad_count"] = len(result["bad"])
-    result["bad_examples"] = result.pop("bad")[:10]
-    result["submit_to_confirmed_ms"] = {
-        f"p{p}": round(percentile(latencies, p), 2) for p in (50, 90, 99, 100)
-    }
-    result["submit_to_201_ms"] = {f"p{p}": round(percentile(accept, p), 2) for p in (50, 99)}
-    return result
+    return summarize_e2e(result)
 
 
 def server_overrides(args: argparse.Namespace) -> dict[str, str]:

@@ -30,7 +30,6 @@ from bench.client import ClientJob, RawHttp, client_main
 from bench.cluster import Cluster, confirmed, order_states, unfinished
 from bench.common import (
     SERVER_ENV,
-    percentile,
     system_busy_seconds,
     utc_now,
     vm_hwm_kib,
@@ -42,6 +41,7 @@ from bench.report import (
     print_table,
     report_header,
     save_report,
+    summarize_e2e,
 )
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -132,16 +132,7 @@ def intake_phase(cluster: Cluster, args: argparse.Namespace) -> dict[str, Any]:
 
 def e2e_phase(cluster: Cluster, args: argparse.Namespace) -> dict[str, Any]:
     result = run_phase(cluster, "e2e", args.e2e_orders, args.in_flight, args.clients)
-    latencies, accept = result.pop("latencies_ms"), result.pop("accept_ms")
-    result["confirmed_ok"] = len(latencies)
-    result["confirmed_per_s"] = round(len(latencies) / result["wall_s"], 1)
-    result["bad_count"] = len(result["bad"])
-    result["bad_examples"] = result.pop("bad")[:10]
-    result["submit_to_confirmed_ms"] = {
-        f"p{p}": round(percentile(latencies, p), 2) for p in (50, 90, 99, 100)
-    }
-    result["submit_to_201_ms"] = {f"p{p}": round(percentile(accept, p), 2) for p in (50, 99)}
-    return result
+    return summarize_e2e(result)
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from bench.common import git_commit, machine_info
+from bench.common import git_commit, machine_info, percentile
 
 TARGET_INTAKE_PER_S = 1500.0
 TARGET_E2E_PER_S = 400.0
@@ -103,3 +103,17 @@ def report_header(
         "server_env": server_env,
         "targets": {"intake_per_s": TARGET_INTAKE_PER_S, "e2e_per_s": TARGET_E2E_PER_S},
     }
+
+
+def summarize_e2e(result: dict[str, Any]) -> dict[str, Any]:
+    """An end-to-end phase's raw client results → confirmed/s, bad lifecycles, latencies."""
+    latencies, accept = result.pop("latencies_ms"), result.pop("accept_ms")
+    result["confirmed_ok"] = len(latencies)
+    result["confirmed_per_s"] = round(len(latencies) / max(result["wall_s"], 1e-6), 1)
+    result["bad_count"] = len(result["bad"])
+    result["bad_examples"] = result.pop("bad")[:10]
+    result["submit_to_confirmed_ms"] = {
+        f"p{p}": round(percentile(latencies, p), 2) for p in (50, 90, 99, 100)
+    }
+    result["submit_to_201_ms"] = {f"p{p}": round(percentile(accept, p), 2) for p in (50, 99)}
+    return result
