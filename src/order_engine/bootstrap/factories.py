@@ -47,46 +47,63 @@ async def make_store(settings: Settings, auto_migrate: bool) -> OrderStore:
 
 
 def make_watch_queue(settings: Settings, policy: RetryPolicy) -> JobQueue:
-    """Limit orders' per-pair watch jobs: their own queue, so re-checks never spend the
+    """Waiting orders' per-pair watch jobs: their own queue, so re-checks never spend the
     order queue's rate limit."""
-    s = settings
-    if s.redis_url:
-        return BullMqJobQueue(
-            s.redis_url,
-            policy,
-            name="watch",
-            prefix=s.redis_prefix,
-            concurrency=WATCH_CONCURRENCY,
-            rate_limit_max=0,
-            max_depth=WATCH_MAX_DEPTH,
-            lock_duration_ms=round(s.job_lock_s * 1000),
-            stalled_interval_ms=round(s.job_lock_s * 1000),
-        )
-    return InMemoryJobQueue(
-        policy, concurrency=WATCH_CONCURRENCY, rate_limit_max=0, max_depth=WATCH_MAX_DEPTH
+    return _job_queue(
+        settings,
+        policy,
+        name="watch",
+        concurrency=WATCH_CONCURRENCY,
+        rate_limit_max=0,
+        rate_limit_window_s=settings.rate_limit_window_s,
+        max_depth=WATCH_MAX_DEPTH,
     )
 
 
 def make_queue(settings: Settings, policy: RetryPolicy) -> JobQueue:
     s = settings
-    if s.redis_url:
-        return BullMqJobQueue(
-            s.redis_url,
-            policy,
-            prefix=s.redis_prefix,
-            concurrency=s.worker_concurrency,
-            rate_limit_max=s.rate_limit_max,
-            rate_limit_window_s=s.rate_limit_window_s,
-            max_depth=s.queue_max_depth,
-            lock_duration_ms=round(s.job_lock_s * 1000),
-            stalled_interval_ms=round(s.job_lock_s * 1000),
-        )
-    return InMemoryJobQueue(
+    return _job_queue(
+        s,
         policy,
+        name="orders",
         concurrency=s.worker_concurrency,
         rate_limit_max=s.rate_limit_max,
         rate_limit_window_s=s.rate_limit_window_s,
         max_depth=s.queue_max_depth,
+    )
+
+
+def _job_queue(
+    settings: Settings,
+    policy: RetryPolicy,
+    *,
+    name: str,
+    concurrency: int,
+    rate_limit_max: int,
+    rate_limit_window_s: float,
+    max_depth: int,
+) -> JobQueue:
+    """BullMQ in Redis when `REDIS_URL` is set, else in-process."""
+    if settings.redis_url:
+        lock_ms = round(settings.job_lock_s * 1000)
+        return BullMqJobQueue(
+            settings.redis_url,
+            policy,
+            name=name,
+            prefix=settings.redis_prefix,
+            concurrency=concurrency,
+            rate_limit_max=rate_limit_max,
+            rate_limit_window_s=rate_limit_window_s,
+            max_depth=max_depth,
+            lock_duration_ms=lock_ms,
+            stalled_interval_ms=lock_ms,
+        )
+    return InMemoryJobQueue(
+        policy,
+        concurrency=concurrency,
+        rate_limit_max=rate_limit_max,
+        rate_limit_window_s=rate_limit_window_s,
+        max_depth=max_depth,
     )
 
 
