@@ -37,7 +37,7 @@ class LimitRig:
     queue: InMemoryJobQueue
     watch_queue: InMemoryJobQueue
     service: OrderService
-    limits: WaitingOrders
+    waiting: WaitingOrders
 
     async def submit(self, limit: str, amount: str = "2", tif_s: int = 60) -> str:
         request = OrderRequest(
@@ -79,7 +79,7 @@ async def rig() -> AsyncIterator[LimitRig]:
         store, queue, watch_queue, bus, venues, clock, check_interval_s=CHECK_S, quote_timeout_s=1
     )
     executor = OrderExecutor(
-        store, bus, venues, clock, policy, quote_timeout_s=1, limit_orders=limits
+        store, bus, venues, clock, policy, quote_timeout_s=1, waiting_orders=limits
     )
     await queue.start(executor.handle)
     await watch_queue.start(limits.handle_watch)
@@ -196,10 +196,10 @@ async def test_waiting_orders_without_a_watch_job_are_recovered(rig: LimitRig) -
     await rig.wait_for(order_id, "waiting")
     await rig.watch_queue.close(timeout_s=1)  # the watch job is gone (e.g. Redis lost it)
     policy = RetryPolicy(max_attempts=3, backoff_base_s=0.01)
-    rig.limits._watch_queue = fresh = InMemoryJobQueue(policy, rate_limit_max=0)
-    await fresh.start(rig.limits.handle_watch)
+    rig.waiting._watch_queue = fresh = InMemoryJobQueue(policy, rate_limit_max=0)
+    await fresh.start(rig.waiting.handle_watch)
     rig.raydium.price = D("150")
-    assert await rig.limits.recover() == 1
+    assert await rig.waiting.recover() == 1
     assert not await fresh.enqueue(watch_key("SOL", "USDC"))  # already watched
     await rig.wait_for(order_id, "confirmed")
     await fresh.close(timeout_s=1)

@@ -94,7 +94,7 @@ async def rig() -> AsyncIterator[SniperRig]:
         store, queue, watch_queue, bus, venues, clock, check_interval_s=0.02, quote_timeout_s=1
     )
     executor = OrderExecutor(
-        store, bus, venues, clock, policy, quote_timeout_s=1, limit_orders=waiting
+        store, bus, venues, clock, policy, quote_timeout_s=1, waiting_orders=waiting
     )
     launches = TokenLaunches(
         InMemoryLaunchBoard(),

@@ -30,7 +30,7 @@ class Engine:
     venues: list[SimulatedVenue]
     service: OrderService
     executor: OrderExecutor
-    limits: WaitingOrders
+    waiting: WaitingOrders
     launches: TokenLaunches
     metrics: EngineMetrics
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -58,7 +58,7 @@ class Engine:
 
     async def start_workers(self) -> None:
         await self.queue.start(self.executor.handle)
-        await self.watch_queue.start(self.limits.handle_watch)
+        await self.watch_queue.start(self.waiting.handle_watch)
         await self.recover()
         self._tasks.append(asyncio.create_task(self._recovery_loop()))
         for delay_s, request in parse_schedule(self.settings.sim_launches):
@@ -76,7 +76,7 @@ class Engine:
     async def recover(self) -> None:
         """Queue every unfinished order again, and watch every pair orders wait on."""
         await self.service.recover()
-        await self.limits.recover()
+        await self.waiting.recover()
 
     async def _recovery_loop(self) -> None:
         while True:

@@ -92,7 +92,7 @@ def _wire(settings: Settings, a: Adapters, policy: RetryPolicy, metrics: EngineM
         policy,
         quote_timeout_s=timeout,
         split_policy=split,
-        limit_orders=waiting,
+        waiting_orders=waiting,
     )
     launches = TokenLaunches(
         a.board,

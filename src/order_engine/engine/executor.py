@@ -56,19 +56,19 @@ class OrderExecutor:
         *,
         quote_timeout_s: float,
         split_policy: SplitPolicy | None = None,
-        limit_orders: WaitingOrders | None = None,
+        waiting_orders: WaitingOrders | None = None,
     ) -> None:
         self._store, self._bus, self._clock, self._policy = store, bus, clock, policy
         self._venue_list = list(venues)
         self._venues = {v.name: v for v in venues}
         self._quote_timeout_s = quote_timeout_s
         self._split = split_policy or SplitPolicy()
-        self._limits = limit_orders
+        self._waiting = waiting_orders
 
     def _waiting_orders(self) -> WaitingOrders:
-        if self._limits is None:
-            raise PermanentExecutionError("this engine was built without limit orders")
-        return self._limits
+        if self._waiting is None:
+            raise PermanentExecutionError("this engine was built without limit and sniper orders")
+        return self._waiting
 
     async def handle(self, job: Job) -> None:
         """Run one attempt. Raises (so the queue retries with backoff) only when the
