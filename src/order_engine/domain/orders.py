@@ -161,6 +161,10 @@ class Order:
     def is_terminal(self) -> bool:
         return self.status in TERMINAL
 
+    def expired(self, now_ms: int) -> bool:
+        """Whether a waiting order's time in force has run out at `now_ms`."""
+        return self.expires_ms is not None and now_ms >= self.expires_ms
+
     @property
     def fill(self) -> Fill:
         return Fill.of(self.legs)

@@ -96,7 +96,7 @@ class WaitingOrders:
         """An order's own check (its job): expire it, or record the price and either return
         the route that meets its price or leave it waiting on its pair's watch job."""
         now = self._clock.now_ms()
-        if order.expires_ms is not None and now >= order.expires_ms:
+        if order.expired(now):
             await self.expire(order)
             return None
         decision = await self._route_now(order)
@@ -193,7 +193,7 @@ class WaitingOrders:
         curves, failures = await self._curves(token_in, token_out)
         now = self._clock.now_ms()
         for order in waiting:
-            if order.expires_ms is not None and now >= order.expires_ms:
+            if order.expired(now):
                 await self.expire(order)
                 continue
             decision = self._round_route(order, curves, failures)
