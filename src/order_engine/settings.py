@@ -10,6 +10,8 @@ from pathlib import Path
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from order_engine.domain.launches import parse_schedule
+
 SUPPORTED_DATABASES = ("sqlite+aiosqlite", "postgresql+asyncpg")
 
 
@@ -54,8 +56,6 @@ class Settings(BaseSettings):
     @field_validator("sim_launches")
     @classmethod
     def _launches(cls, value: str) -> str:
-        from order_engine.engine.launches import parse_schedule  # noqa: PLC0415
-
         parse_schedule(value)  # a ValueError names the bad item
         return value
 

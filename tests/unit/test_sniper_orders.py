@@ -19,9 +19,10 @@ from order_engine.adapters.memory_launches import InMemoryLaunchBoard
 from order_engine.adapters.memory_queue import InMemoryJobQueue
 from order_engine.adapters.memory_store import InMemoryOrderStore
 from order_engine.domain.errors import AlreadyLaunchedError, RequestError
+from order_engine.domain.launches import LaunchRequest
 from order_engine.domain.orders import OrderType
 from order_engine.engine.executor import OrderExecutor
-from order_engine.engine.launches import LaunchRequest, TokenLaunches
+from order_engine.engine.launches import TokenLaunches
 from order_engine.engine.requests import OrderRequest
 from order_engine.engine.retry import RetryPolicy
 from order_engine.engine.service import OrderService

@@ -14,8 +14,7 @@ from order_engine.api.context import ApiContext, context_dependency
 from order_engine.api.errors import HttpError
 from order_engine.api.jsonresp import JsonResponse
 from order_engine.api.schemas import Amount, first_error, reject_constant
-from order_engine.domain.launches import DEFAULT_DEPTH_USD
-from order_engine.engine.launches import LaunchRequest
+from order_engine.domain.launches import DEFAULT_DEPTH_USD, LaunchRequest
 
 router = APIRouter(prefix="/api/admin", tags=["simulation admin"])
 Ctx = Annotated[ApiContext, Depends(context_dependency)]

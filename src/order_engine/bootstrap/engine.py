@@ -10,9 +10,10 @@ from order_engine.adapters.metrics import EngineMetrics
 from order_engine.api.context import ApiContext
 from order_engine.bootstrap.factories import Adapters
 from order_engine.domain.errors import AlreadyLaunchedError, DependencyUnavailableError, EngineError
+from order_engine.domain.launches import LaunchRequest, parse_schedule
 from order_engine.domain.orders import Execution
 from order_engine.engine.executor import OrderExecutor
-from order_engine.engine.launches import LaunchRequest, TokenLaunches, parse_schedule
+from order_engine.engine.launches import TokenLaunches
 from order_engine.engine.ports import EventBus, JobQueue, OrderStore
 from order_engine.engine.service import OrderService
 from order_engine.engine.waiting_orders import WaitingOrders

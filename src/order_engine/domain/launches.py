@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import asdict, dataclass
-from decimal import Decimal
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from order_engine.domain.errors import RequestError
@@ -42,17 +42,15 @@ class Launch:
     ts_ms: int
 
     def as_dict(self) -> dict[str, Any]:
-        raw = asdict(self)
-        raw["price"], raw["depth_usd"] = str(self.price), str(self.depth_usd)
         return {
-            "symbol": raw["symbol"],
-            "mint": raw["mint"],
-            "decimals": raw["decimals"],
-            "venue": raw["venue"],
-            "quote": raw["quote"],
-            "price": raw["price"],
-            "depthUsd": raw["depth_usd"],
-            "tsMs": raw["ts_ms"],
+            "symbol": self.symbol,
+            "mint": self.mint,
+            "decimals": self.decimals,
+            "venue": self.venue,
+            "quote": self.quote,
+            "price": str(self.price),
+            "depthUsd": str(self.depth_usd),
+            "tsMs": self.ts_ms,
         }
 
     def to_json(self) -> str:
@@ -71,3 +69,31 @@ class Launch:
             Decimal(raw["depthUsd"]),
             int(raw["tsMs"]),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class LaunchRequest:
+    symbol: str
+    venue: str
+    price: Decimal  # quote tokens per new token
+    quote: str = "SOL"
+    decimals: int = 6
+    depth_usd: Decimal = DEFAULT_DEPTH_USD
+
+
+def parse_schedule(text: str) -> list[tuple[float, LaunchRequest]]:
+    """`SIM_LAUNCHES`: comma-separated `SYMBOL:VENUE:PRICE[:QUOTE]@SECONDS` (seconds after
+    start), e.g. `PEPE:raydium:0.001@30,MOON:meteora:0.5:USDC@60`."""
+    schedule = []
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        try:
+            spec, seconds = item.rsplit("@", 1)
+            symbol, venue, price, *quote = spec.split(":")
+            quote_symbol = quote[0] if quote else "SOL"
+            request = LaunchRequest(symbol, venue.lower(), Decimal(price), quote_symbol)
+            schedule.append((float(seconds), request))
+        except (ValueError, InvalidOperation) as exc:
+            raise ValueError(
+                f"SIM_LAUNCHES item {item!r}: expected SYMBOL:VENUE:PRICE[:QUOTE]@SECONDS"
+            ) from exc
+    return schedule

@@ -6,16 +6,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Collection
-from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
 
 from order_engine.domain.errors import AlreadyLaunchedError, EngineError, RequestError
-from order_engine.domain.launches import (
-    DEFAULT_DEPTH_USD,
-    MAX_DEPTH_USD,
-    Launch,
-    check_symbol,
-)
+from order_engine.domain.launches import MAX_DEPTH_USD, Launch, LaunchRequest, check_symbol
 from order_engine.domain.limits import check_limit_price
 from order_engine.domain.tokens import TOKENS, find_token
 from order_engine.engine.ports import Clock, LaunchBoard
@@ -23,16 +16,6 @@ from order_engine.engine.waiting_orders import WaitingOrders
 
 log = logging.getLogger(__name__)
 MAX_DECIMALS = 12
-
-
-@dataclass(frozen=True, slots=True)
-class LaunchRequest:
-    symbol: str
-    venue: str
-    price: Decimal  # quote tokens per new token
-    quote: str = "SOL"
-    decimals: int = 6
-    depth_usd: Decimal = DEFAULT_DEPTH_USD
 
 
 class TokenLaunches:
@@ -114,21 +97,3 @@ class TokenLaunches:
 
     async def launches(self) -> list[Launch]:
         return await self._board.launches()
-
-
-def parse_schedule(text: str) -> list[tuple[float, LaunchRequest]]:
-    """`SIM_LAUNCHES`: comma-separated `SYMBOL:VENUE:PRICE[:QUOTE]@SECONDS` (seconds after
-    start), e.g. `PEPE:raydium:0.001@30,MOON:meteora:0.5:USDC@60`."""
-    schedule = []
-    for item in filter(None, (part.strip() for part in text.split(","))):
-        try:
-            spec, seconds = item.rsplit("@", 1)
-            symbol, venue, price, *quote = spec.split(":")
-            quote_symbol = quote[0] if quote else "SOL"
-            request = LaunchRequest(symbol, venue.lower(), Decimal(price), quote_symbol)
-            schedule.append((float(seconds), request))
-        except (ValueError, InvalidOperation) as exc:
-            raise ValueError(
-                f"SIM_LAUNCHES item {item!r}: expected SYMBOL:VENUE:PRICE[:QUOTE]@SECONDS"
-            ) from exc
-    return schedule
