@@ -39,9 +39,9 @@ from order_engine.domain.quotes import BPS, plain, quantize
 from order_engine.domain.tokens import find_token
 from order_engine.engine.routing import SplitPolicy, fetch_curves, plan_route
 from order_engine.venues.base import PriceCurve
-from order_engine.venues.market import usd_price
-from order_engine.venues.pool_book import PoolPair, pool_depth_usd
-from order_engine.venues.simulated import simulated_venues
+from order_engine.venues.sim.market import usd_price
+from order_engine.venues.sim.pool_book import PoolPair, pool_depth_usd
+from order_engine.venues.sim.simulated import simulated_venues
 
 RESULTS = Path(__file__).resolve().parent / "results"
 KIND = "execution_quality"

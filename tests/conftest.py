@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from order_engine.domain.tokens import TOKENS
-from order_engine.venues.market import USD_PRICES
+from order_engine.venues.sim.market import USD_PRICES
 
 
 @pytest.fixture

@@ -13,8 +13,8 @@ from order_engine.adapters.redis_ledger import RedisSwapLedger
 from order_engine.domain.errors import SlippageExceededError, VenueUnavailableError
 from order_engine.domain.orders import Execution
 from order_engine.venues.base import TxState
-from order_engine.venues.ledger import InMemorySwapLedger, LedgerEntry, SwapLedger
-from order_engine.venues.simulated import RAYDIUM, SimulatedVenue
+from order_engine.venues.sim.ledger import InMemorySwapLedger, LedgerEntry, SwapLedger
+from order_engine.venues.sim.simulated import RAYDIUM, SimulatedVenue
 from tests.services import delete_prefixed_keys, require_redis_url
 from tests.unit.venue_helpers import built
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import orjson
 
-from order_engine.venues.ledger import InMemorySwapLedger
+from order_engine.venues.sim.ledger import InMemorySwapLedger
 from tests.e2e.harness import (
     RunningEngine,
     assert_lifecycle,

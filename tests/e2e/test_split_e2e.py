@@ -6,7 +6,7 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
-from order_engine.venues.ledger import InMemorySwapLedger
+from order_engine.venues.sim.ledger import InMemorySwapLedger
 from tests.e2e.harness import assert_error, assert_lifecycle, running_engine, statuses
 
 D = Decimal

@@ -18,7 +18,7 @@ from order_engine.domain.errors import (
 from order_engine.domain.orders import OrderStatus
 from order_engine.domain.quotes import minimum_out
 from order_engine.engine.retry import RetryPolicy
-from order_engine.venues.simulated import simulated_venues
+from order_engine.venues.sim.simulated import simulated_venues
 from tests.unit.fakes import RecordingVenue, Rig, ScriptedVenue
 
 D = Decimal

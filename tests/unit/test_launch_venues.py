@@ -25,14 +25,14 @@ from order_engine.domain.tokens import (
     register_token,
 )
 from order_engine.venues.base import TxState
-from order_engine.venues.market import (
+from order_engine.venues.sim.market import (
     USD_PRICES,
     register_launch,
     register_usd_price,
     usd_price,
 )
-from order_engine.venues.pool_book import LAUNCH_VOLATILE_SWAPS, PoolPair, pool_pairs
-from order_engine.venues.simulated import (
+from order_engine.venues.sim.pool_book import LAUNCH_VOLATILE_SWAPS, PoolPair, pool_pairs
+from order_engine.venues.sim.simulated import (
     METEORA,
     RAYDIUM,
     SimulatedVenue,

@@ -13,10 +13,10 @@ from order_engine.domain.pools import DlmmPool, InsufficientLiquidityError
 from order_engine.domain.quotes import Quote, minimum_out, quantize
 from order_engine.domain.tokens import TOKENS, Token
 from order_engine.venues.base import PriceCurve, TxState
-from order_engine.venues.curves import DlmmLadder, PoolCurve
-from order_engine.venues.market import usd_price
-from order_engine.venues.pool_book import PoolPair, pool_depth_usd
-from order_engine.venues.simulated import (
+from order_engine.venues.sim.curves import DlmmLadder, PoolCurve
+from order_engine.venues.sim.market import usd_price
+from order_engine.venues.sim.pool_book import PoolPair, pool_depth_usd
+from order_engine.venues.sim.simulated import (
     METEORA,
     RAYDIUM,
     SLIPPAGE_REASON,

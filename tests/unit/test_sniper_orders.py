@@ -27,7 +27,7 @@ from order_engine.engine.requests import OrderRequest
 from order_engine.engine.retry import RetryPolicy
 from order_engine.engine.service import OrderService
 from order_engine.engine.waiting_orders import WaitingOrders
-from order_engine.venues.simulated import apply_launch, simulated_venues
+from order_engine.venues.sim.simulated import apply_launch, simulated_venues
 from tests.unit.fakes import FakeClock
 
 pytestmark = pytest.mark.usefixtures("restore_token_registry")

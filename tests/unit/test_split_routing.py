@@ -10,8 +10,8 @@ import pytest
 from order_engine.domain.split import brute_force_split
 from order_engine.domain.tokens import TOKENS
 from order_engine.engine.routing import SplitPolicy, fetch_curves, plan_route, route
-from order_engine.venues.pool_book import PoolPair, pool_depth_usd
-from order_engine.venues.simulated import simulated_venues
+from order_engine.venues.sim.pool_book import PoolPair, pool_depth_usd
+from order_engine.venues.sim.simulated import simulated_venues
 
 D = Decimal
 SOL, USDC = TOKENS["SOL"], TOKENS["USDC"]

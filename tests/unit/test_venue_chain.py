@@ -12,7 +12,7 @@ from order_engine.domain.orders import Execution
 from order_engine.domain.quotes import quantize
 from order_engine.domain.tokens import TOKENS
 from order_engine.venues.base import TxState
-from order_engine.venues.simulated import (
+from order_engine.venues.sim.simulated import (
     METEORA,
     RAYDIUM,
     SLIPPAGE_REASON,

@@ -18,8 +18,8 @@ from order_engine.domain.pools import ConstantProductPool, DlmmPool
 from order_engine.domain.quotes import Quote, quantize
 from order_engine.domain.tokens import TOKENS, Token
 from order_engine.venues.base import Venue
-from order_engine.venues.market import USD_PRICES, base_price, usd_price
-from order_engine.venues.pool_book import (
+from order_engine.venues.sim.market import USD_PRICES, base_price, usd_price
+from order_engine.venues.sim.pool_book import (
     DEPTH_USD,
     PairTier,
     PoolPair,
@@ -27,7 +27,7 @@ from order_engine.venues.pool_book import (
     pool_depth_usd,
     pool_pairs,
 )
-from order_engine.venues.simulated import (
+from order_engine.venues.sim.simulated import (
     METEORA,
     RAYDIUM,
     SimulatedVenue,

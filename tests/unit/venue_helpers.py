@@ -7,8 +7,8 @@ from decimal import Decimal
 from order_engine.domain.quotes import Quote
 from order_engine.domain.tokens import TOKENS, Token
 from order_engine.venues.base import SwapTransaction
-from order_engine.venues.ledger import InMemorySwapLedger
-from order_engine.venues.simulated import RAYDIUM, SimulatedVenue, VenueProfile
+from order_engine.venues.sim.ledger import InMemorySwapLedger
+from order_engine.venues.sim.simulated import RAYDIUM, SimulatedVenue, VenueProfile
 
 D = Decimal
 SOL, USDC = TOKENS["SOL"], TOKENS["USDC"]

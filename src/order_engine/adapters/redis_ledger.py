@@ -13,7 +13,7 @@ from redis.exceptions import RedisError
 
 from order_engine.adapters.redis_client import redis_client
 from order_engine.domain.errors import VenueUnavailableError
-from order_engine.venues.ledger import LedgerEntry
+from order_engine.venues.sim.ledger import LedgerEntry
 
 RECORD_LUA = """
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[3]) then

@@ -18,8 +18,8 @@ from order_engine.engine.ports import EventBus, JobQueue, OrderStore
 from order_engine.engine.service import OrderService
 from order_engine.engine.waiting_orders import WaitingOrders
 from order_engine.settings import Settings
-from order_engine.venues.ledger import SwapLedger
-from order_engine.venues.simulated import SimulatedVenue
+from order_engine.venues.sim.ledger import SwapLedger
+from order_engine.venues.sim.simulated import SimulatedVenue
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ from order_engine.adapters.sql.schema import UnmigratedDatabaseError
 from order_engine.engine.ports import EventBus, JobQueue, LaunchBoard, OrderStore
 from order_engine.engine.retry import RetryPolicy
 from order_engine.settings import Settings
-from order_engine.venues.ledger import InMemorySwapLedger, SwapLedger
+from order_engine.venues.sim.ledger import InMemorySwapLedger, SwapLedger
 
 WATCH_CONCURRENCY = 4
 WATCH_MAX_DEPTH = 100_000

@@ -30,7 +30,7 @@ from order_engine.engine.routing import SplitPolicy
 from order_engine.engine.service import OrderService
 from order_engine.engine.waiting_orders import WaitingOrders
 from order_engine.settings import Settings
-from order_engine.venues.simulated import apply_launch, b58encode, simulated_venues
+from order_engine.venues.sim.simulated import apply_launch, b58encode, simulated_venues
 
 log = logging.getLogger(__name__)
 

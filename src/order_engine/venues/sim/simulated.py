@@ -39,11 +39,11 @@ from order_engine.domain.pools import InsufficientLiquidityError, Pool
 from order_engine.domain.quotes import Quote, quantize
 from order_engine.domain.tokens import Token, find_token
 from order_engine.venues.base import SwapTransaction, TxState, TxStatus
-from order_engine.venues.curves import PRICE_CONTEXT, PoolCurve
-from order_engine.venues.ledger import InMemorySwapLedger, LedgerEntry, SwapLedger
-from order_engine.venues.market import register_launch
-from order_engine.venues.pool_book import PoolBook, PoolPair
-from order_engine.venues.transactions import swap_steps
+from order_engine.venues.sim.curves import PRICE_CONTEXT, PoolCurve
+from order_engine.venues.sim.ledger import InMemorySwapLedger, LedgerEntry, SwapLedger
+from order_engine.venues.sim.market import register_launch
+from order_engine.venues.sim.pool_book import PoolBook, PoolPair
+from order_engine.venues.sim.transactions import swap_steps
 
 log = logging.getLogger(__name__)
 

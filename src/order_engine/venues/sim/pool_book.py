@@ -31,7 +31,7 @@ from order_engine.domain.pools import ConstantProductPool, DlmmPool, Pool
 from order_engine.domain.pools.base import CTX, ONE
 from order_engine.domain.quotes import Quote
 from order_engine.domain.tokens import TOKENS, Token, is_launched
-from order_engine.venues.market import base_price, usd_price
+from order_engine.venues.sim.market import base_price, usd_price
 
 D = Decimal
 
