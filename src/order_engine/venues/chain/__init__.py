@@ -1,0 +1,1 @@
+"""Venues on the chain: the real Raydium CPMM and Meteora DLMM programs."""
