@@ -12,6 +12,7 @@ from typing import Any
 from order_engine.adapters.memory_bus import InMemoryEventBus
 from order_engine.adapters.memory_store import InMemoryOrderStore
 from order_engine.domain.errors import SlippageExceededError, VenueUnavailableError
+from order_engine.domain.legs import SignedTx
 from order_engine.domain.orders import Execution, Order, OrderEvent
 from order_engine.domain.quotes import Quote, quantize
 from order_engine.domain.tokens import Token, find_token
@@ -181,7 +182,9 @@ class ScriptedVenue:
             if record.state is TxState.PENDING:
                 self.land(signature)
 
-    async def confirm(self, signature: str) -> Execution:
+    async def confirm(
+        self, signature: str, *, last_valid_block_height: int | None = None
+    ) -> Execution:
         await asyncio.sleep(0)
         if self.confirm_errors:
             raise self.confirm_errors.pop(0)
@@ -200,6 +203,9 @@ class ScriptedVenue:
         if record is None:
             return TxStatus(TxState.UNKNOWN)
         return TxStatus(record.state, record.execution)
+
+    async def resend(self, signed: SignedTx) -> bool:
+        return False
 
     def executions(self) -> list[Execution]:
         return [r.execution for r in self.chain.values() if r.execution is not None]
@@ -244,11 +250,16 @@ class RecordingVenue:
     async def submit(self, tx: SwapTransaction) -> None:
         await self.inner.submit(tx)
 
-    async def confirm(self, signature: str) -> Execution:
-        return await self.inner.confirm(signature)
+    async def confirm(
+        self, signature: str, *, last_valid_block_height: int | None = None
+    ) -> Execution:
+        return await self.inner.confirm(signature, last_valid_block_height=last_valid_block_height)
 
     async def status(self, signature: str) -> TxStatus:
         return await self.inner.status(signature)
+
+    async def resend(self, signed: SignedTx) -> bool:
+        return await self.inner.resend(signed)
 
 
 async def _gate(gate: asyncio.Event | None) -> None:

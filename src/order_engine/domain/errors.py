@@ -17,11 +17,15 @@ EngineError
 └── ExecutionError               a swap attempt went wrong
     ├── TransientExecutionError  retried with a fresh quote (by type, never by text)
     │   ├── VenueUnavailableError
+    │   │   ├── ChainUnavailableError  the chain (RPC or in-process) did not answer
+    │   │   └── TransactionExpiredError its blockhash expired before it landed
     │   ├── NoQuotesError
     │   ├── SlippageExceededError
     │   └── QuoteExpiredError    the quote aged out before it was sent
     └── PermanentExecutionError  not retried
-        └── NoRouteError
+        ├── NoRouteError
+        ├── InsufficientFundsError  the wallet cannot pay the order (checked before sending)
+        └── TransactionRejectedError the chain refused a transaction for good
 ```
 """
 
@@ -111,6 +115,14 @@ class SlippageExceededError(TransientExecutionError):
     code = "slippage_exceeded"
 
 
+class ChainUnavailableError(VenueUnavailableError):
+    code = "chain_unavailable"
+
+
+class TransactionExpiredError(VenueUnavailableError):
+    code = "transaction_expired"
+
+
 class QuoteExpiredError(TransientExecutionError):
     code = "quote_expired"
 
@@ -121,3 +133,11 @@ class PermanentExecutionError(ExecutionError):
 
 class NoRouteError(PermanentExecutionError):
     code = "no_route"
+
+
+class InsufficientFundsError(PermanentExecutionError):
+    code = "insufficient_funds"
+
+
+class TransactionRejectedError(PermanentExecutionError):
+    code = "transaction_rejected"

@@ -25,6 +25,29 @@ from order_engine.domain.quotes import plain, quantize
 PRICE_PLACES = 12
 
 
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """Where a transaction landed and what it cost: its slot, fee (lamports) and compute
+    units."""
+
+    slot: int
+    fee_lamports: int
+    compute_units: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"slot": self.slot, "fee": self.fee_lamports, "computeUnits": self.compute_units}
+
+
+@dataclass(frozen=True, slots=True)
+class SignedTx:
+    """A signed transaction's bytes (base64) and the last block height its blockhash is
+    valid for: written before it is sent, so a retry can resend the same bytes while
+    they are valid and sign anew only once they have expired unseen."""
+
+    wire: str
+    last_valid_block_height: int
+
+
 class LegState(StrEnum):
     SENT = "sent"  # signature recorded; the venue may or may not have it
     LANDED = "landed"
@@ -42,9 +65,11 @@ class Leg:
     amount_out: Decimal | None = None
     reason: str | None = None
     code: str | None = None  # why it failed, as an error code (e.g. slippage_exceeded)
+    signed: SignedTx | None = None  # chain venues: the bytes sent
+    receipt: Receipt | None = None  # chain venues: where it landed
 
-    def landed(self, amount_out: Decimal) -> Leg:
-        return replace(self, state=LegState.LANDED, amount_out=amount_out)
+    def landed(self, amount_out: Decimal, receipt: Receipt | None = None) -> Leg:
+        return replace(self, state=LegState.LANDED, amount_out=amount_out, receipt=receipt)
 
     def failed(self, reason: str, code: str) -> Leg:
         return replace(self, state=LegState.FAILED, reason=reason, code=code)
@@ -69,6 +94,17 @@ class Leg:
             out["executedPrice"] = str(self.executed_price)
         if self.code is not None:
             out["error"] = {"code": self.code, "message": self.reason or ""}
+        if self.signed is not None:
+            out["lastValidBlockHeight"] = self.signed.last_valid_block_height
+        if self.receipt is not None:
+            out.update(self.receipt.as_dict())
+        return out
+
+    def as_record(self) -> dict[str, Any]:
+        """`as_dict` and the signed bytes: what the store keeps."""
+        out = self.as_dict()
+        if self.signed is not None:
+            out["wire"] = self.signed.wire
         return out
 
     @classmethod
@@ -85,7 +121,21 @@ class Leg:
             None if out is None else Decimal(out),
             error.get("message"),
             error.get("code"),
+            _signed(raw),
+            _receipt(raw),
         )
+
+
+def _signed(raw: dict[str, Any]) -> SignedTx | None:
+    if raw.get("wire") is None:
+        return None
+    return SignedTx(str(raw["wire"]), int(raw["lastValidBlockHeight"]))
+
+
+def _receipt(raw: dict[str, Any]) -> Receipt | None:
+    if raw.get("slot") is None:
+        return None
+    return Receipt(int(raw["slot"]), int(raw["fee"]), int(raw["computeUnits"]))
 
 
 @dataclass(frozen=True, slots=True)

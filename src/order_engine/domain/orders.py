@@ -13,7 +13,7 @@ from enum import StrEnum
 from typing import Any
 
 from order_engine.domain.errors import IllegalTransitionError
-from order_engine.domain.legs import Fill, Leg
+from order_engine.domain.legs import Fill, Leg, Receipt
 from order_engine.domain.quotes import plain
 
 
@@ -90,12 +90,13 @@ class OrderError:
 
 @dataclass(frozen=True, slots=True)
 class Execution:
-    """What a confirmed swap delivered."""
+    """What a confirmed swap delivered (`receipt`: where and at what cost, on a chain)."""
 
     dex: str
     tx_hash: str
     executed_price: Decimal
     amount_out: Decimal
+    receipt: Receipt | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -221,7 +221,8 @@ class OrderExecutor:
         tx = await venue.build(
             quote, token_in=t_in, token_out=t_out, min_amount_out=floor, order_id=order_id
         )
-        return venue, tx, Leg(venue.name, tx.signature, quote.amount_in, floor, attempt)
+        leg = Leg(venue.name, tx.signature, quote.amount_in, floor, attempt, signed=tx.signed)
+        return venue, tx, leg
 
     async def _send(self, venue: Venue, tx: SwapTransaction, leg: Leg) -> Leg:
         try:

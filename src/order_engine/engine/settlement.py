@@ -13,7 +13,11 @@ from collections.abc import Mapping
 
 from order_engine.domain.errors import (
     ExecutionError,
+    InsufficientFundsError,
+    PermanentExecutionError,
     SlippageExceededError,
+    TransactionExpiredError,
+    TransactionRejectedError,
     VenueUnavailableError,
 )
 from order_engine.domain.legs import Leg, LegState
@@ -28,8 +32,10 @@ NOT_SENT = VenueUnavailableError.code
 def failure_of(legs: list[Leg]) -> ExecutionError:
     """The error that explains why `legs` (failed ones) did not fill, typed by their codes."""
     message = "; ".join(leg.reason or leg.dex for leg in legs)
-    if any(leg.code == SlippageExceededError.code for leg in legs):
-        return SlippageExceededError(message)
+    codes = {leg.code for leg in legs}
+    for error in (InsufficientFundsError, TransactionRejectedError, SlippageExceededError):
+        if error.code in codes:
+            return error(message)
     return VenueUnavailableError(message)
 
 
@@ -42,10 +48,15 @@ async def settle_leg(venues: Mapping[str, Venue], leg: Leg) -> Leg:
         raise VenueUnavailableError(f"venue {leg.dex} of transaction {leg.tx_hash} is gone")
     status = await venue.status(leg.tx_hash)
     if status.state is TxState.UNKNOWN:
+        if leg.signed is not None and await venue.resend(leg.signed):
+            log.info(
+                "transaction %s unseen by %s and still valid: sent again", leg.tx_hash, leg.dex
+            )
+            return await confirm_leg(venue, leg)
         return leg.failed(f"{leg.dex}: the transaction never reached the venue", NOT_SENT)
     if status.state is TxState.LANDED and status.execution is not None:
         log.info("transaction %s on %s landed; not re-sending", leg.tx_hash, leg.dex)
-        return leg.landed(status.execution.amount_out)
+        return leg.landed(status.execution.amount_out, status.execution.receipt)
     if status.state is TxState.REVERTED:
         reason = f"{leg.dex}: the swap reverted ({status.reason or 'no reason given'})"
         return leg.failed(reason, SlippageExceededError.code)
@@ -53,12 +64,15 @@ async def settle_leg(venues: Mapping[str, Venue], leg: Leg) -> Leg:
 
 
 async def confirm_leg(venue: Venue, leg: Leg) -> Leg:
-    """Wait for a sent leg to land or revert."""
+    """Wait for a sent leg to land or revert (or expire unseen)."""
+    valid_until = None if leg.signed is None else leg.signed.last_valid_block_height
     try:
-        execution = await venue.confirm(leg.tx_hash)
-    except SlippageExceededError as exc:
+        execution = await venue.confirm(leg.tx_hash, last_valid_block_height=valid_until)
+    except TransactionExpiredError as exc:
+        return leg.failed(exc.message, NOT_SENT)
+    except (SlippageExceededError, PermanentExecutionError) as exc:
         return leg.failed(exc.message, exc.code)
-    return leg.landed(execution.amount_out)
+    return leg.landed(execution.amount_out, execution.receipt)
 
 
 async def settle_all(

@@ -7,6 +7,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Protocol
 
+from order_engine.domain.legs import SignedTx
 from order_engine.domain.orders import Execution
 from order_engine.domain.quotes import Quote
 from order_engine.domain.tokens import Token
@@ -23,6 +24,7 @@ class SwapTransaction:
     quote: Quote
     min_amount_out: Decimal
     steps: tuple[str, ...] = field(default_factory=tuple)
+    signed: SignedTx | None = None  # chain venues: the bytes to send and their validity
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -85,9 +87,18 @@ class Venue(Protocol):
 
     async def submit(self, tx: SwapTransaction) -> None: ...
 
-    async def confirm(self, signature: str) -> Execution:
+    async def confirm(
+        self, signature: str, *, last_valid_block_height: int | None = None
+    ) -> Execution:
         """Wait until the transaction is final; raise `SlippageExceededError` if it reverted
-        because the output fell below its minimum."""
+        because the output fell below its minimum, `TransactionExpiredError` if its
+        blockhash expired before it landed (then it never will: safe to sign anew)."""
         ...
 
     async def status(self, signature: str) -> TxStatus: ...
+
+    async def resend(self, signed: SignedTx) -> bool:
+        """Send the same signed bytes again if they are still valid (True); False if they
+        expired unseen, so a new transaction may be signed. Venues without signed bytes
+        (the simulation) return False: an unknown signature never reached them."""
+        ...

@@ -42,7 +42,7 @@ def mutable_values(order: Order) -> dict[str, Any]:
         "min_amount_out": order.min_amount_out,
         "error": None if order.error is None else order.error.as_dict(),
         "attempt_errors": [e.as_dict() for e in order.attempt_errors],
-        "legs": [leg.as_dict() for leg in order.legs] if order.legs else None,
+        "legs": [leg.as_record() for leg in order.legs] if order.legs else None,
         "best_price": order.best_price,
         "checked_ms": order.checked_ms,
     }

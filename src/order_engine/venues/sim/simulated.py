@@ -34,6 +34,7 @@ from order_engine.domain.errors import (
     VenueUnavailableError,
 )
 from order_engine.domain.launches import Launch
+from order_engine.domain.legs import SignedTx
 from order_engine.domain.orders import Execution
 from order_engine.domain.pools import InsufficientLiquidityError, Pool
 from order_engine.domain.quotes import Quote, quantize
@@ -255,7 +256,9 @@ class SimulatedVenue:
         landed = LedgerEntry(*base, TxState.LANDED, execution=execution)
         return landed, (pool, result.pool_after)
 
-    async def confirm(self, signature: str) -> Execution:
+    async def confirm(
+        self, signature: str, *, last_valid_block_height: int | None = None
+    ) -> Execution:
         entry = await self._ledger.get(signature)
         if entry is None:
             raise VenueUnavailableError(f"{self.name} does not know transaction {signature}")
@@ -272,6 +275,9 @@ class SimulatedVenue:
         if state is TxState.PENDING:
             return TxStatus(state)
         return TxStatus(state, entry.execution, entry.reason)
+
+    async def resend(self, signed: SignedTx) -> bool:
+        return False  # a signature the ledger does not hold never reached this venue
 
     async def executions(self, order_id: str) -> list[Execution]:
         """Swaps of this venue that landed for `order_id` (tests use it to prove none ran
