@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -52,6 +53,19 @@ class Settings(BaseSettings):
     split_min_gain_bps: Decimal = Field(default=Decimal("1"), ge=0, le=10_000)
     split_min_leg_fraction: Decimal = Field(default=Decimal("0.01"), ge=0, lt=Decimal("0.5"))
     max_body_bytes: int = Field(default=16_384, ge=256)
+
+    # venues: `chain` (the real programs on the local chain) or `sim` (the product
+    # description's mock). Unset: `chain` for `serve` when the program binaries are found.
+    venues: Literal["chain", "sim"] | None = None
+    programs_dir: Path | None = None  # where raydium_cp_swap.so and lb_clmm.so are
+    wallet_keypair: Path | None = None  # the engine's wallet; default DATA_DIR/wallet.json
+    priority_fee_micro_lamports: int = Field(default=1_000, ge=0, le=10_000_000)
+    wallet_funding_sol: int = Field(default=100_000, ge=0)  # the local genesis funds the wallet
+    wallet_funding_usd: Decimal = Field(default=Decimal(10_000_000), ge=0)  # per other token
+    chain_drop_rate: float = Field(default=0.0, ge=0, le=1)  # fault injection (tests)
+    chain_landing_delay_slots: int = Field(default=0, ge=0, le=1000)
+    chain_read_error_rate: float = Field(default=0.0, ge=0, le=1)
+    chain_send_error_rate: float = Field(default=0.0, ge=0, le=1)
 
     @field_validator("sim_launches")
     @classmethod

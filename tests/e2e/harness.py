@@ -105,8 +105,10 @@ async def serving(settings: Settings, command: str = "serve") -> AsyncIterator[R
 
 @contextlib.asynccontextmanager
 async def running_engine(tmp_path: Path, **overrides: Any) -> AsyncIterator[RunningEngine]:
-    """The engine as `order-engine serve` runs it, on a free port, latency 0, fixed seed."""
+    """The engine as `order-engine serve` runs it, on a free port, latency 0, fixed seed,
+    on the simulated venues unless `venues="chain"` (the real programs)."""
     defaults: dict[str, Any] = {
+        "venues": "sim",
         "host": "127.0.0.1",
         "data_dir": tmp_path,
         "latency_scale": 0,

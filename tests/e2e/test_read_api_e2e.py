@@ -116,7 +116,7 @@ async def test_quote_compares_every_venue_without_executing(tmp_path: Path) -> N
         assert response.status_code == 200, response.text
         body = response.json()
         assert await stored_orders(eng) == []
-        chain = eng.engine.chain
+        chain = eng.engine.adapters.chain
         assert isinstance(chain, InMemorySwapLedger) and chain.landed_count == 0
     assert (body["tokenIn"], body["tokenOut"], body["amountIn"]) == ("SOL", "USDC", "2")
     quotes = {q["venue"]: q for q in body["quotes"]}

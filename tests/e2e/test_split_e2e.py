@@ -17,7 +17,7 @@ async def test_quote_shows_the_split_route_and_each_legs_minimum(tmp_path: Path)
     async with running_engine(tmp_path, rng_seed=1) as eng:
         params = {"tokenIn": "SOL", "tokenOut": "USDC", "amountIn": "2000", "slippageBps": "100"}
         body = (await eng.client.get("/api/quote", params=params)).json()
-        chain = eng.engine.chain
+        chain = eng.engine.adapters.chain
         assert isinstance(chain, InMemorySwapLedger) and len(chain) == 0  # nothing executed
     assert body["dex"] == "raydium+meteora" and body["slippageBps"] == 100
     legs = body["route"]

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from order_engine.adapters.metrics import EngineMetrics
 from order_engine.api.context import ApiContext
 from order_engine.bootstrap.factories import Adapters
+from order_engine.bootstrap.venues import VenueSet
 from order_engine.domain.errors import AlreadyLaunchedError, DependencyUnavailableError, EngineError
 from order_engine.domain.launches import LaunchRequest, parse_schedule
 from order_engine.domain.orders import Execution
@@ -18,8 +19,7 @@ from order_engine.engine.ports import EventBus, JobQueue, OrderStore
 from order_engine.engine.service import OrderService
 from order_engine.engine.waiting_orders import WaitingOrders
 from order_engine.settings import Settings
-from order_engine.venues.sim.ledger import SwapLedger
-from order_engine.venues.sim.simulated import SimulatedVenue
+from order_engine.venues.base import Venue
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 class Engine:
     settings: Settings
     adapters: Adapters
-    venues: list[SimulatedVenue]
+    venue_set: VenueSet
     service: OrderService
     executor: OrderExecutor
     waiting: WaitingOrders
@@ -54,8 +54,8 @@ class Engine:
         return self.adapters.bus
 
     @property
-    def chain(self) -> SwapLedger:
-        return self.adapters.chain
+    def venues(self) -> list[Venue]:
+        return self.venue_set.venues
 
     async def start_workers(self) -> None:
         await self.queue.start(self.executor.handle)
@@ -107,12 +107,14 @@ class Engine:
         await self.queue.close(timeout_s=self.settings.shutdown_timeout_s)
         await self.bus.close()
         await self.adapters.board.close()
-        await self.chain.close()
+        await self.adapters.chain.close()
+        if self.venue_set.chain is not None:
+            await self.venue_set.chain.close()
         await self.store.close()
 
     async def executions(self, order_id: str) -> list[Execution]:
-        """Every swap that landed on the (simulated) chain for `order_id`."""
-        return [e.execution for e in await self.chain.entries(order_id) if e.execution]
+        """Every swap that landed on the chain (or the simulated one) for `order_id`."""
+        return await self.venue_set.executions(order_id)
 
     async def readiness(self) -> dict[str, str]:
         checks: dict[str, str] = {}

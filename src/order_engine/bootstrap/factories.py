@@ -136,8 +136,15 @@ class Adapters:
     queue: JobQueue
     watch_queue: JobQueue
     bus: EventBus
-    chain: SwapLedger
+    chain: SwapLedger  # the simulated venues' chain (unused with chain venues)
     board: LaunchBoard
+
+    async def close(self) -> None:
+        """Close what `make_adapters` opened (when the engine cannot be built)."""
+        for closable in (self.queue, self.watch_queue):
+            await closable.close(timeout_s=0)
+        for other in (self.bus, self.board, self.chain, self.store):
+            await other.close()
 
 
 async def make_adapters(

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
-import secrets
 import signal
 from collections.abc import AsyncIterator
 
@@ -22,6 +20,7 @@ from order_engine.adapters.sql.schema import migrate, printable_url
 from order_engine.api.app import HotPaths, create_app
 from order_engine.bootstrap.engine import Engine
 from order_engine.bootstrap.factories import Adapters, check_urls, make_adapters
+from order_engine.bootstrap.venues import VenueSet, make_venue_set
 from order_engine.domain.errors import DependencyUnavailableError
 from order_engine.engine.executor import OrderExecutor
 from order_engine.engine.launches import TokenLaunches
@@ -30,7 +29,6 @@ from order_engine.engine.routing import SplitPolicy
 from order_engine.engine.service import OrderService
 from order_engine.engine.waiting_orders import WaitingOrders
 from order_engine.settings import Settings
-from order_engine.venues.sim.simulated import apply_launch, b58encode, simulated_venues
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +43,12 @@ async def build_engine(
     policy = RetryPolicy(settings.max_attempts, settings.backoff_base_s, settings.backoff_factor)
     metrics = EngineMetrics()
     adapters = await make_adapters(settings, policy, metrics, auto_migrate=auto_migrate)
-    engine = _wire(settings, adapters, policy, metrics)
+    try:
+        venue_set = make_venue_set(settings, command, adapters.chain)
+    except BaseException:
+        await adapters.close()
+        raise
+    engine = _wire(settings, adapters, venue_set, policy, metrics)
     try:
         await engine.check_reachable()
         await engine.launches.start()
@@ -55,11 +58,10 @@ async def build_engine(
     return engine
 
 
-def _wire(settings: Settings, a: Adapters, policy: RetryPolicy, metrics: EngineMetrics) -> Engine:
-    s, clock = settings, SystemClock()
-    venues = simulated_venues(
-        seed=s.rng_seed, latency_scale=s.latency_scale, failure_rate=s.failure_rate, ledger=a.chain
-    )
+def _wire(
+    settings: Settings, a: Adapters, vs: VenueSet, policy: RetryPolicy, metrics: EngineMetrics
+) -> Engine:
+    s, clock, venues = settings, SystemClock(), vs.venues
     split = SplitPolicy(s.split_orders, s.split_min_gain_bps, s.split_min_leg_fraction)
     timeout = s.quote_timeout_s
     service = OrderService(
@@ -99,10 +101,10 @@ def _wire(settings: Settings, a: Adapters, policy: RetryPolicy, metrics: EngineM
         waiting,
         clock,
         venues=[v.name for v in venues],
-        open_pools=functools.partial(apply_launch, venues),
-        new_mint=lambda: b58encode(secrets.token_bytes(32)),
+        open_pools=vs.open_pools,
+        new_mint=vs.new_mint,
     )
-    return Engine(settings, a, venues, service, executor, waiting, launches, metrics)
+    return Engine(settings, a, vs, service, executor, waiting, launches, metrics)
 
 
 async def preflight(settings: Settings, command: str) -> None:

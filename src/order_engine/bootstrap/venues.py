@@ -1,0 +1,170 @@
+"""Venues by settings (`VENUES=chain|sim`): the real programs on the local chain, or the
+product description's simulated venues. Only this module names either kind."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Literal
+
+from order_engine.bootstrap.factories import ConfigurationError
+from order_engine.chain.genesis import GenesisSpec
+from order_engine.chain.inprocess import ChainFaults, InProcessChain
+from order_engine.chain.local import ChainMismatchError, LocalChain, open_local_chain
+from order_engine.chain.memo import ORDER_PREFIX
+from order_engine.chain.programs import (
+    ProgramBinaries,
+    ProgramsNotFoundError,
+    default_locations,
+    find_programs,
+)
+from order_engine.chain.wallet import WALLET_FILE, WalletFileError, load_or_create_wallet
+from order_engine.domain.launches import Launch
+from order_engine.domain.orders import Execution
+from order_engine.domain.tokens import TOKENS, Token
+from order_engine.settings import Settings
+from order_engine.venues.base import Venue
+from order_engine.venues.chain.base import ChainVenue, ChainVenueSettings
+from order_engine.venues.chain.meteora import MeteoraChainVenue
+from order_engine.venues.chain.raydium import RaydiumChainVenue
+from order_engine.venues.sim.ledger import SwapLedger
+from order_engine.venues.sim.simulated import apply_launch, b58encode, simulated_venues
+
+log = logging.getLogger(__name__)
+SLOT_S = 0.4  # a Solana slot, before the latency scale
+
+
+@dataclass
+class VenueSet:
+    kind: Literal["chain", "sim"]
+    venues: list[Venue]
+    open_pools: Callable[[Launch], bool]
+    new_mint: Callable[[], str]
+    executions: Callable[[str], Awaitable[list[Execution]]]
+    chain: InProcessChain | None = None
+    wallet: str | None = None
+
+
+def resolve_venues(settings: Settings, command: str) -> tuple[str, ProgramBinaries | None]:
+    """Which venues to run, and the binaries for chain venues. `VENUES=chain` without the
+    binaries is an error; unset, `serve` falls back to `sim` and says so in one line."""
+    wanted = settings.venues or ("chain" if command == "serve" else "sim")
+    if wanted == "sim":
+        return "sim", None
+    if command in {"api", "worker"}:
+        raise ConfigurationError(
+            "VENUES=chain across processes needs a shared chain (SOLANA_RPC_URL), which is "
+            "not built yet: use VENUES=sim with `order-engine api`/`worker`, or `serve`"
+        )
+    try:
+        return "chain", find_programs(default_locations(settings.programs_dir, settings.data_dir))
+    except ProgramsNotFoundError as exc:
+        if settings.venues == "chain":
+            raise ConfigurationError(str(exc)) from exc
+        log.warning("chain venues unavailable, using the simulated venues: %s", exc)
+        return "sim", None
+
+
+def token_by_mint(mint: str) -> Token | None:
+    """The registry's token trading `mint` (wSOL for the native mint)."""
+    found = [t for t in TOKENS.values() if t.swap_mint == mint]
+    return next((t for t in found if not t.native), found[0] if found else None)
+
+
+def chain_venue_set(settings: Settings, binaries: ProgramBinaries) -> VenueSet:
+    s = settings
+    try:
+        wallet = load_or_create_wallet(s.wallet_keypair or s.data_dir / WALLET_FILE)
+    except WalletFileError as exc:
+        raise ConfigurationError(str(exc)) from exc
+    spec = GenesisSpec(
+        s.rng_seed,
+        tuple(t for t in TOKENS.values()),
+        wallet.pubkey(),
+        s.wallet_funding_sol,
+        s.wallet_funding_usd,
+    )
+    faults = ChainFaults(
+        s.chain_drop_rate,
+        s.chain_landing_delay_slots,
+        s.chain_read_error_rate,
+        s.chain_send_error_rate,
+        s.rng_seed,
+    )
+    try:
+        local = open_local_chain(
+            binaries, spec, data_dir=s.data_dir, slot_s=SLOT_S * s.latency_scale, faults=faults
+        )
+    except ChainMismatchError as exc:
+        raise ConfigurationError(str(exc)) from exc
+    venue_settings = ChainVenueSettings(s.priority_fee_micro_lamports)
+    args = (local.chain, wallet, token_by_mint, venue_settings)
+    venues: list[ChainVenue] = [
+        RaydiumChainVenue("raydium", *args),
+        MeteoraChainVenue("meteora", *args),
+    ]
+    log.info(
+        "chain venues: Raydium CPMM and Meteora DLMM programs from %s; wallet %s",
+        binaries.source,
+        wallet.pubkey(),
+    )
+    return VenueSet(
+        "chain",
+        list(venues),
+        local.launches.open_pool,
+        local.launches.new_mint,
+        functools.partial(_chain_executions, local, venues),
+        local.chain,
+        str(wallet.pubkey()),
+    )
+
+
+async def _chain_executions(
+    local: LocalChain, venues: list[ChainVenue], order_id: str
+) -> list[Execution]:
+    """Every swap of `order_id` that landed on the chain (found by its memo)."""
+    by_program = {v.name: v for v in venues}
+    out: list[Execution] = []
+    for signature in local.chain.signatures_with_memo(f"{ORDER_PREFIX}{order_id}"):
+        details = await local.chain.transaction(signature)
+        if details is None or details.err is not None:
+            continue
+        venue = next(
+            (by_program[v] for v in by_program if _touches(details.logs, by_program[v])), None
+        )
+        if venue is not None:
+            out.append(venue.execution_of(details))
+    return out
+
+
+def _touches(logs: tuple[str, ...], venue: ChainVenue) -> bool:
+    program = str(venue.program_id)
+    return any(line.startswith(f"Program {program} invoke") for line in logs)
+
+
+def sim_venue_set(settings: Settings, ledger: SwapLedger) -> VenueSet:
+    s = settings
+    venues = simulated_venues(
+        seed=s.rng_seed, latency_scale=s.latency_scale, failure_rate=s.failure_rate, ledger=ledger
+    )
+
+    async def executions(order_id: str) -> list[Execution]:
+        return [e.execution for e in await ledger.entries(order_id) if e.execution]
+
+    return VenueSet(
+        "sim",
+        list(venues),
+        functools.partial(apply_launch, venues),
+        lambda: b58encode(secrets.token_bytes(32)),
+        executions,
+    )
+
+
+def make_venue_set(settings: Settings, command: str, ledger: SwapLedger) -> VenueSet:
+    kind, binaries = resolve_venues(settings, command)
+    if kind == "chain" and binaries is not None:
+        return chain_venue_set(settings, binaries)
+    return sim_venue_set(settings, ledger)

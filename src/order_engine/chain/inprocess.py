@@ -1,0 +1,353 @@
+"""`InProcessChain`: the real programs in LiteSVM, behind a slot clock that behaves like
+Solana's.
+
+- **Slots.** With `slot_s > 0` a slot passes every `slot_s` seconds (400 ms × the latency
+  scale) and a sent transaction lands at the next slot. With `slot_s == 0` every call to
+  the chain is a slot of its own: a transaction lands within the call that sends it.
+- **Blockhashes.** Each slot has its own blockhash; one is accepted for
+  `BLOCKHASH_VALID_SLOTS` slots (LiteSVM itself only knows its newest hash, so its own
+  check is off and the window is enforced here). A signature executes once.
+- **Statuses.** processed in its slot, confirmed from the next one, finalized 32 later.
+- **Faults** (tests): a share of sends dropped (accepted, never landed), a landing delay,
+  transient errors on reads and sends.
+- **Durability.** With a `ChainJournal`, every write is journaled before anyone can see
+  it; `restore` rebuilds the chain from the last snapshot and the journal after it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from solders.account import Account
+from solders.clock import Clock
+from solders.hash import Hash
+from solders.litesvm import LiteSVM
+from solders.pubkey import Pubkey
+from solders.transaction import Transaction, VersionedTransaction
+from solders.transaction_metadata import FailedTransactionMetadata
+
+from order_engine.chain.balances import BalanceProbe, custom_error_of
+from order_engine.chain.journal import ChainJournal, EntryKind
+from order_engine.chain.port import (
+    BLOCKHASH_VALID_SLOTS,
+    FINALIZED_AFTER_SLOTS,
+    AccountInfo,
+    Commitment,
+    LatestBlockhash,
+    SignatureStatus,
+    Simulation,
+    TransactionDetails,
+)
+from order_engine.chain.programs import ProgramBinaries
+from order_engine.domain.errors import ChainUnavailableError, TransactionRejectedError
+
+log = logging.getLogger(__name__)
+GENESIS_UNIX = 1_750_000_000  # LiteSVM's clock starts at 0; the programs need a real time
+SNAPSHOT_EVERY = 2_000  # journal entries between account snapshots
+
+
+@dataclass(frozen=True, slots=True)
+class ChainFaults:
+    """Injected faults (tests): each a probability per call, drawn from `seed`."""
+
+    drop_rate: float = 0.0  # a sent transaction is accepted and never lands
+    landing_delay_slots: int = 0  # extra slots before a sent transaction lands
+    read_error_rate: float = 0.0
+    send_error_rate: float = 0.0
+    seed: int = 0
+
+
+@dataclass(slots=True)
+class _Pending:
+    wire: bytes
+    tx: VersionedTransaction
+    land_slot: int
+
+
+class InProcessChain:
+    """A `Chain` in this process. Build one with `open_chain` (genesis or restore)."""
+
+    def __init__(
+        self,
+        binaries: ProgramBinaries,
+        *,
+        genesis_hash: str,
+        slot_s: float = 0.0,
+        journal: ChainJournal | None = None,
+        faults: ChainFaults | None = None,
+        now: Callable[[], float] = time.time,
+    ) -> None:
+        self._svm = LiteSVM().with_blockhash_check(False).with_transaction_history(0)
+        binaries.load_into(self._svm)
+        self.genesis_hash = genesis_hash
+        self._slot_s, self._now, self._journal = slot_s, now, journal
+        self._faults = faults or ChainFaults()
+        self._rng = random.Random(f"{self._faults.seed}:chain-faults")
+        self._slot, self._unix = 1, GENESIS_UNIX
+        self._epoch_start, self._started_at = 1, now()
+        self._hash_slots: dict[Hash, int] = {}
+        self._pending: dict[str, _Pending] = {}
+        self._executed: dict[str, SignatureStatus] = {}
+        self._details: dict[str, TransactionDetails] = {}
+        self._by_memo: dict[str, list[str]] = {}
+        self._probe = BalanceProbe(self._svm)
+        self._since_snapshot = 0
+        self._set_clock()
+
+    # ---- the clock -------------------------------------------------------------------
+    @property
+    def current_slot(self) -> int:
+        return self._slot
+
+    def _blockhash(self, slot: int) -> Hash:
+        digest = hashlib.sha256(f"{self.genesis_hash}:{slot}".encode()).digest()
+        blockhash = Hash(digest)
+        self._hash_slots.setdefault(blockhash, slot)
+        return blockhash
+
+    def _set_clock(self) -> None:
+        self._unix = max(self._unix, int(self._now()))
+        c = self._svm.get_clock()
+        self._svm.set_clock(Clock(self._slot, c.epoch_start_timestamp, 0, 0, self._unix))
+
+    def _tick(self) -> None:
+        """Move the clock (one slot per call, or by elapsed time) and land what is due."""
+        if self._slot_s <= 0:
+            self._slot += 1
+        else:
+            elapsed = int((self._now() - self._started_at) / self._slot_s)
+            self._slot = max(self._slot, self._epoch_start + elapsed)
+        due = sorted(
+            (p for p in self._pending.items() if p[1].land_slot <= self._slot),
+            key=lambda item: item[1].land_slot,
+        )
+        for signature, pending in due:
+            del self._pending[signature]
+            self._land(signature, pending)
+        if len(self._hash_slots) > 4 * BLOCKHASH_VALID_SLOTS:
+            oldest = self._slot - BLOCKHASH_VALID_SLOTS - 1
+            self._hash_slots = {h: s for h, s in self._hash_slots.items() if s >= oldest}
+
+    def _fault(self, rate: float) -> bool:
+        return rate > 0 and self._rng.random() < rate
+
+    def _read(self) -> None:
+        if self._fault(self._faults.read_error_rate):
+            raise ChainUnavailableError("the chain did not answer (injected read error)")
+        self._tick()
+
+    # ---- reads -----------------------------------------------------------------------
+    async def latest_blockhash(self) -> LatestBlockhash:
+        self._read()
+        return LatestBlockhash(self._blockhash(self._slot), self._slot + BLOCKHASH_VALID_SLOTS)
+
+    async def block_height(self) -> int:
+        self._read()
+        return self._slot
+
+    async def slot(self) -> int:
+        self._read()
+        return self._slot
+
+    async def unix_time(self) -> int:
+        self._read()
+        return max(self._unix, int(self._now()))
+
+    async def accounts(self, keys: Sequence[Pubkey]) -> list[AccountInfo | None]:
+        self._read()
+        return [self.account(k) for k in keys]
+
+    async def balance(self, key: Pubkey) -> int:
+        self._read()
+        return self._svm.get_balance(key) or 0
+
+    def account(self, key: Pubkey) -> AccountInfo | None:
+        found = self._svm.get_account(key)
+        if found is None or (found.lamports == 0 and not found.data):
+            return None
+        return AccountInfo(found.lamports, found.owner, bytes(found.data), found.executable)
+
+    async def simulate(self, wire: bytes) -> Simulation:
+        self._read()
+        self._set_clock()
+        result = self._svm.simulate_transaction(VersionedTransaction.from_bytes(wire))
+        if isinstance(result, FailedTransactionMetadata):
+            meta = result.meta()
+            err = str(result.err())
+            return Simulation(
+                err, custom_error_of(err), meta.compute_units_consumed(), tuple(meta.logs())
+            )
+        meta = result.meta()
+        return Simulation(None, None, meta.compute_units_consumed(), tuple(meta.logs()))
+
+    async def signature_statuses(self, signatures: Sequence[str]) -> list[SignatureStatus | None]:
+        self._read()
+        return [self._status(s) for s in signatures]
+
+    def _status(self, signature: str) -> SignatureStatus | None:
+        found = self._executed.get(signature)
+        if found is None and self._journal is not None:
+            details = self._journal.transaction(signature)
+            if details is not None:
+                found = SignatureStatus(
+                    details.slot, Commitment.PROCESSED, details.err, details.custom_error
+                )
+        if found is None:
+            return None
+        age = self._slot - found.slot
+        if self._slot_s <= 0 or age >= FINALIZED_AFTER_SLOTS:
+            commitment = Commitment.FINALIZED
+        else:
+            commitment = Commitment.CONFIRMED if age >= 1 else Commitment.PROCESSED
+        return SignatureStatus(found.slot, commitment, found.err, found.custom_error)
+
+    async def transaction(self, signature: str) -> TransactionDetails | None:
+        self._read()
+        found = self._details.get(signature)
+        if found is None and self._journal is not None:
+            found = self._journal.transaction(signature)
+        return found
+
+    # ---- writes ----------------------------------------------------------------------
+    async def send(self, wire: bytes) -> str:
+        if self._fault(self._faults.send_error_rate):
+            raise ChainUnavailableError("the chain did not answer (injected send error)")
+        tx = VersionedTransaction.from_bytes(wire)
+        signature = str(tx.signatures[0])
+        self._check_blockhash(tx)
+        if signature in self._pending or self._status(signature) is not None:
+            self._tick()
+            return signature  # a signature executes once; the resend changes nothing
+        if self._fault(self._faults.drop_rate):
+            log.info("chain dropped %s (injected)", signature)
+            self._tick()
+            return signature
+        delay = 0 if self._slot_s <= 0 else 1
+        land = self._slot + delay + self._faults.landing_delay_slots
+        self._pending[signature] = _Pending(wire, tx, land)
+        self._tick()
+        return signature
+
+    def _check_blockhash(self, tx: VersionedTransaction) -> None:
+        issued = self._hash_slots.get(tx.message.recent_blockhash)
+        if issued is None or self._slot - issued > BLOCKHASH_VALID_SLOTS:
+            raise TransactionRejectedError(
+                "blockhash not found: the transaction's blockhash is unknown or expired"
+            )
+
+    def _land(self, signature: str, pending: _Pending) -> None:
+        issued = self._hash_slots.get(pending.tx.message.recent_blockhash)
+        if issued is None or self._slot - issued > BLOCKHASH_VALID_SLOTS:
+            log.info("transaction %s expired before it landed", signature)
+            return
+        self._execute(pending.wire, pending.tx)
+
+    def _execute(self, wire: bytes, tx: VersionedTransaction) -> TransactionDetails | None:
+        """Run `tx` now; its details, or None if the chain refused it (nothing changed)."""
+        self._set_clock()
+        before = self._probe.read(tx)
+        result = self._svm.send_transaction(tx)
+        details = self._probe.details(tx, before, result, self._slot, self._unix)
+        if details is None:
+            log.info("transaction %s refused: %s", tx.signatures[0], getattr(result, "err", ""))
+            return None
+        if self._journal is not None:
+            self._journal.append_tx(wire, details)
+            self._maybe_snapshot()
+        self._executed[details.signature] = SignatureStatus(
+            details.slot, Commitment.PROCESSED, details.err, details.custom_error
+        )
+        if self._journal is None:  # else the journal holds them
+            self._details[details.signature] = details
+            if details.memo is not None:
+                self._by_memo.setdefault(details.memo, []).append(details.signature)
+        return details
+
+    def signatures_with_memo(self, memo: str) -> list[str]:
+        """Executed transactions carrying `memo`, oldest first (landed or failed)."""
+        if self._journal is not None:
+            return self._journal.signatures_with_memo(memo)
+        return list(self._by_memo.get(memo, ()))
+
+    # ---- set-up (genesis, airdrops): synchronous, journaled ---------------------------
+    def rent(self, size: int) -> int:
+        return int(self._svm.minimum_balance_for_rent_exemption(size))
+
+    def write_account(self, key: Pubkey, account: Account) -> None:
+        if self._journal is not None:
+            self._journal.append_account(key, bytes(account), self._slot, self._unix)
+        self._svm.set_account(key, account)
+
+    def airdrop(self, key: Pubkey, lamports: int) -> None:
+        found = self._svm.get_account(key)
+        held = 0 if found is None else found.lamports
+        self.write_account(key, Account(held + lamports, b"", Pubkey.default(), False, 0))
+
+    def execute(self, tx: Transaction) -> TransactionDetails:
+        """Run a set-up transaction at once; `TransactionRejectedError` unless it landed
+        without error."""
+        self._tick()
+        versioned = VersionedTransaction.from_legacy(tx)
+        details = self._execute(bytes(versioned), versioned)
+        if details is None or details.err is not None:
+            why = "refused" if details is None else f"{details.err}: {details.logs[-3:]}"
+            raise TransactionRejectedError(f"set-up transaction failed ({why})")
+        return details
+
+    def blockhash_now(self) -> Hash:
+        return self._blockhash(self._slot)
+
+    def advance_time(self, seconds: int) -> None:
+        """Move the chain clock forward (tests; the programs read `unix_timestamp`)."""
+        self._unix += seconds
+        self._set_clock()
+
+    # ---- durability ------------------------------------------------------------------
+    def _maybe_snapshot(self) -> None:
+        self._since_snapshot += 1
+        if self._since_snapshot >= SNAPSHOT_EVERY and self._journal is not None:
+            self.snapshot()
+
+    def snapshot(self) -> None:
+        if self._journal is None:
+            return
+        from order_engine.chain.balances import all_accounts  # noqa: PLC0415
+
+        seq = self._journal.last_seq()
+        self._journal.write_snapshot(all_accounts(self._svm), seq)
+        self._journal.set_meta("slot", str(self._slot))
+        self._since_snapshot = 0
+
+    def replay(self, journal: ChainJournal) -> int:
+        """Rebuild the accounts from `journal` (snapshot, then the entries after it);
+        returns how many entries were replayed. The journal is not written meanwhile."""
+        seq, accounts = journal.snapshot()
+        for key, raw in accounts:
+            self._svm.set_account(key, Account.from_bytes(raw))
+        replayed = 0
+        for entry in journal.entries(after=seq):
+            self._slot, self._unix = max(self._slot, entry.slot), max(self._unix, entry.unix)
+            if entry.kind is EntryKind.ACCOUNT and entry.key is not None:
+                written = Account.from_bytes(entry.payload)
+                self._svm.set_account(Pubkey.from_bytes(entry.key), written)
+            elif entry.kind is EntryKind.TX:
+                self._svm.set_clock(Clock(entry.slot, 0, 0, 0, entry.unix))
+                self._svm.send_transaction(VersionedTransaction.from_bytes(entry.payload))
+            replayed += 1
+        self._slot = max(self._slot, int(journal.meta("slot") or 0)) + 1
+        self._epoch_start, self._started_at = self._slot, self._now()
+        for slot in range(max(1, self._slot - BLOCKHASH_VALID_SLOTS), self._slot + 1):
+            self._blockhash(slot)  # hashes handed out before the restart stay valid
+        self._set_clock()
+        return replayed
+
+    async def close(self) -> None:
+        if self._journal is not None:
+            self.snapshot()
+            self._journal.close()
+            self._journal = None

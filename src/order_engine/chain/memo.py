@@ -1,0 +1,24 @@
+"""The SPL Memo program: every swap carries `order:<id>`, so the chain's own history tells
+which transactions an order made (and that two orders' equal swaps differ)."""
+
+from __future__ import annotations
+
+from solders.instruction import Instruction
+from solders.pubkey import Pubkey
+from solders.transaction import VersionedTransaction
+
+MEMO_PROGRAM = Pubkey.from_string("MemoSq4gqABAXKb96qnH8TysNcWxMyWCqXgDLGmfcHr")
+ORDER_PREFIX = "order:"
+
+
+def order_memo(order_id: str) -> Instruction:
+    return Instruction(MEMO_PROGRAM, f"{ORDER_PREFIX}{order_id}".encode(), [])
+
+
+def memo_of(tx: VersionedTransaction) -> str | None:
+    """The first memo a transaction carries, if any."""
+    keys = tx.message.account_keys
+    for ix in tx.message.instructions:
+        if keys[ix.program_id_index] == MEMO_PROGRAM:
+            return bytes(ix.data).decode(errors="replace")
+    return None

@@ -1,0 +1,88 @@
+"""A chain pool read at one slot, quoting any amount exactly as the program will.
+
+`swap` is the program's own integer arithmetic (`domain.pools.cpmm_exact` or
+`dlmm_exact`) on the accounts as read; the curve turns amounts into base units and back,
+so the router can price hundreds of amounts on one read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import ROUND_DOWN, Context, Decimal
+from fractions import Fraction
+
+from order_engine.domain.errors import NoRouteError
+from order_engine.domain.pools import InsufficientLiquidityError
+from order_engine.domain.quotes import Quote
+from order_engine.domain.tokens import Token
+
+PRICE_CONTEXT = Context(prec=18)
+IMPACT_PLACES = Decimal("1e-12")
+SwapFn = Callable[[int], tuple[int, int]]  # base units in -> (out, fee in input units)
+
+
+def to_units(amount: Decimal, token: Token) -> int:
+    return int(amount.scaleb(token.decimals).to_integral_value(rounding=ROUND_DOWN))
+
+
+def from_units(units: int, token: Token) -> Decimal:
+    return Decimal(units).scaleb(-token.decimals)
+
+
+def fraction_to_decimal(value: Fraction) -> Decimal:
+    return PRICE_CONTEXT.divide(Decimal(value.numerator), Decimal(value.denominator))
+
+
+@dataclass(frozen=True, slots=True)
+class ChainCurve:
+    """`venue`'s pool for `token_in → token_out` at `slot` (a `PriceCurve`)."""
+
+    venue: str
+    token_in: Token
+    token_out: Token
+    slot: int
+    mid_units: Fraction  # output base units per input base unit at the pool's mid price
+    fee_rate: Decimal  # the fee a swap of size zero pays now (a fraction of the input)
+    expires_at_ms: int
+    swap: SwapFn
+
+    @property
+    def price(self) -> Decimal:
+        """Output per input in whole tokens, at the mid price."""
+        scale = Fraction(10**self.token_in.decimals, 10**self.token_out.decimals)
+        return fraction_to_decimal(self.mid_units * scale)
+
+    def quote(self, amount_in: Decimal) -> Quote:
+        units = to_units(amount_in, self.token_in)
+        if units <= 0:
+            raise NoRouteError(
+                f"{self.venue}: {amount_in} {self.token_in.symbol} is below one unit"
+            )
+        try:
+            out, fee = self.swap(units)
+        except (InsufficientLiquidityError, ValueError) as exc:
+            raise NoRouteError(
+                f"{self.venue}: the {self.token_in.symbol}/{self.token_out.symbol} pool cannot "
+                f"absorb {amount_in} {self.token_in.symbol} ({exc})"
+            ) from None
+        if out <= 0:
+            raise NoRouteError(
+                f"{self.venue}: {amount_in} {self.token_in.symbol} buys less than one unit of "
+                f"{self.token_out.symbol}"
+            )
+        at_mid = (units - fee) * self.mid_units
+        impact = 1 - Fraction(out) / at_mid if at_mid > 0 else Fraction(0)
+        return Quote(
+            self.venue,
+            self.token_in.symbol,
+            self.token_out.symbol,
+            amount_in,
+            self.price,
+            self.fee_rate,
+            from_units(out, self.token_out),
+            fee_amount=from_units(fee, self.token_in),
+            price_impact=max(fraction_to_decimal(impact), Decimal(0)).quantize(IMPACT_PLACES),
+            pool_version=self.slot,
+            expires_at_ms=self.expires_at_ms,
+        )

@@ -1,0 +1,91 @@
+"""Meteora DLMM on the chain: the pair and its bin arrays, read at one slot, quoted with
+the program's own arithmetic (`domain.pools.dlmm_exact`) at the chain's clock."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from solders.instruction import Instruction
+from solders.pubkey import Pubkey
+
+from order_engine.chain import dlmm, listing
+from order_engine.domain.errors import NoRouteError
+from order_engine.domain.pools import dlmm_exact
+from order_engine.domain.quotes import Quote
+from order_engine.domain.tokens import Token
+from order_engine.venues.chain.base import ChainVenue
+from order_engine.venues.chain.curve import ChainCurve
+
+ARRAYS_EACH_SIDE = 1  # bin arrays read beside the active one (liquidity spans ±34 bins)
+
+
+class MeteoraChainVenue(ChainVenue):
+    slippage_error = dlmm.ERR_EXCEEDED_AMOUNT_SLIPPAGE
+    program_id = dlmm.DLMM_PROGRAM
+
+    _arrays: dict[Pubkey, tuple[int, ...]]
+
+    def _known_arrays(self) -> dict[Pubkey, tuple[int, ...]]:
+        if not hasattr(self, "_arrays"):
+            self._arrays = {}
+        return self._arrays
+
+    async def _state(
+        self, keys: dlmm.DlmmPairKeys
+    ) -> tuple[dlmm_exact.DlmmPairState, tuple[int, ...]]:
+        """The pair with its bins; the first read finds which bin arrays exist."""
+        known = self._known_arrays()
+        indexes = known.get(keys.lb_pair)
+        if indexes is None:
+            (pair,) = await self.chain.accounts([keys.lb_pair])
+            if pair is None:
+                raise NoRouteError(f"{self.name}: no pair for these tokens on chain")
+            centre = dlmm.bin_array_index(dlmm.decode_lb_pair(pair.data).active_id)
+            indexes = tuple(range(centre - ARRAYS_EACH_SIDE, centre + ARRAYS_EACH_SIDE + 1))
+        addresses = [dlmm.bin_array_address(keys.lb_pair, i) for i in indexes]
+        pair, *arrays = await self.chain.accounts([keys.lb_pair, *addresses])
+        if pair is None:
+            raise NoRouteError(f"{self.name}: no pair for these tokens on chain")
+        present = tuple(i for i, a in zip(indexes, arrays, strict=True) if a is not None)
+        known[keys.lb_pair] = present
+        state = dlmm.pair_state_from_accounts(pair.data, [a.data for a in arrays if a])
+        return state, present
+
+    async def curve(self, token_in: Token, token_out: Token) -> ChainCurve:
+        keys = listing.dlmm_keys(token_in, token_out)
+        state, _ = await self._state(keys)
+        now = await self.chain.unix_time()
+        swap_for_y = Pubkey.from_string(token_in.swap_mint) == keys.mint_x
+        mid = dlmm_exact.mid_price(state)  # Y units per X unit
+        _, reference = dlmm_exact.volatility_references(state, now)
+        fee_rate = dlmm_exact.fee_rate(state, reference)
+
+        def swap(units: int) -> tuple[int, int]:
+            result = dlmm_exact.quote_exact_in(state, units, swap_for_y, now)
+            return result.amount_out, result.fee
+
+        return ChainCurve(
+            self.name,
+            token_in,
+            token_out,
+            await self.chain.slot(),
+            mid if swap_for_y else 1 / mid,
+            Decimal(fee_rate) / dlmm_exact.FEE_PRECISION,
+            self.expires_at_ms(),
+            swap,
+        )
+
+    async def swap_instruction(
+        self, quote: Quote, token_in: Token, token_out: Token, accounts: tuple[Pubkey, Pubkey],
+        amount_in: int, min_out: int,
+    ) -> Instruction:  # fmt: skip
+        keys = listing.dlmm_keys(token_in, token_out)
+        swap_for_y = Pubkey.from_string(token_in.swap_mint) == keys.mint_x
+        indexes = self._known_arrays().get(keys.lb_pair)
+        if indexes is None:
+            _, indexes = await self._state(keys)
+        ordered = sorted(indexes, reverse=swap_for_y)
+        return dlmm.swap_ix(
+            keys, self.wallet_key, accounts[0], accounts[1], swap_for_y, amount_in, min_out,
+            ordered,
+        )  # fmt: skip

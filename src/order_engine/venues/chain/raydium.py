@@ -1,0 +1,75 @@
+"""Raydium CPMM on the chain: the pool state, its vaults and the AmmConfig, read at one
+slot, quoted with the program's own arithmetic (`domain.pools.cpmm_exact`)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from fractions import Fraction
+
+from solders.instruction import Instruction
+from solders.pubkey import Pubkey
+
+from order_engine.chain import listing, raydium, spl
+from order_engine.domain.errors import NoRouteError
+from order_engine.domain.pools.cpmm_exact import FEE_RATE_DENOMINATOR
+from order_engine.domain.quotes import Quote
+from order_engine.domain.tokens import Token
+from order_engine.venues.chain.base import ChainVenue
+from order_engine.venues.chain.curve import ChainCurve
+
+
+class RaydiumChainVenue(ChainVenue):
+    slippage_error = raydium.ERR_EXCEEDED_SLIPPAGE
+    program_id = raydium.RAYDIUM_CPMM_PROGRAM
+
+    _config: raydium.AmmConfig | None = None
+
+    async def _amm_config(self) -> raydium.AmmConfig:
+        if self._config is None:  # an admin-only account: read once
+            key = raydium.amm_config_address(listing.RAYDIUM_CONFIG_INDEX)
+            (found,) = await self.chain.accounts([key])
+            if found is None:
+                raise NoRouteError(f"{self.name}: the chain has no Raydium AmmConfig")
+            self._config = raydium.decode_amm_config(found.data)
+        return self._config
+
+    async def curve(self, token_in: Token, token_out: Token) -> ChainCurve:
+        keys = listing.raydium_keys(token_in, token_out)
+        config = await self._amm_config()
+        pool, vault0, vault1 = await self.chain.accounts([keys.pool, keys.vault0, keys.vault1])
+        if pool is None or vault0 is None or vault1 is None:
+            raise NoRouteError(
+                f"{self.name}: no pool for {token_in.symbol}/{token_out.symbol} on chain"
+            )
+        state = raydium.decode_pool_state(pool.data)
+        amount0, amount1 = spl.token_amount(vault0.data), spl.token_amount(vault1.data)
+        in_mint = Pubkey.from_string(token_in.swap_mint)
+        x0, x1 = state.reserves(amount0, amount1)
+        reserve_in, reserve_out = (x0, x1) if in_mint == state.mint0 else (x1, x0)
+        if reserve_in <= 0 or reserve_out <= 0:
+            raise NoRouteError(f"{self.name}: the {token_in.symbol} pool is empty")
+
+        def swap(units: int) -> tuple[int, int]:
+            result = raydium.quote_swap_base_input(state, config, amount0, amount1, in_mint, units)
+            return result.amount_out, result.trade_fee
+
+        return ChainCurve(
+            self.name,
+            token_in,
+            token_out,
+            await self.chain.slot(),
+            Fraction(reserve_out, reserve_in),
+            Decimal(config.trade_fee_rate) / FEE_RATE_DENOMINATOR,
+            self.expires_at_ms(),
+            swap,
+        )
+
+    async def swap_instruction(
+        self, quote: Quote, token_in: Token, token_out: Token, accounts: tuple[Pubkey, Pubkey],
+        amount_in: int, min_out: int,
+    ) -> Instruction:  # fmt: skip
+        keys = listing.raydium_keys(token_in, token_out)
+        in_mint = Pubkey.from_string(token_in.swap_mint)
+        return raydium.swap_base_input_ix(
+            keys, self.wallet_key, accounts[0], accounts[1], in_mint, amount_in, min_out
+        )

@@ -1,0 +1,61 @@
+"""The local chain for tests: the real program binaries (from `PROGRAMS_DIR` or
+`../shared/chain`; missing binaries fail the test, naming the command that fetches them),
+a genesis from a fixed seed, and the chain venues on it."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from solders.keypair import Keypair
+
+from order_engine.bootstrap.venues import token_by_mint
+from order_engine.chain.genesis import GenesisSpec
+from order_engine.chain.inprocess import ChainFaults
+from order_engine.chain.local import LocalChain, open_local_chain
+from order_engine.chain.programs import (
+    ProgramBinaries,
+    ProgramsNotFoundError,
+    default_locations,
+    find_programs,
+)
+from order_engine.domain.tokens import TOKENS
+from order_engine.venues.chain.base import ChainVenue, ChainVenueSettings
+from order_engine.venues.chain.meteora import MeteoraChainVenue
+from order_engine.venues.chain.raydium import RaydiumChainVenue
+
+_BINARIES: list[ProgramBinaries] = []
+
+
+def program_binaries() -> ProgramBinaries:
+    if not _BINARIES:
+        env = os.environ.get("PROGRAMS_DIR")
+        try:
+            found = find_programs(default_locations(Path(env) if env else None, Path("data")))
+        except ProgramsNotFoundError as exc:
+            pytest.fail(f"{exc} (`order-engine programs fetch --rpc URL` writes them)")
+        _BINARIES.append(found)
+    return _BINARIES[0]
+
+
+def local_chain(
+    wallet: Keypair,
+    *,
+    seed: int = 7,
+    data_dir: Path | None = None,
+    slot_s: float = 0.0,
+    faults: ChainFaults | None = None,
+    wallet_sol: int = 100_000,
+) -> LocalChain:
+    spec = GenesisSpec(seed, tuple(TOKENS.values()), wallet.pubkey(), wallet_sol=wallet_sol)
+    return open_local_chain(
+        program_binaries(), spec, data_dir=data_dir, slot_s=slot_s, faults=faults
+    )
+
+
+def chain_venues(
+    local: LocalChain, wallet: Keypair, settings: ChainVenueSettings | None = None
+) -> list[ChainVenue]:
+    args = (local.chain, wallet, token_by_mint, settings or ChainVenueSettings(poll_s=0))
+    return [RaydiumChainVenue("raydium", *args), MeteoraChainVenue("meteora", *args)]
