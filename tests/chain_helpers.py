@@ -5,6 +5,8 @@ a genesis from a fixed seed, and the chain venues on it."""
 from __future__ import annotations
 
 import os
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -47,10 +49,11 @@ def local_chain(
     slot_s: float = 0.0,
     faults: ChainFaults | None = None,
     wallet_sol: int = 100_000,
+    now: Callable[[], float] = time.time,
 ) -> LocalChain:
     spec = GenesisSpec(seed, tuple(TOKENS.values()), wallet.pubkey(), wallet_sol=wallet_sol)
     return open_local_chain(
-        program_binaries(), spec, data_dir=data_dir, slot_s=slot_s, faults=faults
+        program_binaries(), spec, data_dir=data_dir, slot_s=slot_s, faults=faults, now=now
     )
 
 

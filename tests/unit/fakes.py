@@ -182,9 +182,7 @@ class ScriptedVenue:
             if record.state is TxState.PENDING:
                 self.land(signature)
 
-    async def confirm(
-        self, signature: str, *, last_valid_block_height: int | None = None
-    ) -> Execution:
+    async def confirm(self, signature: str, *, signed: SignedTx | None = None) -> Execution:
         await asyncio.sleep(0)
         if self.confirm_errors:
             raise self.confirm_errors.pop(0)
@@ -250,10 +248,8 @@ class RecordingVenue:
     async def submit(self, tx: SwapTransaction) -> None:
         await self.inner.submit(tx)
 
-    async def confirm(
-        self, signature: str, *, last_valid_block_height: int | None = None
-    ) -> Execution:
-        return await self.inner.confirm(signature, last_valid_block_height=last_valid_block_height)
+    async def confirm(self, signature: str, *, signed: SignedTx | None = None) -> Execution:
+        return await self.inner.confirm(signature, signed=signed)
 
     async def status(self, signature: str) -> TxStatus:
         return await self.inner.status(signature)

@@ -16,7 +16,6 @@ Solana's.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import random
 import time
@@ -32,10 +31,10 @@ from solders.transaction import Transaction, VersionedTransaction
 from solders.transaction_metadata import FailedTransactionMetadata
 
 from order_engine.chain.balances import BalanceProbe, custom_error_of
+from order_engine.chain.clock import SlotClock
 from order_engine.chain.journal import ChainJournal, EntryKind
 from order_engine.chain.port import (
     BLOCKHASH_VALID_SLOTS,
-    FINALIZED_AFTER_SLOTS,
     AccountInfo,
     Commitment,
     LatestBlockhash,
@@ -60,6 +59,8 @@ class ChainFaults:
     read_error_rate: float = 0.0
     send_error_rate: float = 0.0
     seed: int = 0
+    drop_first_sends: int = 0  # the first N sends are dropped (a resend may land)
+    lose_first_txs: int = 0  # the first N transactions never land, however often sent
 
 
 @dataclass(slots=True)
@@ -85,53 +86,40 @@ class InProcessChain:
         self._svm = LiteSVM().with_blockhash_check(False).with_transaction_history(0)
         binaries.load_into(self._svm)
         self.genesis_hash = genesis_hash
-        self._slot_s, self._now, self._journal = slot_s, now, journal
+        self._now, self._journal = now, journal
         self._faults = faults or ChainFaults()
         self._rng = random.Random(f"{self._faults.seed}:chain-faults")
-        self._slot, self._unix = 1, GENESIS_UNIX
-        self._epoch_start, self._started_at = 1, now()
-        self._hash_slots: dict[Hash, int] = {}
+        self.clock = SlotClock(genesis_hash, slot_s, now)
+        self._unix = GENESIS_UNIX
         self._pending: dict[str, _Pending] = {}
         self._executed: dict[str, SignatureStatus] = {}
         self._details: dict[str, TransactionDetails] = {}
         self._by_memo: dict[str, list[str]] = {}
         self._probe = BalanceProbe(self._svm)
         self._since_snapshot = 0
+        self._sends, self._lost = 0, set[str]()
         self._set_clock()
 
     # ---- the clock -------------------------------------------------------------------
     @property
     def current_slot(self) -> int:
-        return self._slot
-
-    def _blockhash(self, slot: int) -> Hash:
-        digest = hashlib.sha256(f"{self.genesis_hash}:{slot}".encode()).digest()
-        blockhash = Hash(digest)
-        self._hash_slots.setdefault(blockhash, slot)
-        return blockhash
+        return self.clock.slot
 
     def _set_clock(self) -> None:
         self._unix = max(self._unix, int(self._now()))
         c = self._svm.get_clock()
-        self._svm.set_clock(Clock(self._slot, c.epoch_start_timestamp, 0, 0, self._unix))
+        self._svm.set_clock(Clock(self.clock.slot, c.epoch_start_timestamp, 0, 0, self._unix))
 
     def _tick(self) -> None:
-        """Move the clock (one slot per call, or by elapsed time) and land what is due."""
-        if self._slot_s <= 0:
-            self._slot += 1
-        else:
-            elapsed = int((self._now() - self._started_at) / self._slot_s)
-            self._slot = max(self._slot, self._epoch_start + elapsed)
+        """Move the clock and land what is due."""
+        slot = self.clock.tick()
         due = sorted(
-            (p for p in self._pending.items() if p[1].land_slot <= self._slot),
+            (p for p in self._pending.items() if p[1].land_slot <= slot),
             key=lambda item: item[1].land_slot,
         )
         for signature, pending in due:
             del self._pending[signature]
             self._land(signature, pending)
-        if len(self._hash_slots) > 4 * BLOCKHASH_VALID_SLOTS:
-            oldest = self._slot - BLOCKHASH_VALID_SLOTS - 1
-            self._hash_slots = {h: s for h, s in self._hash_slots.items() if s >= oldest}
 
     def _fault(self, rate: float) -> bool:
         return rate > 0 and self._rng.random() < rate
@@ -144,15 +132,15 @@ class InProcessChain:
     # ---- reads -----------------------------------------------------------------------
     async def latest_blockhash(self) -> LatestBlockhash:
         self._read()
-        return LatestBlockhash(self._blockhash(self._slot), self._slot + BLOCKHASH_VALID_SLOTS)
+        return LatestBlockhash(self.clock.blockhash(), self.clock.slot + BLOCKHASH_VALID_SLOTS)
 
     async def block_height(self) -> int:
         self._read()
-        return self._slot
+        return self.clock.slot
 
     async def slot(self) -> int:
         self._read()
-        return self._slot
+        return self.clock.slot
 
     async def unix_time(self) -> int:
         self._read()
@@ -199,11 +187,7 @@ class InProcessChain:
                 )
         if found is None:
             return None
-        age = self._slot - found.slot
-        if self._slot_s <= 0 or age >= FINALIZED_AFTER_SLOTS:
-            commitment = Commitment.FINALIZED
-        else:
-            commitment = Commitment.CONFIRMED if age >= 1 else Commitment.PROCESSED
+        commitment = self.clock.commitment(found.slot)
         return SignatureStatus(found.slot, commitment, found.err, found.custom_error)
 
     async def transaction(self, signature: str) -> TransactionDetails | None:
@@ -223,26 +207,35 @@ class InProcessChain:
         if signature in self._pending or self._status(signature) is not None:
             self._tick()
             return signature  # a signature executes once; the resend changes nothing
-        if self._fault(self._faults.drop_rate):
+        if self._dropped(signature):
             log.info("chain dropped %s (injected)", signature)
             self._tick()
             return signature
-        delay = 0 if self._slot_s <= 0 else 1
-        land = self._slot + delay + self._faults.landing_delay_slots
+        delay = 0 if self.clock.instant else 1
+        land = self.clock.slot + delay + self._faults.landing_delay_slots
         self._pending[signature] = _Pending(wire, tx, land)
         self._tick()
         return signature
 
+    def _dropped(self, signature: str) -> bool:
+        """Whether an injected fault drops this send."""
+        f = self._faults
+        self._sends += 1
+        if signature in self._lost:
+            return True
+        if len(self._lost) < f.lose_first_txs:
+            self._lost.add(signature)
+            return True
+        return self._sends <= f.drop_first_sends or self._fault(f.drop_rate)
+
     def _check_blockhash(self, tx: VersionedTransaction) -> None:
-        issued = self._hash_slots.get(tx.message.recent_blockhash)
-        if issued is None or self._slot - issued > BLOCKHASH_VALID_SLOTS:
+        if not self.clock.valid(tx.message.recent_blockhash):
             raise TransactionRejectedError(
                 "blockhash not found: the transaction's blockhash is unknown or expired"
             )
 
     def _land(self, signature: str, pending: _Pending) -> None:
-        issued = self._hash_slots.get(pending.tx.message.recent_blockhash)
-        if issued is None or self._slot - issued > BLOCKHASH_VALID_SLOTS:
+        if not self.clock.valid(pending.tx.message.recent_blockhash):
             log.info("transaction %s expired before it landed", signature)
             return
         self._execute(pending.wire, pending.tx)
@@ -252,7 +245,7 @@ class InProcessChain:
         self._set_clock()
         before = self._probe.read(tx)
         result = self._svm.send_transaction(tx)
-        details = self._probe.details(tx, before, result, self._slot, self._unix)
+        details = self._probe.details(tx, before, result, self.clock.slot, self._unix)
         if details is None:
             log.info("transaction %s refused: %s", tx.signatures[0], getattr(result, "err", ""))
             return None
@@ -280,7 +273,7 @@ class InProcessChain:
 
     def write_account(self, key: Pubkey, account: Account) -> None:
         if self._journal is not None:
-            self._journal.append_account(key, bytes(account), self._slot, self._unix)
+            self._journal.append_account(key, bytes(account), self.clock.slot, self._unix)
         self._svm.set_account(key, account)
 
     def airdrop(self, key: Pubkey, lamports: int) -> None:
@@ -300,7 +293,7 @@ class InProcessChain:
         return details
 
     def blockhash_now(self) -> Hash:
-        return self._blockhash(self._slot)
+        return self.clock.blockhash()
 
     def advance_time(self, seconds: int) -> None:
         """Move the chain clock forward (tests; the programs read `unix_timestamp`)."""
@@ -320,7 +313,7 @@ class InProcessChain:
 
         seq = self._journal.last_seq()
         self._journal.write_snapshot(all_accounts(self._svm), seq)
-        self._journal.set_meta("slot", str(self._slot))
+        self._journal.set_meta("slot", str(self.clock.slot))
         self._since_snapshot = 0
 
     def replay(self, journal: ChainJournal) -> int:
@@ -329,9 +322,9 @@ class InProcessChain:
         seq, accounts = journal.snapshot()
         for key, raw in accounts:
             self._svm.set_account(key, Account.from_bytes(raw))
-        replayed = 0
+        replayed, last_slot = 0, int(journal.meta("slot") or 0)
         for entry in journal.entries(after=seq):
-            self._slot, self._unix = max(self._slot, entry.slot), max(self._unix, entry.unix)
+            last_slot, self._unix = max(last_slot, entry.slot), max(self._unix, entry.unix)
             if entry.kind is EntryKind.ACCOUNT and entry.key is not None:
                 written = Account.from_bytes(entry.payload)
                 self._svm.set_account(Pubkey.from_bytes(entry.key), written)
@@ -339,10 +332,8 @@ class InProcessChain:
                 self._svm.set_clock(Clock(entry.slot, 0, 0, 0, entry.unix))
                 self._svm.send_transaction(VersionedTransaction.from_bytes(entry.payload))
             replayed += 1
-        self._slot = max(self._slot, int(journal.meta("slot") or 0)) + 1
-        self._epoch_start, self._started_at = self._slot, self._now()
-        for slot in range(max(1, self._slot - BLOCKHASH_VALID_SLOTS), self._slot + 1):
-            self._blockhash(slot)  # hashes handed out before the restart stay valid
+        origin = journal.meta("origin")
+        self.clock.restored(last_slot, None if origin is None else float(origin))
         self._set_clock()
         return replayed
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,13 +38,15 @@ def open_local_chain(
     data_dir: Path | None,
     slot_s: float = 0.0,
     faults: ChainFaults | None = None,
+    now: Callable[[], float] = time.time,
 ) -> LocalChain:
     """The chain in `data_dir` (None: in memory only), created from `spec` if new."""
     genesis_hash = spec.digest(binaries.digest)
     journal = None if data_dir is None else ChainJournal(data_dir / CHAIN_FILE)
     chain = InProcessChain(
-        binaries, genesis_hash=genesis_hash, slot_s=slot_s, journal=journal, faults=faults
-    )
+        binaries, genesis_hash=genesis_hash, slot_s=slot_s, journal=journal, faults=faults,
+        now=now,
+    )  # fmt: skip
     started = time.perf_counter()
     if journal is not None and not journal.is_empty():
         known = journal.meta(GENESIS_KEY)
@@ -62,6 +65,7 @@ def open_local_chain(
         return LocalChain(chain, ChainLaunches(GenesisBuilder(chain, spec)), restored=True)
     if journal is not None:
         journal.set_meta(GENESIS_KEY, genesis_hash)
+        journal.set_meta("origin", repr(chain.clock.origin))
     builder = run_genesis(chain, spec)
     log.info("local chain created (genesis %s) in %.2fs", genesis_hash[:12],
              time.perf_counter() - started)  # fmt: skip

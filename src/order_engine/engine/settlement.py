@@ -65,9 +65,8 @@ async def settle_leg(venues: Mapping[str, Venue], leg: Leg) -> Leg:
 
 async def confirm_leg(venue: Venue, leg: Leg) -> Leg:
     """Wait for a sent leg to land or revert (or expire unseen)."""
-    valid_until = None if leg.signed is None else leg.signed.last_valid_block_height
     try:
-        execution = await venue.confirm(leg.tx_hash, last_valid_block_height=valid_until)
+        execution = await venue.confirm(leg.tx_hash, signed=leg.signed)
     except TransactionExpiredError as exc:
         return leg.failed(exc.message, NOT_SENT)
     except (SlippageExceededError, PermanentExecutionError) as exc:

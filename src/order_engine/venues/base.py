@@ -87,12 +87,12 @@ class Venue(Protocol):
 
     async def submit(self, tx: SwapTransaction) -> None: ...
 
-    async def confirm(
-        self, signature: str, *, last_valid_block_height: int | None = None
-    ) -> Execution:
+    async def confirm(self, signature: str, *, signed: SignedTx | None = None) -> Execution:
         """Wait until the transaction is final; raise `SlippageExceededError` if it reverted
         because the output fell below its minimum, `TransactionExpiredError` if its
-        blockhash expired before it landed (then it never will: safe to sign anew)."""
+        blockhash expired before it landed (then it never will: safe to sign anew). With
+        `signed`, a chain venue sends the same bytes again while it waits, as Solana clients
+        do (a leader may drop a transaction)."""
         ...
 
     async def status(self, signature: str) -> TxStatus: ...

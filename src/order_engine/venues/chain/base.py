@@ -48,6 +48,7 @@ from order_engine.venues.chain.describe import describe_failure, swap_steps
 
 log = logging.getLogger(__name__)
 MAX_CU = 1_400_000
+REBROADCAST_SLOTS = 2  # a transaction not seen for this many slots is sent again
 EXECUTED_PRICE_PLACES = 12
 
 
@@ -204,10 +205,11 @@ class ChainVenue(ABC):
             return TxStatus(TxState.REVERTED, reason=reason)
         return TxStatus(TxState.LANDED, await self._execution(signature))
 
-    async def confirm(
-        self, signature: str, *, last_valid_block_height: int | None = None
-    ) -> Execution:
+    async def confirm(self, signature: str, *, signed: SignedTx | None = None) -> Execution:
+        """Poll until it lands, reverts or expires; meanwhile send the same bytes again
+        every `REBROADCAST_SLOTS` slots (a dropped transaction then still lands, once)."""
         deadline = time.monotonic() + self.settings.confirm_timeout_s
+        sent_at: int | None = None
         while True:
             status = await self.status(signature)
             if status.state is TxState.LANDED and status.execution is not None:
@@ -215,17 +217,29 @@ class ChainVenue(ABC):
             if status.state is TxState.REVERTED:
                 await self._reverted(signature)
             if status.state is TxState.UNKNOWN:
-                await self._check_alive(signature, last_valid_block_height, deadline)
+                sent_at = await self._unseen(signature, signed, sent_at, deadline)
             await asyncio.sleep(self.settings.poll_s)
 
-    async def _check_alive(self, signature: str, valid_until: int | None, deadline: float) -> None:
-        if valid_until is not None and await self.chain.block_height() > valid_until:
+    async def _unseen(
+        self, signature: str, signed: SignedTx | None, sent_at: int | None, deadline: float
+    ) -> int | None:
+        """Not on chain yet: expired (raise), rebroadcast, or wait; the height last sent."""
+        if signed is None:
+            if time.monotonic() > deadline:
+                raise ChainUnavailableError(f"{self.name}: transaction {signature} not seen yet")
+            return sent_at
+        height = await self.chain.block_height()
+        if height > signed.last_valid_block_height:
             raise TransactionExpiredError(
-                f"{self.name}: transaction {signature} expired (block height past "
-                f"{valid_until}) without landing"
+                f"{self.name}: transaction {signature} expired (block height {height} past "
+                f"{signed.last_valid_block_height}) without landing"
             )
-        if valid_until is None and time.monotonic() > deadline:
-            raise ChainUnavailableError(f"{self.name}: transaction {signature} not seen yet")
+        if sent_at is None:
+            return height  # the first look: it was just sent
+        if height - sent_at >= REBROADCAST_SLOTS:
+            await self.resend(signed)
+            return height
+        return sent_at
 
     async def _reverted(self, signature: str) -> None:
         details = await self.chain.transaction(signature)

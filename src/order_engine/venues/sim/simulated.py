@@ -256,9 +256,7 @@ class SimulatedVenue:
         landed = LedgerEntry(*base, TxState.LANDED, execution=execution)
         return landed, (pool, result.pool_after)
 
-    async def confirm(
-        self, signature: str, *, last_valid_block_height: int | None = None
-    ) -> Execution:
+    async def confirm(self, signature: str, *, signed: SignedTx | None = None) -> Execution:
         entry = await self._ledger.get(signature)
         if entry is None:
             raise VenueUnavailableError(f"{self.name} does not know transaction {signature}")
