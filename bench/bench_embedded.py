@@ -72,6 +72,11 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
         "--profile", action="store_true", help="profile the server (py-spy or pyinstrument)"
     )
     p.add_argument("--out", type=Path, default=RESULTS, help="directory for the JSON result")
+    p.add_argument(
+        "--venues",
+        default="sim,chain",
+        help="venues to run, one after the other in this run (VENUES=sim and/or chain)",
+    )
     return p.parse_args(argv)
 
 
@@ -113,6 +118,8 @@ def _merge(
             statuses[code] = statuses.get(code, 0) + n
     client_cpu = sum(p["cpu_s"] for p in parts)
     latencies = [x for p in parts for x in p["latencies_ms"]]
+    units = [x for p in parts for x in p.get("compute_units", [])]
+    exact = [sum(p.get("quote_exact", [0, 0])[i] for p in parts) for i in (0, 1)]
     accept = [x for p in parts for x in p["accept_ms"]]
     bad = [x for p in parts for x in p["bad"]]
     return {
@@ -132,6 +139,27 @@ def _merge(
         "latencies_ms": latencies,
         "accept_ms": accept,
         "bad": bad,
+        "chain": _chain_summary(units, exact),
+    }
+
+
+def _chain_summary(units: list[int], exact: list[int]) -> dict[str, Any] | None:
+    """Compute units per swap and the share of legs executed exactly as quoted."""
+    if not units:
+        return None
+    ordered = sorted(units)
+    return {
+        "swaps": len(units),
+        "cu_per_swap": {
+            "mean": round(sum(units) / len(units)),
+            "p50": ordered[len(units) // 2],
+            "max": ordered[-1],
+        },
+        "quote_equals_executed": {
+            "legs": exact[1],
+            "exact": exact[0],
+            "rate": round(exact[0] / exact[1], 4) if exact[1] else None,
+        },
     }
 
 
@@ -241,25 +269,49 @@ def _stop_profiler(spy: PySpy | None) -> dict[str, Any] | None:
     return {"raw_stacks": str(spy.out), **summarize(spy.out)}
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = _args(argv)
+def run_venues(args: argparse.Namespace, venues: str) -> tuple[dict[str, Any], bool]:
+    """One full run (intake, then end to end) with `VENUES=venues`; the report and whether
+    every order was right."""
     started = utc_now()
+    args.server_env = [*[kv for kv in args.server_env if kv[0] != "VENUES"], ("VENUES", venues)]
     report = report_header("embedded", args, {**SERVER_ENV, **server_overrides(args)}, started)
     report.update(run(args))
     targets = (TARGET_INTAKE_PER_S, TARGET_E2E_PER_S)
-    path = save_report(report, "embedded", started, args.out, targets)
+    path = save_report(report, f"embedded-{venues}", started, args.out, targets)
     intake, e2e = report["intake"], report["e2e"]
     m = report["machine"]
-    print(f"embedded benchmark, {m['nproc']} x {m['cpu_model']}, Python {m['python']}")
+    print(f"\nembedded benchmark, VENUES={venues}: {m['nproc']} x {m['cpu_model']}, "
+          f"Python {m['python']}")  # fmt: skip
     print_table(report, TARGET_INTAKE_PER_S, TARGET_E2E_PER_S)
+    print_chain(e2e.get("chain"))
     if report["profile"] and "samples" in report["profile"]:
         print_summary(report["profile"])
     elif report["profile"]:
         print(f"\nserver profile (pyinstrument): {report['profile']['pyinstrument_report']}")
-    print(f"\nresult: {path}")
+    print(f"result: {path}")
     ok = intake["accepted"] == intake["orders"] and e2e["bad_count"] == 0
     ok = ok and intake["drain"]["drained"] and e2e["confirmed_ok"] == e2e["orders"]
-    return 0 if ok else 1
+    return report, ok
+
+
+def print_chain(chain: dict[str, Any] | None) -> None:
+    if chain is None:
+        return
+    cu, exact = chain["cu_per_swap"], chain["quote_equals_executed"]
+    print(f"  compute units per swap mean/p50/max  {cu['mean']} / {cu['p50']} / {cu['max']}")
+    print(f"  legs executed exactly as quoted      {exact['exact']}/{exact['legs']}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _args(argv)
+    results = {v: run_venues(args, v) for v in args.venues.split(",") if v}
+    if {"sim", "chain"} <= set(results) and args.e2e_orders:
+        sim = results["sim"][0]["e2e"]["confirmed_per_s"]
+        chain = results["chain"][0]["e2e"]["confirmed_per_s"]
+        ratio = chain / sim if sim else 0.0
+        print(f"\nchain vs sim, end to end: {chain:.0f} vs {sim:.0f} orders/s = {ratio:.2f}x "
+              f"(target >= 0.90x)")  # fmt: skip
+    return 0 if all(ok for _, ok in results.values()) else 1
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ import struct
 import time
 from collections import Counter
 from dataclasses import dataclass
+from decimal import Decimal
 from multiprocessing.queues import Queue
 from multiprocessing.synchronize import Barrier
 from typing import Any, Protocol
@@ -220,6 +221,8 @@ class Phase:
         self.latencies_ms: list[float] = []
         self.accept_ms: list[float] = []
         self.bad: list[str] = []
+        self.compute_units: list[int] = []  # per landed leg (chain venues)
+        self.quote_exact = [0, 0]  # legs executed exactly as quoted, legs comparable
         self._left = job.orders
 
     def _take(self) -> bool:
@@ -253,8 +256,27 @@ class Phase:
             problem = lifecycle_problem(answer["orderId"], events, code)
             if problem is None:
                 self.latencies_ms.append((last_at - t0) * 1000)
+                self._chain_stats(events)
             else:
                 self.bad.append(f"{answer['orderId']}: {problem}")
+
+    def _chain_stats(self, events: list[Event]) -> None:
+        """Compute units of each leg, and whether it executed exactly the quoted amount
+        (legs of the attempt whose route the `building` event shows)."""
+        building, confirmed = events[2], events[-1]
+        quoted = {
+            (leg.get("venue"), leg.get("amountIn")): leg.get("amountOut")
+            for leg in building.get("route", [])
+        }
+        for leg in confirmed.get("legs", []):
+            if isinstance(leg.get("computeUnits"), int):
+                self.compute_units.append(leg["computeUnits"])
+            if leg.get("state") != "landed" or leg.get("attempt") != building.get("attempt"):
+                continue
+            expected = quoted.get((leg.get("dex"), leg.get("amountIn")))
+            if expected is not None:
+                self.quote_exact[1] += 1
+                self.quote_exact[0] += Decimal(expected) == Decimal(leg["amountOut"])
 
     async def run(self, barrier: Barrier) -> dict[str, Any]:
         job, lib_client = self.job, None
@@ -286,6 +308,8 @@ class Phase:
             "latencies_ms": self.latencies_ms,
             "accept_ms": self.accept_ms,
             "bad": self.bad,
+            "compute_units": self.compute_units,
+            "quote_exact": self.quote_exact,
         }
 
 
