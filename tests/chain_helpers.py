@@ -13,8 +13,8 @@ import pytest
 from solders.keypair import Keypair
 
 from order_engine.bootstrap.venues import token_by_mint
+from order_engine.chain.faults import ChainFaults
 from order_engine.chain.genesis import GenesisSpec
-from order_engine.chain.inprocess import ChainFaults
 from order_engine.chain.local import LocalChain, open_local_chain
 from order_engine.chain.programs import (
     ProgramBinaries,

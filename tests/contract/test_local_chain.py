@@ -16,7 +16,8 @@ from solders.pubkey import Pubkey
 from solders.transaction import Transaction
 
 from order_engine.chain import inprocess, spl
-from order_engine.chain.inprocess import ChainFaults, InProcessChain
+from order_engine.chain.faults import ChainFaults
+from order_engine.chain.inprocess import InProcessChain
 from order_engine.chain.local import ChainMismatchError
 from order_engine.chain.port import BLOCKHASH_VALID_SLOTS, Commitment
 from order_engine.domain.errors import ChainUnavailableError, TransactionRejectedError

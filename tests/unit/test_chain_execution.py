@@ -9,7 +9,7 @@ import contextlib
 
 from solders.keypair import Keypair
 
-from order_engine.chain.inprocess import ChainFaults
+from order_engine.chain.faults import ChainFaults
 from order_engine.chain.local import LocalChain
 from order_engine.chain.memo import ORDER_PREFIX
 from order_engine.domain.legs import LegState

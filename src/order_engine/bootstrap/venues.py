@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from typing import Literal
 
 from order_engine.bootstrap.factories import ConfigurationError
+from order_engine.chain.faults import ChainFaults
 from order_engine.chain.genesis import GenesisSpec
-from order_engine.chain.inprocess import ChainFaults, InProcessChain
+from order_engine.chain.inprocess import InProcessChain
 from order_engine.chain.local import ChainMismatchError, LocalChain, open_local_chain
 from order_engine.chain.memo import ORDER_PREFIX
 from order_engine.chain.programs import (

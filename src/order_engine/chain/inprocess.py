@@ -17,7 +17,6 @@ Solana's.
 from __future__ import annotations
 
 import logging
-import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -32,6 +31,7 @@ from solders.transaction_metadata import FailedTransactionMetadata
 
 from order_engine.chain.balances import BalanceProbe, custom_error_of
 from order_engine.chain.clock import SlotClock
+from order_engine.chain.faults import ChainFaults, FaultInjector
 from order_engine.chain.journal import ChainJournal, EntryKind
 from order_engine.chain.port import (
     BLOCKHASH_VALID_SLOTS,
@@ -43,24 +43,11 @@ from order_engine.chain.port import (
     TransactionDetails,
 )
 from order_engine.chain.programs import ProgramBinaries
-from order_engine.domain.errors import ChainUnavailableError, TransactionRejectedError
+from order_engine.domain.errors import TransactionRejectedError
 
 log = logging.getLogger(__name__)
 GENESIS_UNIX = 1_750_000_000  # LiteSVM's clock starts at 0; the programs need a real time
 SNAPSHOT_EVERY = 2_000  # journal entries between account snapshots
-
-
-@dataclass(frozen=True, slots=True)
-class ChainFaults:
-    """Injected faults (tests): each a probability per call, drawn from `seed`."""
-
-    drop_rate: float = 0.0  # a sent transaction is accepted and never lands
-    landing_delay_slots: int = 0  # extra slots before a sent transaction lands
-    read_error_rate: float = 0.0
-    send_error_rate: float = 0.0
-    seed: int = 0
-    drop_first_sends: int = 0  # the first N sends are dropped (a resend may land)
-    lose_first_txs: int = 0  # the first N transactions never land, however often sent
 
 
 @dataclass(slots=True)
@@ -87,8 +74,7 @@ class InProcessChain:
         binaries.load_into(self._svm)
         self.genesis_hash = genesis_hash
         self._now, self._journal = now, journal
-        self._faults = faults or ChainFaults()
-        self._rng = random.Random(f"{self._faults.seed}:chain-faults")
+        self._faults = FaultInjector(faults or ChainFaults())
         self.clock = SlotClock(genesis_hash, slot_s, now)
         self._unix = GENESIS_UNIX
         self._pending: dict[str, _Pending] = {}
@@ -97,7 +83,6 @@ class InProcessChain:
         self._by_memo: dict[str, list[str]] = {}
         self._probe = BalanceProbe(self._svm)
         self._since_snapshot = 0
-        self._sends, self._lost = 0, set[str]()
         self._set_clock()
 
     # ---- the clock -------------------------------------------------------------------
@@ -121,12 +106,8 @@ class InProcessChain:
             del self._pending[signature]
             self._land(signature, pending)
 
-    def _fault(self, rate: float) -> bool:
-        return rate > 0 and self._rng.random() < rate
-
     def _read(self) -> None:
-        if self._fault(self._faults.read_error_rate):
-            raise ChainUnavailableError("the chain did not answer (injected read error)")
+        self._faults.on_read()
         self._tick()
 
     # ---- reads -----------------------------------------------------------------------
@@ -199,34 +180,22 @@ class InProcessChain:
 
     # ---- writes ----------------------------------------------------------------------
     async def send(self, wire: bytes) -> str:
-        if self._fault(self._faults.send_error_rate):
-            raise ChainUnavailableError("the chain did not answer (injected send error)")
+        self._faults.on_send()
         tx = VersionedTransaction.from_bytes(wire)
         signature = str(tx.signatures[0])
         self._check_blockhash(tx)
         if signature in self._pending or self._status(signature) is not None:
             self._tick()
             return signature  # a signature executes once; the resend changes nothing
-        if self._dropped(signature):
+        if self._faults.dropped(signature):
             log.info("chain dropped %s (injected)", signature)
             self._tick()
             return signature
         delay = 0 if self.clock.instant else 1
-        land = self.clock.slot + delay + self._faults.landing_delay_slots
+        land = self.clock.slot + delay + self._faults.faults.landing_delay_slots
         self._pending[signature] = _Pending(wire, tx, land)
         self._tick()
         return signature
-
-    def _dropped(self, signature: str) -> bool:
-        """Whether an injected fault drops this send."""
-        f = self._faults
-        self._sends += 1
-        if signature in self._lost:
-            return True
-        if len(self._lost) < f.lose_first_txs:
-            self._lost.add(signature)
-            return True
-        return self._sends <= f.drop_first_sends or self._fault(f.drop_rate)
 
     def _check_blockhash(self, tx: VersionedTransaction) -> None:
         if not self.clock.valid(tx.message.recent_blockhash):

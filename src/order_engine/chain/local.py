@@ -9,8 +9,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from order_engine.chain.faults import ChainFaults
 from order_engine.chain.genesis import GenesisBuilder, GenesisSpec, run_genesis
-from order_engine.chain.inprocess import ChainFaults, InProcessChain
+from order_engine.chain.inprocess import InProcessChain
 from order_engine.chain.journal import ChainJournal
 from order_engine.chain.launches import ChainLaunches
 from order_engine.chain.programs import ProgramBinaries
