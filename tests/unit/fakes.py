@@ -202,6 +202,9 @@ class ScriptedVenue:
             return TxStatus(TxState.UNKNOWN)
         return TxStatus(record.state, record.execution)
 
+    def signed_here(self, signed: SignedTx) -> bool:
+        return True
+
     async def resend(self, signed: SignedTx) -> bool:
         return False
 
@@ -253,6 +256,9 @@ class RecordingVenue:
 
     async def status(self, signature: str) -> TxStatus:
         return await self.inner.status(signature)
+
+    def signed_here(self, signed: SignedTx) -> bool:
+        return self.inner.signed_here(signed)
 
     async def resend(self, signed: SignedTx) -> bool:
         return await self.inner.resend(signed)

@@ -84,3 +84,24 @@ async def test_a_crash_before_sending_is_recovered_with_the_same_bytes() -> None
     assert len(order.legs) == 1 and order.legs[0].state is LegState.LANDED
     assert len([tx for v in venues for tx in v.built]) == 1  # nothing signed anew
     assert await landed_swaps(local, order_id) == 1
+
+
+async def test_a_transaction_signed_for_another_chain_is_never_trusted_nor_resent() -> None:
+    rig, _, venues = rig_on(ChainFaults())
+    order_id = await rig.new_order(amount="2")
+
+    async def die(tx: SwapTransaction) -> None:
+        raise Crash
+
+    for v in venues:
+        v.submit = die  # type: ignore[method-assign]
+    with contextlib.suppress(Crash):
+        await rig.executor.handle(rig.job(order_id, 1))
+    wallet = Keypair()
+    other = local_chain(wallet, seed=99)  # the chain was replaced (a new genesis)
+    moved = Rig(chain_venues(other, wallet), store=rig.store, bus=rig.bus)  # the same orders
+    await moved.executor.handle(moved.job(order_id, 1))
+    events = await moved.dicts(order_id)
+    assert events[-1]["status"] == "failed"
+    assert events[-1]["error"]["code"] == "chain_changed"
+    assert await landed_swaps(other, order_id) == 0

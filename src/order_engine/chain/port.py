@@ -133,6 +133,11 @@ class Simulation:
 class Chain(Protocol):
     """A Solana cluster, as the engine uses it."""
 
+    @property
+    def genesis_hash(self) -> str:
+        """Which chain this is: transactions signed for another one are foreign here."""
+        ...
+
     async def latest_blockhash(self) -> LatestBlockhash: ...
 
     async def block_height(self) -> int: ...

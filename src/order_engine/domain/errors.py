@@ -25,6 +25,7 @@ EngineError
     └── PermanentExecutionError  not retried
         ├── NoRouteError
         ├── InsufficientFundsError  the wallet cannot pay the order (checked before sending)
+        ├── ChainChangedError   a transaction was sent to a chain that is no longer there
         └── TransactionRejectedError the chain refused a transaction for good
 ```
 """
@@ -141,3 +142,7 @@ class InsufficientFundsError(PermanentExecutionError):
 
 class TransactionRejectedError(PermanentExecutionError):
     code = "transaction_rejected"
+
+
+class ChainChangedError(PermanentExecutionError):
+    code = "chain_changed"

@@ -42,10 +42,12 @@ class Receipt:
 class SignedTx:
     """A signed transaction's bytes (base64) and the last block height its blockhash is
     valid for: written before it is sent, so a retry can resend the same bytes while
-    they are valid and sign anew only once they have expired unseen."""
+    they are valid and sign anew only once they have expired unseen. `chain` names the
+    chain they were signed for (its genesis hash): on another chain their fate is unknown."""
 
     wire: str
     last_valid_block_height: int
+    chain: str = ""
 
 
 class LegState(StrEnum):
@@ -105,6 +107,7 @@ class Leg:
         out = self.as_dict()
         if self.signed is not None:
             out["wire"] = self.signed.wire
+            out["chain"] = self.signed.chain
         return out
 
     @classmethod
@@ -129,7 +132,7 @@ class Leg:
 def _signed(raw: dict[str, Any]) -> SignedTx | None:
     if raw.get("wire") is None:
         return None
-    return SignedTx(str(raw["wire"]), int(raw["lastValidBlockHeight"]))
+    return SignedTx(str(raw["wire"]), int(raw["lastValidBlockHeight"]), str(raw.get("chain", "")))
 
 
 def _receipt(raw: dict[str, Any]) -> Receipt | None:

@@ -12,6 +12,7 @@ import logging
 from collections.abc import Mapping
 
 from order_engine.domain.errors import (
+    ChainChangedError,
     ExecutionError,
     InsufficientFundsError,
     PermanentExecutionError,
@@ -46,6 +47,12 @@ async def settle_leg(venues: Mapping[str, Venue], leg: Leg) -> Leg:
     venue = venues.get(leg.dex)
     if venue is None:
         raise VenueUnavailableError(f"venue {leg.dex} of transaction {leg.tx_hash} is gone")
+    if leg.signed is not None and not venue.signed_here(leg.signed):
+        raise ChainChangedError(
+            f"transaction {leg.tx_hash} was sent to another chain (genesis "
+            f"{leg.signed.chain[:12] or 'unknown'}) than the one this engine runs on; whether "
+            "it executed cannot be known here, so nothing is sent again"
+        )
     status = await venue.status(leg.tx_hash)
     if status.state is TxState.UNKNOWN:
         if leg.signed is not None and await venue.resend(leg.signed):

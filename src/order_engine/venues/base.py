@@ -97,6 +97,11 @@ class Venue(Protocol):
 
     async def status(self, signature: str) -> TxStatus: ...
 
+    def signed_here(self, signed: SignedTx) -> bool:
+        """Whether `signed` was signed for the chain this venue is on (the simulation:
+        always). Bytes signed for another chain have an outcome nobody here can know."""
+        ...
+
     async def resend(self, signed: SignedTx) -> bool:
         """Send the same signed bytes again if they are still valid (True); False if they
         expired unseen, so a new transaction may be signed. Venues without signed bytes

@@ -125,7 +125,7 @@ class ChainVenue(ABC):
         tx = self._sign(body, min(limit, MAX_CU), latest.blockhash)
         wire = base64.b64encode(bytes(tx)).decode()
         steps = swap_steps(quote, token_in, token_out, self.name, min_amount_out, limit)
-        signed = SignedTx(wire, latest.last_valid_block_height)
+        signed = SignedTx(wire, latest.last_valid_block_height, self.chain_id)
         return SwapTransaction(
             str(tx.signatures[0]), self.name, order_id, quote, min_amount_out, steps, signed
         )
@@ -184,6 +184,14 @@ class ChainVenue(ABC):
         if tx.signed is None:
             raise ValueError(f"{self.name} sends only signed chain transactions")
         await self.chain.send(base64.b64decode(tx.signed.wire))
+
+    @property
+    def chain_id(self) -> str:
+        """The genesis hash of the chain this venue trades on."""
+        return self.chain.genesis_hash
+
+    def signed_here(self, signed: SignedTx) -> bool:
+        return not signed.chain or signed.chain == self.chain_id
 
     async def resend(self, signed: SignedTx) -> bool:
         if await self.chain.block_height() > signed.last_valid_block_height:

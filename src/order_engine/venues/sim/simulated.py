@@ -274,6 +274,9 @@ class SimulatedVenue:
             return TxStatus(state)
         return TxStatus(state, entry.execution, entry.reason)
 
+    def signed_here(self, signed: SignedTx) -> bool:
+        return True
+
     async def resend(self, signed: SignedTx) -> bool:
         return False  # a signature the ledger does not hold never reached this venue
 
