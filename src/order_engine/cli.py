@@ -16,6 +16,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from order_engine import chain_cli, programs_cli
 from order_engine.launch_cli import launch as launch_token
 from order_engine.settings import Settings
 from order_engine.watch import watch as watch_order
@@ -204,6 +205,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     watch.add_argument("--after", type=int, default=None, help="resume after this seq")
     _launch_command(sub)
+    chain_cli.add_commands(sub)
+    programs_cli.add_commands(sub)
     return parser
 
 

@@ -12,6 +12,7 @@ from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 
 from order_engine.api.admin import router as admin_router
+from order_engine.api.chain import router as chain_router
 from order_engine.api.context import ApiContext, context_of
 from order_engine.api.errors import install_error_handlers
 from order_engine.api.jsonresp import JsonResponse
@@ -63,6 +64,7 @@ def create_app(lifespan: Lifespan, ctx: ApiContext | None = None) -> HotPaths:
     install_error_handlers(app)
     app.include_router(orders_router)
     app.include_router(admin_router)
+    app.include_router(chain_router)
 
     @app.get("/health", tags=["ops"], summary="Alive")
     async def health() -> Response:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from fastapi import Request
 
@@ -19,6 +20,10 @@ class ApiContext:
     readiness: Callable[[], Awaitable[dict[str, str]]]  # dependency -> "ok" or why not
     metrics: Callable[[], Awaitable[bytes]]
     launches: TokenLaunches | None = None
+    # the chain (None with the simulated venues): a transaction as the chain knows it
+    # (None: unknown signature), and every pool on it with the slot read
+    chain_tx: Callable[[str], Awaitable[dict[str, Any] | None]] | None = None
+    chain_pools: Callable[[], Awaitable[dict[str, Any]]] | None = None
 
     def ws_url(self, order_id: str) -> str:
         base = self.public_base_url

@@ -12,6 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from order_engine.api.jsonresp import JsonResponse
 from order_engine.domain.errors import (
     CapacityError,
+    ChainUnavailableError,
     ConflictError,
     DependencyUnavailableError,
     EngineError,
@@ -27,6 +28,7 @@ STATUS_BY_ERROR: tuple[tuple[type[EngineError], int], ...] = (
     (ConflictError, 409),
     (CapacityError, 429),
     (DependencyUnavailableError, 503),
+    (ChainUnavailableError, 503),
 )
 
 

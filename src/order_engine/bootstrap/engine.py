@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from order_engine.adapters.metrics import EngineMetrics
 from order_engine.api.context import ApiContext
 from order_engine.bootstrap.factories import Adapters
 from order_engine.bootstrap.venues import VenueSet
+from order_engine.chain.port import Chain
 from order_engine.domain.errors import AlreadyLaunchedError, DependencyUnavailableError, EngineError
 from order_engine.domain.launches import LaunchRequest, parse_schedule
 from order_engine.domain.orders import Execution
@@ -20,6 +24,8 @@ from order_engine.engine.service import OrderService
 from order_engine.engine.waiting_orders import WaitingOrders
 from order_engine.settings import Settings
 from order_engine.venues.base import Venue
+from order_engine.venues.chain.base import ChainVenue
+from order_engine.venues.chain.pools import pool_views
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +136,7 @@ class Engine:
         return await self.metrics.render(self.queue)
 
     def api_context(self) -> ApiContext:
-        s = self.settings
+        s, chain = self.settings, self.venue_set.chain
         return ApiContext(
             service=self.service,
             public_base_url=s.resolved_public_base_url,
@@ -138,4 +144,28 @@ class Engine:
             readiness=self.readiness,
             metrics=self.render_metrics,
             launches=self.launches,
+            chain_tx=None if chain is None else functools.partial(chain_transaction, chain),
+            chain_pools=_chain_pools([v for v in self.venues if isinstance(v, ChainVenue)]),
         )
+
+
+async def chain_transaction(chain: Chain, signature: str) -> dict[str, Any] | None:
+    """A transaction as the chain knows it, with its commitment; None if it has none."""
+    details = await chain.transaction(signature)
+    if details is None:
+        return None
+    (status,) = await chain.signature_statuses([signature])
+    commitment = None if status is None else status.commitment.value
+    return {**details.as_dict(), "commitment": commitment}
+
+
+def _chain_pools(
+    venues: Sequence[ChainVenue],
+) -> Callable[[], Awaitable[dict[str, Any]]] | None:
+    if not venues:
+        return None
+
+    async def read() -> dict[str, Any]:
+        return (await pool_views(venues)).as_dict()
+
+    return read

@@ -1,5 +1,6 @@
 """The SPL Memo program: every swap carries `order:<id>`, so the chain's own history tells
-which transactions an order made (and that two orders' equal swaps differ)."""
+which transactions an order made (and that two orders' equal swaps differ). The background
+market's trades carry `market`, which no order's memo is."""
 
 from __future__ import annotations
 
@@ -9,10 +10,15 @@ from solders.transaction import VersionedTransaction
 
 MEMO_PROGRAM = Pubkey.from_string("MemoSq4gqABAXKb96qnH8TysNcWxMyWCqXgDLGmfcHr")
 ORDER_PREFIX = "order:"
+MARKET_MEMO = "market"
 
 
 def order_memo(order_id: str) -> Instruction:
     return Instruction(MEMO_PROGRAM, f"{ORDER_PREFIX}{order_id}".encode(), [])
+
+
+def market_memo() -> Instruction:
+    return Instruction(MEMO_PROGRAM, MARKET_MEMO.encode(), [])
 
 
 def memo_of(tx: VersionedTransaction) -> str | None:

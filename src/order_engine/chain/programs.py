@@ -8,6 +8,7 @@ data directory from any cluster (the programdata account's bytes after its heade
 from __future__ import annotations
 
 import hashlib
+import struct
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,7 @@ PROGRAM_FILES: dict[str, Pubkey] = {
     "lb_clmm.so": DLMM_ID,
 }
 PROGRAMDATA_HEADER = 45  # slot u64 + Option<Pubkey> authority, before the ELF bytes
+ELF64_HEADER = 64
 FETCH_HINT = "run `order-engine programs fetch --rpc URL` or set PROGRAMS_DIR"
 
 
@@ -70,8 +72,13 @@ def find_programs(locations: Iterable[Path]) -> ProgramBinaries:
 
 
 def elf_from_programdata(data: bytes) -> bytes:
-    """A program's ELF from its programdata account's bytes (what `solana program dump`
-    writes)."""
-    if len(data) <= PROGRAMDATA_HEADER or data[PROGRAMDATA_HEADER:][:4] != b"\x7fELF":
+    """A program's ELF from its programdata account's bytes: after the header, up to the
+    end of the ELF's section headers (the account is zero-padded beyond the program, so
+    the same program always gives the same bytes, and the same genesis hash)."""
+    elf = data[PROGRAMDATA_HEADER:]
+    if len(data) <= PROGRAMDATA_HEADER or elf[:4] != b"\x7fELF" or len(elf) < ELF64_HEADER:
         raise ValueError("not a programdata account holding an ELF program")
-    return data[PROGRAMDATA_HEADER:]  # trailing zero padding is harmless to the loader
+    (section_headers,) = struct.unpack_from("<Q", elf, 0x28)
+    entry_size, entries = struct.unpack_from("<HH", elf, 0x3A)
+    end = section_headers + entry_size * entries
+    return elf[:end] if 0 < end <= len(elf) else elf
