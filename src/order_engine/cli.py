@@ -1,4 +1,4 @@
-"""`order-engine` command line: serve, api, worker, migrate, watch.
+"""`order-engine` command line: serve, api, worker, migrate, watch, launch, chain, programs.
 
 Heavy imports (web framework, ORM, Redis) happen inside the commands, so that a
 configuration error is reported at once."""

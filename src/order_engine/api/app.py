@@ -53,7 +53,7 @@ def create_app(lifespan: Lifespan, ctx: ApiContext | None = None) -> HotPaths:
     """The app; `lifespan` (or the caller) sets `app.state.ctx` to an `ApiContext`."""
     app = FastAPI(
         title="order-engine",
-        summary="Order execution engine for Solana DEX swaps (simulated venues)",
+        summary="Order execution engine for Solana DEX swaps (Raydium CPMM and Meteora DLMM)",
         version="0.1.0",
         lifespan=lifespan,
         default_response_class=JsonResponse,
