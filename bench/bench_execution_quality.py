@@ -36,10 +36,10 @@ from bench.common import utc_now
 from bench.report import report_header
 from order_engine.domain.errors import NoRouteError
 from order_engine.domain.quotes import BPS, plain, quantize
-from order_engine.domain.tokens import find_token
+from order_engine.domain.tokens import TokenRegistry
 from order_engine.engine.routing import SplitPolicy, fetch_curves, plan_route
 from order_engine.venues.base import PriceCurve
-from order_engine.venues.sim.market import usd_price
+from order_engine.venues.sim.market import ReferencePrices
 from order_engine.venues.sim.pool_book import PoolPair, pool_depth_usd
 from order_engine.venues.sim.simulated import simulated_venues
 
@@ -156,10 +156,12 @@ def brute_force(
 
 def measure(pair: tuple[str, str], seed: int, fraction: Decimal, args: Any) -> Row:
     """Fresh venues, one fetch of their curves, and the three outputs on those curves."""
-    t_in, t_out = find_token(pair[0], field="tokenIn"), find_token(pair[1], field="tokenOut")
-    depth_in = pool_depth_usd("raydium", PoolPair.of(t_in, t_out)) / usd_price(t_in)
+    tokens = TokenRegistry()
+    t_in, t_out = tokens.find(pair[0], field="tokenIn"), tokens.find(pair[1], field="tokenOut")
+    usd_in = ReferencePrices(tokens).usd_price(t_in)
+    depth_in = pool_depth_usd("raydium", PoolPair.of(t_in, t_out)) / usd_in
     amount = quantize(depth_in * fraction, t_in.decimals)
-    venues = simulated_venues(seed=seed, latency_scale=0, now=lambda: 0.0)
+    venues = simulated_venues(seed=seed, latency_scale=0, now=lambda: 0.0, tokens=tokens)
     curves, failures = asyncio.run(fetch_curves(venues, t_in, t_out, timeout_s=5))
     times = []
     for _ in range(args.repeats):

@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 from solders.keypair import Keypair
 
-from order_engine.bootstrap.venues import token_by_mint
 from order_engine.chain.faults import ChainFaults
 from order_engine.chain.genesis import GenesisSpec
 from order_engine.chain.local import LocalChain, open_local_chain
@@ -22,7 +21,7 @@ from order_engine.chain.programs import (
     default_locations,
     find_programs,
 )
-from order_engine.domain.tokens import TOKENS
+from order_engine.domain.tokens import TokenRegistry
 from order_engine.venues.chain.base import ChainVenue, ChainVenueSettings
 from order_engine.venues.chain.meteora import MeteoraChainVenue
 from order_engine.venues.chain.raydium import RaydiumChainVenue
@@ -50,15 +49,27 @@ def local_chain(
     faults: ChainFaults | None = None,
     wallet_sol: int = 100_000,
     now: Callable[[], float] = time.time,
+    tokens: TokenRegistry | None = None,
 ) -> LocalChain:
-    spec = GenesisSpec(seed, tuple(TOKENS.values()), wallet.pubkey(), wallet_sol=wallet_sol)
+    """The chain; its launches register tokens in `tokens` (default: a registry of its
+    own, `local.launches.tokens`)."""
+    tokens = TokenRegistry() if tokens is None else tokens
+    spec = GenesisSpec(seed, tokens.built_in(), wallet.pubkey(), wallet_sol=wallet_sol)
     return open_local_chain(
-        program_binaries(), spec, data_dir=data_dir, slot_s=slot_s, faults=faults, now=now
+        program_binaries(),
+        spec,
+        tokens=tokens,
+        data_dir=data_dir,
+        slot_s=slot_s,
+        faults=faults,
+        now=now,
     )
 
 
 def chain_venues(
     local: LocalChain, wallet: Keypair, settings: ChainVenueSettings | None = None
 ) -> list[ChainVenue]:
-    args = (local.chain, wallet, token_by_mint, settings or ChainVenueSettings(poll_s=0))
+    """Raydium and Meteora on `local`, knowing the tokens its launches register."""
+    by_mint = local.launches.tokens.by_mint
+    args = (local.chain, wallet, by_mint, settings or ChainVenueSettings(poll_s=0))
     return [RaydiumChainVenue("raydium", *args), MeteoraChainVenue("meteora", *args)]

@@ -18,7 +18,7 @@ from urllib.parse import quote
 
 import httpx
 
-from order_engine.domain.tokens import TOKENS
+from order_engine.domain.tokens import TokenRegistry
 from order_engine.settings import Settings
 
 PRICE_DIGITS = 10  # significant digits of a price in the table
@@ -180,7 +180,7 @@ def _token_changes(changes: list[dict[str, Any]]) -> list[str]:
 
 
 def _token_delta(units: int, mint: str) -> str:
-    token = next((t for t in TOKENS.values() if t.swap_mint == mint and not t.native), None)
+    token = TokenRegistry().by_mint(mint)  # the built-in tokens (a client knows no launch)
     if token is None:
         return f"{units:+,} units of {mint}"
     return f"{_signed(Decimal(units).scaleb(-token.decimals))} {token.symbol}"

@@ -16,7 +16,7 @@ from solders.keypair import Keypair
 
 from order_engine.chain.memo import ORDER_PREFIX
 from order_engine.domain.errors import SlippageExceededError
-from order_engine.domain.tokens import TOKENS
+from order_engine.domain.tokens import TOKENS, TokenRegistry
 from order_engine.venues.base import SwapTransaction, TxState, Venue
 from order_engine.venues.chain.base import ChainVenue
 from order_engine.venues.sim.ledger import InMemorySwapLedger
@@ -36,7 +36,7 @@ class VenueUnderTest:
 
 def _sim(index: int) -> VenueUnderTest:
     ledger = InMemorySwapLedger()
-    venue = simulated_venues(seed=3, latency_scale=0, ledger=ledger)[index]
+    venue = simulated_venues(seed=3, latency_scale=0, ledger=ledger, tokens=TokenRegistry())[index]
 
     async def executions(order_id: str) -> int:
         return sum(1 for e in await ledger.entries(order_id) if e.execution is not None)

@@ -143,7 +143,6 @@ async def test_pool_reserves_move_after_a_swap(tmp_path: Path) -> None:
     assert all(p in after["pools"] for p in untouched)
 
 
-@pytest.mark.usefixtures("restore_token_registry")
 async def test_a_launched_token_has_one_pool(tmp_path: Path) -> None:
     async with chain_engine(tmp_path) as eng:
         body = {"symbol": "PLS1", "venue": "raydium", "price": "0.001", "decimals": 6}

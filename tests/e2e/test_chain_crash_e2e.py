@@ -22,7 +22,6 @@ from tests.chain_helpers import local_chain, program_binaries
 from tests.e2e.harness import assert_lifecycle
 from tests.e2e.test_cli_e2e import ORDER_ENGINE, env_with, free_port, serving, wait_healthy
 
-pytestmark = pytest.mark.usefixtures("restore_token_registry")
 HAPPY = ["pending", "routing", "building", "submitted", "confirmed"]
 ORDER = {"tokenIn": "SOL", "tokenOut": "USDC", "amountIn": "1.5", "slippageBps": 200}
 SEED = 11

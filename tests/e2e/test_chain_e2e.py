@@ -10,7 +10,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import pytest
 from solders.transaction import VersionedTransaction
 
 from order_engine.bootstrap.venues import VenueSet
@@ -108,7 +107,6 @@ async def test_the_signed_bytes_are_kept_before_sending(tmp_path: Path) -> None:
     assert str(tx.signatures[0]) == leg.tx_hash
 
 
-@pytest.mark.usefixtures("restore_token_registry")
 async def test_limit_and_sniper_orders_fire_on_the_chain(tmp_path: Path) -> None:
     async with chain_engine(tmp_path, limit_check_interval_s=0.05) as eng:
         limit = await eng.order_id(

@@ -21,7 +21,6 @@ from tests.e2e.harness import (
     stored_orders,
 )
 
-pytestmark = pytest.mark.usefixtures("restore_token_registry")
 D = Decimal
 FILLED = ["pending", "waiting", "routing", "building", "submitted", "confirmed"]
 _serial = itertools.count(1)

@@ -8,8 +8,6 @@ import asyncio
 import signal
 from pathlib import Path
 
-import pytest
-
 from tests.e2e.harness import assert_lifecycle, statuses
 from tests.integration.test_api_faults import PREFIX, production_api, wait_for_status
 from tests.integration.test_multiprocess_e2e import cluster, engine_env, wait_worker_started
@@ -54,7 +52,6 @@ async def test_waiting_orders_outlive_a_killed_worker_then_fill_or_expire(tmp_pa
     assert expired[-1]["tsMs"] - expired[0]["tsMs"] >= 4_000
 
 
-@pytest.mark.usefixtures("restore_token_registry")
 async def test_a_launch_on_the_api_fires_snipers_in_another_worker_process(tmp_path: Path) -> None:
     """The launch is announced by the API process; the worker process hears it on Redis,
     opens the pool in its own venues and fires the waiting sniper orders."""

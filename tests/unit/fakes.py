@@ -15,7 +15,7 @@ from order_engine.domain.errors import SlippageExceededError, VenueUnavailableEr
 from order_engine.domain.legs import SignedTx
 from order_engine.domain.orders import Execution, Order, OrderEvent
 from order_engine.domain.quotes import Quote, quantize
-from order_engine.domain.tokens import Token, find_token
+from order_engine.domain.tokens import TOKENS, Token, TokenRegistry
 from order_engine.engine.executor import OrderExecutor
 from order_engine.engine.ports import Job
 from order_engine.engine.retry import RetryPolicy
@@ -167,7 +167,7 @@ class ScriptedVenue:
         record = self.chain[signature]
         tx = record.tx
         ratio = self.fills.pop(0) if self.fills else D(1)
-        decimals = find_token(tx.quote.token_out, field="tokenOut").decimals
+        decimals = TOKENS[tx.quote.token_out].decimals  # scripted venues trade built-ins
         out = quantize(tx.quote.amount_out * ratio, decimals)
         if out < tx.min_amount_out:
             record.state = TxState.REVERTED
@@ -279,12 +279,19 @@ class Rig:
     store: InMemoryOrderStore = field(default_factory=InMemoryOrderStore)
     bus: InMemoryEventBus = field(default_factory=InMemoryEventBus)
     clock: FakeClock = field(default_factory=FakeClock)
+    tokens: TokenRegistry = field(default_factory=TokenRegistry)
     executor: OrderExecutor = field(init=False)
 
     def __post_init__(self) -> None:
         self.policy = RetryPolicy(max_attempts=self.max_attempts, backoff_base_s=0.01)
         self.executor = OrderExecutor(
-            self.store, self.bus, self.venues, self.clock, self.policy, quote_timeout_s=5.0
+            self.store,
+            self.bus,
+            self.venues,
+            self.clock,
+            self.policy,
+            tokens=self.tokens,
+            quote_timeout_s=5.0,
         )
         self._count = 0
 

@@ -17,6 +17,7 @@ from order_engine.domain.errors import (
 )
 from order_engine.domain.orders import OrderStatus
 from order_engine.domain.quotes import minimum_out
+from order_engine.domain.tokens import TokenRegistry
 from order_engine.engine.retry import RetryPolicy
 from order_engine.venues.sim.simulated import simulated_venues
 from tests.unit.fakes import RecordingVenue, Rig, ScriptedVenue
@@ -31,7 +32,7 @@ def two_venues(**script: Any) -> tuple[ScriptedVenue, ScriptedVenue]:
 
 
 async def test_happy_path_streams_five_statuses_and_confirms_on_the_best_venue() -> None:
-    rig = Rig(simulated_venues(seed=7, latency_scale=0))
+    rig = Rig(simulated_venues(seed=7, latency_scale=0, tokens=TokenRegistry()))
     order_id = await rig.new_order()
     async with rig.bus.subscribe(order_id) as live:
         assert await rig.run(order_id) == []
@@ -184,7 +185,7 @@ async def test_zero_slippage_never_confirms_below_the_streamed_minimum() -> None
     """A retry re-quotes (a fresh minimum); `confirmed` carries the floor that held."""
     confirmed, requoted = 0, 0
     for seed in range(12):
-        rig = Rig(simulated_venues(seed=seed, latency_scale=0))
+        rig = Rig(simulated_venues(seed=seed, latency_scale=0, tokens=TokenRegistry()))
         order_id = await rig.new_order(slippage_bps=0)
         await rig.run(order_id)
         events = await rig.dicts(order_id)
@@ -204,7 +205,7 @@ async def test_zero_slippage_never_confirms_below_the_streamed_minimum() -> None
 async def test_zero_slippage_confirms_at_or_above_the_executed_attempts_minimum() -> None:
     confirmed, retried = 0, 0
     for seed in range(12):
-        simulated = simulated_venues(seed=seed, latency_scale=0)
+        simulated = simulated_venues(seed=seed, latency_scale=0, tokens=TokenRegistry())
         venues = [RecordingVenue(v) for v in simulated]
         rig = Rig(venues)
         order_id = await rig.new_order(slippage_bps=0)

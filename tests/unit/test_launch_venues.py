@@ -1,8 +1,9 @@
 """Token launches on the simulated venues: the registry and price a launch adds, the one
 pool it opens (on its venue, against its quote token) and that pool's volatile first block.
 
-The registry and the prices are per process: each test launches its own symbol, and the
-fixture `restore_token_registry` (tests/conftest.py) puts both back as they were."""
+The token registry and the prices belong to one set of venues (one engine): each test
+makes its own (`ReferencePrices`, over a `TokenRegistry` of its own), so none leaks into
+another."""
 
 from __future__ import annotations
 
@@ -16,21 +17,9 @@ from order_engine.domain.errors import NoRouteError, RequestError
 from order_engine.domain.launches import Launch
 from order_engine.domain.pools import ConstantProductPool, DlmmPool
 from order_engine.domain.quotes import minimum_out
-from order_engine.domain.tokens import (
-    TOKENS,
-    Token,
-    check_amount,
-    find_token,
-    is_launched,
-    register_token,
-)
+from order_engine.domain.tokens import TOKENS, Token, TokenRegistry, check_amount
 from order_engine.venues.base import TxState
-from order_engine.venues.sim.market import (
-    USD_PRICES,
-    register_launch,
-    register_usd_price,
-    usd_price,
-)
+from order_engine.venues.sim.market import ReferencePrices
 from order_engine.venues.sim.pool_book import LAUNCH_VOLATILE_SWAPS, PoolPair, pool_pairs
 from order_engine.venues.sim.simulated import (
     METEORA,
@@ -39,8 +28,6 @@ from order_engine.venues.sim.simulated import (
     apply_launch,
 )
 from tests.unit.venue_helpers import build_for, venue
-
-pytestmark = pytest.mark.usefixtures("restore_token_registry")
 
 D = Decimal
 SOL, USDC, BONK = TOKENS["SOL"], TOKENS["USDC"], TOKENS["BONK"]
@@ -76,50 +63,63 @@ def opened_raydium(seed: int) -> tuple[SimulatedVenue, Token]:
     new = launch("raydium")
     v = venue(RAYDIUM, seed=seed)
     assert v.open_pool(new)
-    return v, find_token(new.symbol, field="tokenOut")
+    return v, v.prices.tokens.find(new.symbol, field="tokenOut")
 
 
 # --- the registry and the prices ----------------------------------------------------------
 
 
 def test_a_registered_token_is_found_with_its_decimals_and_mint() -> None:
-    new = launch()
+    new, market = launch(), ReferencePrices()
+    tokens = market.tokens
     with pytest.raises(RequestError, match="unknown token"):
-        find_token(new.symbol, field="tokenOut")
-    assert not is_launched(new.symbol) and not is_launched("SOL")
-    token = register_launch(new)
-    assert find_token(new.symbol.lower(), field="tokenOut") == token == token_of(new)
-    assert (token.decimals, token.mint) == (6, new.mint) and is_launched(new.symbol)
-    assert usd_price(new.symbol) == PRICE * 150
-    assert register_launch(new) is token  # again: nothing changes
-    assert register_token(token_of(new)) is token
-    assert set(USD_PRICES) == set(TOKENS)
+        tokens.find(new.symbol, field="tokenOut")
+    assert not tokens.is_launched(new.symbol) and not tokens.is_launched("SOL")
+    token = market.register_launch(new)
+    assert tokens.find(new.symbol.lower(), field="tokenOut") == token == token_of(new)
+    assert (token.decimals, token.mint) == (6, new.mint) and tokens.is_launched(new.symbol)
+    assert market.usd_price(new.symbol) == PRICE * 150
+    assert market.register_launch(new) is token  # again: nothing changes
+    assert tokens.register(token_of(new)) is token
+    assert set(market) == {t.symbol for t in tokens} == {*TOKENS, new.symbol}
 
 
 def test_conflicting_registrations_raise_and_change_nothing() -> None:
-    new = launch()
-    register_launch(new)
-    before = dict(TOKENS), dict(USD_PRICES)
+    new, market = launch(), ReferencePrices()
+    tokens = market.tokens
+    market.register_launch(new)
+    before = tokens.values(), market.as_dict()
     with pytest.raises(ValueError, match="registered with mint"):
-        register_token(Token(new.symbol, "another-mint", 6))
+        tokens.register(Token(new.symbol, "another-mint", 6))
     with pytest.raises(ValueError, match="registered with mint"):
-        register_token(Token(new.symbol, new.mint, 9))
+        tokens.register(Token(new.symbol, new.mint, 9))
     with pytest.raises(ValueError, match=f"belongs to {new.symbol}"):
-        register_token(Token(launch().symbol, new.mint, 6))
+        tokens.register(Token(launch().symbol, new.mint, 6))
     with pytest.raises(ValueError, match="built-in"):
-        register_token(Token("BONK", BONK.mint, BONK.decimals))
+        tokens.register(Token("BONK", BONK.mint, BONK.decimals))
     with pytest.raises(ValueError, match=f"{new.symbol} is priced at"):
-        register_usd_price(new.symbol, D(1))
+        market.register(new.symbol, D(1))
     with pytest.raises(ValueError, match="priced at"):  # the same token at another price
-        register_launch(Launch(new.symbol, new.mint, 6, "raydium", "USDC", PRICE, D(1), 2))
+        market.register_launch(Launch(new.symbol, new.mint, 6, "raydium", "USDC", PRICE, D(1), 2))
     with pytest.raises(ValueError, match="finite and positive"):
-        register_usd_price(launch().symbol, D(0))
-    assert (dict(TOKENS), dict(USD_PRICES)) == before
-    assert register_usd_price(new.symbol, PRICE * 150) == PRICE * 150
+        market.register(launch().symbol, D(0))
+    assert (tokens.values(), market.as_dict()) == before
+    assert market.register(new.symbol, PRICE * 150) == PRICE * 150
+
+
+def test_a_launch_in_one_market_is_unknown_to_another() -> None:
+    new, one, other = launch(), ReferencePrices(), ReferencePrices()
+    one.register_launch(new)
+    assert new.symbol in one.tokens and new.symbol in one
+    assert new.symbol not in other.tokens and new.symbol not in other
+    with pytest.raises(NoRouteError, match="no market price"):
+        other.usd_price(new.symbol)
+    shared = TokenRegistry()
+    assert ReferencePrices(shared).register_launch(new) is shared.get(new.symbol)
 
 
 def test_amounts_are_validated_against_the_new_tokens_decimals() -> None:
-    token = register_launch(launch(decimals=2))
+    token = ReferencePrices().register_launch(launch(decimals=2))
     assert check_amount(D("12.34"), token, field="amountIn") == D("12.34")
     with pytest.raises(RequestError, match=r"more than 2 decimal places"):
         check_amount(D("12.345"), token, field="amountIn")
@@ -127,7 +127,7 @@ def test_amounts_are_validated_against_the_new_tokens_decimals() -> None:
 
 def test_launched_tokens_add_no_pools_to_every_venue() -> None:
     before = pool_pairs()
-    register_launch(launch())
+    ReferencePrices().register_launch(launch())
     assert pool_pairs() == before and len(before) == 21
 
 
@@ -135,24 +135,25 @@ def test_launched_tokens_add_no_pools_to_every_venue() -> None:
 
 
 async def test_before_the_launch_no_venue_quotes_the_token() -> None:
-    new = launch()
-    for v in (venue(RAYDIUM), venue(METEORA)):
+    new, market = launch(), ReferencePrices()
+    venues = venue(RAYDIUM, prices=market), venue(METEORA, prices=market)
+    for v in venues:
         with pytest.raises(NoRouteError, match=rf"^{v.name}: no market price for {new.symbol}"):
             await v.quote(SOL, token_of(new), D(1))
-    register_launch(new)  # known to the process, but no pool is open yet
-    for v in (venue(RAYDIUM), venue(METEORA)):
+    market.register_launch(new)  # known to the venues' market, but no pool is open yet
+    for v in venues:
         with pytest.raises(NoRouteError, match=rf"^{v.name}: no pool for SOL/{new.symbol} yet"):
             await v.quote(SOL, token_of(new), D(1))
 
 
 async def test_the_pool_opens_on_the_launch_venue_only_and_once() -> None:
-    new = launch("raydium")
-    raydium, meteora = venue(RAYDIUM), venue(METEORA)
+    new, market = launch("raydium"), ReferencePrices()
+    raydium, meteora = venue(RAYDIUM, prices=market), venue(METEORA, prices=market)
     assert not meteora.open_pool(new)  # another venue's launch: nothing changes
     with pytest.raises(RequestError):
-        find_token(new.symbol, field="tokenOut")
+        market.tokens.find(new.symbol, field="tokenOut")
     assert raydium.open_pool(new)
-    token = find_token(new.symbol, field="tokenOut")
+    token = market.tokens.find(new.symbol, field="tokenOut")
     pool = raydium.pool(SOL, token)
     assert isinstance(pool, ConstantProductPool) and pool.mid_price == PRICE
     assert pool.reserve_b == pytest.approx(D(200_000) / 150, rel=D("1e-20"))  # SOL side
@@ -168,7 +169,7 @@ async def test_the_new_pool_quotes_near_the_opening_price_both_ways() -> None:
     new = launch("raydium")
     v = venue(RAYDIUM, seed=3)
     v.open_pool(new)
-    token = find_token(new.symbol, field="tokenOut")
+    token = v.prices.tokens.find(new.symbol, field="tokenOut")
     buy = await v.quote(SOL, token, D(1))
     per_sol = 1 / PRICE  # 100,000 new tokens per SOL at the opening
     assert (buy.token_in, buy.token_out, buy.venue) == ("SOL", new.symbol, "raydium")
@@ -181,12 +182,12 @@ async def test_the_new_pool_quotes_near_the_opening_price_both_ways() -> None:
 
 
 async def test_a_launch_on_a_dlmm_venue_opens_a_bin_pool() -> None:
-    new = launch("meteora", quote="USDC")
-    raydium, meteora = venue(RAYDIUM), venue(METEORA, seed=5)
+    new, market = launch("meteora", quote="USDC"), ReferencePrices()
+    raydium, meteora = venue(RAYDIUM, prices=market), venue(METEORA, seed=5, prices=market)
     assert apply_launch([raydium, meteora], new)
     assert not apply_launch([raydium, meteora], new)  # applied twice: nothing changes
-    token = find_token(new.symbol, field="tokenOut")
-    assert usd_price(token) == PRICE
+    token = market.tokens.find(new.symbol, field="tokenOut")
+    assert market.usd_price(token) == PRICE
     pool = meteora.pool(USDC, token)
     assert isinstance(pool, DlmmPool) and pool.mid_price == PRICE
     assert sum((b.reserve_b for b in pool.bins), D(0)) == pytest.approx(D(200_000))
@@ -201,10 +202,10 @@ async def test_a_launch_on_a_dlmm_venue_opens_a_bin_pool() -> None:
 
 
 def test_apply_launch_registers_the_token_where_no_venue_opens_it() -> None:
-    new = launch("meteora")
-    assert not apply_launch([venue(RAYDIUM)], new)
-    assert find_token(new.symbol, field="tokenOut") == token_of(new)
-    assert usd_price(new.symbol) == PRICE * 150
+    new, v = launch("meteora"), venue(RAYDIUM)
+    assert not apply_launch([v], new)
+    assert v.prices.tokens.find(new.symbol, field="tokenOut") == token_of(new)
+    assert v.prices.usd_price(new.symbol) == PRICE * 150
 
 
 # --- the volatile first block -------------------------------------------------------------

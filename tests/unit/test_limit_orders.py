@@ -16,6 +16,7 @@ from order_engine.adapters.memory_bus import InMemoryEventBus
 from order_engine.adapters.memory_queue import InMemoryJobQueue
 from order_engine.adapters.memory_store import InMemoryOrderStore
 from order_engine.domain.orders import OrderStatus, OrderType
+from order_engine.domain.tokens import TokenRegistry
 from order_engine.engine.executor import OrderExecutor
 from order_engine.engine.requests import OrderRequest
 from order_engine.engine.retry import RetryPolicy
@@ -74,12 +75,23 @@ async def rig() -> AsyncIterator[LimitRig]:
     policy = RetryPolicy(max_attempts=3, backoff_base_s=0.01)
     queue = InMemoryJobQueue(policy, rate_limit_max=0)
     watch_queue = InMemoryJobQueue(policy, rate_limit_max=0)
-    service = OrderService(store, queue, bus, venues, clock, max_queue_depth=100, quote_timeout_s=1)
+    tokens = TokenRegistry()
+    service = OrderService(
+        store, queue, bus, venues, clock, tokens=tokens, max_queue_depth=100, quote_timeout_s=1
+    )
     limits = WaitingOrders(
-        store, queue, watch_queue, bus, venues, clock, check_interval_s=CHECK_S, quote_timeout_s=1
+        store,
+        queue,
+        watch_queue,
+        bus,
+        venues,
+        clock,
+        tokens=tokens,
+        check_interval_s=CHECK_S,
+        quote_timeout_s=1,
     )
     executor = OrderExecutor(
-        store, bus, venues, clock, policy, quote_timeout_s=1, waiting_orders=limits
+        store, bus, venues, clock, policy, tokens=tokens, quote_timeout_s=1, waiting_orders=limits
     )
     await queue.start(executor.handle)
     await watch_queue.start(limits.handle_watch)

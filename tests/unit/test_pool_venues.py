@@ -14,7 +14,7 @@ from order_engine.domain.quotes import Quote, minimum_out, quantize
 from order_engine.domain.tokens import TOKENS, Token
 from order_engine.venues.base import PriceCurve, TxState
 from order_engine.venues.sim.curves import DlmmLadder, PoolCurve
-from order_engine.venues.sim.market import usd_price
+from order_engine.venues.sim.market import BUILT_IN_USD_PRICES
 from order_engine.venues.sim.pool_book import PoolPair, pool_depth_usd
 from order_engine.venues.sim.simulated import (
     METEORA,
@@ -85,7 +85,7 @@ async def test_price_impact_grows_with_size(profile: VenueProfile) -> None:
 
 async def test_a_fifth_of_raydiums_depth_costs_far_more_than_a_tiny_order() -> None:
     curve = await venue(RAYDIUM, seed=2).curve(SOL, USDC)
-    fifth = pool_depth_usd("raydium", PoolPair.of(SOL, USDC)) / 5 / usd_price(SOL)
+    fifth = pool_depth_usd("raydium", PoolPair.of(SOL, USDC)) / 5 / BUILT_IN_USD_PRICES["SOL"]
     tiny, big = curve.quote(D("0.1")), curve.quote(quantize(fifth, 9))
     # x·y = k: selling a fifth of the SOL reserve moves the average price by about 1/6.
     assert big.effective_price < tiny.effective_price * D("0.88")

@@ -61,6 +61,7 @@ class Setup:
             self.rig.bus,
             self.rig.venues,
             self.rig.clock,
+            tokens=self.rig.tokens,
             max_queue_depth=max_depth,
             quote_timeout_s=5.0,
         )
@@ -305,6 +306,7 @@ async def test_lost_publishes_neither_fail_the_order_nor_hang_its_stream() -> No
         bus,
         rig.venues,
         rig.clock,
+        tokens=rig.tokens,
         max_queue_depth=10,
         quote_timeout_s=1.0,
         stream_idle_check_s=0.02,

@@ -21,6 +21,7 @@ from order_engine.adapters.memory_store import InMemoryOrderStore
 from order_engine.domain.errors import AlreadyLaunchedError, RequestError
 from order_engine.domain.launches import LaunchRequest
 from order_engine.domain.orders import OrderType
+from order_engine.domain.tokens import TokenRegistry
 from order_engine.engine.executor import OrderExecutor
 from order_engine.engine.launches import TokenLaunches
 from order_engine.engine.requests import OrderRequest
@@ -29,8 +30,6 @@ from order_engine.engine.service import OrderService
 from order_engine.engine.waiting_orders import WaitingOrders
 from order_engine.venues.sim.simulated import apply_launch, simulated_venues
 from tests.unit.fakes import FakeClock
-
-pytestmark = pytest.mark.usefixtures("restore_token_registry")
 
 D = Decimal
 FILLED = ["pending", "waiting", "routing", "building", "submitted", "confirmed"]
@@ -86,21 +85,33 @@ class SniperRig:
 
 @pytest.fixture
 async def rig() -> AsyncIterator[SniperRig]:
-    venues = simulated_venues(seed=3, latency_scale=0)
+    tokens = TokenRegistry()  # this rig's engine's: its launches leak into no other test
+    venues = simulated_venues(seed=3, latency_scale=0, tokens=tokens)
     clock, store, bus = FakeClock(), InMemoryOrderStore(), InMemoryEventBus()
     policy = RetryPolicy(max_attempts=3, backoff_base_s=0.01)
     queue, watch_queue = RecordingQueue(policy), InMemoryJobQueue(policy, rate_limit_max=0)
-    service = OrderService(store, queue, bus, venues, clock, max_queue_depth=100, quote_timeout_s=1)
+    service = OrderService(
+        store, queue, bus, venues, clock, tokens=tokens, max_queue_depth=100, quote_timeout_s=1
+    )
     waiting = WaitingOrders(
-        store, queue, watch_queue, bus, venues, clock, check_interval_s=0.02, quote_timeout_s=1
+        store,
+        queue,
+        watch_queue,
+        bus,
+        venues,
+        clock,
+        tokens=tokens,
+        check_interval_s=0.02,
+        quote_timeout_s=1,
     )
     executor = OrderExecutor(
-        store, bus, venues, clock, policy, quote_timeout_s=1, waiting_orders=waiting
+        store, bus, venues, clock, policy, tokens=tokens, quote_timeout_s=1, waiting_orders=waiting
     )
     launches = TokenLaunches(
         InMemoryLaunchBoard(),
         waiting,
         clock,
+        tokens=tokens,
         venues=[v.name for v in venues],
         open_pools=partial(apply_launch, venues),
         new_mint=lambda: f"Mint{next(_serial)}",

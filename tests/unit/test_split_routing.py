@@ -8,8 +8,9 @@ from decimal import Decimal
 import pytest
 
 from order_engine.domain.split import brute_force_split
-from order_engine.domain.tokens import TOKENS
+from order_engine.domain.tokens import TOKENS, TokenRegistry
 from order_engine.engine.routing import SplitPolicy, fetch_curves, plan_route, route
+from order_engine.venues.sim.market import ReferencePrices
 from order_engine.venues.sim.pool_book import PoolPair, pool_depth_usd
 from order_engine.venues.sim.simulated import simulated_venues
 
@@ -19,14 +20,14 @@ SOL, USDC = TOKENS["SOL"], TOKENS["USDC"]
 
 def raydium_depth_sol() -> Decimal:
     pair = PoolPair.of(SOL, USDC)
-    return pool_depth_usd("raydium", pair) / pair.reference_price
+    return pool_depth_usd("raydium", pair) / ReferencePrices().base_price(SOL, USDC)
 
 
 @pytest.mark.parametrize("seed", [1, 3])
 async def test_a_big_order_splits_and_beats_every_single_venue(seed: int) -> None:
     amount = (raydium_depth_sol() * D("0.15")).quantize(D(1))
     curves, failures = await fetch_curves(
-        simulated_venues(seed=seed, latency_scale=0), SOL, USDC, 5
+        simulated_venues(seed=seed, latency_scale=0, tokens=TokenRegistry()), SOL, USDC, 5
     )
     decision = plan_route(curves, failures, SOL, amount, SplitPolicy())
     assert [q.venue for q in decision.route] == ["raydium", "meteora"]
@@ -46,7 +47,7 @@ async def test_the_route_is_as_good_as_a_brute_force_split(seed: int) -> None:
     whole order), the route returns within 0.1% of the best of 400 fixed split ratios."""
     amount = (raydium_depth_sol() * D("0.15")).quantize(D(1))
     curves, failures = await fetch_curves(
-        simulated_venues(seed=seed, latency_scale=0), SOL, USDC, 5
+        simulated_venues(seed=seed, latency_scale=0, tokens=TokenRegistry()), SOL, USDC, 5
     )
     decision = plan_route(curves, failures, SOL, amount, SplitPolicy())
     fns = [lambda x, c=c: c.quote(x).amount_out for c in curves]
@@ -56,7 +57,9 @@ async def test_the_route_is_as_good_as_a_brute_force_split(seed: int) -> None:
 
 
 async def test_a_small_order_goes_whole_to_the_best_venue() -> None:
-    curves, failures = await fetch_curves(simulated_venues(seed=5, latency_scale=0), SOL, USDC, 5)
+    curves, failures = await fetch_curves(
+        simulated_venues(seed=5, latency_scale=0, tokens=TokenRegistry()), SOL, USDC, 5
+    )
     decision = plan_route(curves, failures, SOL, D("1.5"), SplitPolicy())
     assert len(decision.route) == 1 and decision.route[0] is decision.best
     assert decision.best.amount_out == max(q.amount_out for q in decision.candidates)
@@ -65,7 +68,9 @@ async def test_a_small_order_goes_whole_to_the_best_venue() -> None:
 
 async def test_splitting_can_be_turned_off() -> None:
     amount = (raydium_depth_sol() * D("0.15")).quantize(D(1))
-    curves, failures = await fetch_curves(simulated_venues(seed=1, latency_scale=0), SOL, USDC, 5)
+    curves, failures = await fetch_curves(
+        simulated_venues(seed=1, latency_scale=0, tokens=TokenRegistry()), SOL, USDC, 5
+    )
     decision = plan_route(curves, failures, SOL, amount, SplitPolicy(enabled=False))
     assert decision.route == (decision.best,)
 
@@ -74,8 +79,12 @@ async def test_the_split_is_the_same_whichever_way_the_curves_are_asked() -> Non
     """Deterministic: the same seed gives the same route, through `route` as through
     `fetch_curves` + `plan_route`."""
     amount = D(1500)
-    direct = await route(simulated_venues(seed=9, latency_scale=0), SOL, USDC, amount, 5)
-    curves, failures = await fetch_curves(simulated_venues(seed=9, latency_scale=0), SOL, USDC, 5)
+    direct = await route(
+        simulated_venues(seed=9, latency_scale=0, tokens=TokenRegistry()), SOL, USDC, amount, 5
+    )
+    curves, failures = await fetch_curves(
+        simulated_venues(seed=9, latency_scale=0, tokens=TokenRegistry()), SOL, USDC, 5
+    )
     planned = plan_route(curves, failures, SOL, amount, SplitPolicy())
     assert [(q.venue, q.amount_in, q.amount_out) for q in direct.route] == [
         (q.venue, q.amount_in, q.amount_out) for q in planned.route

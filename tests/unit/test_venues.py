@@ -16,9 +16,9 @@ import pytest
 from order_engine.domain.errors import NoRouteError
 from order_engine.domain.pools import ConstantProductPool, DlmmPool
 from order_engine.domain.quotes import Quote, quantize
-from order_engine.domain.tokens import TOKENS, Token
+from order_engine.domain.tokens import TOKENS, Token, TokenRegistry
 from order_engine.venues.base import Venue
-from order_engine.venues.sim.market import USD_PRICES, base_price, usd_price
+from order_engine.venues.sim.market import BUILT_IN_USD_PRICES, ReferencePrices
 from order_engine.venues.sim.pool_book import (
     DEPTH_USD,
     PairTier,
@@ -42,14 +42,17 @@ D = Decimal
 SOL, USDC, USDT, BONK = TOKENS["SOL"], TOKENS["USDC"], TOKENS["USDT"], TOKENS["BONK"]
 WSOL, JUP = TOKENS["WSOL"], TOKENS["JUP"]
 BASE58 = re.compile(r"^[1-9A-HJ-NP-Za-km-z]{87,88}$")
+PRICES = ReferencePrices()  # the built-in prices (no test registers anything in it)
+usd_price, base_price = PRICES.usd_price, PRICES.base_price
 
 
 # --- market -------------------------------------------------------------------------------
 
 
-def test_every_registered_token_has_a_reference_price() -> None:
-    assert set(USD_PRICES) == set(TOKENS)
-    assert all(isinstance(p, Decimal) and p > 0 for p in USD_PRICES.values())
+def test_every_built_in_token_has_a_reference_price() -> None:
+    assert set(PRICES) == set(BUILT_IN_USD_PRICES) == set(TOKENS)
+    assert PRICES.as_dict() == BUILT_IN_USD_PRICES
+    assert all(isinstance(p, Decimal) and p > 0 for p in BUILT_IN_USD_PRICES.values())
 
 
 def test_base_price_is_token_out_per_token_in() -> None:
@@ -75,7 +78,7 @@ def test_a_pair_is_one_pool_whichever_way_and_sol_trades_as_wsol() -> None:
     assert PoolPair.of("usdt", "usdc") == PoolPair("USDT", "USDC")
     pair = PoolPair.of(SOL, USDC)
     assert pair.sells_base(SOL) and pair.sells_base(WSOL) and not pair.sells_base(USDC)
-    assert pair.reference_price == D(150) and str(pair) == "WSOL/USDC"
+    assert base_price(pair.base, pair.quote) == D(150) and str(pair) == "WSOL/USDC"
     with pytest.raises(ValueError, match="against itself"):
         PoolPair.of(SOL, WSOL)
 
@@ -111,12 +114,12 @@ def test_depths_are_a_table_by_venue_and_tier() -> None:
 
 @pytest.mark.parametrize("pair", pool_pairs(), ids=str)
 def test_new_pools_sit_at_the_reference_price_with_the_configured_depth(pair: PoolPair) -> None:
-    ray = new_pool("raydium", pair, fee=D("0.003"))
+    ray = new_pool("raydium", pair, fee=D("0.003"), prices=PRICES)
     assert isinstance(ray, ConstantProductPool) and ray.fee == D("0.003")
-    assert ray.mid_price == pytest.approx(pair.reference_price, rel=D("1e-30"))
+    assert ray.mid_price == pytest.approx(base_price(pair.base, pair.quote), rel=D("1e-30"))
     depth_b = pool_depth_usd("raydium", pair) / usd_price(pair.quote)
     assert ray.reserve_b == pytest.approx(depth_b, rel=D("1e-30"))
-    met = new_pool("meteora", pair, fee=D("0.002"))
+    met = new_pool("meteora", pair, fee=D("0.002"), prices=PRICES)
     assert isinstance(met, DlmmPool) and met.base_fee == met.fee_rate == D("0.002")
     assert met.mid_price == base_price(pair.base, pair.quote)
     b_side = sum((b.reserve_b for b in met.bins), D(0))
@@ -139,7 +142,9 @@ def test_profiles_follow_the_product_description() -> None:
 
 
 def test_factory_returns_raydium_then_meteora_as_venues() -> None:
-    venues = simulated_venues(seed=1, latency_scale=0)
+    tokens = TokenRegistry()
+    venues = simulated_venues(seed=1, latency_scale=0, tokens=tokens)
+    assert all(v.prices is venues[0].prices and v.prices.tokens is tokens for v in venues)
     assert [v.name for v in venues] == ["raydium", "meteora"]
     first: Venue = venues[0]  # statically checked against the protocol by mypy
     assert first.name == "raydium"

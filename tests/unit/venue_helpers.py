@@ -8,6 +8,7 @@ from order_engine.domain.quotes import Quote
 from order_engine.domain.tokens import TOKENS, Token
 from order_engine.venues.base import SwapTransaction
 from order_engine.venues.sim.ledger import InMemorySwapLedger
+from order_engine.venues.sim.market import ReferencePrices
 from order_engine.venues.sim.simulated import RAYDIUM, SimulatedVenue, VenueProfile
 
 D = Decimal
@@ -33,10 +34,14 @@ def venue(
     seed: int = 42,
     failure_rate: float = 0.0,
     now: Clock | None = None,
+    prices: ReferencePrices | None = None,
 ) -> SimulatedVenue:
-    """A venue without latency, on a fixed clock (so quotes, expiry included, repeat)."""
+    """A venue without latency, on a fixed clock (so quotes, expiry included, repeat), on
+    `prices` (default: a market, and token registry, of its own)."""
     clock = Clock() if now is None else now
-    return SimulatedVenue(profile, seed=seed, latency_scale=0, failure_rate=failure_rate, now=clock)
+    return SimulatedVenue(
+        profile, seed=seed, latency_scale=0, failure_rate=failure_rate, now=clock, prices=prices
+    )
 
 
 def landed_count(v: SimulatedVenue) -> int:
@@ -53,7 +58,9 @@ async def build_for(
     order_id: str = "ord-1",
 ) -> SwapTransaction:
     """A transaction for an existing quote (default minimum: 1% below it)."""
-    token_in, token_out = TOKENS[q.token_in], TOKENS[q.token_out]
+    tokens = v.prices.tokens
+    token_in = tokens.find(q.token_in, field="tokenIn")
+    token_out = tokens.find(q.token_out, field="tokenOut")
     floor = q.amount_out * D("0.99") if min_out is None else min_out
     return await v.build(
         q, token_in=token_in, token_out=token_out, min_amount_out=floor, order_id=order_id

@@ -22,7 +22,6 @@ from order_engine.api.stream import sse_response, wants_sse
 from order_engine.domain.errors import EngineError, RequestError
 from order_engine.domain.orders import OrderStatus
 from order_engine.domain.quotes import minimum_out
-from order_engine.domain.tokens import find_token
 
 router = APIRouter(prefix="/api", tags=["orders"])
 Ctx = Annotated[ApiContext, Depends(context_dependency)]
@@ -174,7 +173,7 @@ async def quote(
             field="slippageBps",
         )
     decision = await ctx.service.quote(tokenIn, tokenOut, amount)
-    decimals = find_token(tokenOut, field="tokenOut").decimals
+    decimals = ctx.service.tokens.find(tokenOut, field="tokenOut").decimals
     body: dict[str, Any] = {
         "tokenIn": tokenIn.upper(),
         "tokenOut": tokenOut.upper(),

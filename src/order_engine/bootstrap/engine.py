@@ -17,6 +17,7 @@ from order_engine.chain.port import Chain
 from order_engine.domain.errors import AlreadyLaunchedError, DependencyUnavailableError, EngineError
 from order_engine.domain.launches import LaunchRequest, parse_schedule
 from order_engine.domain.orders import Execution
+from order_engine.domain.tokens import TokenRegistry
 from order_engine.engine.executor import OrderExecutor
 from order_engine.engine.launches import TokenLaunches
 from order_engine.engine.ports import EventBus, JobQueue, OrderStore
@@ -40,6 +41,7 @@ class Engine:
     waiting: WaitingOrders
     launches: TokenLaunches
     metrics: EngineMetrics
+    tokens: TokenRegistry  # this engine's: built-in tokens and every launch it applied
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @property
@@ -145,7 +147,9 @@ class Engine:
             metrics=self.render_metrics,
             launches=self.launches,
             chain_tx=None if chain is None else functools.partial(chain_transaction, chain),
-            chain_pools=_chain_pools([v for v in self.venues if isinstance(v, ChainVenue)]),
+            chain_pools=_chain_pools(
+                [v for v in self.venues if isinstance(v, ChainVenue)], self.tokens
+            ),
         )
 
 
@@ -160,12 +164,12 @@ async def chain_transaction(chain: Chain, signature: str) -> dict[str, Any] | No
 
 
 def _chain_pools(
-    venues: Sequence[ChainVenue],
+    venues: Sequence[ChainVenue], tokens: TokenRegistry
 ) -> Callable[[], Awaitable[dict[str, Any]]] | None:
     if not venues:
         return None
 
     async def read() -> dict[str, Any]:
-        return (await pool_views(venues)).as_dict()
+        return (await pool_views(venues, tokens.values())).as_dict()
 
     return read

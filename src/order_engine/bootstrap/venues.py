@@ -25,7 +25,7 @@ from order_engine.chain.programs import (
 from order_engine.chain.wallet import WALLET_FILE, WalletFileError, load_or_create_wallet
 from order_engine.domain.launches import Launch
 from order_engine.domain.orders import Execution
-from order_engine.domain.tokens import TOKENS, Token
+from order_engine.domain.tokens import TokenRegistry
 from order_engine.settings import Settings
 from order_engine.venues.base import Venue
 from order_engine.venues.chain.base import ChainVenue, ChainVenueSettings
@@ -69,13 +69,9 @@ def resolve_venues(settings: Settings, command: str) -> tuple[str, ProgramBinari
         return "sim", None
 
 
-def token_by_mint(mint: str) -> Token | None:
-    """The registry's token trading `mint` (wSOL for the native mint)."""
-    found = [t for t in TOKENS.values() if t.swap_mint == mint]
-    return next((t for t in found if not t.native), found[0] if found else None)
-
-
-def chain_venue_set(settings: Settings, binaries: ProgramBinaries) -> VenueSet:
+def chain_venue_set(
+    settings: Settings, binaries: ProgramBinaries, tokens: TokenRegistry
+) -> VenueSet:
     s = settings
     try:
         wallet = load_or_create_wallet(s.wallet_keypair or s.data_dir / WALLET_FILE)
@@ -83,7 +79,7 @@ def chain_venue_set(settings: Settings, binaries: ProgramBinaries) -> VenueSet:
         raise ConfigurationError(str(exc)) from exc
     spec = GenesisSpec(
         s.rng_seed,
-        tuple(t for t in TOKENS.values()),
+        tokens.built_in(),
         wallet.pubkey(),
         s.wallet_funding_sol,
         s.wallet_funding_usd,
@@ -97,12 +93,17 @@ def chain_venue_set(settings: Settings, binaries: ProgramBinaries) -> VenueSet:
     )
     try:
         local = open_local_chain(
-            binaries, spec, data_dir=s.data_dir, slot_s=SLOT_S * s.latency_scale, faults=faults
+            binaries,
+            spec,
+            tokens=tokens,
+            data_dir=s.data_dir,
+            slot_s=SLOT_S * s.latency_scale,
+            faults=faults,
         )
     except ChainMismatchError as exc:
         raise ConfigurationError(str(exc)) from exc
     venue_settings = ChainVenueSettings(s.priority_fee_micro_lamports)
-    args = (local.chain, wallet, token_by_mint, venue_settings)
+    args = (local.chain, wallet, tokens.by_mint, venue_settings)
     venues: list[ChainVenue] = [
         RaydiumChainVenue("raydium", *args),
         MeteoraChainVenue("meteora", *args),
@@ -146,10 +147,14 @@ def _touches(logs: tuple[str, ...], venue: ChainVenue) -> bool:
     return any(line.startswith(f"Program {program} invoke") for line in logs)
 
 
-def sim_venue_set(settings: Settings, ledger: SwapLedger) -> VenueSet:
+def sim_venue_set(settings: Settings, ledger: SwapLedger, tokens: TokenRegistry) -> VenueSet:
     s = settings
     venues = simulated_venues(
-        seed=s.rng_seed, latency_scale=s.latency_scale, failure_rate=s.failure_rate, ledger=ledger
+        seed=s.rng_seed,
+        latency_scale=s.latency_scale,
+        failure_rate=s.failure_rate,
+        ledger=ledger,
+        tokens=tokens,
     )
 
     async def executions(order_id: str) -> list[Execution]:
@@ -164,8 +169,12 @@ def sim_venue_set(settings: Settings, ledger: SwapLedger) -> VenueSet:
     )
 
 
-def make_venue_set(settings: Settings, command: str, ledger: SwapLedger) -> VenueSet:
+def make_venue_set(
+    settings: Settings, command: str, ledger: SwapLedger, tokens: TokenRegistry
+) -> VenueSet:
+    """The venues by settings, knowing (and registering launched tokens in) `tokens`, the
+    engine's registry."""
     kind, binaries = resolve_venues(settings, command)
     if kind == "chain" and binaries is not None:
-        return chain_venue_set(settings, binaries)
-    return sim_venue_set(settings, ledger)
+        return chain_venue_set(settings, binaries, tokens)
+    return sim_venue_set(settings, ledger, tokens)

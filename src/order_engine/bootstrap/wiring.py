@@ -22,6 +22,7 @@ from order_engine.bootstrap.engine import Engine
 from order_engine.bootstrap.factories import Adapters, check_urls, make_adapters
 from order_engine.bootstrap.venues import VenueSet, make_venue_set
 from order_engine.domain.errors import DependencyUnavailableError
+from order_engine.domain.tokens import TokenRegistry
 from order_engine.engine.executor import OrderExecutor
 from order_engine.engine.launches import TokenLaunches
 from order_engine.engine.retry import RetryPolicy
@@ -38,17 +39,19 @@ async def build_engine(
 ) -> Engine:
     """Pick adapters by URL scheme and wire the use cases: SQLite or PostgreSQL for the
     store; BullMQ, Redis Streams and Redis launches when `REDIS_URL` is set, else
-    in-process. Every process applies every token launch (its venues open the pools)."""
+    in-process. Every process applies every token launch (its venues open the pools).
+    The engine has its own token registry, shared by its venues and use cases."""
     check_urls(settings, command)
     policy = RetryPolicy(settings.max_attempts, settings.backoff_base_s, settings.backoff_factor)
     metrics = EngineMetrics()
     adapters = await make_adapters(settings, policy, metrics, auto_migrate=auto_migrate)
+    tokens = TokenRegistry()
     try:
-        venue_set = make_venue_set(settings, command, adapters.chain)
+        venue_set = make_venue_set(settings, command, adapters.chain, tokens)
     except BaseException:
         await adapters.close()
         raise
-    engine = _wire(settings, adapters, venue_set, policy, metrics)
+    engine = _wire(settings, adapters, venue_set, tokens, policy, metrics)
     try:
         await engine.check_reachable()
         await engine.launches.start()
@@ -59,7 +62,12 @@ async def build_engine(
 
 
 def _wire(
-    settings: Settings, a: Adapters, vs: VenueSet, policy: RetryPolicy, metrics: EngineMetrics
+    settings: Settings,
+    a: Adapters,
+    vs: VenueSet,
+    tokens: TokenRegistry,
+    policy: RetryPolicy,
+    metrics: EngineMetrics,
 ) -> Engine:
     s, clock, venues = settings, SystemClock(), vs.venues
     split = SplitPolicy(s.split_orders, s.split_min_gain_bps, s.split_min_leg_fraction)
@@ -70,6 +78,7 @@ def _wire(
         a.bus,
         venues,
         clock,
+        tokens=tokens,
         max_queue_depth=s.queue_max_depth,
         quote_timeout_s=timeout,
         split_policy=split,
@@ -82,6 +91,7 @@ def _wire(
         a.bus,
         venues,
         clock,
+        tokens=tokens,
         check_interval_s=s.limit_check_interval_s,
         quote_timeout_s=timeout,
         split_policy=split,
@@ -92,6 +102,7 @@ def _wire(
         venues,
         clock,
         policy,
+        tokens=tokens,
         quote_timeout_s=timeout,
         split_policy=split,
         waiting_orders=waiting,
@@ -100,11 +111,12 @@ def _wire(
         a.board,
         waiting,
         clock,
+        tokens=tokens,
         venues=[v.name for v in venues],
         open_pools=vs.open_pools,
         new_mint=vs.new_mint,
     )
-    return Engine(settings, a, vs, service, executor, waiting, launches, metrics)
+    return Engine(settings, a, vs, service, executor, waiting, launches, metrics, tokens)
 
 
 async def preflight(settings: Settings, command: str) -> None:

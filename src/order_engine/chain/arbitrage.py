@@ -191,7 +191,7 @@ class DlmmPool:
             end = self._ends(sell_base, amount)
             return end is None or (end <= goal if sell_base else end >= goal)
 
-        first = _one_out_unit(self.mid(), sell_base)
+        first = _dust_input(self.mid(), sell_base)
         if enough(first):  # dust does it (empty bins), or the liquidity ends at once
             return first if self._ends(sell_base, first) is not None else 0
         lo, hi = first, 2 * first
@@ -209,7 +209,7 @@ class DlmmPool:
         )
 
 
-def _one_out_unit(mid: Fraction, sell_base: bool) -> int:
+def _dust_input(mid: Fraction, sell_base: bool) -> int:
     """A small input (dust: 1,000 base units of either side) that surely buys something
     at `mid`, fee included: smaller ones may buy 0, which the quote also refuses."""
     per_out = 1 / mid if sell_base else mid

@@ -13,7 +13,7 @@ from solders.pubkey import Pubkey
 from order_engine.chain import listing, spl
 from order_engine.chain.genesis import GenesisBuilder
 from order_engine.domain.launches import Launch
-from order_engine.domain.tokens import Token, find_token, register_token
+from order_engine.domain.tokens import Token, TokenRegistry
 
 log = logging.getLogger(__name__)
 MINT_SIZE = 82
@@ -21,11 +21,17 @@ SUPPLY_DEPTHS = 4  # the authority mints this many pool depths of a launched tok
 
 
 class ChainLaunches:
-    """Opens launched tokens' pools through one genesis authority."""
+    """Opens launched tokens' pools through one genesis authority, registering each
+    launched token in the engine's token registry."""
 
-    def __init__(self, builder: GenesisBuilder) -> None:
-        self._builder = builder
+    def __init__(self, builder: GenesisBuilder, tokens: TokenRegistry) -> None:
+        self._builder, self._tokens = builder, tokens
         self._mint_keys: dict[str, Keypair] = {}
+
+    @property
+    def tokens(self) -> TokenRegistry:
+        """The registry launched tokens join (the engine's)."""
+        return self._tokens
 
     def new_mint(self) -> str:
         """A fresh mint address (its keypair is kept to create the mint at the launch)."""
@@ -37,8 +43,8 @@ class ChainLaunches:
     def open_pool(self, launch: Launch) -> bool:
         """Register the token and open its pool; False (the token still registered) if the
         pool exists already. `ValueError` or a `TransactionRejectedError` if it cannot."""
-        token = register_token(Token(launch.symbol, launch.mint, launch.decimals))
-        quote = find_token(launch.quote, field="quote")
+        token = self._tokens.register(Token(launch.symbol, launch.mint, launch.decimals))
+        quote = self._tokens.find(launch.quote, field="quote")
         keys = (
             listing.raydium_keys(token, quote).pool
             if launch.venue == "raydium"

@@ -15,6 +15,7 @@ from order_engine.chain.inprocess import InProcessChain
 from order_engine.chain.journal import ChainJournal
 from order_engine.chain.launches import ChainLaunches
 from order_engine.chain.programs import ProgramBinaries
+from order_engine.domain.tokens import TokenRegistry
 
 log = logging.getLogger(__name__)
 CHAIN_FILE = "chain.db"
@@ -36,12 +37,14 @@ def open_local_chain(
     binaries: ProgramBinaries,
     spec: GenesisSpec,
     *,
+    tokens: TokenRegistry,
     data_dir: Path | None,
     slot_s: float = 0.0,
     faults: ChainFaults | None = None,
     now: Callable[[], float] = time.time,
 ) -> LocalChain:
-    """The chain in `data_dir` (None: in memory only), created from `spec` if new."""
+    """The chain in `data_dir` (None: in memory only), created from `spec` if new; its
+    launches register launched tokens in `tokens`."""
     genesis_hash = spec.digest(binaries.digest)
     journal = None if data_dir is None else ChainJournal(data_dir / CHAIN_FILE)
     chain = InProcessChain(
@@ -63,11 +66,12 @@ def open_local_chain(
             "local chain restored from %s: %d journal entries in %.2fs",
             journal.path, replayed, time.perf_counter() - started,
         )  # fmt: skip
-        return LocalChain(chain, ChainLaunches(GenesisBuilder(chain, spec)), restored=True)
+        launches = ChainLaunches(GenesisBuilder(chain, spec), tokens)
+        return LocalChain(chain, launches, restored=True)
     if journal is not None:
         journal.set_meta(GENESIS_KEY, genesis_hash)
         journal.set_meta("origin", repr(chain.clock.origin))
     builder = run_genesis(chain, spec)
     log.info("local chain created (genesis %s) in %.2fs", genesis_hash[:12],
              time.perf_counter() - started)  # fmt: skip
-    return LocalChain(chain, ChainLaunches(builder), restored=False)
+    return LocalChain(chain, ChainLaunches(builder, tokens), restored=False)

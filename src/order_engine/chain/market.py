@@ -6,7 +6,8 @@ any other transaction, so they are journaled and durable. Each carries the memo 
 which no order's memo is. Every step:
 
 1. **The reference moves.** Each token's USD reference price (from the opening prices;
-   USDC and USDT stay at 1) is multiplied by exp(σ·N(0,1)), σ = `volatility_bps` / 10⁴.
+   USDC and USDT stay at 1) is multiplied by exp(σ·N(0,1) − κ·ln(ref/opening)),
+   σ = `volatility_bps` / 10⁴, κ = `reversion`: a random walk pulled gently back.
 2. **Noise flow.** `noise_trades` swaps on random pools (a random venue, a random pair of
    built-in tokens, a random direction) of about `flow_usd` × a log-normal factor, priced
    at the reference.
@@ -73,6 +74,9 @@ class MarketSettings:
     noise_trades: int = 2  # per step
     seed: int = 0
     arbitrage: bool = True
+    # pull of the reference back toward its opening price per step (a share of the log
+    # distance): keeps prices within the pools' liquidity (σ/√(2κ) ≈ 0.8% by default)
+    reversion: Decimal = Decimal("0.002")
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +136,7 @@ class BackgroundMarket:
         self._trader, self._me = trader, trader.pubkey()
         self._rng = random.Random(f"{settings.seed}:market")
         self._reference = {s: Decimal(p) for s, p in prices_usd.items()}
+        self._opening = dict(self._reference)
         self._pools = tuple(built_in_pools() if pools is None else pools)
         self._config: raydium.AmmConfig | None = None
         self._lock = asyncio.Lock()
@@ -141,6 +146,15 @@ class BackgroundMarket:
     @property
     def reference_usd(self) -> dict[str, Decimal]:
         return dict(self._reference)
+
+    @property
+    def steps(self) -> int:
+        """How many steps have begun."""
+        return self._steps
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
 
     # ---- one step --------------------------------------------------------------------
     async def step(self) -> StepReport:
@@ -158,11 +172,14 @@ class BackgroundMarket:
             )
 
     def _walk(self) -> None:
+        """A mean-reverting random walk of the log reference price (Ornstein–Uhlenbeck)."""
         sigma = float(self.settings.volatility_bps) / 10_000
+        kappa = float(self.settings.reversion)
         for symbol in sorted(self._reference):
             draw = self._rng.gauss(0.0, 1.0)
             if symbol not in STABLECOINS:
-                factor = Decimal(repr(math.exp(sigma * draw)))
+                distance = math.log(self._reference[symbol] / self._opening[symbol])
+                factor = Decimal(repr(math.exp(sigma * draw - kappa * distance)))
                 self._reference[symbol] = self._reference[symbol] * factor
 
     async def _noise_trade(self) -> Trade | None:

@@ -25,7 +25,7 @@ from order_engine.domain.legs import Leg, LegState, unfilled, unsettled
 from order_engine.domain.limits import leg_floors, price_ok, price_refusal
 from order_engine.domain.orders import Order, OrderError, OrderEvent, OrderStatus
 from order_engine.domain.quotes import Quote, RoutingDecision
-from order_engine.domain.tokens import Token, find_token
+from order_engine.domain.tokens import Token, TokenRegistry
 from order_engine.engine.ports import Clock, EventBus, Job, OrderStore
 from order_engine.engine.retry import RetryPolicy
 from order_engine.engine.routing import SplitPolicy, route
@@ -54,11 +54,13 @@ class OrderExecutor:
         clock: Clock,
         policy: RetryPolicy,
         *,
+        tokens: TokenRegistry,
         quote_timeout_s: float,
         split_policy: SplitPolicy | None = None,
         waiting_orders: WaitingOrders | None = None,
     ) -> None:
         self._store, self._bus, self._clock, self._policy = store, bus, clock, policy
+        self._tokens = tokens
         self._venue_list = list(venues)
         self._venues = {v.name: v for v in venues}
         self._quote_timeout_s = quote_timeout_s
@@ -167,8 +169,8 @@ class OrderExecutor:
             await self._confirm(order)
             return
         await self._advance(order, S.ROUTING, attempt)
-        t_in = find_token(order.token_in, field="tokenIn")
-        t_out = find_token(order.token_out, field="tokenOut")
+        t_in = self._tokens.find(order.token_in, field="tokenIn")
+        t_out = self._tokens.find(order.token_out, field="tokenOut")
         if decision is None or remaining != order.amount_in:
             decision = await self._fresh_route(
                 venues_for(self._venue_list, order), t_in, t_out, remaining

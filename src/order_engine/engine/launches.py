@@ -10,7 +10,7 @@ from collections.abc import Callable, Collection
 from order_engine.domain.errors import AlreadyLaunchedError, EngineError, RequestError
 from order_engine.domain.launches import MAX_DEPTH_USD, Launch, LaunchRequest, check_symbol
 from order_engine.domain.limits import check_limit_price
-from order_engine.domain.tokens import TOKENS, find_token
+from order_engine.domain.tokens import TokenRegistry
 from order_engine.engine.ports import Clock, LaunchBoard
 from order_engine.engine.waiting_orders import WaitingOrders
 
@@ -25,11 +25,13 @@ class TokenLaunches:
         waiting: WaitingOrders,
         clock: Clock,
         *,
+        tokens: TokenRegistry,
         venues: Collection[str],
         open_pools: Callable[[Launch], bool],
         new_mint: Callable[[], str],
     ) -> None:
         self._board, self._waiting, self._clock = board, waiting, clock
+        self._tokens = tokens
         self._venues, self._open_pools, self._new_mint = set(venues), open_pools, new_mint
         self._applied: set[str] = set()
 
@@ -52,12 +54,12 @@ class TokenLaunches:
 
     def _validated(self, request: LaunchRequest) -> Launch:
         symbol = check_symbol(request.symbol, field="symbol")
-        if symbol in TOKENS:
+        if symbol in self._tokens:
             raise AlreadyLaunchedError(f"{symbol} already trades")
         if request.venue not in self._venues:
             names = ", ".join(sorted(self._venues))
             raise RequestError(f"venue must be one of {names}", field="venue")
-        quote = find_token(request.quote, field="quote")
+        quote = self._tokens.find(request.quote, field="quote")
         check_limit_price(request.price, field="price")
         if not 0 <= request.decimals <= MAX_DECIMALS:
             raise RequestError(f"decimals must be from 0 to {MAX_DECIMALS}", field="decimals")

@@ -12,7 +12,7 @@ from order_engine.domain.errors import RequestError
 from order_engine.domain.launches import check_symbol
 from order_engine.domain.limits import check_limit_price
 from order_engine.domain.orders import OrderType
-from order_engine.domain.tokens import TOKENS, Token, check_amount, check_pair, find_token
+from order_engine.domain.tokens import Token, TokenRegistry, check_amount, check_pair
 
 ANY_VENUE = "any"
 
@@ -31,18 +31,19 @@ class OrderRequest:
     venue: str | None = None  # sniper orders: the venue whose pool to wait for ("any")
     max_price: Decimal | None = None  # sniper orders: most tokenIn paid per tokenOut
 
-    def tokens(self) -> tuple[str, str]:
+    def tokens(self, registry: TokenRegistry) -> tuple[str, str]:
         """Validated (tokenIn, tokenOut) symbols. A sniper's tokenOut may not trade yet: it
-        needs only a well-formed symbol (and, if it is known, to differ from tokenIn)."""
-        t_in = find_token(self.token_in, field="tokenIn")
+        needs only a well-formed symbol (and, if `registry` knows it, to differ from
+        tokenIn)."""
+        t_in = registry.find(self.token_in, field="tokenIn")
         check_amount(self.amount_in, t_in, field="amountIn")
         if self.type is OrderType.SNIPER:
             symbol = check_symbol(self.token_out, field="tokenOut")
-            known = TOKENS.get(symbol)
+            known = registry.get(symbol)
             if known is not None:
                 check_pair(t_in, known)
             return t_in.symbol, symbol
-        t_out = find_token(self.token_out, field="tokenOut")
+        t_out = registry.find(self.token_out, field="tokenOut")
         check_pair(t_in, t_out)
         return t_in.symbol, t_out.symbol
 
@@ -101,9 +102,11 @@ _FIELD_TYPES = {
 }
 
 
-def validate_pair(token_in: str, token_out: str, amount_in: Decimal) -> tuple[Token, Token]:
-    t_in = find_token(token_in, field="tokenIn")
-    t_out = find_token(token_out, field="tokenOut")
+def validate_pair(
+    registry: TokenRegistry, token_in: str, token_out: str, amount_in: Decimal
+) -> tuple[Token, Token]:
+    t_in = registry.find(token_in, field="tokenIn")
+    t_out = registry.find(token_out, field="tokenOut")
     check_pair(t_in, t_out)
     check_amount(amount_in, t_in, field="amountIn")
     return t_in, t_out

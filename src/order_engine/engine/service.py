@@ -20,6 +20,7 @@ from order_engine.domain.errors import (
 from order_engine.domain.limits import DEFAULT_TIME_IN_FORCE_S, MAX_TIME_IN_FORCE_S, expiry_ms
 from order_engine.domain.orders import CANCELLABLE, Order, OrderEvent, OrderStatus
 from order_engine.domain.quotes import RoutingDecision
+from order_engine.domain.tokens import TokenRegistry
 from order_engine.engine.ports import Clock, EventBus, JobQueue, OrderStore, Page
 from order_engine.engine.requests import OrderRequest, validate_pair
 from order_engine.engine.routing import SplitPolicy, route
@@ -82,6 +83,7 @@ class OrderService:
         venues: Sequence[Venue],
         clock: Clock,
         *,
+        tokens: TokenRegistry,
         max_queue_depth: int,
         quote_timeout_s: float,
         split_policy: SplitPolicy | None = None,
@@ -90,7 +92,7 @@ class OrderService:
         stream_idle_check_s: float = STREAM_IDLE_CHECK_S,
     ) -> None:
         self._store, self._queue, self._bus = store, queue, bus
-        self._venues, self._clock = venues, clock
+        self._venues, self._clock, self._tokens = venues, clock, tokens
         self._max_depth = max_queue_depth
         self._quote_timeout_s = quote_timeout_s
         self._split = split_policy or SplitPolicy()
@@ -98,6 +100,11 @@ class OrderService:
         self._new_id = new_id or (lambda: str(uuid.uuid4()))
         self._admitting = 0
         self._idle_check_s = stream_idle_check_s
+
+    @property
+    def tokens(self) -> TokenRegistry:
+        """The tokens this engine knows (built-in and launched)."""
+        return self._tokens
 
     async def _publish(self, event: OrderEvent) -> None:
         await publish_best_effort(self._bus, event)
@@ -107,7 +114,7 @@ class OrderService:
     ) -> tuple[Order, bool]:
         """Accept an order: validate, persist with its `pending` event, queue, publish.
         Returns the order and whether it was created (False: an idempotent replay)."""
-        token_in, token_out = request.tokens()
+        token_in, token_out = request.tokens(self._tokens)
         request.check_type_fields([v.name for v in self._venues])
         fingerprint = None
         if idempotency_key is not None:
@@ -262,7 +269,7 @@ class OrderService:
                         return
 
     async def quote(self, token_in: str, token_out: str, amount_in: Decimal) -> RoutingDecision:
-        t_in, t_out = validate_pair(token_in, token_out, amount_in)
+        t_in, t_out = validate_pair(self._tokens, token_in, token_out, amount_in)
         return await route(self._venues, t_in, t_out, amount_in, self._quote_timeout_s, self._split)
 
     async def recover(self) -> int:

@@ -42,7 +42,7 @@ from order_engine.domain.launches import Launch
 from order_engine.domain.limits import price_of, price_ok
 from order_engine.domain.orders import Order, OrderStatus, OrderType
 from order_engine.domain.quotes import RoutingDecision
-from order_engine.domain.tokens import find_token
+from order_engine.domain.tokens import TokenRegistry
 from order_engine.engine.ports import Clock, EventBus, Job, JobQueue, OrderStore
 from order_engine.engine.routing import SplitPolicy, fetch_curves, plan_route, route
 from order_engine.engine.service import publish_best_effort
@@ -80,6 +80,7 @@ class WaitingOrders:
         venues: Sequence[Venue],
         clock: Clock,
         *,
+        tokens: TokenRegistry,
         check_interval_s: float,
         quote_timeout_s: float,
         split_policy: SplitPolicy | None = None,
@@ -88,6 +89,7 @@ class WaitingOrders:
         self._store, self._queue, self._watch_queue = store, queue, watch_queue
         self._progress_ms = round(progress_every_s * 1000)
         self._bus, self._venues, self._clock = bus, list(venues), clock
+        self._tokens = tokens
         self._interval = check_interval_s
         self._quote_timeout_s = quote_timeout_s
         self._split = split_policy or SplitPolicy()
@@ -112,8 +114,8 @@ class WaitingOrders:
         """The route for the whole order now, or None when there is none yet (no quote, or a
         sniper's token or pool not launched yet)."""
         try:
-            t_in = find_token(order.token_in, field="tokenIn")
-            t_out = find_token(order.token_out, field="tokenOut")
+            t_in = self._tokens.find(order.token_in, field="tokenIn")
+            t_out = self._tokens.find(order.token_out, field="tokenOut")
             return await route(
                 venues_for(self._venues, order),
                 t_in,
@@ -151,9 +153,8 @@ class WaitingOrders:
             data["maxPrice"] = None if order.max_price is None else str(order.max_price)
         return data
 
-    @staticmethod
-    def _ready(order: Order, decision: RoutingDecision) -> bool:
-        decimals = find_token(order.token_out, field="tokenOut").decimals
+    def _ready(self, order: Order, decision: RoutingDecision) -> bool:
+        decimals = self._tokens.find(order.token_out, field="tokenOut").decimals
         return price_ok(order, decision.amount_out, order.amount_in, decimals)
 
     async def watch(self, token_in: str, token_out: str, *, now: bool = False) -> None:
@@ -217,8 +218,8 @@ class WaitingOrders:
     ) -> tuple[list[PriceCurve], dict[str, str]]:
         """Every venue's pool for the pair, fetched once for the round (none yet: empty)."""
         try:
-            t_in = find_token(token_in, field="tokenIn")
-            t_out = find_token(token_out, field="tokenOut")
+            t_in = self._tokens.find(token_in, field="tokenIn")
+            t_out = self._tokens.find(token_out, field="tokenOut")
             return await fetch_curves(self._venues, t_in, t_out, self._quote_timeout_s)
         except (UnknownTokenError, ExecutionError):
             return [], {}
@@ -230,7 +231,7 @@ class WaitingOrders:
         usable = [c for c in curves if order.venue in (None, c.venue)]
         if not usable:
             return None
-        t_in = find_token(order.token_in, field="tokenIn")
+        t_in = self._tokens.find(order.token_in, field="tokenIn")
         try:
             return plan_route(usable, failures, t_in, order.amount_in, self._split)
         except ExecutionError:

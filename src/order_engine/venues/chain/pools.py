@@ -1,9 +1,10 @@
 """Every pool on the chain, as its accounts say now: for the pools endpoint and CLI.
 
-The pools looked for are the listing's: one per pair of the registry's tokens (native SOL
-counted once, as wSOL) on each chain venue. A pool whose account does not exist is
-skipped (a launched token has a pool on one venue only). Accounts are read through the
-`Chain` port in batches (`getMultipleAccounts` takes up to 100 keys), one venue at a time.
+The pools looked for are the listing's: one per pair of the given tokens (the engine's
+registry; native SOL counted once, as wSOL) on each chain venue. A pool whose account does
+not exist is skipped (a launched token has a pool on one venue only). Accounts are read
+through the `Chain` port in batches (`getMultipleAccounts` takes up to 100 keys), one venue
+at a time.
 
 - Raydium CPMM: reserves are the vault balances minus the protocol and fund fees accrued
   in them (what the swap curve uses); the price is the curve's, quote per base.
@@ -29,7 +30,7 @@ from order_engine.chain import dlmm, listing, raydium, spl
 from order_engine.chain.port import AccountInfo, Chain
 from order_engine.domain.pools.dlmm_exact import ONE_Q64, price_q64_from_id
 from order_engine.domain.quotes import plain
-from order_engine.domain.tokens import TOKENS, Token
+from order_engine.domain.tokens import Token
 from order_engine.venues.chain.base import ChainVenue
 from order_engine.venues.chain.curve import fraction_to_decimal, from_units
 
@@ -96,11 +97,9 @@ def candidate_pairs(tokens: Iterable[Token]) -> list[tuple[Token, Token]]:
     return [listing.base_and_quote(a, b) for a, b in combinations(pool_tokens(tokens), 2)]
 
 
-async def pool_views(
-    venues: Sequence[ChainVenue], tokens: Iterable[Token] | None = None
-) -> PoolSnapshot:
-    """Every existing pool of `tokens` (default: the registry) on each venue's program."""
-    pairs = candidate_pairs(TOKENS.values() if tokens is None else tokens)
+async def pool_views(venues: Sequence[ChainVenue], tokens: Iterable[Token]) -> PoolSnapshot:
+    """Every existing pool of `tokens` (the engine's registry) on each venue's program."""
+    pairs = candidate_pairs(tokens)
     if not venues:
         return PoolSnapshot(0, ())
     slot = await venues[0].chain.slot()

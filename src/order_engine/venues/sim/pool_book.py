@@ -3,7 +3,8 @@
 Every pair of built-in tokens has one pool on each venue. Native SOL trades as wSOL, so SOL
 and WSOL share a pool, and a pair is the same pool whichever way it is traded. A pool trades
 its base token A against its quote token B (prices are B per A), starts at the reference
-mid price of `market.base_price` and holds the configured depth, in USD, on each side.
+mid price of the venue's `ReferencePrices` and holds the configured depth, in USD, on each
+side.
 
 A launched token has one pool only, from the launch on: on the venue and against the token
 the launch names, at the launch's price and depth (`PoolBook.open_launch`). Its first
@@ -11,7 +12,8 @@ the launch names, at the launch's price and depth (`PoolBook.open_launch`). Its 
 block); quoting a launched token anywhere else is `NoRouteError`.
 
 `PoolBook` holds one venue's pools as they stand: created on first use (or opened by a
-launch), re-priced by each quote, moved by each landed swap.
+launch), re-priced by each quote, moved by each landed swap. Which tokens were launched and
+what they are worth, it asks its `ReferencePrices` (and the token registry behind them).
 
 Raydium pools are constant-product (x·y = k); Meteora pools are DLMM-style bins. Depths and
 bin steps depend on the venue and on the pair's tier: two stablecoins (deep, narrow bins), a
@@ -30,8 +32,8 @@ from order_engine.domain.launches import Launch
 from order_engine.domain.pools import ConstantProductPool, DlmmPool, Pool
 from order_engine.domain.pools.base import CTX, ONE
 from order_engine.domain.quotes import Quote
-from order_engine.domain.tokens import TOKENS, Token, is_launched
-from order_engine.venues.sim.market import base_price, usd_price
+from order_engine.domain.tokens import BUILT_IN_TOKENS, Token
+from order_engine.venues.sim.market import ReferencePrices
 
 D = Decimal
 
@@ -107,23 +109,13 @@ class PoolPair:
             return PairTier.MAJOR
         return PairTier.MINOR
 
-    @property
-    def launched(self) -> bool:
-        """Whether a launched token trades in this pool (then only its venue holds it)."""
-        return is_launched(self.base) or is_launched(self.quote)
-
-    @property
-    def reference_price(self) -> Decimal:
-        """B per A at the market's reference prices."""
-        return base_price(self.base, self.quote)
-
     def __str__(self) -> str:
         return f"{self.base}/{self.quote}"
 
 
 def pool_pairs() -> list[PoolPair]:
     """The pools every venue holds: one per pair of built-in tokens (not launched ones)."""
-    symbols = sorted({_pool_symbol(t) for t in TOKENS.values() if not is_launched(t.symbol)})
+    symbols = sorted({_pool_symbol(t) for t in BUILT_IN_TOKENS})
     return sorted({PoolPair.of(x, y) for x, y in combinations(symbols, 2)}, key=str)
 
 
@@ -140,13 +132,14 @@ def pool_depth_usd(venue: str, pair: PoolPair) -> Decimal:
     return DEPTH_USD[venue][pair.tier]
 
 
-def new_pool(venue: str, pair: PoolPair, *, fee: Decimal) -> Pool:
+def new_pool(venue: str, pair: PoolPair, *, fee: Decimal, prices: ReferencePrices) -> Pool:
     """`venue`'s pool for `pair` at the reference mid price and the configured depth.
 
     `fee` is the constant-product fee, or the DLMM base fee (the variable fee adds to it).
     """
-    depth_b = pool_depth_usd(venue, pair) / usd_price(pair.quote)
-    return _pool_at(venue, pair, pair.reference_price, depth_b, fee=fee)
+    depth_b = pool_depth_usd(venue, pair) / prices.usd_price(pair.quote)
+    mid = prices.base_price(pair.base, pair.quote)
+    return _pool_at(venue, pair, mid, depth_b, fee=fee)
 
 
 def _pool_at(venue: str, pair: PoolPair, mid: Decimal, depth_b: Decimal, *, fee: Decimal) -> Pool:
@@ -171,10 +164,11 @@ class _PoolState:
 class PoolBook:
     """One venue's pools as they stand (in this process), each created on first use."""
 
-    def __init__(self, venue: str, *, fee: Decimal) -> None:
+    def __init__(self, venue: str, *, fee: Decimal, prices: ReferencePrices | None = None) -> None:
         check_venue(venue)
         self._venue = venue
         self._fee = fee
+        self._prices = ReferencePrices() if prices is None else prices
         self._states: dict[PoolPair, _PoolState] = {}
         self._volatile_left: dict[PoolPair, int] = {}  # swaps left in a new pool's first block
 
@@ -182,9 +176,9 @@ class PoolBook:
         """The pool trading the pair; `NoRouteError` naming the venue if there is none."""
         try:
             pair = PoolPair.of(token_in, token_out)
-            if pair.launched and pair not in self._states:
+            if self.launched(pair) and pair not in self._states:
                 raise NoRouteError(f"no pool for {token_in.symbol}/{token_out.symbol} yet")
-            pair.reference_price  # noqa: B018 - raises for a token without a market price
+            self.reference_price(pair)  # raises for a token without a market price
         except ValueError as exc:
             raise NoRouteError(f"{self._venue}: {exc}") from None
         except NoRouteError as exc:
@@ -195,17 +189,26 @@ class PoolBook:
         """Open the pool of `launch` (whose token this process registered) at its opening
         price, `launch.depth_usd` on each side; False, and nothing changes, if it is open."""
         pair = PoolPair.of(launch.symbol, launch.quote)
-        if not is_launched(launch.symbol):
+        if not self._prices.tokens.is_launched(launch.symbol):
             raise ValueError(f"{launch.symbol} is not a registered launched token")
         if pair in self._states:
             return False
         with localcontext(CTX):
             mid = launch.price if pair.base == launch.symbol else ONE / launch.price
-            depth_b = launch.depth_usd / usd_price(pair.quote)
+            depth_b = launch.depth_usd / self._prices.usd_price(pair.quote)
         pool = _pool_at(self._venue, pair, mid, depth_b, fee=self._fee)
         self._states[pair] = _PoolState(pool)
         self._volatile_left[pair] = volatile_swaps
         return True
+
+    def launched(self, pair: PoolPair) -> bool:
+        """Whether a launched token trades in `pair` (then only its venue holds it)."""
+        tokens = self._prices.tokens
+        return tokens.is_launched(pair.base) or tokens.is_launched(pair.quote)
+
+    def reference_price(self, pair: PoolPair) -> Decimal:
+        """B per A at the market's reference prices; `NoRouteError` if one has none."""
+        return self._prices.base_price(pair.base, pair.quote)
 
     def drift_bound(self, pair: PoolPair, usual: Decimal) -> Decimal:
         """How far the next swap on `pair` may execute from its quoted mid: `usual`, or
@@ -215,9 +218,10 @@ class PoolBook:
     def _state(self, pair: PoolPair) -> _PoolState:
         state = self._states.get(pair)
         if state is None:
-            if pair.launched:
+            if self.launched(pair):
                 raise NoRouteError(f"{self._venue}: no pool for {pair} yet")
-            state = self._states[pair] = _PoolState(new_pool(self._venue, pair, fee=self._fee))
+            pool = new_pool(self._venue, pair, fee=self._fee, prices=self._prices)
+            state = self._states[pair] = _PoolState(pool)
         return state
 
     def pool(self, pair: PoolPair) -> Pool:

@@ -13,7 +13,8 @@ first swaps there execute with a wider drift, so a tight slippage tolerance may 
 Prices are reproducible: each venue draws from `random.Random` seeded by (seed, venue).
 Every latency is multiplied by `latency_scale` in one place (`_scaled`); 0 makes the venue
 answer at once and land swaps as soon as they are accepted. Pools live in the process;
-the chain's ledger may be shared between processes.
+the chain's ledger may be shared between processes. The venues of one engine share one
+`ReferencePrices` over that engine's `TokenRegistry` (`simulated_venues(tokens=...)`).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import logging
 import random
 import secrets
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -38,11 +39,11 @@ from order_engine.domain.legs import SignedTx
 from order_engine.domain.orders import Execution
 from order_engine.domain.pools import InsufficientLiquidityError, Pool
 from order_engine.domain.quotes import Quote, quantize
-from order_engine.domain.tokens import Token, find_token
+from order_engine.domain.tokens import Token, TokenRegistry
 from order_engine.venues.base import SwapTransaction, TxState, TxStatus
 from order_engine.venues.sim.curves import PRICE_CONTEXT, PoolCurve
 from order_engine.venues.sim.ledger import InMemorySwapLedger, LedgerEntry, SwapLedger
-from order_engine.venues.sim.market import register_launch
+from order_engine.venues.sim.market import ReferencePrices
 from order_engine.venues.sim.pool_book import PoolBook, PoolPair
 from order_engine.venues.sim.transactions import swap_steps
 
@@ -112,12 +113,14 @@ class SimulatedVenue:
         failure_rate: float = 0.0,
         ledger: SwapLedger | None = None,
         now: Callable[[], float] = time.time,
+        prices: ReferencePrices | None = None,  # its market (default: one of its own)
     ) -> None:
         if latency_scale < 0:
             raise ValueError("latency_scale must be >= 0")
         if not 0.0 <= failure_rate <= 1.0:
             raise ValueError("failure_rate must be within [0, 1]")
-        self._pools = PoolBook(profile.name, fee=profile.fee)
+        self._prices = ReferencePrices() if prices is None else prices
+        self._pools = PoolBook(profile.name, fee=profile.fee, prices=self._prices)
         self._profile = profile
         self._latency_scale = latency_scale
         self._failure_rate = failure_rate
@@ -140,6 +143,10 @@ class SimulatedVenue:
     def profile(self) -> VenueProfile:
         return self._profile
 
+    @property
+    def prices(self) -> ReferencePrices:
+        return self._prices
+
     def _scaled(self, seconds: float) -> float:
         """The one place latencies are scaled."""
         return seconds * self._latency_scale
@@ -153,7 +160,7 @@ class SimulatedVenue:
         price here); False, and nothing changes, if it names another or is open already."""
         if launch.venue != self.name:
             return False
-        register_launch(launch)
+        self._prices.register_launch(launch)
         opened = self._pools.open_launch(launch)
         if opened:
             log.info("%s opened %s/%s at %s", self.name, launch.symbol, launch.quote, launch.price)
@@ -166,7 +173,7 @@ class SimulatedVenue:
         if delay > 0:
             await asyncio.sleep(delay)
         noise = uniform(self._quote_rng, self._profile.variance_low, self._profile.variance_high)
-        mid = PRICE_CONTEXT.create_decimal(pair.reference_price * noise)
+        mid = PRICE_CONTEXT.create_decimal(self._pools.reference_price(pair) * noise)
         pool = self._pools.reprice(pair, mid)
         expires_at_ms = round((self._now() + self._profile.quote_ttl_s) * 1000)
         log.debug("%s %s pool v%d at mid %s", self.name, pair, pool.version, mid)
@@ -209,8 +216,8 @@ class SimulatedVenue:
             if self._fault_rng.random() < self._failure_rate:
                 raise VenueUnavailableError(f"{self.name} is unavailable (simulated outage)")
             try:
-                token_in = find_token(tx.quote.token_in, field="tokenIn")
-                token_out = find_token(tx.quote.token_out, field="tokenOut")
+                token_in = self._prices.tokens.find(tx.quote.token_in, field="tokenIn")
+                token_out = self._prices.tokens.find(tx.quote.token_out, field="tokenOut")
             except UnknownTokenError as exc:
                 raise NoRouteError(f"{self.name}: {exc.message}") from None
             pair = self._pools.pair(token_in, token_out)
@@ -290,10 +297,11 @@ class SimulatedVenue:
         ]
 
 
-def apply_launch(venues: Iterable[SimulatedVenue], launch: Launch) -> bool:
-    """Apply `launch` in this process: register its token and price, and open its pool on
-    the venue it names if that is one of `venues`. True if one of them opened it now."""
-    register_launch(launch)
+def apply_launch(venues: Sequence[SimulatedVenue], launch: Launch) -> bool:
+    """Apply `launch` to `venues`: register its token and price in their market(s), and
+    open its pool on the venue it names if that is one of them. True if one opened it now."""
+    for market in {id(v.prices): v.prices for v in venues}.values():
+        market.register_launch(launch)
     opened = [v.open_pool(launch) for v in venues]  # every venue, not just up to the first
     return any(opened)
 
@@ -305,9 +313,12 @@ def simulated_venues(
     failure_rate: float = 0.0,
     ledger: SwapLedger | None = None,
     now: Callable[[], float] = time.time,
+    tokens: TokenRegistry,
 ) -> list[SimulatedVenue]:
-    """Raydium then Meteora, sharing one seed, latency scale, failure rate, chain and clock."""
+    """Raydium then Meteora, sharing one seed, latency scale, failure rate, chain, clock
+    and market (reference prices over the engine's `tokens`)."""
     chain = InMemorySwapLedger() if ledger is None else ledger
+    prices = ReferencePrices(tokens)
     return [
         SimulatedVenue(
             profile,
@@ -316,6 +327,7 @@ def simulated_venues(
             failure_rate=failure_rate,
             ledger=chain,
             now=now,
+            prices=prices,
         )
         for profile in (RAYDIUM, METEORA)
     ]
