@@ -66,6 +66,14 @@ class Settings(BaseSettings):
     chain_landing_delay_slots: int = Field(default=0, ge=0, le=1000)
     chain_read_error_rate: float = Field(default=0.0, ge=0, le=1)
     chain_send_error_rate: float = Field(default=0.0, ge=0, le=1)
+    # the background market on the local chain: every MARKET_INTERVAL_S seconds (0 = off)
+    # the reference prices take a random step, noise trades hit random pools and an
+    # arbitrageur pulls every pool back to the reference
+    market_interval_s: float = Field(default=2.0, ge=0)
+    market_volatility_bps: Decimal = Field(default=Decimal(5), ge=0, le=1000)
+    market_flow_usd: Decimal = Field(default=Decimal(2000), ge=0)
+    market_noise_trades: int = Field(default=2, ge=0, le=100)
+    market_arbitrage: bool = True
 
     @field_validator("sim_launches")
     @classmethod

@@ -109,6 +109,7 @@ async def running_engine(tmp_path: Path, **overrides: Any) -> AsyncIterator[Runn
     on the simulated venues unless `venues="chain"` (the real programs)."""
     defaults: dict[str, Any] = {
         "venues": "sim",
+        "market_interval_s": 0,  # no background trades: outcomes depend on the orders only
         "host": "127.0.0.1",
         "data_dir": tmp_path,
         "latency_scale": 0,

@@ -134,3 +134,28 @@ async def test_limit_and_sniper_orders_fire_on_the_chain(tmp_path: Path) -> None
     assert sniper_events[-1]["dex"] == "meteora" and len(executions) == 1
     tokens = D(sniper_events[-1]["amountOut"])
     assert D(900) < tokens < D(1000)  # 0.5 SOL at 0.0005 SOL each, less fee and impact
+
+
+async def test_the_background_market_moves_prices_while_orders_execute(tmp_path: Path) -> None:
+    async with chain_engine(tmp_path, market_interval_s=0.05) as eng:
+        market = venue_set(eng).market
+        assert market is not None and market.running
+        first = (await eng.client.get("/api/chain/pools")).json()["pools"]
+        for _ in range(200):  # the market steps on its own timer: poll its counter
+            if market.steps >= 5:
+                break
+            await asyncio.sleep(0.05)
+        assert market.steps >= 5
+        order_id = await eng.order_id({"tokenIn": "SOL", "tokenOut": "USDC", "amountIn": "3"})
+        events = await eng.stream(order_id)
+        later = (await eng.client.get("/api/chain/pools")).json()["pools"]
+    assert statuses(events) == HAPPY
+    price = {(p["venue"], p["address"]): D(p["price"]) for p in first}
+    moved = [p for p in later if D(p["price"]) != price[(p["venue"], p["address"])]]
+    assert moved, "the market's trades move pool prices"
+    sol_usdc = [
+        D(p["price"])
+        for p in later
+        if (p["base"]["symbol"], p["quote"]["symbol"]) == ("WSOL", "USDC")
+    ]
+    assert len(sol_usdc) == 2 and abs(sol_usdc[0] / sol_usdc[1] - 1) < D("0.02")

@@ -72,6 +72,8 @@ class Engine:
         self._tasks.append(asyncio.create_task(self._recovery_loop()))
         for delay_s, request in parse_schedule(self.settings.sim_launches):
             self._tasks.append(asyncio.create_task(self._scheduled_launch(delay_s, request)))
+        if self.venue_set.market is not None:
+            self.venue_set.market.start()
 
     async def _scheduled_launch(self, delay_s: float, request: LaunchRequest) -> None:
         await asyncio.sleep(delay_s)
@@ -116,6 +118,8 @@ class Engine:
         await self.bus.close()
         await self.adapters.board.close()
         await self.adapters.chain.close()
+        if self.venue_set.market is not None:
+            await self.venue_set.market.stop()
         if self.venue_set.chain is not None:
             await self.venue_set.chain.close()
         await self.store.close()

@@ -10,11 +10,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Literal
 
+from solders.pubkey import Pubkey
+
 from order_engine.bootstrap.factories import ConfigurationError
 from order_engine.chain.faults import ChainFaults
-from order_engine.chain.genesis import GenesisSpec
+from order_engine.chain.genesis import GenesisSpec, derived_keypair
 from order_engine.chain.inprocess import InProcessChain
 from order_engine.chain.local import ChainMismatchError, LocalChain, open_local_chain
+from order_engine.chain.market import BackgroundMarket, MarketSettings
 from order_engine.chain.memo import ORDER_PREFIX
 from order_engine.chain.programs import (
     ProgramBinaries,
@@ -47,6 +50,7 @@ class VenueSet:
     executions: Callable[[str], Awaitable[list[Execution]]]
     chain: InProcessChain | None = None
     wallet: str | None = None
+    market: BackgroundMarket | None = None
 
 
 def resolve_venues(settings: Settings, command: str) -> tuple[str, ProgramBinaries | None]:
@@ -77,31 +81,7 @@ def chain_venue_set(
         wallet = load_or_create_wallet(s.wallet_keypair or s.data_dir / WALLET_FILE)
     except WalletFileError as exc:
         raise ConfigurationError(str(exc)) from exc
-    spec = GenesisSpec(
-        s.rng_seed,
-        tokens.built_in(),
-        wallet.pubkey(),
-        s.wallet_funding_sol,
-        s.wallet_funding_usd,
-    )
-    faults = ChainFaults(
-        s.chain_drop_rate,
-        s.chain_landing_delay_slots,
-        s.chain_read_error_rate,
-        s.chain_send_error_rate,
-        s.rng_seed,
-    )
-    try:
-        local = open_local_chain(
-            binaries,
-            spec,
-            tokens=tokens,
-            data_dir=s.data_dir,
-            slot_s=SLOT_S * s.latency_scale,
-            faults=faults,
-        )
-    except ChainMismatchError as exc:
-        raise ConfigurationError(str(exc)) from exc
+    local = _open_chain(s, binaries, tokens, wallet.pubkey())
     venue_settings = ChainVenueSettings(s.priority_fee_micro_lamports)
     args = (local.chain, wallet, tokens.by_mint, venue_settings)
     venues: list[ChainVenue] = [
@@ -121,7 +101,49 @@ def chain_venue_set(
         functools.partial(_chain_executions, local, venues),
         local.chain,
         str(wallet.pubkey()),
+        _market(s, local),
     )
+
+
+def _open_chain(
+    s: Settings, binaries: ProgramBinaries, tokens: TokenRegistry, wallet: Pubkey
+) -> LocalChain:
+    spec = GenesisSpec(
+        s.rng_seed, tokens.built_in(), wallet, s.wallet_funding_sol, s.wallet_funding_usd
+    )
+    faults = ChainFaults(
+        s.chain_drop_rate,
+        s.chain_landing_delay_slots,
+        s.chain_read_error_rate,
+        s.chain_send_error_rate,
+        s.rng_seed,
+    )
+    try:
+        return open_local_chain(
+            binaries,
+            spec,
+            tokens=tokens,
+            data_dir=s.data_dir,
+            slot_s=SLOT_S * s.latency_scale,
+            faults=faults,
+        )
+    except ChainMismatchError as exc:
+        raise ConfigurationError(str(exc)) from exc
+
+
+def _market(s: Settings, local: LocalChain) -> BackgroundMarket | None:
+    """The background market (trading as the genesis authority), or None when off."""
+    if s.market_interval_s <= 0:
+        return None
+    settings = MarketSettings(
+        s.market_interval_s,
+        s.market_volatility_bps,
+        s.market_flow_usd,
+        s.market_noise_trades,
+        s.rng_seed,
+        s.market_arbitrage,
+    )
+    return BackgroundMarket(local.chain, derived_keypair(s.rng_seed, "genesis-authority"), settings)
 
 
 async def _chain_executions(
