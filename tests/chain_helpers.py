@@ -45,7 +45,8 @@ def local_chain(
     *,
     seed: int = 7,
     data_dir: Path | None = None,
-    slot_s: float = 0.0,
+    slot_s: float = 0.002,  # fast slots: 150 of them (a blockhash's life) pass in 0.3 s
+    instant: bool = True,
     faults: ChainFaults | None = None,
     wallet_sol: int = 100_000,
     now: Callable[[], float] = time.time,
@@ -61,6 +62,7 @@ def local_chain(
         tokens=tokens,
         data_dir=data_dir,
         slot_s=slot_s,
+        instant=instant,
         faults=faults,
         now=now,
     )

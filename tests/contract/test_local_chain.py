@@ -58,22 +58,22 @@ async def test_a_signature_executes_once() -> None:
 
 
 async def test_a_blockhash_is_valid_for_150_slots() -> None:
-    wallet = Keypair()
-    chain = local_chain(wallet).chain
+    wallet, clock = Keypair(), FakeTime()
+    chain = local_chain(wallet, slot_s=0.4, now=clock).chain  # lands at once, 400 ms slots
     latest = await chain.latest_blockhash()
-    assert latest.last_valid_block_height == await chain.block_height() - 1 + BLOCKHASH_VALID_SLOTS
+    assert latest.last_valid_block_height == await chain.block_height() + BLOCKHASH_VALID_SLOTS
     old = latest.blockhash
-    while await chain.block_height() < latest.last_valid_block_height:
-        pass  # each call is a slot with LATENCY_SCALE=0
+    clock.t += 0.4 * BLOCKHASH_VALID_SLOTS  # the last slot it is valid in
+    assert await chain.block_height() == latest.last_valid_block_height
     await chain.send(await transfer(chain, wallet, Pubkey.new_unique(), RENT_FREE, old))
-    await chain.block_height()  # one slot more: past the last valid height
+    clock.t += 0.4  # one slot more
     with pytest.raises(TransactionRejectedError, match="blockhash"):
         await chain.send(await transfer(chain, wallet, Pubkey.new_unique(), RENT_FREE, old))
 
 
 async def test_a_transaction_lands_at_the_next_slot_and_confirms_after() -> None:
     wallet, to, clock = Keypair(), Pubkey.new_unique(), FakeTime()
-    chain = local_chain(wallet, slot_s=0.4, now=clock).chain
+    chain = local_chain(wallet, slot_s=0.4, instant=False, now=clock).chain
     clock.t += 1
     signature = await chain.send(await transfer(chain, wallet, to, RENT_FREE))
     assert await chain.signature_statuses([signature]) == [None]  # not before its slot
@@ -111,7 +111,7 @@ async def test_injected_faults() -> None:
 async def test_a_landing_delay_holds_the_transaction_back() -> None:
     wallet, to, clock = Keypair(), Pubkey.new_unique(), FakeTime()
     faults = ChainFaults(landing_delay_slots=3)
-    chain = local_chain(wallet, slot_s=0.4, now=clock, faults=faults).chain
+    chain = local_chain(wallet, slot_s=0.4, instant=False, now=clock, faults=faults).chain
     clock.t += 1
     signature = await chain.send(await transfer(chain, wallet, to, RENT_FREE))
     clock.t += 0.4 * 3

@@ -59,8 +59,8 @@ async def sell_sol(local: LocalChain, venue: str, sells: int) -> int:
                   if chain.account(dlmm.bin_array_address(pair.lb_pair, i))]  # fmt: skip
         ix = dlmm.swap_ix(pair, b.authority_key, b.ata(sol), b.ata(usdc), True, TEN_SOL, 0, arrays)
     landed = 0
-    for _ in range(sells):
-        landed += await send(local, [set_compute_unit_limit(1_400_000), ix])
+    for i in range(sells):  # each its own transaction (identical bytes would execute once)
+        landed += await send(local, [set_compute_unit_limit(1_400_000 - i), ix])
     return landed
 
 
@@ -134,7 +134,8 @@ async def test_the_same_seed_makes_the_same_trades() -> None:
         market = market_on(local, MarketSettings(seed=seed, volatility_bps=D(20)))
         reports = [await market.step() for _ in range(15)]
         sent = [t.signature for r in reports for t in r.trades]
-        assert local.chain.signatures_with_memo(MARKET_MEMO) == sent  # every one, in order
+        memos = [local.chain.signatures_with_memo(f"{MARKET_MEMO}:{n}") for n in range(1, 1000)]
+        assert [m[0] for m in memos if m] == sent  # every one, in order, each its own
         return reports
 
     first, again, other = await run(5), await run(5), await run(6)

@@ -132,3 +132,29 @@ async def test_the_chain_venues_execute_exactly_their_quote(index: int) -> None:
         )  # fmt: skip
         await v.submit(tx)
         assert (await v.confirm(tx.signature)).amount_out == quote.amount_out
+
+
+@pytest.mark.parametrize(
+    ("index", "code"), [(0, 6005), (1, 6003)], ids=["raydium-6005", "meteora-6003"]
+)
+async def test_a_swap_the_pool_moved_under_reverts_on_chain_as_slippage(
+    index: int, code: int
+) -> None:
+    made = _chain(index)
+    v = made.venue
+    assert isinstance(v, ChainVenue)
+    quote = await v.quote(SOL, USDC, D("5"))
+    late = await v.build(
+        quote, token_in=SOL, token_out=USDC, min_amount_out=quote.amount_out, order_id="ord-late"
+    )
+    ahead = await _build(v, "1500", None, "ord-ahead")  # another order moves the pool first
+    await v.submit(ahead)
+    await v.confirm(ahead.signature, signed=ahead.signed)
+    await v.submit(late)
+    with pytest.raises(SlippageExceededError):
+        await v.confirm(late.signature, signed=late.signed)
+    status = await v.status(late.signature)
+    details = await v.chain.transaction(late.signature)
+    assert status.state is TxState.REVERTED and status.reason == "slippage exceeded"
+    assert details is not None and details.custom_error == code and details.fee > 0
+    assert await made.executions("ord-late") == 0

@@ -128,7 +128,7 @@ async def test_pool_reserves_move_after_a_swap(tmp_path: Path) -> None:
         events = await eng.stream(order_id)
         after = await pools(eng)
     assert statuses(events) == HAPPY
-    assert after["slot"] > before["slot"]
+    assert after["slot"] >= before["slot"]  # slots pass every 400 ms
     venues = set(events[-1]["dex"].split("+"))
     sold = D(events[-1]["legs"][0]["amountIn"]) if len(venues) == 1 else None
     for venue in venues:

@@ -159,3 +159,23 @@ async def test_the_background_market_moves_prices_while_orders_execute(tmp_path:
         if (p["base"]["symbol"], p["quote"]["symbol"]) == ("WSOL", "USDC")
     ]
     assert len(sol_usdc) == 2 and abs(sol_usdc[0] / sol_usdc[1] - 1) < D("0.02")
+
+
+async def test_orders_ride_out_a_chain_that_drops_and_errs(tmp_path: Path) -> None:
+    faults = {
+        "chain_drop_rate": 0.3,
+        "chain_send_error_rate": 0.2,
+        "chain_read_error_rate": 0.01,
+        "max_attempts": 6,
+    }
+    async with chain_engine(tmp_path, **faults) as eng:
+        ids = [
+            await eng.order_id({"tokenIn": "SOL", "tokenOut": "USDC", "amountIn": "1"})
+            for _ in range(8)
+        ]
+        streams = await asyncio.gather(*(eng.stream(i) for i in ids))
+        executions = [await eng.engine.executions(i) for i in ids]
+    for order_id, events, landed in zip(ids, streams, executions, strict=True):
+        assert statuses(events)[-1] == "confirmed", events[-1]
+        assert_lifecycle(events, order_id, "confirmed")
+        assert [e.tx_hash for e in landed] == [events[-1]["txHash"]]  # exactly one swap

@@ -124,7 +124,8 @@ def _open_chain(
             spec,
             tokens=tokens,
             data_dir=s.data_dir,
-            slot_s=SLOT_S * s.latency_scale,
+            slot_s=SLOT_S * s.latency_scale or SLOT_S,
+            instant=s.latency_scale == 0,
             faults=faults,
         )
     except ChainMismatchError as exc:
@@ -153,7 +154,7 @@ async def _chain_executions(
     by_program = {v.name: v for v in venues}
     out: list[Execution] = []
     for signature in local.chain.signatures_with_memo(f"{ORDER_PREFIX}{order_id}"):
-        details = await local.chain.transaction(signature)
+        details = local.chain.details(signature)
         if details is None or details.err is not None:
             continue
         venue = next(

@@ -1,9 +1,9 @@
 """`InProcessChain`: the real programs in LiteSVM, behind a slot clock that behaves like
 Solana's.
 
-- **Slots.** With `slot_s > 0` a slot passes every `slot_s` seconds (400 ms × the latency
-  scale) and a sent transaction lands at the next slot. With `slot_s == 0` every call to
-  the chain is a slot of its own: a transaction lands within the call that sends it.
+- **Slots.** A slot passes every `slot_s` seconds (400 ms × the latency scale) and a sent
+  transaction lands at the next slot; `instant` (latency scale 0): it lands within the call
+  that sends it, final at once, while slots keep their wall-clock pace (400 ms).
 - **Blockhashes.** Each slot has its own blockhash; one is accepted for
   `BLOCKHASH_VALID_SLOTS` slots (LiteSVM itself only knows its newest hash, so its own
   check is off and the window is enforced here). A signature executes once.
@@ -65,7 +65,8 @@ class InProcessChain:
         binaries: ProgramBinaries,
         *,
         genesis_hash: str,
-        slot_s: float = 0.0,
+        slot_s: float = 0.4,
+        instant: bool = False,
         journal: ChainJournal | None = None,
         faults: ChainFaults | None = None,
         now: Callable[[], float] = time.time,
@@ -75,7 +76,7 @@ class InProcessChain:
         self.genesis_hash = genesis_hash
         self._now, self._journal = now, journal
         self._faults = FaultInjector(faults or ChainFaults())
-        self.clock = SlotClock(genesis_hash, slot_s, now)
+        self.clock = SlotClock(genesis_hash, slot_s, now, instant=instant)
         self._unix = GENESIS_UNIX
         self._pending: dict[str, _Pending] = {}
         self._executed: dict[str, SignatureStatus] = {}
@@ -173,6 +174,11 @@ class InProcessChain:
 
     async def transaction(self, signature: str) -> TransactionDetails | None:
         self._read()
+        return self.details(signature)
+
+    def details(self, signature: str) -> TransactionDetails | None:
+        """An executed transaction's details, read directly (no injected faults): the
+        chain's own history, for accounting and tests."""
         found = self._details.get(signature)
         if found is None and self._journal is not None:
             found = self._journal.transaction(signature)
@@ -181,20 +187,19 @@ class InProcessChain:
     # ---- writes ----------------------------------------------------------------------
     async def send(self, wire: bytes) -> str:
         self._faults.on_send()
+        self._tick()
         tx = VersionedTransaction.from_bytes(wire)
         signature = str(tx.signatures[0])
         self._check_blockhash(tx)
         if signature in self._pending or self._status(signature) is not None:
-            self._tick()
             return signature  # a signature executes once; the resend changes nothing
         if self._faults.dropped(signature):
             log.info("chain dropped %s (injected)", signature)
-            self._tick()
             return signature
         delay = 0 if self.clock.instant else 1
         land = self.clock.slot + delay + self._faults.faults.landing_delay_slots
         self._pending[signature] = _Pending(wire, tx, land)
-        self._tick()
+        self._tick()  # lands it now if the chain is instant
         return signature
 
     def _check_blockhash(self, tx: VersionedTransaction) -> None:

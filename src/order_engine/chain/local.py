@@ -39,7 +39,8 @@ def open_local_chain(
     *,
     tokens: TokenRegistry,
     data_dir: Path | None,
-    slot_s: float = 0.0,
+    slot_s: float = 0.4,
+    instant: bool = False,
     faults: ChainFaults | None = None,
     now: Callable[[], float] = time.time,
 ) -> LocalChain:
@@ -48,7 +49,8 @@ def open_local_chain(
     genesis_hash = spec.digest(binaries.digest)
     journal = None if data_dir is None else ChainJournal(data_dir / CHAIN_FILE)
     chain = InProcessChain(
-        binaries, genesis_hash=genesis_hash, slot_s=slot_s, journal=journal, faults=faults,
+        binaries, genesis_hash=genesis_hash, slot_s=slot_s, instant=instant, journal=journal,
+        faults=faults,
         now=now,
     )  # fmt: skip
     started = time.perf_counter()

@@ -17,8 +17,8 @@ which no order's memo is. Every step:
 
 Every swap's minimum out is its exact quote less 1%. A swap the chain refuses, or that
 fails on chain, is logged and counted; the loop (`start`/`stop`) logs a failed step and goes
-on. With `slot_s > 0` a transaction lands at the next slot: a step waits for its trades
-before it reads the pools again.
+on. Unless the chain is instant, a transaction lands at the next slot: a step waits for its
+trades before it reads the pools again.
 """
 
 from __future__ import annotations
@@ -142,6 +142,7 @@ class BackgroundMarket:
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
         self._steps = 0
+        self._sent = 0  # trades sent so far (numbers their memos)
 
     @property
     def reference_usd(self) -> dict[str, Decimal]:
@@ -243,7 +244,8 @@ class BackgroundMarket:
             return None
         ix = pool.instruction(self._me, sell_base, units, min_out)
         latest = await self.chain.latest_blockhash()
-        body = [set_compute_unit_limit(CU_LIMIT), ix, market_memo()]
+        self._sent += 1
+        body = [set_compute_unit_limit(CU_LIMIT), ix, market_memo(self._sent)]
         message = Message.new_with_blockhash(body, self._me, latest.blockhash)
         tx = Transaction([self._trader], message, latest.blockhash)
         try:

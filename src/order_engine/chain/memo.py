@@ -17,8 +17,10 @@ def order_memo(order_id: str) -> Instruction:
     return Instruction(MEMO_PROGRAM, f"{ORDER_PREFIX}{order_id}".encode(), [])
 
 
-def market_memo() -> Instruction:
-    return Instruction(MEMO_PROGRAM, MARKET_MEMO.encode(), [])
+def market_memo(seq: int) -> Instruction:
+    """`market:<seq>`: the background market's trade number `seq` (each its own
+    transaction, even when two trades are the same swap in the same slot)."""
+    return Instruction(MEMO_PROGRAM, f"{MARKET_MEMO}:{seq}".encode(), [])
 
 
 def memo_of(tx: VersionedTransaction) -> str | None:

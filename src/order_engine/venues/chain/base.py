@@ -215,17 +215,23 @@ class ChainVenue(ABC):
 
     async def confirm(self, signature: str, *, signed: SignedTx | None = None) -> Execution:
         """Poll until it lands, reverts or expires; meanwhile send the same bytes again
-        every `REBROADCAST_SLOTS` slots (a dropped transaction then still lands, once)."""
+        every `REBROADCAST_SLOTS` slots (a dropped transaction then still lands, once). A
+        chain that does not answer for a while is asked again until the deadline."""
         deadline = time.monotonic() + self.settings.confirm_timeout_s
         sent_at: int | None = None
         while True:
-            status = await self.status(signature)
-            if status.state is TxState.LANDED and status.execution is not None:
-                return status.execution
-            if status.state is TxState.REVERTED:
-                await self._reverted(signature)
-            if status.state is TxState.UNKNOWN:
-                sent_at = await self._unseen(signature, signed, sent_at, deadline)
+            try:
+                status = await self.status(signature)
+                if status.state is TxState.LANDED and status.execution is not None:
+                    return status.execution
+                if status.state is TxState.REVERTED:
+                    await self._reverted(signature)
+                if status.state is TxState.UNKNOWN:
+                    sent_at = await self._unseen(signature, signed, sent_at, deadline)
+            except ChainUnavailableError:
+                if time.monotonic() > deadline:
+                    raise
+                log.debug("chain did not answer about %s; asking again", signature)
             await asyncio.sleep(self.settings.poll_s)
 
     async def _unseen(
