@@ -10,6 +10,7 @@ them against `dlmm_idl.json`.
 
 from __future__ import annotations
 
+import functools
 import struct
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -107,6 +108,7 @@ def bin_array_index(bin_id: int) -> int:
     return bin_id // BINS_PER_ARRAY
 
 
+@functools.lru_cache(maxsize=16_384)  # a program-address search per call otherwise
 def bin_array_address(lb_pair: Pubkey, index: int) -> Pubkey:
     """The BinArray PDA: ["bin_array", lb_pair, index as little-endian i64]."""
     return _pda(b"bin_array", bytes(lb_pair), struct.pack("<q", index))

@@ -10,7 +10,6 @@ its bytes and last valid block height go to the engine before it is sent.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import logging
 import time
@@ -30,26 +29,24 @@ from solders.transaction import Transaction
 
 from order_engine.chain import spl
 from order_engine.chain.memo import order_memo
-from order_engine.chain.port import Chain, Commitment, TransactionDetails
+from order_engine.chain.port import Chain
 from order_engine.domain.errors import (
-    ChainUnavailableError,
     InsufficientFundsError,
     SlippageExceededError,
-    TransactionExpiredError,
     TransactionRejectedError,
 )
-from order_engine.domain.legs import Receipt, SignedTx
-from order_engine.domain.orders import Execution
-from order_engine.domain.quotes import Quote, quantize
+from order_engine.domain.legs import SignedTx
+from order_engine.domain.quotes import Quote
 from order_engine.domain.tokens import Token
-from order_engine.venues.base import SwapTransaction, TxState, TxStatus
+from order_engine.venues.base import SwapTransaction
+from order_engine.venues.chain.budget import ComputeBudgets, budget_key, limit_for
 from order_engine.venues.chain.curve import ChainCurve, from_units, to_units
 from order_engine.venues.chain.describe import describe_failure, swap_steps
+from order_engine.venues.chain.outcomes import ChainOutcomes
 
 log = logging.getLogger(__name__)
 MAX_CU = 1_400_000
-REBROADCAST_SLOTS = 2  # a transaction not seen for this many slots is sent again
-EXECUTED_PRICE_PLACES = 12
+SOL_RESERVE = Decimal("0.01")  # fees and temporary accounts' rent a native swap needs
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +57,7 @@ class ChainVenueSettings:
     confirm_timeout_s: float = 90.0  # without a block height to wait for
 
 
-class ChainVenue(ABC):
+class ChainVenue(ChainOutcomes, ABC):
     """A `Venue` on one program. Subclasses read its pools and encode its swap."""
 
     slippage_error: int  # the program's custom error for a minimum out not met
@@ -80,10 +77,19 @@ class ChainVenue(ABC):
         self._tokens_by_mint = tokens_by_mint
         self.settings = settings or ChainVenueSettings()
         self._now = now
+        self.budgets = ComputeBudgets()
 
     @property
     def name(self) -> str:
         return self._name
+
+    @property
+    def confirm_timeout_s(self) -> float:
+        return self.settings.confirm_timeout_s
+
+    @property
+    def poll_s(self) -> float:
+        return self.settings.poll_s
 
     def expires_at_ms(self) -> int:
         return round((self._now() + self.settings.quote_ttl_s) * 1000)
@@ -117,12 +123,15 @@ class ChainVenue(ABC):
         swap = await self.swap_instruction(quote, token_in, token_out, accounts, amount, floor)
         body = [*before, swap, *after, order_memo(order_id)]
         latest = await self.chain.latest_blockhash()
-        draft = self._sign(body, MAX_CU, latest.blockhash)
-        simulation = await self.chain.simulate(bytes(draft))
-        if simulation.err is not None:
-            await self._refuse(simulation.err, simulation.custom_error, token_in, quote.amount_in)
-        limit = simulation.compute_units + max(simulation.compute_units // 10, 5_000)
-        tx = self._sign(body, min(limit, MAX_CU), latest.blockhash)
+        key = budget_key(self.name, token_in, token_out)
+        units = self.budgets.cached(key, quote)
+        if units is None:
+            units = await self._simulate(body, latest.blockhash, token_in, quote.amount_in)
+            self.budgets.record(key, units, quote)
+        else:
+            await self._check_funds(token_in, quote.amount_in)
+        limit = min(limit_for(units), MAX_CU)
+        tx = self._sign(body, limit, latest.blockhash)
         wire = base64.b64encode(bytes(tx)).decode()
         steps = swap_steps(quote, token_in, token_out, self.name, min_amount_out, limit)
         signed = SignedTx(wire, latest.last_valid_block_height, self.chain_id)
@@ -150,6 +159,26 @@ class ChainVenue(ABC):
         elif token_out.native:
             after = [spl.close_account(out_account, me, me)]
         return (in_account, out_account), before, after
+
+    async def _simulate(
+        self, body: list[Instruction], blockhash: Hash, token_in: Token, amount: Decimal
+    ) -> int:
+        """The compute units the transaction uses; raises what a failure means."""
+        simulation = await self.chain.simulate(bytes(self._sign(body, MAX_CU, blockhash)))
+        if simulation.err is not None:
+            await self._refuse(simulation.err, simulation.custom_error, token_in, amount)
+        return simulation.compute_units
+
+    async def _check_funds(self, token_in: Token, amount: Decimal) -> None:
+        """Without a simulation: does the wallet hold the input (native SOL: and the fee
+        and the temporary accounts' rent)?"""
+        held = await self.holding(token_in)
+        needed = amount + (SOL_RESERVE if token_in.native else 0)
+        if held < needed:
+            raise InsufficientFundsError(
+                f"the wallet holds {held} {token_in.symbol}; the swap needs {amount} "
+                f"{token_in.symbol} and a transaction fee"
+            )
 
     def _sign(self, body: list[Instruction], cu_limit: int, blockhash: Hash) -> Transaction:
         budget = [
@@ -201,94 +230,3 @@ class ChainVenue(ABC):
         except TransactionRejectedError:
             return False  # its blockhash is gone: it can never land
         return True
-
-    async def status(self, signature: str) -> TxStatus:
-        (found,) = await self.chain.signature_statuses([signature])
-        if found is None:
-            return TxStatus(TxState.UNKNOWN)
-        if found.commitment is Commitment.PROCESSED:
-            return TxStatus(TxState.PENDING)
-        if found.err is not None:
-            reason = describe_failure(found.err, found.custom_error, self.slippage_error)
-            return TxStatus(TxState.REVERTED, reason=reason)
-        return TxStatus(TxState.LANDED, await self._execution(signature))
-
-    async def confirm(self, signature: str, *, signed: SignedTx | None = None) -> Execution:
-        """Poll until it lands, reverts or expires; meanwhile send the same bytes again
-        every `REBROADCAST_SLOTS` slots (a dropped transaction then still lands, once). A
-        chain that does not answer for a while is asked again until the deadline."""
-        deadline = time.monotonic() + self.settings.confirm_timeout_s
-        sent_at: int | None = None
-        while True:
-            try:
-                status = await self.status(signature)
-                if status.state is TxState.LANDED and status.execution is not None:
-                    return status.execution
-                if status.state is TxState.REVERTED:
-                    await self._reverted(signature)
-                if status.state is TxState.UNKNOWN:
-                    sent_at = await self._unseen(signature, signed, sent_at, deadline)
-            except ChainUnavailableError:
-                if time.monotonic() > deadline:
-                    raise
-                log.debug("chain did not answer about %s; asking again", signature)
-            await asyncio.sleep(self.settings.poll_s)
-
-    async def _unseen(
-        self, signature: str, signed: SignedTx | None, sent_at: int | None, deadline: float
-    ) -> int | None:
-        """Not on chain yet: expired (raise), rebroadcast, or wait; the height last sent."""
-        if signed is None:
-            if time.monotonic() > deadline:
-                raise ChainUnavailableError(f"{self.name}: transaction {signature} not seen yet")
-            return sent_at
-        height = await self.chain.block_height()
-        if height > signed.last_valid_block_height:
-            raise TransactionExpiredError(
-                f"{self.name}: transaction {signature} expired (block height {height} past "
-                f"{signed.last_valid_block_height}) without landing"
-            )
-        if sent_at is None:
-            return height  # the first look: it was just sent
-        if height - sent_at >= REBROADCAST_SLOTS:
-            await self.resend(signed)
-            return height
-        return sent_at
-
-    async def _reverted(self, signature: str) -> None:
-        details = await self.chain.transaction(signature)
-        err = details.err if details and details.err else "unknown error"
-        custom = details.custom_error if details else None
-        if custom == self.slippage_error:
-            raise SlippageExceededError(
-                f"{self.name}: output fell below the minimum; the swap reverted ({signature})"
-            )
-        if describe_failure(err, custom) == "insufficient_funds":
-            raise InsufficientFundsError(f"{self.name}: the wallet could not pay ({err})")
-        raise TransactionRejectedError(f"{self.name}: the swap failed on chain ({err})")
-
-    async def _execution(self, signature: str) -> Execution:
-        details = await self.chain.transaction(signature)
-        if details is None:
-            raise ChainUnavailableError(f"{self.name}: no details for {signature} yet")
-        return self.execution_of(details)
-
-    def execution_of(self, details: TransactionDetails) -> Execution:
-        """What the swap delivered, from the pool's side of the balance changes: its input
-        vault grew by what was paid, its output vault shrank by what was received."""
-        pool_side = [
-            c for c in details.token_balances if c.owner != self.wallet_key and c.delta != 0
-        ]
-        paid = next((c for c in pool_side if c.delta > 0), None)
-        received = next((c for c in pool_side if c.delta < 0), None)
-        if paid is None or received is None:
-            raise TransactionRejectedError(f"{details.signature} moved no pool balance")
-        token_in = self._tokens_by_mint(str(paid.mint))
-        token_out = self._tokens_by_mint(str(received.mint))
-        if token_in is None or token_out is None:
-            raise TransactionRejectedError(f"{details.signature} traded an unknown mint")
-        amount_in = from_units(paid.delta, token_in)
-        amount_out = from_units(-received.delta, token_out)
-        price = quantize(amount_out / amount_in, EXECUTED_PRICE_PLACES)
-        receipt = Receipt(details.slot, details.fee, details.compute_units)
-        return Execution(self.name, details.signature, price, amount_out, receipt)

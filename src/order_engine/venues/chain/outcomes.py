@@ -1,0 +1,154 @@
+"""Reading a chain venue's transactions back: their status, waiting for them to land
+(sending the same bytes again meanwhile), why one failed, and what one delivered."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+
+from solders.pubkey import Pubkey
+
+from order_engine.chain.port import Chain, Commitment, TransactionDetails
+from order_engine.domain.errors import (
+    ChainUnavailableError,
+    InsufficientFundsError,
+    SlippageExceededError,
+    TransactionExpiredError,
+    TransactionRejectedError,
+    VenueUnavailableError,
+)
+from order_engine.domain.legs import Receipt, SignedTx
+from order_engine.domain.orders import Execution
+from order_engine.domain.quotes import quantize
+from order_engine.domain.tokens import Token
+from order_engine.venues.base import TxState, TxStatus
+from order_engine.venues.chain.budget import ComputeBudgets
+from order_engine.venues.chain.curve import from_units
+from order_engine.venues.chain.describe import describe_failure
+
+log = logging.getLogger(__name__)
+REBROADCAST_SLOTS = 2  # a transaction not seen for this many slots is sent again
+EXECUTED_PRICE_PLACES = 12
+
+
+class ChainOutcomes:
+    """The outcome side of `ChainVenue` (a mixin: the venue provides the attributes)."""
+
+    chain: Chain
+    wallet_key: Pubkey
+    budgets: ComputeBudgets
+    slippage_error: int
+    _tokens_by_mint: Callable[[str], Token | None]
+
+    @property
+    def name(self) -> str:
+        raise NotImplementedError
+
+    @property
+    def confirm_timeout_s(self) -> float:
+        raise NotImplementedError
+
+    @property
+    def poll_s(self) -> float:
+        raise NotImplementedError
+
+    async def resend(self, signed: SignedTx) -> bool:
+        raise NotImplementedError
+
+    async def status(self, signature: str) -> TxStatus:
+        (found,) = await self.chain.signature_statuses([signature])
+        if found is None:
+            return TxStatus(TxState.UNKNOWN)
+        if found.commitment is Commitment.PROCESSED:
+            return TxStatus(TxState.PENDING)
+        if found.err is not None:
+            reason = describe_failure(found.err, found.custom_error, self.slippage_error)
+            return TxStatus(TxState.REVERTED, reason=reason)
+        return TxStatus(TxState.LANDED, await self._execution(signature))
+
+    async def confirm(self, signature: str, *, signed: SignedTx | None = None) -> Execution:
+        """Poll until it lands, reverts or expires; meanwhile send the same bytes again
+        every `REBROADCAST_SLOTS` slots (a dropped transaction then still lands, once). A
+        chain that does not answer for a while is asked again until the deadline."""
+        deadline = time.monotonic() + self.confirm_timeout_s
+        sent_at: int | None = None
+        while True:
+            try:
+                status = await self.status(signature)
+                if status.state is TxState.LANDED and status.execution is not None:
+                    return status.execution
+                if status.state is TxState.REVERTED:
+                    await self._reverted(signature)
+                if status.state is TxState.UNKNOWN:
+                    sent_at = await self._unseen(signature, signed, sent_at, deadline)
+            except ChainUnavailableError:
+                if time.monotonic() > deadline:
+                    raise
+                log.debug("chain did not answer about %s; asking again", signature)
+            await asyncio.sleep(self.poll_s)
+
+    async def _unseen(
+        self, signature: str, signed: SignedTx | None, sent_at: int | None, deadline: float
+    ) -> int | None:
+        """Not on chain yet: expired (raise), rebroadcast, or wait; the height last sent."""
+        if signed is None:
+            if time.monotonic() > deadline:
+                raise ChainUnavailableError(f"{self.name}: transaction {signature} not seen yet")
+            return sent_at
+        height = await self.chain.block_height()
+        if height > signed.last_valid_block_height:
+            raise TransactionExpiredError(
+                f"{self.name}: transaction {signature} expired (block height {height} past "
+                f"{signed.last_valid_block_height}) without landing"
+            )
+        if sent_at is None:
+            return height  # the first look: it was just sent
+        if height - sent_at >= REBROADCAST_SLOTS:
+            await self.resend(signed)
+            return height
+        return sent_at
+
+    async def _reverted(self, signature: str) -> None:
+        details = await self.chain.transaction(signature)
+        err = details.err if details and details.err else "unknown error"
+        custom = details.custom_error if details else None
+        if custom == self.slippage_error:
+            raise SlippageExceededError(
+                f"{self.name}: output fell below the minimum; the swap reverted ({signature})"
+            )
+        if describe_failure(err, custom) == "insufficient_funds":
+            raise InsufficientFundsError(f"{self.name}: the wallet could not pay ({err})")
+        if "ComputationalBudgetExceeded" in err or "exceeded CUs" in " ".join(
+            details.logs if details else ()
+        ):
+            self.budgets.clear()  # learn the compute units again, by simulation
+            raise VenueUnavailableError(f"{self.name}: the swap ran out of compute units")
+        raise TransactionRejectedError(f"{self.name}: the swap failed on chain ({err})")
+
+    async def _execution(self, signature: str) -> Execution:
+        details = await self.chain.transaction(signature)
+        if details is None:
+            raise ChainUnavailableError(f"{self.name}: no details for {signature} yet")
+        return self.execution_of(details)
+
+    def execution_of(self, details: TransactionDetails) -> Execution:
+        """What the swap delivered, from the pool's side of the balance changes: its input
+        vault grew by what was paid, its output vault shrank by what was received."""
+        pool_side = [
+            c for c in details.token_balances if c.owner != self.wallet_key and c.delta != 0
+        ]
+        paid = next((c for c in pool_side if c.delta > 0), None)
+        received = next((c for c in pool_side if c.delta < 0), None)
+        if paid is None or received is None:
+            raise TransactionRejectedError(f"{details.signature} moved no pool balance")
+        token_in = self._tokens_by_mint(str(paid.mint))
+        token_out = self._tokens_by_mint(str(received.mint))
+        if token_in is None or token_out is None:
+            raise TransactionRejectedError(f"{details.signature} traded an unknown mint")
+        amount_in = from_units(paid.delta, token_in)
+        amount_out = from_units(-received.delta, token_out)
+        price = quantize(amount_out / amount_in, EXECUTED_PRICE_PLACES)
+        receipt = Receipt(details.slot, details.fee, details.compute_units)
+        return Execution(self.name, details.signature, price, amount_out, receipt)
