@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import functools
 import struct
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
+from types import MappingProxyType
 from typing import Any, Final
 
 from solders.instruction import AccountMeta, Instruction
@@ -318,8 +319,15 @@ def pair_state_from_accounts(lb_pair: bytes, bin_arrays: Iterable[bytes]) -> Dlm
     """The quote state of a pair with the bins of these BinArray accounts loaded."""
     bins: dict[int, BinAmounts] = {}
     for data in bin_arrays:
-        bins.update(decode_bin_array(data))
+        bins.update(_decoded_bins(data))
     return decode_lb_pair(lb_pair).with_bins(bins)
+
+
+@functools.lru_cache(maxsize=256)
+def _decoded_bins(data: bytes) -> Mapping[int, BinAmounts]:
+    """`decode_bin_array`, remembered for the same bytes (most reads find most arrays
+    unchanged since the last swap); read-only, so a shared result cannot be changed."""
+    return MappingProxyType(decode_bin_array(data))
 
 
 def _check(data: bytes, discriminator: bytes, size: int, name: str) -> None:

@@ -78,6 +78,7 @@ class ChainVenue(ChainOutcomes, ABC):
         self.settings = settings or ChainVenueSettings()
         self._now = now
         self.budgets = ComputeBudgets()
+        self._existing: set[Pubkey] = set()
 
     @property
     def name(self) -> str:
@@ -119,11 +120,11 @@ class ChainVenue(ChainOutcomes, ABC):
         if quote.venue != self.name:
             raise ValueError(f"{self.name} cannot build a swap quoted by {quote.venue}")
         amount, floor = to_units(quote.amount_in, token_in), to_units(min_amount_out, token_out)
-        accounts, before, after = self._wrapping(token_in, token_out, amount)
+        accounts, before, after, creates = await self._wrapping(token_in, token_out, amount)
         swap = await self.swap_instruction(quote, token_in, token_out, accounts, amount, floor)
         body = [*before, swap, *after, order_memo(order_id)]
         latest = await self.chain.latest_blockhash()
-        key = budget_key(self.name, token_in, token_out)
+        key = budget_key(self.name, token_in, token_out, creates)
         units = self.budgets.cached(key, quote)
         if units is None:
             units = await self._simulate(body, latest.blockhash, token_in, quote.amount_in)
@@ -133,32 +134,46 @@ class ChainVenue(ChainOutcomes, ABC):
         limit = min(limit_for(units), MAX_CU)
         tx = self._sign(body, limit, latest.blockhash)
         wire = base64.b64encode(bytes(tx)).decode()
-        steps = swap_steps(quote, token_in, token_out, self.name, min_amount_out, limit)
+        steps = swap_steps(quote, token_in, token_out, self.name, min_amount_out, limit, creates)
         signed = SignedTx(wire, latest.last_valid_block_height, self.chain_id)
         return SwapTransaction(
             str(tx.signatures[0]), self.name, order_id, quote, min_amount_out, steps, signed
         )
 
-    def _wrapping(
+    async def _wrapping(
         self, token_in: Token, token_out: Token, amount: int
-    ) -> tuple[tuple[Pubkey, Pubkey], list[Instruction], list[Instruction]]:
+    ) -> tuple[tuple[Pubkey, Pubkey], list[Instruction], list[Instruction], bool]:
+        """The wallet's input and output token accounts, the instructions around the
+        swap: wrap native SOL into a temporary wSOL account (closed after), and create the
+        output account unless it is known to exist (idempotently, as it may race), and
+        whether the output account is created."""
         me = self.wallet_key
-        in_mint, out_mint = (
-            Pubkey.from_string(token_in.swap_mint),
-            Pubkey.from_string(token_out.swap_mint),
-        )
+        in_mint = Pubkey.from_string(token_in.swap_mint)
         in_account = get_associated_token_address(me, in_mint)
-        out_account, create_out = spl.create_ata_idempotent(me, me, out_mint)
-        before: list[Instruction] = [create_out]
+        out_account, create_out = spl.create_ata_idempotent(
+            me, me, Pubkey.from_string(token_out.swap_mint)
+        )
+        exists = not token_out.native and await self._account_exists(out_account)
+        before: list[Instruction] = [] if exists else [create_out]
         after: list[Instruction] = []
         if token_in.native:
             _, create_in = spl.create_ata_idempotent(me, me, in_mint)
             transfer = spl.transfer_lamports(me, in_account, amount)
-            before = [create_in, transfer, spl.sync_native(in_account), create_out]
+            before = [create_in, transfer, spl.sync_native(in_account), *before]
             after = [spl.close_account(in_account, me, me)]
         elif token_out.native:
             after = [spl.close_account(out_account, me, me)]
-        return (in_account, out_account), before, after
+        return (in_account, out_account), before, after, not exists
+
+    async def _account_exists(self, account: Pubkey) -> bool:
+        """Whether the wallet's token account exists (remembered once seen: the engine
+        never closes its token accounts, only its temporary wSOL one)."""
+        if account in self._existing:
+            return True
+        (found,) = await self.chain.accounts([account])
+        if found is not None:
+            self._existing.add(account)
+        return found is not None
 
     async def _simulate(
         self, body: list[Instruction], blockhash: Hash, token_in: Token, amount: Decimal

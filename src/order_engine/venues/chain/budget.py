@@ -16,11 +16,13 @@ from decimal import Decimal
 from order_engine.domain.quotes import Quote
 from order_engine.domain.tokens import Token
 
-BudgetKey = tuple[str, str, str, bool, bool]
+BudgetKey = tuple[str, str, str, bool, bool, bool]
 
 
-def budget_key(venue: str, token_in: Token, token_out: Token) -> BudgetKey:
-    return (venue, token_in.swap_mint, token_out.swap_mint, token_in.native, token_out.native)
+def budget_key(venue: str, token_in: Token, token_out: Token, creates_output: bool) -> BudgetKey:
+    """A shape: program, mints, wrapping, and whether the output account is created."""
+    mints = (token_in.swap_mint, token_out.swap_mint)
+    return (venue, *mints, token_in.native, token_out.native, creates_output)
 
 
 def limit_for(compute_units: int) -> int:

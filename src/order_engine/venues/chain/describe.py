@@ -30,6 +30,7 @@ def swap_steps(
     venue: str,
     min_amount_out: Decimal,
     cu_limit: int,
+    creates_output: bool = True,
 ) -> tuple[str, ...]:
     """The instructions of a swap transaction, in order, in words."""
     pay = "wSOL" if token_in.native else token_in.symbol
@@ -40,7 +41,8 @@ def swap_steps(
             "create wSOL account (idempotent)",
             f"wrap {quote.amount_in} SOL -> wSOL",
         ]
-    steps.append(f"create {get} account (idempotent)")
+    if creates_output:
+        steps.append(f"create {get} account (idempotent)")
     steps.append(
         f"swap {quote.amount_in} {pay} -> {get} on {venue} (min out {min_amount_out} {get})"
     )
