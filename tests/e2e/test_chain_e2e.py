@@ -179,3 +179,20 @@ async def test_orders_ride_out_a_chain_that_drops_and_errs(tmp_path: Path) -> No
         assert statuses(events)[-1] == "confirmed", events[-1]
         assert_lifecycle(events, order_id, "confirmed")
         assert [e.tx_hash for e in landed] == [events[-1]["txHash"]]  # exactly one swap
+
+
+async def test_a_scheduled_launch_opens_a_real_pool_and_fires_the_sniper(tmp_path: Path) -> None:
+    schedule = "CHS2:raydium:0.25:USDC@0.3"
+    async with chain_engine(tmp_path, sim_launches=schedule, limit_check_interval_s=0.05) as eng:
+        order_id = await eng.order_id(
+            {"tokenIn": "USDC", "tokenOut": "CHS2", "amountIn": "100", "type": "sniper",
+             "venue": "raydium", "slippageBps": 300}
+        )  # fmt: skip
+        async with asyncio.timeout(20):
+            events = await eng.stream(order_id)
+        pools = (await eng.client.get("/api/chain/pools")).json()["pools"]
+        launched = eng.engine.tokens.find("CHS2", field="tokenOut")
+    assert statuses(events)[-1] == "confirmed", events[-1]
+    assert D(390) < D(events[-1]["amountOut"]) < D(400)  # 100 USDC at 0.25, less fee and impact
+    mine = [p for p in pools if p["base"]["symbol"] == "CHS2"]
+    assert [p["venue"] for p in mine] == ["raydium"] and mine[0]["base"]["mint"] == launched.mint
