@@ -48,6 +48,7 @@ from order_engine.domain.errors import TransactionRejectedError
 log = logging.getLogger(__name__)
 GENESIS_UNIX = 1_750_000_000  # LiteSVM's clock starts at 0; the programs need a real time
 SNAPSHOT_EVERY = 2_000  # journal entries between account snapshots
+RECENT_DETAILS = 4_096  # transactions' details kept in memory beside the journal
 
 
 @dataclass(slots=True)
@@ -229,10 +230,12 @@ class InProcessChain:
         self._executed[details.signature] = SignatureStatus(
             details.slot, Commitment.PROCESSED, details.err, details.custom_error
         )
-        if self._journal is None:  # else the journal holds them
-            self._details[details.signature] = details
+        self._details[details.signature] = details
+        if self._journal is None:  # else the journal holds them all
             if details.memo is not None:
                 self._by_memo.setdefault(details.memo, []).append(details.signature)
+        elif len(self._details) > RECENT_DETAILS:  # the journal has the rest
+            del self._details[next(iter(self._details))]
         return details
 
     def signatures_with_memo(self, memo: str) -> list[str]:
