@@ -1,0 +1,222 @@
+"""`RpcChain`: the `Chain` port over Solana JSON-RPC 2.0 (httpx, with `solders.rpc`'s
+request and response types), for `order-engine localnet` here and any cluster elsewhere.
+
+Reads are retried with exponential backoff when the node does not answer, answers 429/5xx
+or a transient RPC error; a send is not retried here (the venue sends the same bytes again
+while it waits, which a cluster executes once). Errors map into the engine's tree:
+`ChainUnavailableError` (transient) and `TransactionRejectedError` (final for those bytes).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import struct
+from collections.abc import Sequence
+from typing import Any, TypeVar
+
+import httpx
+from solders.account_decoder import UiAccountEncoding
+from solders.pubkey import Pubkey
+from solders.rpc.config import (
+    RpcAccountInfoConfig,
+    RpcSendTransactionConfig,
+    RpcSignatureStatusConfig,
+    RpcSimulateTransactionConfig,
+    RpcTransactionConfig,
+)
+from solders.rpc.requests import (
+    GetAccountInfo,
+    GetBalance,
+    GetBlockHeight,
+    GetGenesisHash,
+    GetLatestBlockhash,
+    GetMultipleAccounts,
+    GetSignatureStatuses,
+    GetSlot,
+    GetTransaction,
+    SendRawTransaction,
+    SimulateVersionedTransaction,
+)
+from solders.rpc.responses import (
+    GetAccountInfoResp,
+    GetBalanceResp,
+    GetBlockHeightResp,
+    GetGenesisHashResp,
+    GetLatestBlockhashResp,
+    GetMultipleAccountsResp,
+    GetSignatureStatusesResp,
+    GetSlotResp,
+    GetTransactionResp,
+    SendTransactionResp,
+    SimulateTransactionResp,
+)
+from solders.signature import Signature
+from solders.transaction import VersionedTransaction
+from solders.transaction_status import UiTransactionEncoding
+
+from order_engine.adapters.rpc_details import details_of, status_of
+from order_engine.chain.balances import custom_error_of
+from order_engine.chain.port import (
+    AccountInfo,
+    LatestBlockhash,
+    SignatureStatus,
+    Simulation,
+    TransactionDetails,
+)
+from order_engine.domain.errors import ChainUnavailableError, TransactionRejectedError
+
+log = logging.getLogger(__name__)
+CLOCK_SYSVAR = Pubkey.from_string("SysvarC1ock11111111111111111111111111111111")
+MAX_ACCOUNTS_PER_CALL = 100  # getMultipleAccounts' limit
+TRANSIENT_RPC_CODES = frozenset({-32004, -32005, -32007, -32009, -32014, -32016, -32603})
+R = TypeVar("R")
+
+
+class RpcChain:
+    """A Solana cluster behind one JSON-RPC URL. Build with `await RpcChain.connect(url)`."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        timeout_s: float = 5.0,
+        read_attempts: int = 4,
+        backoff_s: float = 0.1,
+        skip_preflight: bool = True,
+        client: httpx.AsyncClient | None = None,
+    ) -> None:
+        self.url = url
+        self._client = client or httpx.AsyncClient(timeout=timeout_s)
+        self._attempts, self._backoff_s = read_attempts, backoff_s
+        self._skip_preflight = skip_preflight
+        self._genesis = ""
+        self.round_trips = 0  # requests sent (benchmarks count them)
+
+    @classmethod
+    async def connect(cls, url: str, **options: Any) -> RpcChain:
+        """Connect and learn which chain this is (`getGenesisHash`)."""
+        chain = cls(url, **options)
+        try:
+            found = await chain._read(GetGenesisHash(), GetGenesisHashResp)
+        except BaseException:
+            await chain.close()
+            raise
+        chain._genesis = str(found.value)
+        return chain
+
+    @property
+    def genesis_hash(self) -> str:
+        return self._genesis
+
+    # ---- transport -------------------------------------------------------------------
+    async def _post(self, body: str) -> str:
+        self.round_trips += 1
+        try:
+            response = await self._client.post(
+                self.url, content=body, headers={"Content-Type": "application/json"}
+            )
+        except httpx.HTTPError as exc:
+            raise ChainUnavailableError(
+                f"{self.url} did not answer ({type(exc).__name__})"
+            ) from exc
+        if response.status_code == 429 or response.status_code >= 500:
+            raise ChainUnavailableError(f"{self.url} answered HTTP {response.status_code}")
+        if response.status_code != 200:
+            raise TransactionRejectedError(f"{self.url} answered HTTP {response.status_code}")
+        return response.text
+
+    async def _read(self, request: Any, kind: type[R]) -> R:
+        """A read, retried with backoff while the node is unavailable."""
+        for attempt in range(1, self._attempts + 1):
+            try:
+                return self._parse(await self._post(request.to_json()), kind)
+            except ChainUnavailableError as exc:
+                if attempt == self._attempts:
+                    raise
+                log.info("RPC read failed (%s); retry %d", exc.message, attempt)
+                await asyncio.sleep(self._backoff_s * 2 ** (attempt - 1))
+        raise AssertionError("unreachable")
+
+    @staticmethod
+    def _parse(text: str, kind: type[R]) -> R:
+        try:
+            parsed = kind.from_json(text)  # type: ignore[attr-defined]
+        except ValueError as exc:
+            raise ChainUnavailableError(f"unreadable RPC answer: {exc}") from exc
+        if isinstance(parsed, kind):
+            return parsed
+        code, message = getattr(parsed, "code", None), getattr(parsed, "message", str(parsed))
+        if code in TRANSIENT_RPC_CODES:
+            raise ChainUnavailableError(f"RPC error {code}: {message}")
+        raise TransactionRejectedError(f"RPC error {code}: {message}")
+
+    # ---- reads -----------------------------------------------------------------------
+    async def latest_blockhash(self) -> LatestBlockhash:
+        found = await self._read(GetLatestBlockhash(), GetLatestBlockhashResp)
+        return LatestBlockhash(found.value.blockhash, found.value.last_valid_block_height)
+
+    async def block_height(self) -> int:
+        return int((await self._read(GetBlockHeight(), GetBlockHeightResp)).value)
+
+    async def slot(self) -> int:
+        return int((await self._read(GetSlot(), GetSlotResp)).value)
+
+    async def unix_time(self) -> int:
+        """The Clock sysvar's unix_timestamp (slot, epoch start, epoch, leader epoch, time)."""
+        config = RpcAccountInfoConfig(encoding=UiAccountEncoding.Base64)
+        found = await self._read(GetAccountInfo(CLOCK_SYSVAR, config), GetAccountInfoResp)
+        if found.value is None:
+            raise ChainUnavailableError("the node has no Clock sysvar")
+        (unix,) = struct.unpack_from("<q", bytes(found.value.data), 32)
+        return int(unix)
+
+    async def accounts(self, keys: Sequence[Pubkey]) -> list[AccountInfo | None]:
+        out: list[AccountInfo | None] = []
+        config = RpcAccountInfoConfig(encoding=UiAccountEncoding.Base64)
+        for start in range(0, len(keys), MAX_ACCOUNTS_PER_CALL):
+            chunk = list(keys[start : start + MAX_ACCOUNTS_PER_CALL])
+            found = await self._read(GetMultipleAccounts(chunk, config), GetMultipleAccountsResp)
+            out.extend(
+                None if a is None else AccountInfo(a.lamports, a.owner, bytes(a.data), a.executable)
+                for a in found.value
+            )
+        return out
+
+    async def balance(self, key: Pubkey) -> int:
+        return int((await self._read(GetBalance(key), GetBalanceResp)).value)
+
+    async def simulate(self, wire: bytes) -> Simulation:
+        tx = VersionedTransaction.from_bytes(wire)
+        config = RpcSimulateTransactionConfig(sig_verify=True)
+        found = await self._read(SimulateVersionedTransaction(tx, config), SimulateTransactionResp)
+        value = found.value
+        err = None if value.err is None else str(value.err)
+        units = int(value.units_consumed or 0)
+        return Simulation(err, None if err is None else custom_error_of(err), units,
+                          tuple(value.logs or ()))  # fmt: skip
+
+    async def signature_statuses(self, signatures: Sequence[str]) -> list[SignatureStatus | None]:
+        request = GetSignatureStatuses(
+            [Signature.from_string(s) for s in signatures],
+            RpcSignatureStatusConfig(search_transaction_history=True),
+        )
+        found = await self._read(request, GetSignatureStatusesResp)
+        return [None if s is None else status_of(s) for s in found.value]
+
+    async def transaction(self, signature: str) -> TransactionDetails | None:
+        config = RpcTransactionConfig(
+            encoding=UiTransactionEncoding.Base64, max_supported_transaction_version=0
+        )
+        request = GetTransaction(Signature.from_string(signature), config)
+        found = await self._read(request, GetTransactionResp)
+        return None if found.value is None else details_of(signature, found.value)
+
+    # ---- writes ----------------------------------------------------------------------
+    async def send(self, wire: bytes) -> str:
+        config = RpcSendTransactionConfig(skip_preflight=self._skip_preflight)
+        text = await self._post(SendRawTransaction(wire, config).to_json())
+        return str(self._parse(text, SendTransactionResp).value)
+
+    async def close(self) -> None:
+        await self._client.aclose()
