@@ -57,6 +57,11 @@ class Settings(BaseSettings):
     # venues: `chain` (the real programs on the local chain) or `sim` (the product
     # description's mock). Unset: `chain` for `serve` when the program binaries are found.
     venues: Literal["chain", "sim"] | None = None
+    # a Solana cluster over JSON-RPC (`order-engine localnet`, devnet, mainnet): the chain
+    # venues of every process (`api`, `worker`, `serve`) read and send through it
+    solana_rpc_url: str | None = None
+    rpc_timeout_s: float = Field(default=5.0, gt=0)
+    rpc_skip_preflight: bool = True  # the engine simulates every new shape itself
     programs_dir: Path | None = None  # where raydium_cp_swap.so and lb_clmm.so are
     wallet_keypair: Path | None = None  # the engine's wallet; default DATA_DIR/wallet.json
     priority_fee_micro_lamports: int = Field(default=1_000, ge=0, le=10_000_000)

@@ -21,6 +21,7 @@ from solders.pubkey import Pubkey
 from solders.rpc.config import (
     RpcAccountInfoConfig,
     RpcSendTransactionConfig,
+    RpcSignaturesForAddressConfig,
     RpcSignatureStatusConfig,
     RpcSimulateTransactionConfig,
     RpcTransactionConfig,
@@ -32,6 +33,7 @@ from solders.rpc.requests import (
     GetGenesisHash,
     GetLatestBlockhash,
     GetMultipleAccounts,
+    GetSignaturesForAddress,
     GetSignatureStatuses,
     GetSlot,
     GetTransaction,
@@ -45,6 +47,7 @@ from solders.rpc.responses import (
     GetGenesisHashResp,
     GetLatestBlockhashResp,
     GetMultipleAccountsResp,
+    GetSignaturesForAddressResp,
     GetSignatureStatusesResp,
     GetSlotResp,
     GetTransactionResp,
@@ -211,6 +214,20 @@ class RpcChain:
         request = GetTransaction(Signature.from_string(signature), config)
         found = await self._read(request, GetTransactionResp)
         return None if found.value is None else details_of(signature, found.value)
+
+    async def signatures_with_memo(self, address: Pubkey, memo: str) -> list[str]:
+        """The signatures of `address`'s latest transactions (up to 1,000) carrying
+        `memo`, oldest first (`getSignaturesForAddress` reports memos as "[len] text")."""
+        config = RpcSignaturesForAddressConfig(limit=1000)
+        found = await self._read(
+            GetSignaturesForAddress(address, config), GetSignaturesForAddressResp
+        )
+        matching = [
+            str(item.signature)
+            for item in found.value
+            if item.memo is not None and item.memo.split("] ", 1)[-1] == memo
+        ]
+        return list(reversed(matching))
 
     # ---- writes ----------------------------------------------------------------------
     async def send(self, wire: bytes) -> str:

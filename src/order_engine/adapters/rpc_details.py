@@ -21,17 +21,17 @@ from order_engine.chain.port import (
     TransactionDetails,
 )
 
-_COMMITMENTS = {
-    TransactionConfirmationStatus.Processed: Commitment.PROCESSED,
-    TransactionConfirmationStatus.Confirmed: Commitment.CONFIRMED,
-    TransactionConfirmationStatus.Finalized: Commitment.FINALIZED,
-}
+_COMMITMENTS = (  # solders' enum is not hashable: a list of pairs
+    (TransactionConfirmationStatus.Processed, Commitment.PROCESSED),
+    (TransactionConfirmationStatus.Confirmed, Commitment.CONFIRMED),
+    (TransactionConfirmationStatus.Finalized, Commitment.FINALIZED),
+)
 
 
 def status_of(found: TransactionStatus) -> SignatureStatus:
     err = None if found.err is None else str(found.err)
     level = found.confirmation_status
-    commitment = Commitment.PROCESSED if level is None else _COMMITMENTS[level]
+    commitment = next((c for s, c in _COMMITMENTS if s == level), Commitment.PROCESSED)
     return SignatureStatus(
         found.slot, commitment, err, None if err is None else custom_error_of(err)
     )

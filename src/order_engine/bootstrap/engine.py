@@ -136,6 +136,13 @@ class Engine:
                 checks[name] = "ok"
             except Exception as exc:  # readiness reports, it does not raise
                 checks[name] = getattr(exc, "message", type(exc).__name__)
+        chain = self.venue_set.chain
+        if chain is not None:
+            try:
+                await chain.slot()
+                checks["chain"] = "ok"
+            except EngineError as exc:
+                checks["chain"] = exc.message
         return checks
 
     async def render_metrics(self) -> bytes:

@@ -13,12 +13,13 @@ from typing import Literal
 from solders.pubkey import Pubkey
 
 from order_engine.bootstrap.factories import ConfigurationError
+from order_engine.bootstrap.rpc_venues import rpc_venue_set
 from order_engine.chain.faults import ChainFaults
 from order_engine.chain.genesis import GenesisSpec, derived_keypair
-from order_engine.chain.inprocess import InProcessChain
 from order_engine.chain.local import ChainMismatchError, LocalChain, open_local_chain
 from order_engine.chain.market import BackgroundMarket, MarketSettings
 from order_engine.chain.memo import ORDER_PREFIX
+from order_engine.chain.port import Chain
 from order_engine.chain.programs import (
     ProgramBinaries,
     ProgramsNotFoundError,
@@ -48,7 +49,7 @@ class VenueSet:
     open_pools: Callable[[Launch], bool]
     new_mint: Callable[[], str]
     executions: Callable[[str], Awaitable[list[Execution]]]
-    chain: InProcessChain | None = None
+    chain: Chain | None = None
     wallet: str | None = None
     market: BackgroundMarket | None = None
 
@@ -57,12 +58,14 @@ def resolve_venues(settings: Settings, command: str) -> tuple[str, ProgramBinari
     """Which venues to run, and the binaries for chain venues. `VENUES=chain` without the
     binaries is an error; unset, `serve` falls back to `sim` and says so in one line."""
     wanted = settings.venues or ("chain" if command == "serve" else "sim")
+    if settings.solana_rpc_url and settings.venues != "sim":
+        return "rpc", None
     if wanted == "sim":
         return "sim", None
     if command in {"api", "worker"}:
         raise ConfigurationError(
-            "VENUES=chain across processes needs a shared chain (SOLANA_RPC_URL), which is "
-            "not built yet: use VENUES=sim with `order-engine api`/`worker`, or `serve`"
+            "VENUES=chain across processes needs a shared chain: set SOLANA_RPC_URL (e.g. "
+            "`order-engine localnet`'s http://127.0.0.1:8899)"
         )
     try:
         return "chain", find_programs(default_locations(settings.programs_dir, settings.data_dir))
@@ -192,12 +195,14 @@ def sim_venue_set(settings: Settings, ledger: SwapLedger, tokens: TokenRegistry)
     )
 
 
-def make_venue_set(
+async def make_venue_set(
     settings: Settings, command: str, ledger: SwapLedger, tokens: TokenRegistry
 ) -> VenueSet:
     """The venues by settings, knowing (and registering launched tokens in) `tokens`, the
     engine's registry."""
     kind, binaries = resolve_venues(settings, command)
+    if kind == "rpc":
+        return await rpc_venue_set(settings, tokens)
     if kind == "chain" and binaries is not None:
         return chain_venue_set(settings, binaries, tokens)
     return sim_venue_set(settings, ledger, tokens)

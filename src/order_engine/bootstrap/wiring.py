@@ -47,7 +47,7 @@ async def build_engine(
     adapters = await make_adapters(settings, policy, metrics, auto_migrate=auto_migrate)
     tokens = TokenRegistry()
     try:
-        venue_set = make_venue_set(settings, command, adapters.chain, tokens)
+        venue_set = await make_venue_set(settings, command, adapters.chain, tokens)
     except BaseException:
         await adapters.close()
         raise

@@ -1,0 +1,93 @@
+"""Chain venues over Solana JSON-RPC (`SOLANA_RPC_URL`): every process of a deployment
+reads and sends through one cluster (`order-engine localnet` here), as it would on devnet
+or mainnet. The wallet (`WALLET_KEYPAIR`, default `DATA_DIR/wallet.json`) must exist and be
+funded on that cluster (`order-engine localnet` funds the one it is given)."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from typing import TYPE_CHECKING
+
+from solders.pubkey import Pubkey
+
+from order_engine.adapters.rpc_chain import RpcChain
+from order_engine.bootstrap.factories import ConfigurationError
+from order_engine.chain.memo import ORDER_PREFIX
+from order_engine.chain.wallet import WALLET_FILE, WalletFileError, load_wallet
+from order_engine.domain.errors import ChainUnavailableError, RequestError
+from order_engine.domain.launches import Launch
+from order_engine.domain.orders import Execution
+from order_engine.domain.tokens import TokenRegistry
+from order_engine.settings import Settings
+from order_engine.venues.chain.base import ChainVenue, ChainVenueSettings
+from order_engine.venues.chain.meteora import MeteoraChainVenue
+from order_engine.venues.chain.raydium import RaydiumChainVenue
+
+if TYPE_CHECKING:
+    from order_engine.bootstrap.venues import VenueSet
+
+log = logging.getLogger(__name__)
+
+
+async def rpc_venue_set(settings: Settings, tokens: TokenRegistry) -> VenueSet:
+    from order_engine.bootstrap.venues import VenueSet  # noqa: PLC0415 (a cycle otherwise)
+
+    s = settings
+    path = s.wallet_keypair or s.data_dir / WALLET_FILE
+    try:
+        wallet = load_wallet(path)
+    except WalletFileError as exc:
+        raise ConfigurationError(f"{exc} (the wallet the RPC chain funds)") from exc
+    url = str(s.solana_rpc_url)
+    try:
+        chain = await RpcChain.connect(
+            url, timeout_s=s.rpc_timeout_s, skip_preflight=s.rpc_skip_preflight
+        )
+    except ChainUnavailableError as exc:
+        raise ConfigurationError(f"SOLANA_RPC_URL {url}: {exc.message}") from exc
+    args = (chain, wallet, tokens.by_mint, ChainVenueSettings(s.priority_fee_micro_lamports))
+    venues: list[ChainVenue] = [
+        RaydiumChainVenue("raydium", *args),
+        MeteoraChainVenue("meteora", *args),
+    ]
+    log.info("chain venues over %s (genesis %s); wallet %s", url, chain.genesis_hash[:12],
+             wallet.pubkey())  # fmt: skip
+    return VenueSet(
+        "chain",
+        list(venues),
+        _no_launches,
+        _refuse_launch,
+        functools.partial(_executions, chain, venues, wallet.pubkey()),
+        chain,
+        str(wallet.pubkey()),
+    )
+
+
+def _refuse_launch() -> str:
+    raise RequestError(
+        "token launches need the local chain in this process (`order-engine serve`); over "
+        "SOLANA_RPC_URL they are not supported yet",
+        field="venue",
+    )
+
+
+def _no_launches(launch: Launch) -> bool:
+    return False  # never announced here (see `_refuse_launch`)
+
+
+async def _executions(
+    chain: RpcChain, venues: list[ChainVenue], wallet: Pubkey, order_id: str
+) -> list[Execution]:
+    """Every swap of `order_id` the chain holds (the wallet's transactions with its memo),
+    landed, oldest first."""
+    out: list[Execution] = []
+    for signature in await chain.signatures_with_memo(wallet, f"{ORDER_PREFIX}{order_id}"):
+        details = await chain.transaction(signature)
+        if details is None or details.err is not None:
+            continue
+        for venue in venues:
+            program = f"Program {venue.program_id} invoke"
+            if any(line.startswith(program) for line in details.logs):
+                out.append(venue.execution_of(details))
+    return out
