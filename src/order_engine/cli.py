@@ -1,4 +1,5 @@
-"""`order-engine` command line: serve, api, worker, migrate, watch, launch, chain, programs.
+"""`order-engine` command line: serve, api, worker, migrate, watch, launch, chain, programs,
+localnet.
 
 Heavy imports (web framework, ORM, Redis) happen inside the commands, so that a
 configuration error is reported at once."""
@@ -18,6 +19,7 @@ from pydantic import ValidationError
 
 from order_engine import chain_cli, programs_cli
 from order_engine.launch_cli import launch as launch_token
+from order_engine.localnet.command import add_commands as add_localnet
 from order_engine.settings import Settings
 from order_engine.watch import watch as watch_order
 
@@ -207,6 +209,7 @@ def _parser() -> argparse.ArgumentParser:
     _launch_command(sub)
     chain_cli.add_commands(sub)
     programs_cli.add_commands(sub)
+    add_localnet(sub)
     return parser
 
 

@@ -26,6 +26,7 @@ from solders.clock import Clock
 from solders.hash import Hash
 from solders.litesvm import LiteSVM
 from solders.pubkey import Pubkey
+from solders.signature import Signature
 from solders.transaction import Transaction, VersionedTransaction
 from solders.transaction_metadata import FailedTransactionMetadata
 
@@ -83,6 +84,7 @@ class InProcessChain:
         self._executed: dict[str, SignatureStatus] = {}
         self._details: dict[str, TransactionDetails] = {}
         self._by_memo: dict[str, list[str]] = {}
+        self._wires: dict[str, bytes] = {}  # signed bytes by signature (no journal)
         self._probe = BalanceProbe(self._svm)
         self._since_snapshot = 0
         self._set_clock()
@@ -143,10 +145,30 @@ class InProcessChain:
             return None
         return AccountInfo(found.lamports, found.owner, bytes(found.data), found.executable)
 
-    async def simulate(self, wire: bytes) -> Simulation:
+    async def program_accounts(self, owner: Pubkey) -> list[tuple[Pubkey, AccountInfo]]:
+        """Every account `owner` owns (`getProgramAccounts`)."""
+        self._read()
+        found = self._svm.get_program_accounts(owner)
+        return [
+            (key, AccountInfo(a.lamports, a.owner, bytes(a.data), a.executable))
+            for key, a in found
+            if a.lamports or a.data
+        ]
+
+    async def simulate(self, wire: bytes, *, sig_verify: bool = True) -> Simulation:
+        """`sig_verify=False`: signatures are not checked (Solana's `simulateTransaction`
+        default), so an unsigned transaction can be simulated."""
         self._read()
         self._set_clock()
-        result = self._svm.simulate_transaction(VersionedTransaction.from_bytes(wire))
+        tx = VersionedTransaction.from_bytes(wire)
+        if sig_verify:
+            result = self._svm.simulate_transaction(tx)
+        else:
+            self._svm.with_sigverify(False)
+            try:
+                result = self._svm.simulate_transaction(tx)
+            finally:
+                self._svm.with_sigverify(True)
         if isinstance(result, FailedTransactionMetadata):
             meta = result.meta()
             err = str(result.err())
@@ -176,6 +198,12 @@ class InProcessChain:
     async def transaction(self, signature: str) -> TransactionDetails | None:
         self._read()
         return self.details(signature)
+
+    def signed(self, signature: str) -> bytes | None:
+        """The signed bytes of an executed transaction (what `getTransaction` encodes)."""
+        if self._journal is None:
+            return self._wires.get(signature)
+        return self._journal.signed(bytes(Signature.from_string(signature)))
 
     def details(self, signature: str) -> TransactionDetails | None:
         """An executed transaction's details, read directly (no injected faults): the
@@ -232,6 +260,7 @@ class InProcessChain:
         )
         self._details[details.signature] = details
         if self._journal is None:  # else the journal holds them all
+            self._wires[details.signature] = wire
             if details.memo is not None:
                 self._by_memo.setdefault(details.memo, []).append(details.signature)
         elif len(self._details) > RECENT_DETAILS:  # the journal has the rest

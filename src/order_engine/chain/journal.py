@@ -28,6 +28,9 @@ CREATE TABLE IF NOT EXISTS journal (
     unix INTEGER NOT NULL, key BLOB, payload BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS txs (signature TEXT PRIMARY KEY, memo TEXT, details TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS txs_memo ON txs (memo);
+-- a transaction's signed bytes by its (first) signature, the bytes after the count
+CREATE INDEX IF NOT EXISTS journal_tx_signature ON journal (substr(payload, 2, 64))
+    WHERE kind = 'tx';
 CREATE TABLE IF NOT EXISTS snapshot (pubkey BLOB PRIMARY KEY, account BLOB NOT NULL);
 """
 
@@ -107,6 +110,15 @@ class ChainJournal:
     def signatures_with_memo(self, memo: str) -> list[str]:
         rows = self._db.execute("SELECT signature FROM txs WHERE memo = ? ORDER BY rowid", (memo,))
         return [str(r[0]) for r in rows]
+
+    def signed(self, signature: bytes) -> bytes | None:
+        """The signed bytes of the executed transaction whose first signature is `signature`."""
+        row = self._db.execute(
+            "SELECT payload FROM journal WHERE kind = 'tx' AND substr(payload, 2, 64) = ? "
+            "ORDER BY seq DESC LIMIT 1",
+            (signature,),
+        ).fetchone()
+        return None if row is None else bytes(row[0])
 
     def tx_count(self) -> int:
         return int(self._db.execute("SELECT COUNT(*) FROM txs").fetchone()[0])

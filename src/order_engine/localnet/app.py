@@ -1,0 +1,91 @@
+"""The HTTP surface: JSON-RPC 2.0 POSTs at `/` (single and batch), `GET /health` (Solana's
+plain-text health), CORS open to any origin as Solana's RPC is. The lifespan starts the
+background market and, on shutdown, stops it and snapshots the chain."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
+
+from order_engine.domain.errors import ChainUnavailableError
+from order_engine.localnet import accounts, cluster, transactions, tx_details
+from order_engine.localnet.jsonrpc import Handler, JsonRpc
+from order_engine.localnet.node import Localnet
+
+MAX_BODY_BYTES = 50 * 1024  # Solana's limit on a request body
+
+
+def methods() -> Mapping[str, Handler]:
+    """Every method served, by name."""
+    return {
+        **cluster.METHODS,
+        **accounts.METHODS,
+        **transactions.METHODS,
+        **tx_details.METHODS,
+    }
+
+
+def localnet_app(node: Localnet) -> Starlette:
+    rpc = JsonRpc(node, methods())
+
+    async def call(request: Request) -> Response:
+        declared = request.headers.get("content-length", "0")
+        if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+            return PlainTextResponse("request body too large", status_code=413)
+        body = await request.body()
+        if len(body) > MAX_BODY_BYTES:
+            return PlainTextResponse("request body too large", status_code=413)
+        answer = await rpc.handle(body)
+        return Response(answer or b"", media_type="application/json")
+
+    async def health(_request: Request) -> Response:
+        try:
+            await node.chain.slot()
+        except ChainUnavailableError:
+            return PlainTextResponse("unknown")
+        return PlainTextResponse("ok")
+
+    @asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        node.start()
+        try:
+            yield
+        finally:
+            await node.close()
+
+    cors = Middleware(
+        CORSMiddleware, allow_origins=["*"], allow_methods=["POST", "GET"], allow_headers=["*"]
+    )
+    routes = [Route("/", call, methods=["POST"]), Route("/health", health, methods=["GET"])]
+    return Starlette(routes=routes, middleware=[cors], lifespan=lifespan)
+
+
+class _Announcing(uvicorn.Server):
+    """A uvicorn server that prints `line` once it listens."""
+
+    def __init__(self, config: uvicorn.Config, line: str) -> None:
+        super().__init__(config)
+        self.line = line
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if not self.should_exit:
+            print(self.line, flush=True)
+
+
+async def serve(node: Localnet, host: str, port: int, log_level: str, line: str) -> None:
+    """Serve `node` on `host:port` until SIGTERM/SIGINT; print `line` once listening."""
+    config = uvicorn.Config(
+        localnet_app(node), host=host, port=port, log_level=log_level, access_log=False,
+        lifespan="on",
+    )  # fmt: skip
+    await _Announcing(config, line).serve()
