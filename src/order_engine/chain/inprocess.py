@@ -84,6 +84,7 @@ class InProcessChain:
         self._executed: dict[str, SignatureStatus] = {}
         self._details: dict[str, TransactionDetails] = {}
         self._by_memo: dict[str, list[str]] = {}
+        self._by_payer: dict[str, list[str]] = {}
         self._wires: dict[str, bytes] = {}  # signed bytes by signature (no journal)
         self._probe = BalanceProbe(self._svm)
         self._since_snapshot = 0
@@ -253,7 +254,7 @@ class InProcessChain:
             log.info("transaction %s refused: %s", tx.signatures[0], getattr(result, "err", ""))
             return None
         if self._journal is not None:
-            self._journal.append_tx(wire, details)
+            self._journal.append_tx(wire, details, str(tx.message.account_keys[0]))
             self._maybe_snapshot()
         self._executed[details.signature] = SignatureStatus(
             details.slot, Commitment.PROCESSED, details.err, details.custom_error
@@ -263,6 +264,8 @@ class InProcessChain:
             self._wires[details.signature] = wire
             if details.memo is not None:
                 self._by_memo.setdefault(details.memo, []).append(details.signature)
+            payer = str(tx.message.account_keys[0])
+            self._by_payer.setdefault(payer, []).append(details.signature)
         elif len(self._details) > RECENT_DETAILS:  # the journal has the rest
             del self._details[next(iter(self._details))]
         return details
@@ -272,6 +275,12 @@ class InProcessChain:
         if self._journal is not None:
             return self._journal.signatures_with_memo(memo)
         return list(self._by_memo.get(memo, ()))
+
+    def signatures_paid_by(self, payer: Pubkey, limit: int = 1000) -> list[str]:
+        """The latest transactions `payer` signed and paid for, newest first."""
+        if self._journal is not None:
+            return self._journal.signatures_paid_by(str(payer), limit)
+        return list(reversed(self._by_payer.get(str(payer), [])))[:limit]
 
     # ---- set-up (genesis, airdrops): synchronous, journaled ---------------------------
     def rent(self, size: int) -> int:

@@ -32,6 +32,9 @@ CREATE INDEX IF NOT EXISTS txs_memo ON txs (memo);
 CREATE INDEX IF NOT EXISTS journal_tx_signature ON journal (substr(payload, 2, 64))
     WHERE kind = 'tx';
 CREATE TABLE IF NOT EXISTS snapshot (pubkey BLOB PRIMARY KEY, account BLOB NOT NULL);
+-- who paid for each transaction (getSignaturesForAddress of a signer)
+CREATE TABLE IF NOT EXISTS tx_payers (payer TEXT NOT NULL, signature TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS tx_payers_payer ON tx_payers (payer);
 """
 
 
@@ -77,8 +80,8 @@ class ChainJournal:
             (EntryKind.ACCOUNT.value, slot, unix, bytes(key), account),
         )
 
-    def append_tx(self, wire: bytes, details: TransactionDetails) -> None:
-        """The transaction and its details, in one commit."""
+    def append_tx(self, wire: bytes, details: TransactionDetails, payer: str) -> None:
+        """The transaction, its details and its fee payer, in one commit."""
         with self._db:
             self._db.execute("BEGIN")
             self._db.execute(
@@ -89,6 +92,15 @@ class ChainJournal:
                 "INSERT OR REPLACE INTO txs VALUES (?, ?, ?)",
                 (details.signature, details.memo, json.dumps(_details_record(details))),
             )
+            self._db.execute("INSERT INTO tx_payers VALUES (?, ?)", (payer, details.signature))
+
+    def signatures_paid_by(self, payer: str, limit: int) -> list[str]:
+        """The signatures of the latest transactions `payer` paid for, newest first."""
+        rows = self._db.execute(
+            "SELECT signature FROM tx_payers WHERE payer = ? ORDER BY rowid DESC LIMIT ?",
+            (payer, limit),
+        )
+        return [str(r[0]) for r in rows]
 
     def entries(self, after: int = 0) -> Iterator[JournalEntry]:
         rows = self._db.execute(

@@ -17,7 +17,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from order_engine.domain.errors import ChainUnavailableError
-from order_engine.localnet import accounts, cluster, transactions, tx_details
+from order_engine.localnet import accounts, cluster, history, transactions, tx_details
 from order_engine.localnet.jsonrpc import Handler, JsonRpc
 from order_engine.localnet.node import Localnet
 
@@ -31,6 +31,7 @@ def methods() -> Mapping[str, Handler]:
         **accounts.METHODS,
         **transactions.METHODS,
         **tx_details.METHODS,
+        **history.METHODS,
     }
 
 

@@ -100,15 +100,16 @@ def unsigned(value: Any, what: str) -> int:
 
 
 def flag(cfg: dict[str, Any], name: str) -> bool:
-    value = cfg.get(name, False)
+    value = cfg.get(name)
+    value = False if value is None else value  # null is the default, as serde's Option
     if not isinstance(value, bool):
         raise invalid_params(f"Invalid params: {name} must be a boolean")
     return value
 
 
 def commitment(cfg: dict[str, Any]) -> Commitment:
-    """The requested commitment (default finalized, like Solana)."""
-    value = cfg.get("commitment", Commitment.FINALIZED.value)
+    """The requested commitment (default finalized, like Solana; null is the default)."""
+    value = cfg.get("commitment") or Commitment.FINALIZED.value
     found = COMMITMENTS.get(value) if isinstance(value, str) else None
     if found is None:
         raise invalid_params(
