@@ -40,6 +40,7 @@ def _setup_logging(settings: Settings) -> None:
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per RPC call otherwise
 
 
 def _fail(message: str) -> int:

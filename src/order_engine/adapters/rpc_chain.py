@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 import httpx
 from solders.account_decoder import UiAccountEncoding
+from solders.commitment_config import CommitmentLevel
 from solders.pubkey import Pubkey
 from solders.rpc.config import (
     RpcAccountInfoConfig,
@@ -208,8 +209,10 @@ class RpcChain:
         return [None if s is None else status_of(s) for s in found.value]
 
     async def transaction(self, signature: str) -> TransactionDetails | None:
-        config = RpcTransactionConfig(
-            encoding=UiTransactionEncoding.Base64, max_supported_transaction_version=0
+        config = RpcTransactionConfig(  # confirmed: a node answers finalized by default
+            encoding=UiTransactionEncoding.Base64,
+            commitment=CommitmentLevel.Confirmed,
+            max_supported_transaction_version=0,
         )
         request = GetTransaction(Signature.from_string(signature), config)
         found = await self._read(request, GetTransactionResp)
