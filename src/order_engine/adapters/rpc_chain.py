@@ -10,10 +10,11 @@ while it waits, which a cluster executes once). Errors map into the engine's tre
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import struct
 from collections.abc import Sequence
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import httpx
 from solders.account_decoder import UiAccountEncoding
@@ -75,6 +76,19 @@ CLOCK_SYSVAR = Pubkey.from_string("SysvarC1ock11111111111111111111111111111111")
 MAX_ACCOUNTS_PER_CALL = 100  # getMultipleAccounts' limit
 TRANSIENT_RPC_CODES = frozenset({-32004, -32005, -32007, -32009, -32014, -32016, -32603})
 R = TypeVar("R")
+
+
+def _raise_rpc_error(text: str) -> NoReturn:
+    """A JSON-RPC error answer as `ChainUnavailableError` (a transient code) or
+    `TransactionRejectedError`; an answer that is not JSON-RPC at all is transient."""
+    try:
+        error = json.loads(text)["error"]
+        code, message = error.get("code"), error.get("message", "")
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise ChainUnavailableError(f"unreadable RPC answer: {text[:120]!r}") from exc
+    if code in TRANSIENT_RPC_CODES:
+        raise ChainUnavailableError(f"RPC error {code}: {message}")
+    raise TransactionRejectedError(f"RPC error {code}: {message}")
 
 
 class RpcChain:
@@ -144,16 +158,18 @@ class RpcChain:
 
     @staticmethod
     def _parse(text: str, kind: type[R]) -> R:
+        """The answer as `kind`; an error answer raised as the engine's error by its code
+        (read from the JSON ourselves: solders' error types lack it, and some shapes make
+        its parser panic)."""
+        if '"result"' not in text:
+            _raise_rpc_error(text)
         try:
             parsed = kind.from_json(text)  # type: ignore[attr-defined]
         except ValueError as exc:
             raise ChainUnavailableError(f"unreadable RPC answer: {exc}") from exc
-        if isinstance(parsed, kind):
-            return parsed
-        code, message = getattr(parsed, "code", None), getattr(parsed, "message", str(parsed))
-        if code in TRANSIENT_RPC_CODES:
-            raise ChainUnavailableError(f"RPC error {code}: {message}")
-        raise TransactionRejectedError(f"RPC error {code}: {message}")
+        if not isinstance(parsed, kind):
+            _raise_rpc_error(text)
+        return parsed
 
     # ---- reads -----------------------------------------------------------------------
     async def latest_blockhash(self) -> LatestBlockhash:
