@@ -59,6 +59,11 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--in-flight", type=int, default=200, help="phase 2 orders in flight")
     p.add_argument("--clients", type=int, default=2, help="client processes (default 2)")
     p.add_argument("--out", type=Path, default=RESULTS, help="directory for the JSON result")
+    p.add_argument(
+        "--chain",
+        action="store_true",
+        help="chain venues: an `order-engine localnet` process, the engine over JSON-RPC",
+    )
     args = p.parse_args(argv)
     args.lib = False  # the raw client only: cheap, so the engine is what gets measured
     return args
@@ -131,7 +136,11 @@ def intake_phase(cluster: Cluster, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def e2e_phase(cluster: Cluster, args: argparse.Namespace) -> dict[str, Any]:
+    requests0 = cluster.rpc_requests()
     result = run_phase(cluster, "e2e", args.e2e_orders, args.in_flight, args.clients)
+    requests1 = cluster.rpc_requests()
+    if requests0 is not None and requests1 is not None and args.e2e_orders:
+        result["rpc_requests_per_order"] = round((requests1 - requests0) / args.e2e_orders, 1)
     return summarize_e2e(result)
 
 
@@ -139,7 +148,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="oe-bench-prod-") as tmp:
         cluster = Cluster(Path(tmp))
         try:
-            cluster.launch(args.api_procs, args.api_workers, args.workers, args.concurrency)
+            cluster.launch(
+                args.api_procs, args.api_workers, args.workers, args.concurrency, args.chain
+            )
             intake = intake_phase(cluster, args)
             e2e = e2e_phase(cluster, args)
             states = asyncio.run(order_states(cluster.database_url))
@@ -189,9 +200,19 @@ def main(argv: list[str] | None = None) -> int:
     intake, e2e = report["intake"], report["e2e"]
     m = report["machine"]
     print(f"production benchmark, {m['nproc']} x {m['cpu_model']}, Python {m['python']}")
-    print(f"  layout: {args.api_procs} api x --workers {args.api_workers}, {args.workers} worker")
+    chain = " + localnet (chain venues over JSON-RPC)" if args.chain else " (simulated venues)"
+    print(
+        f"  layout: {args.api_procs} api x --workers {args.api_workers}, "
+        f"{args.workers} worker{chain}"
+    )
     print_table(report, TARGET_INTAKE_PER_S, TARGET_E2E_PER_S)
     print_groups(report)
+    if "rpc_requests_per_order" in e2e:
+        print(f"  JSON-RPC requests per order, end to end: {e2e['rpc_requests_per_order']}")
+    if e2e.get("chain"):
+        from bench.bench_embedded import print_chain
+
+        print_chain(e2e["chain"])
     print(f"\nresult: {path}")
     ok = intake["accepted"] == intake["orders"] and e2e["bad_count"] == 0
     ok = ok and intake["drain"]["drained"] and e2e["confirmed_ok"] == e2e["orders"]

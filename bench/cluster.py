@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import asyncpg
+import orjson
 
 from bench.client import HAPPY, RawHttp, lifecycle_problem, stream_raw
 from bench.common import CLK_TCK, SERVER_ENV, free_port, http_get, venv_bin
@@ -66,6 +67,7 @@ class Cluster:
     api_ports: list[int] = field(default_factory=list)
     groups: dict[str, list[subprocess.Popen[bytes]]] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)
+    rpc_url: str = ""
 
     @property
     def database_url(self) -> str:
@@ -107,15 +109,23 @@ class Cluster:
         return process
 
     def launch(
-        self, api_procs: int, api_workers: int, workers: int, concurrency: int | None
+        self,
+        api_procs: int,
+        api_workers: int,
+        workers: int,
+        concurrency: int | None,
+        chain: bool = False,
     ) -> None:
-        """Database, Redis, migrations, then the API and worker processes, all ready."""
+        """Database, Redis, migrations (and `order-engine localnet` with `chain`), then the
+        API and worker processes, all ready."""
         from order_engine.settings import Settings  # here: forked clients stay small
 
         asyncio.run(_admin(f'CREATE DATABASE "{self.database}"'))
         self.env = {k: v for k, v in os.environ.items() if k.lower() not in Settings.model_fields}
         self.env.update(SERVER_ENV, DATABASE_URL=self.database_url, REDIS_URL=self.start_redis())
         self.env["REDIS_PREFIX"] = f"oe-bench-{secrets.token_hex(5)}"
+        if chain:
+            self.start_localnet()
         migrate = self.start("migrate", "migrate")
         if migrate.wait(120) != 0:
             raise SystemExit(f"migrate failed: {self.logs('migrate')}")
@@ -132,6 +142,32 @@ class Cluster:
         problem = asyncio.run(warm_up(self.api_ports))
         if problem:
             raise SystemExit(f"warm-up order failed: {problem}\n{self.logs('worker')}")
+
+    def start_localnet(self) -> None:
+        """`order-engine localnet` (its own data directory and wallet); the engine's
+        processes then trade on it over JSON-RPC."""
+        data = self.workdir / "localnet"
+        port = free_port()
+        self.env["DATA_DIR"] = str(data)
+        process = self.start("localnet", "localnet", "--port", str(port))
+        self.rpc_url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while http_get(f"{self.rpc_url}/health", 0.5)[0] != 200:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"localnet did not start: {self.logs('localnet')}")
+            time.sleep(0.05)
+        self.env.update(
+            SOLANA_RPC_URL=self.rpc_url,
+            WALLET_KEYPAIR=str(data / "wallet.json"),
+            DATA_DIR=str(self.workdir / "engine"),
+        )
+
+    def rpc_requests(self) -> int | None:
+        """JSON-RPC requests the localnet answered so far (None without one)."""
+        if not self.rpc_url:
+            return None
+        status, body = http_get(f"{self.rpc_url}/stats", 2)
+        return int(orjson.loads(body)["requests"]) if status == 200 else None
 
     def _wait_ready(self, port: int, process: subprocess.Popen[bytes]) -> None:
         deadline = time.monotonic() + 60

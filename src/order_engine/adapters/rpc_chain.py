@@ -74,6 +74,7 @@ from order_engine.domain.errors import ChainUnavailableError, TransactionRejecte
 log = logging.getLogger(__name__)
 CLOCK_SYSVAR = Pubkey.from_string("SysvarC1ock11111111111111111111111111111111")
 MAX_ACCOUNTS_PER_CALL = 100  # getMultipleAccounts' limit
+POOL_SIZE = 16  # keep-alive connections to the node
 TRANSIENT_RPC_CODES = frozenset({-32004, -32005, -32007, -32009, -32014, -32016, -32603})
 R = TypeVar("R")
 
@@ -105,7 +106,9 @@ class RpcChain:
         client: httpx.AsyncClient | None = None,
     ) -> None:
         self.url = url
-        self._client = client or httpx.AsyncClient(timeout=timeout_s)
+        # a small pool: httpcore checks every pooled connection's socket on each request
+        limits = httpx.Limits(max_connections=POOL_SIZE, max_keepalive_connections=POOL_SIZE)
+        self._client = client or httpx.AsyncClient(timeout=timeout_s, limits=limits)
         self._attempts, self._backoff_s = read_attempts, backoff_s
         self._skip_preflight = skip_preflight
         self._genesis = ""

@@ -8,6 +8,7 @@ import socket
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 
+import orjson
 import uvicorn
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -55,6 +56,11 @@ def localnet_app(node: Localnet) -> Starlette:
             return PlainTextResponse("unknown")
         return PlainTextResponse("ok")
 
+    async def stats(_request: Request) -> Response:
+        """How many JSON-RPC requests were answered (benchmarks: round trips per order)."""
+        body = {"requests": rpc.requests, "slot": node.chain.current_slot}
+        return Response(orjson.dumps(body), media_type="application/json")
+
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         node.start()
@@ -66,7 +72,11 @@ def localnet_app(node: Localnet) -> Starlette:
     cors = Middleware(
         CORSMiddleware, allow_origins=["*"], allow_methods=["POST", "GET"], allow_headers=["*"]
     )
-    routes = [Route("/", call, methods=["POST"]), Route("/health", health, methods=["GET"])]
+    routes = [
+        Route("/", call, methods=["POST"]),
+        Route("/health", health, methods=["GET"]),
+        Route("/stats", stats, methods=["GET"]),
+    ]
     return Starlette(routes=routes, middleware=[cors], lifespan=lifespan)
 
 

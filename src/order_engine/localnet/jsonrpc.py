@@ -41,6 +41,7 @@ class JsonRpc:
 
     def __init__(self, node: Localnet, methods: Mapping[str, Handler]) -> None:
         self.node, self.methods = node, methods
+        self.requests = 0  # JSON-RPC requests answered (a batch counts each item)
 
     async def handle(self, body: bytes) -> bytes | None:
         """The response body, or None when nothing is to be answered (notifications)."""
@@ -58,6 +59,7 @@ class JsonRpc:
 
     async def one(self, request: Any) -> Answer | None:
         """The answer to one request (None for a notification)."""
+        self.requests += 1
         if not _well_formed(request):
             request_id = request.get("id") if isinstance(request, dict) else None
             echoed = request_id if _valid_id(request_id) else None
