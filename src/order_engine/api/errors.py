@@ -17,7 +17,9 @@ from order_engine.domain.errors import (
     DependencyUnavailableError,
     EngineError,
     OrderNotFoundError,
+    PermanentExecutionError,
     RequestError,
+    TransientExecutionError,
 )
 
 log = logging.getLogger(__name__)
@@ -29,6 +31,8 @@ STATUS_BY_ERROR: tuple[tuple[type[EngineError], int], ...] = (
     (CapacityError, 429),
     (DependencyUnavailableError, 503),
     (ChainUnavailableError, 503),
+    (TransientExecutionError, 503),  # e.g. no venue quoted now: try again
+    (PermanentExecutionError, 422),  # e.g. no pool trades the pair; the chain refused
 )
 
 

@@ -1,7 +1,11 @@
 """Chain venues over Solana JSON-RPC (`SOLANA_RPC_URL`): every process of a deployment
 reads and sends through one cluster (`order-engine localnet` here), as it would on devnet
 or mainnet. The wallet (`WALLET_KEYPAIR`, default `DATA_DIR/wallet.json`) must exist and be
-funded on that cluster (`order-engine localnet` funds the one it is given)."""
+funded on that cluster (`order-engine localnet` funds the one it is given).
+
+Token launches are real transactions on that chain: the process that launches opens the
+pool with the wallet (`RpcLaunches.prepare`) before it announces the launch; every process
+then registers the new token, and its venues find the pool by the mints."""
 
 from __future__ import annotations
 
@@ -14,9 +18,9 @@ from solders.pubkey import Pubkey
 from order_engine.adapters.rpc_chain import RpcChain
 from order_engine.bootstrap.factories import ConfigurationError
 from order_engine.chain.memo import ORDER_PREFIX
+from order_engine.chain.rpc_launches import RpcLaunches
 from order_engine.chain.wallet import WALLET_FILE, WalletFileError, load_wallet
-from order_engine.domain.errors import ChainUnavailableError, RequestError
-from order_engine.domain.launches import Launch
+from order_engine.domain.errors import ChainUnavailableError
 from order_engine.domain.orders import Execution
 from order_engine.domain.tokens import TokenRegistry
 from order_engine.settings import Settings
@@ -53,27 +57,17 @@ async def rpc_venue_set(settings: Settings, tokens: TokenRegistry) -> VenueSet:
     ]
     log.info("chain venues over %s (genesis %s); wallet %s", url, chain.genesis_hash[:12],
              wallet.pubkey())  # fmt: skip
+    launches = RpcLaunches(chain, wallet, tokens)
     return VenueSet(
         "chain",
         list(venues),
-        _no_launches,
-        _refuse_launch,
+        launches.register,
+        launches.new_mint,
         functools.partial(_executions, chain, venues, wallet.pubkey()),
         chain,
         str(wallet.pubkey()),
+        prepare=launches.prepare,
     )
-
-
-def _refuse_launch() -> str:
-    raise RequestError(
-        "token launches need the local chain in this process (`order-engine serve`); over "
-        "SOLANA_RPC_URL they are not supported yet",
-        field="venue",
-    )
-
-
-def _no_launches(launch: Launch) -> bool:
-    return False  # never announced here (see `_refuse_launch`)
 
 
 async def _executions(

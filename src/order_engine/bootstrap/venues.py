@@ -52,6 +52,7 @@ class VenueSet:
     chain: Chain | None = None
     wallet: str | None = None
     market: BackgroundMarket | None = None
+    prepare: Callable[[Launch], Awaitable[None]] | None = None  # opens a launch's pool first
 
 
 def resolve_venues(settings: Settings, command: str) -> tuple[str, ProgramBinaries | None]:

@@ -115,6 +115,7 @@ def _wire(
         venues=[v.name for v in venues],
         open_pools=vs.open_pools,
         new_mint=vs.new_mint,
+        prepare=vs.prepare,
     )
     return Engine(settings, a, vs, service, executor, waiting, launches, metrics, tokens)
 

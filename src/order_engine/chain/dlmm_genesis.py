@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
 from typing import TYPE_CHECKING, Protocol
@@ -22,7 +24,8 @@ if TYPE_CHECKING:
 # Volatility parameters of a mainnet-like pair (the variable fee rises with bins crossed).
 FILTER_PERIOD, DECAY_PERIOD, REDUCTION_FACTOR = 30, 600, 5_000
 VARIABLE_FEE_CONTROL, MAX_VOLATILITY_ACCUMULATOR, PROTOCOL_SHARE = 40_000, 350_000, 500
-LIQUIDITY_CU = 1_400_000
+PAIR_CU, LIQUIDITY_CU = 400_000, 1_400_000
+UsdPrice = Callable[["Token"], Decimal]  # a token's price in USD
 
 
 class PoolOpener(Protocol):
@@ -53,9 +56,9 @@ def write_presets(chain: InProcessChain) -> None:
         chain.write_account(dlmm.preset_parameter2_address(preset.index), account)
 
 
-def opening_active_id(opener: PoolOpener, base: Token, quote: Token, bin_step: int) -> int:
+def opening_active_id(price: UsdPrice, base: Token, quote: Token, bin_step: int) -> int:
     """The bin at the opening price, in quote base units per base base unit."""
-    ratio = Fraction(opener.price(base)) / Fraction(opener.price(quote))
+    ratio = Fraction(price(base)) / Fraction(price(quote))
     per_unit = ratio * Fraction(10**quote.decimals, 10**base.decimals)
     return dlmm.active_id_for_price(per_unit, bin_step)
 
@@ -70,25 +73,70 @@ def liquidity_range(active: int) -> tuple[int, int]:
     return lower, upper
 
 
-def open_dlmm_pair(opener: PoolOpener, a: Token, b: Token, depth_usd: Decimal) -> dlmm.DlmmPairKeys:
-    """Open the pair of `a` and `b` at their opening prices with `depth_usd` a side."""
+def base_units(price: UsdPrice, token: Token, usd: Decimal) -> int:
+    """`usd` worth of `token` at its price, in base units."""
+    return int(usd / price(token) * 10**token.decimals)
+
+
+@dataclass(frozen=True, slots=True)
+class OpeningTx:
+    """One transaction of a pair's opening: instructions, extra signers, compute units."""
+
+    ixs: list[Instruction]
+    signers: list[Keypair]
+    cu: int
+
+
+@dataclass(frozen=True, slots=True)
+class DlmmOpening:
+    """The transactions that open a pair, in order; the last one deposits `deposits`
+    (base units by mint) from the funder's token accounts."""
+
+    keys: dlmm.DlmmPairKeys
+    txs: tuple[OpeningTx, ...]
+    deposits: dict[Pubkey, int]
+
+
+def dlmm_opening(
+    a: Token,
+    b: Token,
+    depth_usd: Decimal,
+    price: UsdPrice,
+    funder: Pubkey,
+    ata: Callable[[Pubkey], Pubkey],
+    position: Keypair | None = None,
+) -> DlmmOpening:
+    """The transactions that open the pair of `a` and `b` at their prices with
+    `depth_usd` a side (`funder` pays and owns the position; `ata`: its token account of a
+    mint)."""
     base, quote = listing.base_and_quote(a, b)
     keys = listing.dlmm_keys(a, b)
     bin_step = listing.DLMM_PRESETS[listing.tier(a, b)].bin_step
-    active = opening_active_id(opener, base, quote, bin_step)
+    active = opening_active_id(price, base, quote, bin_step)
     lower, upper = liquidity_range(active)
-    me = opener.authority_key
-    opener.send([dlmm.initialize_lb_pair2_ix(keys, me, active)], cu=400_000)
     arrays = sorted({dlmm.bin_array_index(lower), dlmm.bin_array_index(upper)})
-    init_arrays = [dlmm.initialize_bin_array_ix(keys.lb_pair, i, me) for i in arrays]
-    opener.send(init_arrays, cu=LIQUIDITY_CU)
-    position = Keypair.from_seed(bytes(keys.lb_pair))  # deterministic per pair
+    init_arrays = [dlmm.initialize_bin_array_ix(keys.lb_pair, i, funder) for i in arrays]
+    position = position or Keypair.from_seed(bytes(keys.lb_pair))  # deterministic per pair
     width = upper - lower + 1
-    init = dlmm.initialize_position_ix(me, position.pubkey(), keys.lb_pair, me, lower, width)
+    init = dlmm.initialize_position_ix(
+        funder, position.pubkey(), keys.lb_pair, funder, lower, width
+    )
+    amount_x, amount_y = base_units(price, base, depth_usd), base_units(price, quote, depth_usd)
     add = dlmm.add_liquidity_by_strategy_ix(
-        keys, position.pubkey(), me, opener.ata(keys.mint_x), opener.ata(keys.mint_y),
-        opener.base_units(base, depth_usd), opener.base_units(quote, depth_usd),
-        active, lower, upper,
+        keys, position.pubkey(), funder, ata(keys.mint_x), ata(keys.mint_y),
+        amount_x, amount_y, active, lower, upper,
     )  # fmt: skip
-    opener.send([init, add], [position], cu=LIQUIDITY_CU)
-    return keys
+    txs = (
+        OpeningTx([dlmm.initialize_lb_pair2_ix(keys, funder, active)], [], PAIR_CU),
+        OpeningTx(init_arrays, [], LIQUIDITY_CU),
+        OpeningTx([init, add], [position], LIQUIDITY_CU),
+    )
+    return DlmmOpening(keys, txs, {keys.mint_x: amount_x, keys.mint_y: amount_y})
+
+
+def open_dlmm_pair(opener: PoolOpener, a: Token, b: Token, depth_usd: Decimal) -> dlmm.DlmmPairKeys:
+    """Open the pair of `a` and `b` at their opening prices with `depth_usd` a side."""
+    opening = dlmm_opening(a, b, depth_usd, opener.price, opener.authority_key, opener.ata)
+    for tx in opening.txs:
+        opener.send(tx.ixs, tx.signers, cu=tx.cu)
+    return opening.keys

@@ -1,11 +1,14 @@
 """Token launches: announce one (the admin endpoint, the CLI, a schedule), and apply every
 launch any process announces — open the pool on the simulated venue, then wake the sniper
-orders waiting for it, in the same event-loop turn."""
+orders waiting for it, in the same event-loop turn.
+
+On a shared chain the launching process opens the pool itself before it announces the
+launch (`prepare`): every process then only learns the new token when applying it."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Collection
+from collections.abc import Awaitable, Callable, Collection
 
 from order_engine.domain.errors import AlreadyLaunchedError, EngineError, RequestError
 from order_engine.domain.launches import MAX_DEPTH_USD, Launch, LaunchRequest, check_symbol
@@ -29,11 +32,14 @@ class TokenLaunches:
         venues: Collection[str],
         open_pools: Callable[[Launch], bool],
         new_mint: Callable[[], str],
+        prepare: Callable[[Launch], Awaitable[None]] | None = None,
     ) -> None:
         self._board, self._waiting, self._clock = board, waiting, clock
         self._tokens = tokens
         self._venues, self._open_pools, self._new_mint = set(venues), open_pools, new_mint
+        self._prepare = prepare
         self._applied: set[str] = set()
+        self._preparing: set[str] = set()  # symbols this process is launching now
 
     async def start(self) -> None:
         """Apply every launch so far and every one announced from now on (listen first,
@@ -43,14 +49,39 @@ class TokenLaunches:
             await self.apply(launch)
 
     async def launch(self, request: LaunchRequest) -> Launch:
-        """Validate and announce a launch. `AlreadyLaunchedError` if the symbol trades."""
+        """Validate, prepare (if this engine's chain needs the pool opened first: an
+        `EngineError` from it announces nothing) and announce a launch.
+        `AlreadyLaunchedError` if the symbol trades."""
         launch = self._validated(request)
-        if not await self._board.announce(launch):
-            raise AlreadyLaunchedError(f"{launch.symbol} was launched already")
+        if self._prepare is None:
+            await self._announce(launch)
+        else:
+            await self._prepare_and_announce(launch, self._prepare)
         log.info(
             "launched %s on %s at %s %s", launch.symbol, launch.venue, launch.price, launch.quote
         )
         return launch
+
+    async def _announce(self, launch: Launch) -> None:
+        if not await self._board.announce(launch):
+            raise AlreadyLaunchedError(f"{launch.symbol} was launched already")
+
+    async def _prepare_and_announce(
+        self, launch: Launch, prepare: Callable[[Launch], Awaitable[None]]
+    ) -> None:
+        """Prepare, then announce: one symbol at a time in this process, and never for a
+        symbol any process announced already (its pool would be left unused)."""
+        symbol = launch.symbol
+        if symbol in self._preparing:
+            raise AlreadyLaunchedError(f"{symbol} is being launched")
+        self._preparing.add(symbol)
+        try:
+            if any(known.symbol == symbol for known in await self._board.launches()):
+                raise AlreadyLaunchedError(f"{symbol} was launched already")
+            await prepare(launch)
+            await self._announce(launch)
+        finally:
+            self._preparing.discard(symbol)
 
     def _validated(self, request: LaunchRequest) -> Launch:
         symbol = check_symbol(request.symbol, field="symbol")
