@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from order_engine import chain_cli, programs_cli
+from order_engine import chain_cli, pools_cli, programs_cli
 from order_engine.launch_cli import launch as launch_token
 from order_engine.localnet.command import add_commands as add_localnet
 from order_engine.settings import Settings
@@ -210,6 +210,7 @@ def _parser() -> argparse.ArgumentParser:
     _launch_command(sub)
     chain_cli.add_commands(sub)
     programs_cli.add_commands(sub)
+    pools_cli.add_commands(sub)
     add_localnet(sub)
     return parser
 
