@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import struct
 from collections.abc import Sequence
 from typing import Any, NoReturn, TypeVar
 
@@ -63,16 +62,17 @@ from solders.transaction_status import UiTransactionEncoding
 from order_engine.adapters.rpc_details import details_of, status_of
 from order_engine.chain.balances import custom_error_of
 from order_engine.chain.port import (
+    CLOCK_SYSVAR,
     AccountInfo,
     LatestBlockhash,
     SignatureStatus,
     Simulation,
     TransactionDetails,
+    clock_unix,
 )
 from order_engine.domain.errors import ChainUnavailableError, TransactionRejectedError
 
 log = logging.getLogger(__name__)
-CLOCK_SYSVAR = Pubkey.from_string("SysvarC1ock11111111111111111111111111111111")
 MAX_ACCOUNTS_PER_CALL = 100  # getMultipleAccounts' limit
 POOL_SIZE = 16  # keep-alive connections to the node
 TRANSIENT_RPC_CODES = frozenset({-32004, -32005, -32007, -32009, -32014, -32016, -32603})
@@ -191,20 +191,25 @@ class RpcChain:
         found = await self._read(GetAccountInfo(CLOCK_SYSVAR, config), GetAccountInfoResp)
         if found.value is None:
             raise ChainUnavailableError("the node has no Clock sysvar")
-        (unix,) = struct.unpack_from("<q", bytes(found.value.data), 32)
-        return int(unix)
+        return clock_unix(bytes(found.value.data))
 
     async def accounts(self, keys: Sequence[Pubkey]) -> list[AccountInfo | None]:
+        return (await self.accounts_at(keys))[1]
+
+    async def accounts_at(self, keys: Sequence[Pubkey]) -> tuple[int, list[AccountInfo | None]]:
+        """`getMultipleAccounts` (100 keys a call) and the first call's context slot."""
         out: list[AccountInfo | None] = []
         config = RpcAccountInfoConfig(encoding=UiAccountEncoding.Base64)
+        slot: int | None = None
         for start in range(0, len(keys), MAX_ACCOUNTS_PER_CALL):
             chunk = list(keys[start : start + MAX_ACCOUNTS_PER_CALL])
             found = await self._read(GetMultipleAccounts(chunk, config), GetMultipleAccountsResp)
+            slot = found.context.slot if slot is None else slot
             out.extend(
                 None if a is None else AccountInfo(a.lamports, a.owner, bytes(a.data), a.executable)
                 for a in found.value
             )
-        return out
+        return (slot if slot is not None else await self.slot()), out
 
     async def balance(self, key: Pubkey) -> int:
         return int((await self._read(GetBalance(key), GetBalanceResp)).value)

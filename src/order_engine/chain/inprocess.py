@@ -114,6 +114,7 @@ class InProcessChain:
     def _read(self) -> None:
         self._faults.on_read()
         self._tick()
+        self._set_clock()  # the Clock sysvar shows the time of the read
 
     # ---- reads -----------------------------------------------------------------------
     async def latest_blockhash(self) -> LatestBlockhash:
@@ -135,6 +136,10 @@ class InProcessChain:
     async def accounts(self, keys: Sequence[Pubkey]) -> list[AccountInfo | None]:
         self._read()
         return [self.account(k) for k in keys]
+
+    async def accounts_at(self, keys: Sequence[Pubkey]) -> tuple[int, list[AccountInfo | None]]:
+        self._read()
+        return self.clock.slot, [self.account(k) for k in keys]
 
     async def balance(self, key: Pubkey) -> int:
         self._read()

@@ -18,6 +18,7 @@ from solders.hash import Hash
 from solders.pubkey import Pubkey
 
 BLOCKHASH_VALID_SLOTS = 150  # a blockhash is accepted for this many slots after its own
+CLOCK_SYSVAR = Pubkey.from_string("SysvarC1ock11111111111111111111111111111111")
 FINALIZED_AFTER_SLOTS = 32
 
 
@@ -130,6 +131,12 @@ class Simulation:
     logs: tuple[str, ...]
 
 
+def clock_unix(data: bytes) -> int:
+    """The unix_timestamp of the Clock sysvar's data (slot, epoch start, epoch, leader
+    schedule epoch, unix timestamp)."""
+    return int.from_bytes(data[32:40], "little", signed=True)
+
+
 class Chain(Protocol):
     """A Solana cluster, as the engine uses it."""
 
@@ -150,6 +157,11 @@ class Chain(Protocol):
 
     async def accounts(self, keys: Sequence[Pubkey]) -> list[AccountInfo | None]:
         """Several accounts read at one slot (`getMultipleAccounts`)."""
+        ...
+
+    async def accounts_at(self, keys: Sequence[Pubkey]) -> tuple[int, list[AccountInfo | None]]:
+        """`accounts` and the slot they were read at, in one round trip (with the Clock
+        sysvar among `keys`, the cluster time too: `clock_unix`)."""
         ...
 
     async def balance(self, key: Pubkey) -> int: ...

@@ -9,6 +9,7 @@ from solders.instruction import Instruction
 from solders.pubkey import Pubkey
 
 from order_engine.chain import dlmm, listing
+from order_engine.chain.port import CLOCK_SYSVAR, clock_unix
 from order_engine.domain.errors import NoRouteError
 from order_engine.domain.pools import dlmm_exact
 from order_engine.domain.quotes import Quote
@@ -32,8 +33,9 @@ class MeteoraChainVenue(ChainVenue):
 
     async def _state(
         self, keys: dlmm.DlmmPairKeys
-    ) -> tuple[dlmm_exact.DlmmPairState, tuple[int, ...]]:
-        """The pair with its bins; the first read finds which bin arrays exist."""
+    ) -> tuple[dlmm_exact.DlmmPairState, tuple[int, ...], int, int]:
+        """The pair with its bins, the bin arrays that exist, the slot and the cluster time,
+        in one read (the first read of a pair also finds which bin arrays exist)."""
         known = self._known_arrays()
         indexes = known.get(keys.lb_pair)
         if indexes is None:
@@ -43,18 +45,19 @@ class MeteoraChainVenue(ChainVenue):
             centre = dlmm.bin_array_index(dlmm.decode_lb_pair(pair.data).active_id)
             indexes = tuple(range(centre - ARRAYS_EACH_SIDE, centre + ARRAYS_EACH_SIDE + 1))
         addresses = [dlmm.bin_array_address(keys.lb_pair, i) for i in indexes]
-        pair, *arrays = await self.chain.accounts([keys.lb_pair, *addresses])
-        if pair is None:
+        slot, (clock, pair, *arrays) = await self.chain.accounts_at(
+            [CLOCK_SYSVAR, keys.lb_pair, *addresses]
+        )
+        if pair is None or clock is None:
             raise NoRouteError(f"{self.name}: no pair for these tokens on chain")
         present = tuple(i for i, a in zip(indexes, arrays, strict=True) if a is not None)
         known[keys.lb_pair] = present
         state = dlmm.pair_state_from_accounts(pair.data, [a.data for a in arrays if a])
-        return state, present
+        return state, present, slot, clock_unix(clock.data)
 
     async def curve(self, token_in: Token, token_out: Token) -> ChainCurve:
         keys = listing.dlmm_keys(token_in, token_out)
-        state, _ = await self._state(keys)
-        now = await self.chain.unix_time()
+        state, _, slot, now = await self._state(keys)
         swap_for_y = Pubkey.from_string(token_in.swap_mint) == keys.mint_x
         mid = dlmm_exact.mid_price(state)  # Y units per X unit
         _, reference = dlmm_exact.volatility_references(state, now)
@@ -68,7 +71,7 @@ class MeteoraChainVenue(ChainVenue):
             self.name,
             token_in,
             token_out,
-            await self.chain.slot(),
+            slot,
             mid if swap_for_y else 1 / mid,
             Decimal(fee_rate) / dlmm_exact.FEE_PRECISION,
             self.expires_at_ms(),
@@ -83,7 +86,7 @@ class MeteoraChainVenue(ChainVenue):
         swap_for_y = Pubkey.from_string(token_in.swap_mint) == keys.mint_x
         indexes = self._known_arrays().get(keys.lb_pair)
         if indexes is None:
-            _, indexes = await self._state(keys)
+            _, indexes, _, _ = await self._state(keys)
         ordered = sorted(indexes, reverse=swap_for_y)
         return dlmm.swap_ix(
             keys, self.wallet_key, accounts[0], accounts[1], swap_for_y, amount_in, min_out,

@@ -36,7 +36,9 @@ class RaydiumChainVenue(ChainVenue):
     async def curve(self, token_in: Token, token_out: Token) -> ChainCurve:
         keys = listing.raydium_keys(token_in, token_out)
         config = await self._amm_config()
-        pool, vault0, vault1 = await self.chain.accounts([keys.pool, keys.vault0, keys.vault1])
+        slot, (pool, vault0, vault1) = await self.chain.accounts_at(
+            [keys.pool, keys.vault0, keys.vault1]
+        )
         if pool is None or vault0 is None or vault1 is None:
             raise NoRouteError(
                 f"{self.name}: no pool for {token_in.symbol}/{token_out.symbol} on chain"
@@ -57,7 +59,7 @@ class RaydiumChainVenue(ChainVenue):
             self.name,
             token_in,
             token_out,
-            await self.chain.slot(),
+            slot,
             Fraction(reserve_out, reserve_in),
             Decimal(config.trade_fee_rate) / FEE_RATE_DENOMINATOR,
             self.expires_at_ms(),
