@@ -26,18 +26,17 @@ from solders.clock import Clock
 from solders.hash import Hash
 from solders.litesvm import LiteSVM
 from solders.pubkey import Pubkey
-from solders.signature import Signature
 from solders.transaction import Transaction, VersionedTransaction
 from solders.transaction_metadata import FailedTransactionMetadata
 
 from order_engine.chain.balances import BalanceProbe, custom_error_of
 from order_engine.chain.clock import SlotClock
 from order_engine.chain.faults import ChainFaults, FaultInjector
+from order_engine.chain.history import TxHistory
 from order_engine.chain.journal import ChainJournal, EntryKind
 from order_engine.chain.port import (
     BLOCKHASH_VALID_SLOTS,
     AccountInfo,
-    Commitment,
     LatestBlockhash,
     SignatureStatus,
     Simulation,
@@ -49,7 +48,6 @@ from order_engine.domain.errors import TransactionRejectedError
 log = logging.getLogger(__name__)
 GENESIS_UNIX = 1_750_000_000  # LiteSVM's clock starts at 0; the programs need a real time
 SNAPSHOT_EVERY = 2_000  # journal entries between account snapshots
-RECENT_DETAILS = 4_096  # transactions' details kept in memory beside the journal
 
 
 @dataclass(slots=True)
@@ -81,11 +79,7 @@ class InProcessChain:
         self.clock = SlotClock(genesis_hash, slot_s, now, instant=instant)
         self._unix = GENESIS_UNIX
         self._pending: dict[str, _Pending] = {}
-        self._executed: dict[str, SignatureStatus] = {}
-        self._details: dict[str, TransactionDetails] = {}
-        self._by_memo: dict[str, list[str]] = {}
-        self._by_payer: dict[str, list[str]] = {}
-        self._wires: dict[str, bytes] = {}  # signed bytes by signature (no journal)
+        self._history = TxHistory(journal)
         self._probe = BalanceProbe(self._svm)
         self._since_snapshot = 0
         self._set_clock()
@@ -189,13 +183,7 @@ class InProcessChain:
         return [self._status(s) for s in signatures]
 
     def _status(self, signature: str) -> SignatureStatus | None:
-        found = self._executed.get(signature)
-        if found is None and self._journal is not None:
-            details = self._journal.transaction(signature)
-            if details is not None:
-                found = SignatureStatus(
-                    details.slot, Commitment.PROCESSED, details.err, details.custom_error
-                )
+        found = self._history.executed(signature)
         if found is None:
             return None
         commitment = self.clock.commitment(found.slot)
@@ -207,17 +195,12 @@ class InProcessChain:
 
     def signed(self, signature: str) -> bytes | None:
         """The signed bytes of an executed transaction (what `getTransaction` encodes)."""
-        if self._journal is None:
-            return self._wires.get(signature)
-        return self._journal.signed(bytes(Signature.from_string(signature)))
+        return self._history.signed(signature)
 
     def details(self, signature: str) -> TransactionDetails | None:
         """An executed transaction's details, read directly (no injected faults): the
         chain's own history, for accounting and tests."""
-        found = self._details.get(signature)
-        if found is None and self._journal is not None:
-            found = self._journal.transaction(signature)
-        return found
+        return self._history.details(signature)
 
     # ---- writes ----------------------------------------------------------------------
     async def send(self, wire: bytes) -> str:
@@ -258,34 +241,18 @@ class InProcessChain:
         if details is None:
             log.info("transaction %s refused: %s", tx.signatures[0], getattr(result, "err", ""))
             return None
+        self._history.record(wire, details, str(tx.message.account_keys[0]))
         if self._journal is not None:
-            self._journal.append_tx(wire, details, str(tx.message.account_keys[0]))
             self._maybe_snapshot()
-        self._executed[details.signature] = SignatureStatus(
-            details.slot, Commitment.PROCESSED, details.err, details.custom_error
-        )
-        self._details[details.signature] = details
-        if self._journal is None:  # else the journal holds them all
-            self._wires[details.signature] = wire
-            if details.memo is not None:
-                self._by_memo.setdefault(details.memo, []).append(details.signature)
-            payer = str(tx.message.account_keys[0])
-            self._by_payer.setdefault(payer, []).append(details.signature)
-        elif len(self._details) > RECENT_DETAILS:  # the journal has the rest
-            del self._details[next(iter(self._details))]
         return details
 
     def signatures_with_memo(self, memo: str) -> list[str]:
         """Executed transactions carrying `memo`, oldest first (landed or failed)."""
-        if self._journal is not None:
-            return self._journal.signatures_with_memo(memo)
-        return list(self._by_memo.get(memo, ()))
+        return self._history.with_memo(memo)
 
     def signatures_paid_by(self, payer: Pubkey, limit: int = 1000) -> list[str]:
         """The latest transactions `payer` signed and paid for, newest first."""
-        if self._journal is not None:
-            return self._journal.signatures_paid_by(str(payer), limit)
-        return list(reversed(self._by_payer.get(str(payer), [])))[:limit]
+        return self._history.paid_by(payer, limit)
 
     # ---- set-up (genesis, airdrops): synchronous, journaled ---------------------------
     def rent(self, size: int) -> int:
@@ -361,4 +328,4 @@ class InProcessChain:
         if self._journal is not None:
             self.snapshot()
             self._journal.close()
-            self._journal = None
+            self._journal = self._history.journal = None
