@@ -28,7 +28,6 @@ from solders.rpc.config import (
     RpcTransactionConfig,
 )
 from solders.rpc.requests import (
-    GetAccountInfo,
     GetBalance,
     GetBlockHeight,
     GetGenesisHash,
@@ -42,7 +41,6 @@ from solders.rpc.requests import (
     SimulateVersionedTransaction,
 )
 from solders.rpc.responses import (
-    GetAccountInfoResp,
     GetBalanceResp,
     GetBlockHeightResp,
     GetGenesisHashResp,
@@ -186,12 +184,11 @@ class RpcChain:
         return int((await self._read(GetSlot(), GetSlotResp)).value)
 
     async def unix_time(self) -> int:
-        """The Clock sysvar's unix_timestamp (slot, epoch start, epoch, leader epoch, time)."""
-        config = RpcAccountInfoConfig(encoding=UiAccountEncoding.Base64)
-        found = await self._read(GetAccountInfo(CLOCK_SYSVAR, config), GetAccountInfoResp)
-        if found.value is None:
+        """The Clock sysvar's unix_timestamp."""
+        (clock,) = await self.accounts([CLOCK_SYSVAR])
+        if clock is None:
             raise ChainUnavailableError("the node has no Clock sysvar")
-        return clock_unix(bytes(found.value.data))
+        return clock_unix(clock.data)
 
     async def accounts(self, keys: Sequence[Pubkey]) -> list[AccountInfo | None]:
         return (await self.accounts_at(keys))[1]

@@ -26,6 +26,7 @@ from order_engine.domain.tokens import TokenRegistry
 from order_engine.settings import Settings
 from order_engine.venues.chain.base import ChainVenue, ChainVenueSettings
 from order_engine.venues.chain.meteora import MeteoraChainVenue
+from order_engine.venues.chain.outcomes import landed_executions
 from order_engine.venues.chain.raydium import RaydiumChainVenue
 
 if TYPE_CHECKING:
@@ -75,13 +76,5 @@ async def _executions(
 ) -> list[Execution]:
     """Every swap of `order_id` the chain holds (the wallet's transactions with its memo),
     landed, oldest first."""
-    out: list[Execution] = []
-    for signature in await chain.signatures_with_memo(wallet, f"{ORDER_PREFIX}{order_id}"):
-        details = await chain.transaction(signature)
-        if details is None or details.err is not None:
-            continue
-        for venue in venues:
-            program = f"Program {venue.program_id} invoke"
-            if any(line.startswith(program) for line in details.logs):
-                out.append(venue.execution_of(details))
-    return out
+    signatures = await chain.signatures_with_memo(wallet, f"{ORDER_PREFIX}{order_id}")
+    return landed_executions(venues, [await chain.transaction(s) for s in signatures])

@@ -34,6 +34,7 @@ from order_engine.settings import Settings
 from order_engine.venues.base import Venue
 from order_engine.venues.chain.base import ChainVenue, ChainVenueSettings
 from order_engine.venues.chain.meteora import MeteoraChainVenue
+from order_engine.venues.chain.outcomes import landed_executions
 from order_engine.venues.chain.raydium import RaydiumChainVenue
 from order_engine.venues.sim.ledger import SwapLedger
 from order_engine.venues.sim.simulated import apply_launch, b58encode, simulated_venues
@@ -155,23 +156,8 @@ async def _chain_executions(
     local: LocalChain, venues: list[ChainVenue], order_id: str
 ) -> list[Execution]:
     """Every swap of `order_id` that landed on the chain (found by its memo)."""
-    by_program = {v.name: v for v in venues}
-    out: list[Execution] = []
-    for signature in local.chain.signatures_with_memo(f"{ORDER_PREFIX}{order_id}"):
-        details = local.chain.details(signature)
-        if details is None or details.err is not None:
-            continue
-        venue = next(
-            (by_program[v] for v in by_program if _touches(details.logs, by_program[v])), None
-        )
-        if venue is not None:
-            out.append(venue.execution_of(details))
-    return out
-
-
-def _touches(logs: tuple[str, ...], venue: ChainVenue) -> bool:
-    program = str(venue.program_id)
-    return any(line.startswith(f"Program {program} invoke") for line in logs)
+    signatures = local.chain.signatures_with_memo(f"{ORDER_PREFIX}{order_id}")
+    return landed_executions(venues, (local.chain.details(s) for s in signatures))
 
 
 def sim_venue_set(settings: Settings, ledger: SwapLedger, tokens: TokenRegistry) -> VenueSet:

@@ -17,7 +17,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
-from itertools import combinations
 from math import isqrt
 from typing import Protocol
 
@@ -61,12 +60,7 @@ class PoolRef:
 
 def built_in_pools() -> list[PoolRef]:
     """Both venues' pool of every pair of built-in tokens (SOL counted once, as wSOL)."""
-    by_mint: dict[str, Token] = {}
-    for token in (TOKENS[s] for s in sorted(BUILT_IN)):
-        if not token.native:
-            by_mint.setdefault(token.swap_mint, token)
-    tokens = sorted(by_mint.values(), key=listing.pool_symbol)
-    pairs = [listing.base_and_quote(a, b) for a, b in combinations(tokens, 2)]
+    pairs = listing.pool_pairs(TOKENS[s] for s in sorted(BUILT_IN))
     return [PoolRef(venue, base, quote) for venue in VENUES for base, quote in pairs]
 
 

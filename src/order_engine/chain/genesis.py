@@ -14,7 +14,6 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from itertools import combinations
 
 from solders.account import Account
 from solders.compute_budget import set_compute_unit_limit
@@ -89,24 +88,15 @@ class GenesisBuilder:
         self.chain.execute(Transaction([self.authority, *signers], message, blockhash))
 
     def run(self) -> None:
-        tokens = self._pool_tokens()
+        tokens = listing.pool_tokens(self.spec.tokens)
         self.chain.airdrop(self.authority_key, AUTHORITY_SOL * LAMPORTS)
         self._write_mints(tokens)
         self._write_program_config()
         self._fund_authority(tokens)
-        for a, b in combinations(tokens, 2):
+        for a, b in listing.pool_pairs(tokens):
             self._open_raydium(a, b, self._depth("raydium", a, b))
             open_dlmm_pair(self, a, b, self._depth("meteora", a, b))
         self._fund_wallet(tokens)
-
-    def _pool_tokens(self) -> list[Token]:
-        """One token per asset the pools trade (SOL and wSOL are one: wSOL)."""
-        by_mint: dict[str, Token] = {}
-        for token in self.spec.tokens:
-            if token.native:
-                continue
-            by_mint.setdefault(token.swap_mint, token)
-        return sorted(by_mint.values(), key=listing.pool_symbol)
 
     def price(self, token: Token) -> Decimal:
         return self.prices[listing.pool_symbol(token)]

@@ -13,9 +13,11 @@ opening price (Raydium SOL/USDC: 2M USD a side; Meteora: 1.5M).
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
+from itertools import combinations
 
 from solders.pubkey import Pubkey
 
@@ -78,6 +80,20 @@ def tier(a: Token, b: Token) -> Tier:
     if symbols & set(QUOTE_ORDER):
         return Tier.MAJOR
     return Tier.MINOR
+
+
+def pool_tokens(tokens: Iterable[Token]) -> list[Token]:
+    """One token per asset the pools trade (SOL and wSOL are one: wSOL), by pool symbol."""
+    by_mint: dict[str, Token] = {}
+    for token in tokens:
+        if not token.native:
+            by_mint.setdefault(token.swap_mint, token)
+    return sorted(by_mint.values(), key=pool_symbol)
+
+
+def pool_pairs(tokens: Iterable[Token]) -> list[tuple[Token, Token]]:
+    """Every pair of `tokens`' pool tokens, as (base, quote): the pools a venue lists."""
+    return [base_and_quote(a, b) for a, b in combinations(pool_tokens(tokens), 2)]
 
 
 def mint_of(token: Token) -> Pubkey:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 
 from solders.pubkey import Pubkey
 
@@ -40,6 +40,7 @@ class ChainOutcomes:
     wallet_key: Pubkey
     budgets: ComputeBudgets
     slippage_error: int
+    program_id: Pubkey
     _tokens_by_mint: Callable[[str], Token | None]
 
     @property
@@ -152,3 +153,20 @@ class ChainOutcomes:
         price = quantize(amount_out / amount_in, EXECUTED_PRICE_PLACES)
         receipt = Receipt(details.slot, details.fee, details.compute_units)
         return Execution(self.name, details.signature, price, amount_out, receipt)
+
+
+def landed_executions(
+    venues: Sequence[ChainOutcomes], found: Iterable[TransactionDetails | None]
+) -> list[Execution]:
+    """What each landed transaction in `found` delivered, read by the venue whose program
+    it invoked (the accounting of an order's swaps from the chain's own history)."""
+    out: list[Execution] = []
+    for details in found:
+        if details is None or details.err is not None:
+            continue
+        for venue in venues:
+            invoke = f"Program {venue.program_id} invoke"
+            if any(line.startswith(invoke) for line in details.logs):
+                out.append(venue.execution_of(details))
+                break
+    return out

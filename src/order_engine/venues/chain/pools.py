@@ -21,7 +21,6 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
-from itertools import combinations
 from typing import Any
 
 from solders.pubkey import Pubkey
@@ -83,23 +82,9 @@ class PoolSnapshot:
         return {"slot": self.slot, "pools": [p.as_dict() for p in self.pools]}
 
 
-def pool_tokens(tokens: Iterable[Token]) -> list[Token]:
-    """One token per asset the pools trade (SOL and wSOL are one: wSOL), by pool symbol."""
-    by_mint: dict[str, Token] = {}
-    for token in tokens:
-        if not token.native:
-            by_mint.setdefault(token.swap_mint, token)
-    return sorted(by_mint.values(), key=listing.pool_symbol)
-
-
-def candidate_pairs(tokens: Iterable[Token]) -> list[tuple[Token, Token]]:
-    """Every pair of pool tokens as (base, quote)."""
-    return [listing.base_and_quote(a, b) for a, b in combinations(pool_tokens(tokens), 2)]
-
-
 async def pool_views(venues: Sequence[ChainVenue], tokens: Iterable[Token]) -> PoolSnapshot:
     """Every existing pool of `tokens` (the engine's registry) on each venue's program."""
-    pairs = candidate_pairs(tokens)
+    pairs = listing.pool_pairs(tokens)
     if not venues:
         return PoolSnapshot(0, ())
     slot = await venues[0].chain.slot()
