@@ -41,7 +41,7 @@ from order_engine.domain.tokens import Token
 from order_engine.venues.base import SwapTransaction
 from order_engine.venues.chain.budget import ComputeBudgets, budget_key, limit_for
 from order_engine.venues.chain.curve import ChainCurve, from_units, to_units
-from order_engine.venues.chain.describe import describe_failure, swap_steps
+from order_engine.venues.chain.describe import INSUFFICIENT_FUNDS, describe_failure, swap_steps
 from order_engine.venues.chain.outcomes import ChainOutcomes
 
 log = logging.getLogger(__name__)
@@ -208,7 +208,7 @@ class ChainVenue(ChainOutcomes, ABC):
         if custom == self.slippage_error:
             raise SlippageExceededError(f"{self.name}: the pool moved below the minimum out")
         failure = describe_failure(err, custom)
-        if failure == "insufficient_funds":
+        if failure == INSUFFICIENT_FUNDS:
             held = await self.holding(token_in)
             raise InsufficientFundsError(
                 f"the wallet holds {held} {token_in.symbol}; the swap needs {amount} "

@@ -26,7 +26,7 @@ from order_engine.domain.tokens import Token
 from order_engine.venues.base import TxState, TxStatus
 from order_engine.venues.chain.budget import ComputeBudgets
 from order_engine.venues.chain.curve import from_units
-from order_engine.venues.chain.describe import describe_failure
+from order_engine.venues.chain.describe import INSUFFICIENT_FUNDS, describe_failure
 
 log = logging.getLogger(__name__)
 REBROADCAST_SLOTS = 2  # a transaction not seen for this many slots is sent again
@@ -119,7 +119,7 @@ class ChainOutcomes:
             raise SlippageExceededError(
                 f"{self.name}: output fell below the minimum; the swap reverted ({signature})"
             )
-        if describe_failure(err, custom) == "insufficient_funds":
+        if describe_failure(err, custom) == INSUFFICIENT_FUNDS:
             raise InsufficientFundsError(f"{self.name}: the wallet could not pay ({err})")
         if "ComputationalBudgetExceeded" in err or "exceeded CUs" in " ".join(
             details.logs if details else ()
