@@ -15,6 +15,7 @@ import dataclasses
 import struct
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Final
 
 import httpx
@@ -29,6 +30,7 @@ from order_engine.chain import dlmm, raydium
 from order_engine.chain.spl import anchor_account_discriminator
 from order_engine.domain.errors import RequestError
 from order_engine.domain.tokens import Token, TokenRegistry
+from order_engine.venues.chain.pools_file import PoolsFileError, read_pools_file
 
 VENUES: Final = ("raydium", "meteora")
 RPC_TIMEOUT_S = 30.0
@@ -67,6 +69,11 @@ class FoundPool:
     def line(self) -> str:
         return f"{self.venue} {self.address} base {self.base} quote {self.quote} {self.detail}"
 
+    def toml(self, pair: str) -> str:
+        """The pool as a pools file's `[[pools]]` entry."""
+        return (f'[[pools]]  # {self.detail}\nvenue = "{self.venue}"\npair = "{pair}"\n'
+                f'address = "{self.address}"\n')  # fmt: skip
+
 
 def add_commands(sub: Any) -> None:
     """`pools discover` under `sub` (the CLI's subparsers)."""
@@ -80,34 +87,52 @@ def add_commands(sub: Any) -> None:
     discover_.add_argument(
         "--venue", choices=VENUES, default=None, help="one venue only (default both)"
     )
-    discover_.set_defaults(run=lambda a: discover(a.rpc, a.pair, a.venue))
+    discover_.add_argument(
+        "--toml", action="store_true", help="print [[pools]] entries for a POOLS_FILE"
+    )
+    discover_.add_argument(
+        "--pools-file", type=Path, default=None, help="take the tokens' mints from this file"
+    )
+    discover_.set_defaults(
+        run=lambda a: discover(a.rpc, a.pair, a.venue, toml=a.toml, pools_file=a.pools_file)
+    )
 
 
 def discover(
-    rpc_url: str, pair: str, venue: str | None, transport: httpx.BaseTransport | None = None
-) -> int:
+    rpc_url: str, pair: str, venue: str | None, transport: httpx.BaseTransport | None = None,
+    *, toml: bool = False, pools_file: Path | None = None,
+) -> int:  # fmt: skip
     """The command: print each pool found; exit 0, 1 when there is none, or 2."""
     try:
-        base, quote = parse_pair(pair)
+        base, quote = parse_pair(pair, _registry(pools_file))
         with httpx.Client(transport=transport, timeout=RPC_TIMEOUT_S) as client:
             found = find_pools(PoolsRpc(client, rpc_url), base, quote, venue)
     except DiscoverError as exc:
         print(f"order-engine: {exc}", file=sys.stderr)
         return 2
     for pool in found:
-        print(pool.line())
+        print(pool.toml(f"{base.symbol}/{quote.symbol}") if toml else pool.line())
     if not found:
         print(f"order-engine: no pool for {pair} on {rpc_url}", file=sys.stderr)
         return 1
     return 0
 
 
-def parse_pair(text: str) -> tuple[Token, Token]:
+def _registry(pools_file: Path | None) -> TokenRegistry:
+    if pools_file is None:
+        return TokenRegistry()
+    try:
+        return TokenRegistry(read_pools_file(pools_file, need_pools=False).registry_tokens())
+    except PoolsFileError as exc:
+        raise DiscoverError(str(exc)) from exc
+
+
+def parse_pair(text: str, registry: TokenRegistry | None = None) -> tuple[Token, Token]:
     """The (base, quote) tokens of `BASE/QUOTE`; `DiscoverError` for anything else."""
     parts = text.split("/")
     if len(parts) != 2 or not all(part.strip() for part in parts):
         raise DiscoverError(f"--pair must look like SOL/USDC, not {text!r}")
-    registry = TokenRegistry()
+    registry = registry or TokenRegistry()
     try:
         base = registry.find(parts[0].strip(), field="pair")
         quote = registry.find(parts[1].strip(), field="pair")

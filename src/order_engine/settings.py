@@ -65,6 +65,9 @@ class Settings(BaseSettings):
     programs_dir: Path | None = None  # where raydium_cp_swap.so and lb_clmm.so are
     wallet_keypair: Path | None = None  # the engine's wallet; default DATA_DIR/wallet.json
     priority_fee_micro_lamports: int = Field(default=1_000, ge=0, le=10_000_000)
+    # the tokens and pools to trade on a cluster the engine did not create (devnet, mainnet):
+    # a TOML file (README "Devnet and mainnet"); unset, the local chain's listing
+    pools_file: Path | None = None
     wallet_funding_sol: int = Field(default=100_000, ge=0)  # the local genesis funds the wallet
     wallet_funding_usd: Decimal = Field(default=Decimal(10_000_000), ge=0)  # per other token
     chain_drop_rate: float = Field(default=0.0, ge=0, le=1)  # fault injection (tests)
@@ -96,8 +99,10 @@ class Settings(BaseSettings):
 
     def problem_for(self, command: str) -> str | None:
         """Why these settings cannot run `command` (serve, api, worker, migrate), or None."""
-        url = self.resolved_database_url
-        scheme = url.split("://", 1)[0]
+        return self._url_problem() or self._command_problem(command)
+
+    def _url_problem(self) -> str | None:
+        scheme = self.resolved_database_url.split("://", 1)[0]
         if scheme not in SUPPORTED_DATABASES:
             return (
                 f"DATABASE_URL scheme {scheme!r} is not supported: use "
@@ -107,14 +112,20 @@ class Settings(BaseSettings):
             return "REDIS_URL must look like redis://host:6379/0"
         if self.sim_chain_url and not self.sim_chain_url.startswith(("redis://", "rediss://")):
             return "SIM_CHAIN_URL must look like redis://host:6379/1"
-        if command in {"api", "worker"}:
-            if not self.redis_url:
-                return f"`order-engine {command}` shares work through Redis: set REDIS_URL"
-            if scheme == "sqlite+aiosqlite":
-                return (
-                    f"`order-engine {command}` processes share one database: set DATABASE_URL "
-                    "to PostgreSQL (SQLite is for the one-process `order-engine serve`)"
-                )
+        if self.pools_file and (not self.solana_rpc_url or self.venues == "sim"):
+            return "POOLS_FILE names a cluster's pools: set SOLANA_RPC_URL (and not VENUES=sim)"
+        return None
+
+    def _command_problem(self, command: str) -> str | None:
+        if command not in {"api", "worker"}:
+            return None
+        if not self.redis_url:
+            return f"`order-engine {command}` shares work through Redis: set REDIS_URL"
+        if self.resolved_database_url.startswith("sqlite+aiosqlite"):
+            return (
+                f"`order-engine {command}` processes share one database: set DATABASE_URL "
+                "to PostgreSQL (SQLite is for the one-process `order-engine serve`)"
+            )
         return None
 
     @property

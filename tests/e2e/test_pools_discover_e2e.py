@@ -87,3 +87,24 @@ def test_pools_discover_finding_nothing_exits_1(capsys: pytest.CaptureFixture[st
     assert methods == ["getProgramAccounts"] * 3  # Raydium, then DLMM with X/Y both ways
     out, err = capsys.readouterr()
     assert out == "" and err == "order-engine: no pool for SOL/USDC on http://rpc\n"
+
+
+def test_pools_discover_takes_the_mints_from_a_pools_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    devnet_usdc = "4zMMC9srt5Ri5X14GAgXhaHii3GnPAEERYPJgZJDncDU"
+    pools_file = tmp_path / "pools.toml"
+    pools_file.write_text(f'[tokens.USDC]\nmint = "{devnet_usdc}"\ndecimals = 6\n')
+    filters: list[object] = []
+
+    def empty(request: httpx.Request) -> httpx.Response:
+        body = orjson.loads(request.content)
+        filters.append(body["params"][1]["filters"])
+        return httpx.Response(200, json={"jsonrpc": "2.0", "id": body["id"], "result": []})
+
+    transport = httpx.MockTransport(empty)
+    found = discover("http://rpc", "SOL/USDC", "raydium", transport, pools_file=pools_file)
+    assert found == 1
+    assert devnet_usdc in orjson.dumps(filters).decode()
+    assert TOKENS["USDC"].mint not in orjson.dumps(filters).decode()
+    capsys.readouterr()

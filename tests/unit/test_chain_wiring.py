@@ -47,6 +47,15 @@ def test_processes_sharing_work_need_a_shared_chain(tmp_path: Path) -> None:
         venue_wiring.resolve_venues(settings(tmp_path, venues="chain"), "api")
 
 
+def test_a_pools_file_needs_a_cluster(tmp_path: Path) -> None:
+    pools = tmp_path / "pools.toml"
+    sim = settings(tmp_path, pools_file=pools, solana_rpc_url="http://x", venues="sim")
+    for alone in (settings(tmp_path, pools_file=pools), sim):
+        assert "set SOLANA_RPC_URL" in (alone.problem_for("serve") or "")
+    paired = settings(tmp_path, pools_file=pools, solana_rpc_url="http://127.0.0.1:8899")
+    assert paired.problem_for("serve") is None
+
+
 def test_the_wallet_file_is_private_and_stable(tmp_path: Path) -> None:
     path = tmp_path / "data" / "wallet.json"
     wallet = load_or_create_wallet(path)

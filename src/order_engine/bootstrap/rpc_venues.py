@@ -3,9 +3,14 @@ reads and sends through one cluster (`order-engine localnet` here), as it would 
 or mainnet. The wallet (`WALLET_KEYPAIR`, default `DATA_DIR/wallet.json`) must exist and be
 funded on that cluster (`order-engine localnet` funds the one it is given).
 
-Token launches are real transactions on that chain: the process that launches opens the
-pool with the wallet (`RpcLaunches.prepare`) before it announces the launch; every process
-then registers the new token, and its venues find the pool by the mints."""
+Which pools: on `order-engine localnet`, the local chain's listing (every pair of known
+tokens, launched ones included). With `POOLS_FILE` (devnet, mainnet), only the pools the
+file names, checked against the cluster at start-up, and the file's tokens.
+
+Token launches are real transactions on the local chain: the process that launches opens
+the pool with the wallet (`RpcLaunches.prepare`) before it announces the launch; every
+process then registers the new token, and its venues find the pool by the mints. With a
+pools file there are no launches (`LaunchesUnavailableError`)."""
 
 from __future__ import annotations
 
@@ -20,13 +25,16 @@ from order_engine.bootstrap.factories import ConfigurationError
 from order_engine.chain.memo import ORDER_PREFIX
 from order_engine.chain.rpc_launches import RpcLaunches
 from order_engine.chain.wallet import WALLET_FILE, WalletFileError, load_wallet
-from order_engine.domain.errors import ChainUnavailableError
+from order_engine.domain.errors import ChainUnavailableError, LaunchesUnavailableError
+from order_engine.domain.launches import Launch
 from order_engine.domain.orders import Execution
 from order_engine.domain.tokens import TokenRegistry
 from order_engine.settings import Settings
 from order_engine.venues.chain.base import ChainVenue, ChainVenueSettings
+from order_engine.venues.chain.book import ListedPools, PoolBook
 from order_engine.venues.chain.meteora import MeteoraChainVenue
 from order_engine.venues.chain.outcomes import landed_executions
+from order_engine.venues.chain.pools_file import PoolsFileError, configured_pools, read_pools_file
 from order_engine.venues.chain.raydium import RaydiumChainVenue
 
 if TYPE_CHECKING:
@@ -51,13 +59,18 @@ async def rpc_venue_set(settings: Settings, tokens: TokenRegistry) -> VenueSet:
         )
     except ChainUnavailableError as exc:
         raise ConfigurationError(f"SOLANA_RPC_URL {url}: {exc.message}") from exc
+    try:
+        book = await _pool_book(s, chain, tokens)
+    except BaseException:
+        await chain.close()
+        raise
     args = (chain, wallet, tokens.by_mint, ChainVenueSettings(s.priority_fee_micro_lamports))
     venues: list[ChainVenue] = [
-        RaydiumChainVenue("raydium", *args),
-        MeteoraChainVenue("meteora", *args),
+        RaydiumChainVenue("raydium", *args, pools=book),
+        MeteoraChainVenue("meteora", *args, pools=book),
     ]
-    log.info("chain venues over %s (genesis %s); wallet %s", url, chain.genesis_hash[:12],
-             wallet.pubkey())  # fmt: skip
+    log.info("chain venues over %s (genesis %s); wallet %s; pools %s", url,
+             chain.genesis_hash[:12], wallet.pubkey(), s.pools_file or "listed")  # fmt: skip
     launches = RpcLaunches(chain, wallet, tokens)
     return VenueSet(
         "chain",
@@ -67,7 +80,33 @@ async def rpc_venue_set(settings: Settings, tokens: TokenRegistry) -> VenueSet:
         functools.partial(_executions, chain, venues, wallet.pubkey()),
         chain,
         str(wallet.pubkey()),
-        prepare=launches.prepare,
+        prepare=launches.prepare if s.pools_file is None else _no_launches,
+    )
+
+
+def token_registry(settings: Settings) -> TokenRegistry:
+    """The engine's registry: the built-in tokens, with the pools file's (if any)."""
+    if settings.pools_file is None:
+        return TokenRegistry()
+    try:
+        return TokenRegistry(read_pools_file(settings.pools_file).registry_tokens())
+    except PoolsFileError as exc:
+        raise ConfigurationError(str(exc)) from exc
+
+
+async def _pool_book(settings: Settings, chain: RpcChain, tokens: TokenRegistry) -> PoolBook:
+    if settings.pools_file is None:
+        return ListedPools()
+    try:
+        return await configured_pools(chain, read_pools_file(settings.pools_file), tokens)
+    except PoolsFileError as exc:
+        raise ConfigurationError(str(exc)) from exc
+
+
+async def _no_launches(launch: Launch) -> None:
+    raise LaunchesUnavailableError(
+        f"cannot launch {launch.symbol}: this engine trades the pools of POOLS_FILE on a "
+        "cluster it did not create; launches open pools on `order-engine localnet` only"
     )
 
 

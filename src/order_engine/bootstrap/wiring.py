@@ -20,6 +20,7 @@ from order_engine.adapters.sql.schema import migrate, printable_url
 from order_engine.api.app import HotPaths, create_app
 from order_engine.bootstrap.engine import Engine
 from order_engine.bootstrap.factories import Adapters, check_urls, make_adapters
+from order_engine.bootstrap.rpc_venues import token_registry
 from order_engine.bootstrap.venues import VenueSet, make_venue_set
 from order_engine.domain.errors import DependencyUnavailableError
 from order_engine.domain.tokens import TokenRegistry
@@ -42,10 +43,10 @@ async def build_engine(
     in-process. Every process applies every token launch (its venues open the pools).
     The engine has its own token registry, shared by its venues and use cases."""
     check_urls(settings, command)
+    tokens = token_registry(settings)
     policy = RetryPolicy(settings.max_attempts, settings.backoff_base_s, settings.backoff_factor)
     metrics = EngineMetrics()
     adapters = await make_adapters(settings, policy, metrics, auto_migrate=auto_migrate)
-    tokens = TokenRegistry()
     try:
         venue_set = await make_venue_set(settings, command, adapters.chain, tokens)
     except BaseException:

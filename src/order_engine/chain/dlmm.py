@@ -120,7 +120,7 @@ class DlmmPairKeys:
     """Every address of one pair created by `initialize_lb_pair2` from a preset."""
 
     lb_pair: Pubkey
-    preset: Pubkey
+    preset: Pubkey | None  # None for a pair read off the chain (`pool_accounts`)
     mint_x: Pubkey
     mint_y: Pubkey
     reserve_x: Pubkey
@@ -152,6 +152,8 @@ def _token_programs_and_events() -> list[AccountMeta]:
 
 def initialize_lb_pair2_ix(keys: DlmmPairKeys, funder: Pubkey, active_id: int) -> Instruction:
     """`initialize_lb_pair2` at `active_id` (plain SPL mints, no bitmap extension)."""
+    if keys.preset is None:
+        raise ValueError(f"{keys.lb_pair}: a pair without its preset cannot be initialised")
     data = anchor_ix_discriminator("initialize_lb_pair2") + struct.pack("<i", active_id) + bytes(96)
     accounts = [
         writable(keys.lb_pair),

@@ -11,7 +11,8 @@ EngineError
 │   ├── ConcurrentUpdateError    optimistic lock lost; reload and retry
 │   ├── IdempotencyConflictError same key, other body
 │   ├── NotCancellableError      order already submitted or final
-│   └── AlreadyLaunchedError     a token launch for a symbol that exists
+│   ├── AlreadyLaunchedError     a token launch for a symbol that exists
+│   └── LaunchesUnavailableError this engine trades a cluster's pools (POOLS_FILE): no launches
 ├── CapacityError                queue full (429, Retry-After)
 ├── DependencyUnavailableError   store/queue/bus down (503)
 └── ExecutionError               a swap attempt went wrong
@@ -82,6 +83,10 @@ class NotCancellableError(ConflictError):
 
 class AlreadyLaunchedError(ConflictError):
     code = "already_launched"
+
+
+class LaunchesUnavailableError(ConflictError):
+    code = "launches_unavailable"
 
 
 class CapacityError(EngineError):

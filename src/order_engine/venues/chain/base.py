@@ -39,6 +39,7 @@ from order_engine.domain.legs import SignedTx
 from order_engine.domain.quotes import Quote
 from order_engine.domain.tokens import Token
 from order_engine.venues.base import SwapTransaction
+from order_engine.venues.chain.book import ListedPools, PoolBook
 from order_engine.venues.chain.budget import ComputeBudgets, budget_key, limit_for
 from order_engine.venues.chain.curve import ChainCurve, from_units, to_units
 from order_engine.venues.chain.describe import INSUFFICIENT_FUNDS, describe_failure, swap_steps
@@ -71,8 +72,11 @@ class ChainVenue(ChainOutcomes, ABC):
         tokens_by_mint: Callable[[str], Token | None],
         settings: ChainVenueSettings | None = None,
         now: Callable[[], float] = time.time,
+        *,
+        pools: PoolBook | None = None,
     ) -> None:
         self._name, self.chain, self._wallet = name, chain, wallet
+        self.pools: PoolBook = pools or ListedPools()
         self.wallet_key = wallet.pubkey()
         self._tokens_by_mint = tokens_by_mint
         self.settings = settings or ChainVenueSettings()

@@ -8,7 +8,7 @@ from decimal import Decimal
 from solders.instruction import Instruction
 from solders.pubkey import Pubkey
 
-from order_engine.chain import dlmm, listing
+from order_engine.chain import dlmm
 from order_engine.chain.port import CLOCK_SYSVAR, clock_unix
 from order_engine.domain.errors import NoRouteError
 from order_engine.domain.pools import dlmm_exact
@@ -17,46 +17,53 @@ from order_engine.domain.tokens import Token
 from order_engine.venues.chain.base import ChainVenue
 from order_engine.venues.chain.curve import ChainCurve
 
-ARRAYS_EACH_SIDE = 1  # bin arrays read beside the active one (liquidity spans ±34 bins)
+ARRAYS_EACH_SIDE = 1  # bin arrays read beside the active bin's (local liquidity: ±34 bins)
 
 
 class MeteoraChainVenue(ChainVenue):
     slippage_error = dlmm.ERR_EXCEEDED_AMOUNT_SLIPPAGE
     program_id = dlmm.DLMM_PROGRAM
 
-    _arrays: dict[Pubkey, tuple[int, ...]]
+    _centres: dict[Pubkey, int]  # the bin array of the pair's active bin, as last read
+    _present: dict[Pubkey, tuple[int, ...]]  # the bin arrays around it that exist
 
-    def _known_arrays(self) -> dict[Pubkey, tuple[int, ...]]:
-        if not hasattr(self, "_arrays"):
-            self._arrays = {}
-        return self._arrays
+    def _known(self) -> tuple[dict[Pubkey, int], dict[Pubkey, tuple[int, ...]]]:
+        if not hasattr(self, "_centres"):
+            self._centres, self._present = {}, {}
+        return self._centres, self._present
 
     async def _state(
-        self, keys: dlmm.DlmmPairKeys
+        self, keys: dlmm.DlmmPairKeys, *, follow: bool = True
     ) -> tuple[dlmm_exact.DlmmPairState, tuple[int, ...], int, int]:
         """The pair with its bins, the bin arrays that exist, the slot and the cluster time,
-        in one read (the first read of a pair also finds which bin arrays exist)."""
-        known = self._known_arrays()
-        indexes = known.get(keys.lb_pair)
-        if indexes is None:
+        in one read of the bin arrays around the active bin's (a pair read for the first
+        time, or whose active bin left its array since, is read again around it)."""
+        centres, present = self._known()
+        centre = centres.get(keys.lb_pair)
+        if centre is None:
             (pair,) = await self.chain.accounts([keys.lb_pair])
             if pair is None:
                 raise NoRouteError(f"{self.name}: no pair for these tokens on chain")
             centre = dlmm.bin_array_index(dlmm.decode_lb_pair(pair.data).active_id)
-            indexes = tuple(range(centre - ARRAYS_EACH_SIDE, centre + ARRAYS_EACH_SIDE + 1))
+        indexes = range(centre - ARRAYS_EACH_SIDE, centre + ARRAYS_EACH_SIDE + 1)
         addresses = [dlmm.bin_array_address(keys.lb_pair, i) for i in indexes]
         slot, (clock, pair, *arrays) = await self.chain.accounts_at(
             [CLOCK_SYSVAR, keys.lb_pair, *addresses]
         )
         if pair is None or clock is None:
             raise NoRouteError(f"{self.name}: no pair for these tokens on chain")
-        present = tuple(i for i, a in zip(indexes, arrays, strict=True) if a is not None)
-        known[keys.lb_pair] = present
+        moved = dlmm.bin_array_index(dlmm.decode_lb_pair(pair.data).active_id)
+        centres[keys.lb_pair] = moved
+        if moved != centre and follow:  # the price left the window read: read around it
+            return await self._state(keys, follow=False)
+        found = present[keys.lb_pair] = tuple(
+            i for i, a in zip(indexes, arrays, strict=True) if a is not None
+        )
         state = dlmm.pair_state_from_accounts(pair.data, [a.data for a in arrays if a])
-        return state, present, slot, clock_unix(clock.data)
+        return state, found, slot, clock_unix(clock.data)
 
     async def curve(self, token_in: Token, token_out: Token) -> ChainCurve:
-        keys = listing.dlmm_keys(token_in, token_out)
+        keys = self.pools.dlmm(token_in, token_out)
         state, _, slot, now = await self._state(keys)
         swap_for_y = Pubkey.from_string(token_in.swap_mint) == keys.mint_x
         mid = dlmm_exact.mid_price(state)  # Y units per X unit
@@ -82,9 +89,9 @@ class MeteoraChainVenue(ChainVenue):
         self, quote: Quote, token_in: Token, token_out: Token, accounts: tuple[Pubkey, Pubkey],
         amount_in: int, min_out: int,
     ) -> Instruction:  # fmt: skip
-        keys = listing.dlmm_keys(token_in, token_out)
+        keys = self.pools.dlmm(token_in, token_out)
         swap_for_y = Pubkey.from_string(token_in.swap_mint) == keys.mint_x
-        indexes = self._known_arrays().get(keys.lb_pair)
+        indexes = self._known()[1].get(keys.lb_pair)
         if indexes is None:
             _, indexes, _, _ = await self._state(keys)
         ordered = sorted(indexes, reverse=swap_for_y)

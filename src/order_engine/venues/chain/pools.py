@@ -83,13 +83,15 @@ class PoolSnapshot:
 
 
 async def pool_views(venues: Sequence[ChainVenue], tokens: Iterable[Token]) -> PoolSnapshot:
-    """Every existing pool of `tokens` (the engine's registry) on each venue's program."""
-    pairs = listing.pool_pairs(tokens)
+    """Every existing pool of `tokens` (the engine's registry) on each venue's program
+    that the venue's pool book lists."""
+    known = list(tokens)
     if not venues:
         return PoolSnapshot(0, ())
     slot = await venues[0].chain.slot()
     found: list[PoolView] = []
     for venue in venues:  # each venue's pools by pair name
+        pairs = venue.pools.pairs(venue.program_id, known)
         if venue.program_id == raydium.RAYDIUM_CPMM_PROGRAM:
             found += await _read_pools(venue, pairs, _raydium_keys, _raydium_view)
         elif venue.program_id == dlmm.DLMM_PROGRAM:
@@ -106,7 +108,7 @@ async def read_accounts(chain: Chain, keys: Sequence[Pubkey]) -> list[AccountInf
 
 
 Keys = tuple[Pubkey, Pubkey, Pubkey]  # the pool's state account, then its two token accounts
-KeysOf = Callable[[Token, Token], Keys]
+KeysOf = Callable[[ChainVenue, Token, Token], Keys]
 ViewOf = Callable[[ChainVenue, Keys, Token, Token, list[AccountInfo]], PoolView]
 
 
@@ -114,7 +116,7 @@ async def _read_pools(
     venue: ChainVenue, pairs: Sequence[tuple[Token, Token]], keys_of: KeysOf, view_of: ViewOf
 ) -> list[PoolView]:
     """The pools of `pairs` on `venue` whose three accounts all exist, by pair name."""
-    all_keys = [keys_of(base, quote) for base, quote in pairs]
+    all_keys = [keys_of(venue, base, quote) for base, quote in pairs]
     accounts = await read_accounts(venue.chain, [k for keys in all_keys for k in keys])
     views: list[PoolView] = []
     for i, ((base, quote), keys) in enumerate(zip(pairs, all_keys, strict=True)):
@@ -124,8 +126,8 @@ async def _read_pools(
     return sorted(views, key=lambda v: v.pair)
 
 
-def _raydium_keys(base: Token, quote: Token) -> Keys:
-    keys = listing.raydium_keys(base, quote)
+def _raydium_keys(venue: ChainVenue, base: Token, quote: Token) -> Keys:
+    keys = venue.pools.raydium(base, quote)
     return keys.pool, keys.vault0, keys.vault1
 
 
@@ -149,8 +151,8 @@ def _raydium_view(
     )
 
 
-def _dlmm_keys(base: Token, quote: Token) -> Keys:
-    keys = listing.dlmm_keys(base, quote)  # X is the base, Y the quote
+def _dlmm_keys(venue: ChainVenue, base: Token, quote: Token) -> Keys:
+    keys = venue.pools.dlmm(base, quote)
     return keys.lb_pair, keys.reserve_x, keys.reserve_y
 
 
@@ -160,15 +162,19 @@ def _dlmm_view(
     pair, reserve_x, reserve_y = accounts
     state = dlmm.decode_lb_pair(pair.data)
     fee_x, fee_y = _PROTOCOL_FEE.unpack_from(pair.data, dlmm.LB_PAIR_OFFSETS["protocol_fee"])
+    units_x = spl.token_amount(reserve_x.data) - fee_x
+    units_y = spl.token_amount(reserve_y.data) - fee_y
     bin_price = Fraction(price_q64_from_id(state.active_id, state.bin_step), ONE_Q64)
+    if spl.token_mint(reserve_x.data) != listing.mint_of(base):  # X is the quote token
+        units_x, units_y, bin_price = units_y, units_x, 1 / bin_price
     return PoolView(
         venue=venue.name,
         program_id=str(venue.program_id),
         address=str(keys[0]),
         base=base,
         quote=quote,
-        reserve_base=from_units(spl.token_amount(reserve_x.data) - fee_x, base),
-        reserve_quote=from_units(spl.token_amount(reserve_y.data) - fee_y, quote),
+        reserve_base=from_units(units_x, base),
+        reserve_quote=from_units(units_y, quote),
         price=_price(bin_price, base, quote),
         active_bin_id=state.active_id,
         bin_step=state.bin_step,

@@ -9,7 +9,7 @@ from fractions import Fraction
 from solders.instruction import Instruction
 from solders.pubkey import Pubkey
 
-from order_engine.chain import listing, raydium, spl
+from order_engine.chain import raydium, spl
 from order_engine.domain.errors import NoRouteError
 from order_engine.domain.pools.cpmm_exact import FEE_RATE_DENOMINATOR
 from order_engine.domain.quotes import Quote
@@ -22,20 +22,22 @@ class RaydiumChainVenue(ChainVenue):
     slippage_error = raydium.ERR_EXCEEDED_SLIPPAGE
     program_id = raydium.RAYDIUM_CPMM_PROGRAM
 
-    _config: raydium.AmmConfig | None = None
+    _configs: dict[Pubkey, raydium.AmmConfig]
 
-    async def _amm_config(self) -> raydium.AmmConfig:
-        if self._config is None:  # an admin-only account: read once
-            key = raydium.amm_config_address(listing.RAYDIUM_CONFIG_INDEX)
+    async def _amm_config(self, key: Pubkey) -> raydium.AmmConfig:
+        if not hasattr(self, "_configs"):
+            self._configs = {}
+        config = self._configs.get(key)
+        if config is None:  # an admin-only account: read once
             (found,) = await self.chain.accounts([key])
             if found is None:
-                raise NoRouteError(f"{self.name}: the chain has no Raydium AmmConfig")
-            self._config = raydium.decode_amm_config(found.data)
-        return self._config
+                raise NoRouteError(f"{self.name}: the chain has no Raydium AmmConfig {key}")
+            config = self._configs[key] = raydium.decode_amm_config(found.data)
+        return config
 
     async def curve(self, token_in: Token, token_out: Token) -> ChainCurve:
-        keys = listing.raydium_keys(token_in, token_out)
-        config = await self._amm_config()
+        keys = self.pools.raydium(token_in, token_out)
+        config = await self._amm_config(keys.amm_config)
         slot, (pool, vault0, vault1) = await self.chain.accounts_at(
             [keys.pool, keys.vault0, keys.vault1]
         )
@@ -70,7 +72,7 @@ class RaydiumChainVenue(ChainVenue):
         self, quote: Quote, token_in: Token, token_out: Token, accounts: tuple[Pubkey, Pubkey],
         amount_in: int, min_out: int,
     ) -> Instruction:  # fmt: skip
-        keys = listing.raydium_keys(token_in, token_out)
+        keys = self.pools.raydium(token_in, token_out)
         in_mint = Pubkey.from_string(token_in.swap_mint)
         return raydium.swap_base_input_ix(
             keys, self.wallet_key, accounts[0], accounts[1], in_mint, amount_in, min_out
