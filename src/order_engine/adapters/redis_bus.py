@@ -1,5 +1,6 @@
 """`EventBus` on Redis Streams: one stream per order, bounded (MAXLEN ~) and expiring (TTL
-refreshed on every publish).
+refreshed on every publish; once the order's terminal event is published, a short one: the
+database holds the record, and the stream only has to outlive the subscribers reading it).
 
 A subscriber replays the stream with XRANGE, then receives live entries from the bus's one
 reader task: a single XREAD BLOCK over every watched stream on one dedicated connection,
@@ -33,7 +34,7 @@ from order_engine.adapters.redis_streams import (
     format_id,
 )
 from order_engine.domain.errors import DependencyUnavailableError
-from order_engine.domain.orders import OrderEvent, OrderStatus
+from order_engine.domain.orders import TERMINAL, OrderEvent, OrderStatus
 
 T = TypeVar("T")
 _BASE_KEYS = ("orderId", "seq", "status", "tsMs", "attempt")
@@ -68,6 +69,7 @@ class RedisEventBus:
         *,
         prefix: str = "oe",
         stream_ttl_s: int = 3600,
+        finished_ttl_s: int = 60,
         maxlen: int = 1000,
     ) -> None:
         self._owns_client = isinstance(client_or_url, str)
@@ -75,6 +77,7 @@ class RedisEventBus:
             redis_client(client_or_url) if isinstance(client_or_url, str) else client_or_url
         )
         self._prefix, self._ttl_s, self._maxlen = prefix, stream_ttl_s, maxlen
+        self._finished_ttl_s = finished_ttl_s
         self._gate = asyncio.Semaphore(MAX_IN_FLIGHT)
         self._appender = StreamAppender(
             self._client, self._publish_guard, maxlen=maxlen, ttl_s=stream_ttl_s
@@ -86,9 +89,11 @@ class RedisEventBus:
         return f"{self._prefix}:events:{order_id}"
 
     async def publish(self, event: OrderEvent) -> None:
-        """XADD (trimmed to about `maxlen`) and refresh the TTL, atomically. A retried
-        publish may add the event twice; subscribers drop the copy by seq."""
-        await self._appender.append(self.stream_key(event.order_id), encode_event(event))
+        """XADD (trimmed to about `maxlen`) and refresh the TTL (after a terminal event:
+        `finished_ttl_s`), atomically. A retried publish may add the event twice;
+        subscribers drop the copy by seq."""
+        ttl_s = self._finished_ttl_s if event.status in TERMINAL else self._ttl_s
+        await self._appender.append(self.stream_key(event.order_id), encode_event(event), ttl_s)
 
     @asynccontextmanager
     async def subscribe(

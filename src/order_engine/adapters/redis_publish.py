@@ -22,7 +22,7 @@ return 1
 """
 MAX_BATCH = 500
 
-Append = tuple[str, bytes, "asyncio.Future[None]"]
+Append = tuple[str, bytes, int, "asyncio.Future[None]"]  # key, payload, TTL, caller
 Guard = Callable[[Callable[[], Awaitable[list[Any]]]], Awaitable[list[Any]]]
 
 
@@ -43,10 +43,11 @@ class StreamAppender:
         self._pending: list[Append] = []
         self._sender: asyncio.Task[None] | None = None
 
-    async def append(self, key: str, payload: bytes) -> None:
-        """Raises what `guard` raises for the batch, or `DependencyUnavailableError`."""
+    async def append(self, key: str, payload: bytes, ttl_s: int | None = None) -> None:
+        """Append, and set the stream's TTL to `ttl_s` (default: the appender's). Raises
+        what `guard` raises for the batch, or `DependencyUnavailableError`."""
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._pending.append((key, payload, done))
+        self._pending.append((key, payload, self._ttl_s if ttl_s is None else ttl_s, done))
         if self._sender is None or self._sender.done():
             self._sender = asyncio.create_task(self._send_all(), name="redis-bus-appender")
         await done
@@ -61,16 +62,16 @@ class StreamAppender:
             try:
                 results = await self._guard(partial(self._send, batch))
             except asyncio.CancelledError:
-                for _key, _payload, done in batch + self._pending:
+                for *_, done in batch + self._pending:
                     done.cancel()
                 self._pending = []
                 raise
             except Exception as exc:  # the callers see it through their futures
-                for _key, _payload, done in batch:
+                for *_, done in batch:
                     if not done.done():
                         done.set_exception(exc)
                 continue
-            for (_key, _payload, done), result in zip(batch, results, strict=True):
+            for (*_, done), result in zip(batch, results, strict=True):
                 if not done.done():
                     if isinstance(result, BaseException):
                         done.set_exception(_unavailable(result))
@@ -91,7 +92,7 @@ class StreamAppender:
 
     async def _pipeline(self, batch: list[Append]) -> list[Any]:
         async with self._client.pipeline(transaction=False) as pipe:
-            for key, payload, _done in batch:
-                pipe.evalsha(self._sha, 1, key, self._maxlen, payload, self._ttl_s)
+            for key, payload, ttl_s, _done in batch:
+                pipe.evalsha(self._sha, 1, key, self._maxlen, payload, ttl_s)
             results: list[Any] = await pipe.execute(raise_on_error=False)
         return results

@@ -118,7 +118,11 @@ def make_chain(settings: Settings) -> SwapLedger:
 
 def make_bus(settings: Settings) -> EventBus:
     if settings.redis_url:
-        return RedisEventBus(settings.redis_url, prefix=settings.redis_prefix)
+        return RedisEventBus(
+            settings.redis_url,
+            prefix=settings.redis_prefix,
+            finished_ttl_s=settings.finished_stream_ttl_s,
+        )
     return InMemoryEventBus()
 
 
