@@ -242,13 +242,14 @@ class _Outage:
     def __init__(self, url: str) -> None:
         parts = urlsplit(url)
         self._target, self.port = (parts.hostname, parts.port or 6379), 0
+        self._rest = url[len(f"{parts.scheme}://{parts.netloc}") :]  # the db, e.g. "/3"
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
         self._handlers: set[asyncio.Task[None]] = set()
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        return f"redis://127.0.0.1:{self.port}{self._rest}"
 
     async def up(self) -> None:
         self._server = await asyncio.start_server(self._handle, "127.0.0.1", self.port)
