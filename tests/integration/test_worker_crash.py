@@ -6,9 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+from redis.asyncio import Redis
+
+from order_engine.adapters.redis_client import redis_client
 from tests.e2e.harness import assert_lifecycle
 from tests.integration.test_api_faults import PREFIX, production_api, wait_for_status
 from tests.integration.test_multiprocess_e2e import cluster, engine_env, wait_worker_started
@@ -54,3 +59,50 @@ async def test_sigkill_mid_swap_ends_the_order_once_without_a_second_swap(
                 executions = await api.eng.engine.executions(order_id)
                 assert [e.tx_hash for e in executions] == [confirmed["txHash"]]
                 assert str(executions[0].amount_out) == confirmed["amountOut"]
+
+
+async def _until_locked(redis: Redis, key: str, start: float, timeout_s: float) -> float:
+    """Seconds from `start` until `key` (a job's BullMQ lock) exists: a live worker holds
+    the job."""
+    async with asyncio.timeout(timeout_s):
+        while True:
+            if await redis.exists(key):
+                return time.monotonic() - start
+            await asyncio.sleep(0.05)
+
+
+@pytest.mark.timeout(150)
+async def test_a_killed_workers_job_is_taken_over_within_two_lock_times_twice_running(
+    tmp_path: Path,
+) -> None:
+    lock_s = 2.0
+    async with production_api(tmp_path, command="api", latency_scale=5) as api:
+        env = engine_env(api.pg_url, api.redis.url)
+        # a swap takes 10-15 s: each worker is killed while it waits for the landing
+        env.update(REDIS_PREFIX=PREFIX, LATENCY_SCALE="5", JOB_LOCK_S=str(lock_s),
+                   QUOTE_TIMEOUT_S="5")  # fmt: skip
+        redis = redis_client(api.redis.url)
+        with cluster(tmp_path, env) as running:
+            holder = running.start("worker-1", "worker", log_level="info")
+            await wait_worker_started(holder)
+            order_id = (await api.submit()).json()["orderId"]
+            await wait_for_status(api, order_id, "submitted", timeout_s=10)
+            lock = f"{PREFIX}:orders:{order_id}:lock"
+            takeovers = []
+            for n in (2, 3):
+                killed_at = time.monotonic()
+                holder.process.send_signal(signal.SIGKILL)
+                assert await asyncio.to_thread(holder.process.wait, 5) == -signal.SIGKILL
+                holder = running.start(f"worker-{n}", "worker", log_level="info")
+                await wait_worker_started(holder)
+                takeovers.append(await _until_locked(redis, lock, killed_at, 40 * lock_s))
+                assert (await api.eng.client.get(f"/api/orders/{order_id}")).json()[
+                    "status"
+                ] == "submitted", "each kill must come before the swap is confirmed"
+            events = await api.eng.stream(order_id)
+            executions = await api.eng.engine.executions(order_id)
+        await redis.aclose()
+    # the successor's start-up (a second or two here) counts too
+    assert all(t <= 2 * lock_s + 3 for t in takeovers), takeovers
+    assert [e["status"] for e in events] == HAPPY
+    assert [e.tx_hash for e in executions] == [events[-1]["txHash"]]  # one swap, the first

@@ -23,8 +23,9 @@ Semantics that differ from `InMemoryJobQueue`: the limiter is a fixed window ope
 first start (all of a window's jobs may start at once); a delayed job (retry, reschedule or
 delayed enqueue) lives in Redis, so `close()` leaves it for any worker instead of dropping
 it; a job redelivered after its worker died keeps its attempt number (a stall is not a
-failed attempt), and a job that stalls twice is dropped (BullMQ's `maxStalledCount` 1) for
-the engine's recovery sweep to re-enqueue.
+failed attempt). The stalled-job check runs every half lock, so a dead worker's job moves on
+within about 1.5 locks of its death; a job stalls up to `MAX_STALLS` times (its workers
+died each time) before BullMQ drops it for the engine's recovery sweep to re-enqueue.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ JOB_NAME = "execute"
 LIST_STATES = ("wait", "paused", "active")  # depth: waiting, delayed or active jobs
 ZSET_STATES = ("prioritized", "delayed")
 RECONNECT_DELAY_MS = 1_000  # bullmq's default 15 s pause after a Redis connection error
+MAX_STALLS = 10  # deliveries lost to dead workers before the recovery sweep takes the job
 POLICY_BACKOFF = "policy"
 
 
@@ -110,6 +112,7 @@ class BullMqJobQueue:
             "concurrency": concurrency,
             "drainDelay": drain_delay_s,
             "stalledInterval": stalled_interval_ms,
+            "maxStalledCount": MAX_STALLS,
             "lockDuration": lock_duration_ms,
             "runRetryDelay": RECONNECT_DELAY_MS,
             "autorun": False,

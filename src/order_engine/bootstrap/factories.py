@@ -96,7 +96,7 @@ def _job_queue(
             rate_limit_window_s=rate_limit_window_s,
             max_depth=max_depth,
             lock_duration_ms=lock_ms,
-            stalled_interval_ms=lock_ms,
+            stalled_interval_ms=max(500, lock_ms // 2),  # a dead worker's job: ~1.5 locks
         )
     return InMemoryJobQueue(
         policy,
