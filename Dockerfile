@@ -5,8 +5,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY src ./src
-RUN pip install . && useradd --create-home engine && mkdir /chain && chown engine /chain
+# /data: `serve`'s SQLite database, wallet and chain journal (the non-root user owns it;
+# mount a volume there to keep them); /chain: the localnet's data in docker-compose.yml
+RUN pip install . && useradd --create-home engine \
+    && mkdir /chain /data && chown engine /chain /data
 USER engine
 EXPOSE 3000
-ENV HOST=0.0.0.0 PORT=3000
+ENV HOST=0.0.0.0 PORT=3000 DATA_DIR=/data
 CMD ["order-engine", "serve"]

@@ -20,8 +20,11 @@ from order_engine.adapters.sql import (
     create_sql_store,
     ensure_migrated,
 )
+from order_engine.adapters.sql.errors import MISSING_DATABASE, WHY_UNAVAILABLE
+from order_engine.bootstrap import migrate_database
 from order_engine.domain.errors import DependencyUnavailableError
 from order_engine.domain.orders import Order, OrderStatus
+from order_engine.settings import Settings
 from tests.pgdb import admin_dsn, fresh_database
 
 T0 = 1_700_000_000_000
@@ -45,8 +48,8 @@ def closed_port() -> int:
     return port  # nothing listens once the socket is closed
 
 
-def assert_no_driver_text(error: BaseException) -> None:
-    assert str(error) == "database unavailable"
+def assert_no_driver_text(error: BaseException, message: str = "database unavailable") -> None:
+    assert str(error) == message
     assert not any(word in str(error).lower() for word in DRIVER_WORDS)
     assert error.__cause__ is not None  # the detail stays in the chain, for logs
 
@@ -103,11 +106,27 @@ async def test_a_server_that_never_answers_times_out() -> None:
         await server.wait_closed()
 
 
-async def test_missing_database_is_unavailable_without_driver_text(pg_url: str) -> None:
+async def test_a_missing_database_is_told_apart_from_an_unreachable_server(pg_url: str) -> None:
     url = make_url(pg_url).set(database=f"oe_missing_{uuid.uuid4().hex[:8]}")
     with pytest.raises(DependencyUnavailableError) as caught:
         await create_sql_store(url.render_as_string(hide_password=False))
-    assert_no_driver_text(caught.value)
+    assert_no_driver_text(caught.value, WHY_UNAVAILABLE[MISSING_DATABASE])
+    assert "`order-engine migrate` creates it" in str(caught.value)
+
+
+async def test_migrate_creates_a_missing_database_once(pg_url: str) -> None:
+    name = f"oe_created_{uuid.uuid4().hex[:8]}"
+    url = make_url(pg_url).set(database=name).render_as_string(hide_password=False)
+    settings = Settings(database_url=url, _env_file=None)
+    admin = await asyncpg.connect(admin_dsn(make_url(pg_url)), timeout=5)
+    try:
+        assert (await migrate_database(settings)).endswith(f"/{name} (created now)")
+        assert (await migrate_database(settings)).endswith(f"/{name}")  # there: migrated only
+        store = await create_sql_store(url)  # at the newest schema
+        await store.close()
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
 
 
 async def test_connections_closed_by_the_server_are_replaced(pg_url: str) -> None:

@@ -16,7 +16,7 @@ from order_engine.adapters.clock import SystemClock
 from order_engine.adapters.metrics import EngineMetrics
 from order_engine.adapters.redis_client import redis_client
 from order_engine.adapters.sql import create_engine
-from order_engine.adapters.sql.schema import migrate, printable_url
+from order_engine.adapters.sql.schema import create_database_if_missing, migrate, printable_url
 from order_engine.api.app import HotPaths, create_app
 from order_engine.bootstrap.engine import Engine
 from order_engine.bootstrap.factories import Adapters, check_urls, make_adapters
@@ -147,14 +147,16 @@ async def preflight(settings: Settings, command: str) -> None:
 
 
 async def migrate_database(settings: Settings) -> str:
-    """Apply every migration to `DATABASE_URL`; returns where (password hidden)."""
+    """Create `DATABASE_URL`'s database if the server has none of that name, then apply
+    every migration; returns where (password hidden)."""
     check_urls(settings, "migrate")
     engine = create_engine(settings.resolved_database_url)
     try:
+        created = await create_database_if_missing(engine)
         await migrate(engine)
     finally:
         await engine.dispose()
-    return printable_url(engine.url)
+    return printable_url(engine.url) + (" (created now)" if created else "")
 
 
 async def run_worker(settings: Settings) -> None:

@@ -26,6 +26,24 @@ UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
 # SQLSTATEs of a transaction PostgreSQL aborted to break a lock cycle or a serialization
 # conflict: the same writes, retried one per transaction, succeed.
 RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})
+MISSING_DATABASE = "3D000"  # invalid_catalog_name: the server has no database of that name
+DUPLICATE_DATABASE = "42P04"
+BAD_CREDENTIALS = frozenset({"28P01", "28000"})  # invalid password / authorization
+# Our words for what an operator can fix, told apart from an unreachable server.
+WHY_UNAVAILABLE = {
+    MISSING_DATABASE: "database unavailable: the server has no database of that name "
+    "(`order-engine migrate` creates it)",
+    **dict.fromkeys(
+        BAD_CREDENTIALS, "database unavailable: the server refused the user or password"
+    ),
+}
+
+
+def sqlstate(error: BaseException) -> str | None:
+    """The PostgreSQL SQLSTATE of a driver error (through SQLAlchemy or not), if any."""
+    orig = error.orig if isinstance(error, sa_exc.DBAPIError) else error
+    code = getattr(orig, "sqlstate", None)
+    return code if isinstance(code, str) else None
 
 
 def translate(error: BaseException) -> BaseException:
@@ -35,14 +53,14 @@ def translate(error: BaseException) -> BaseException:
     if isinstance(error, sa_exc.IntegrityError | asyncpg.IntegrityConstraintViolationError):
         return ConflictError("the change conflicts with stored data")
     if isinstance(error, UNAVAILABLE_ERRORS):
-        return DependencyUnavailableError("database unavailable")
+        why = WHY_UNAVAILABLE.get(sqlstate(error) or "", "database unavailable")
+        return DependencyUnavailableError(why)
     return error
 
 
 def is_retryable(error: BaseException) -> bool:
     """Whether `error` is a deadlock or serialization failure (worth retrying as is)."""
-    orig = error.orig if isinstance(error, sa_exc.DBAPIError) else error
-    return getattr(orig, "sqlstate", None) in RETRYABLE_SQLSTATES
+    return sqlstate(error) in RETRYABLE_SQLSTATES
 
 
 @contextmanager

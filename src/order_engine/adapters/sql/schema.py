@@ -10,11 +10,17 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, NullPool, text
 from sqlalchemy.engine import URL
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from order_engine.adapters.sql.errors import database_errors
+from order_engine.adapters.sql.errors import (
+    DUPLICATE_DATABASE,
+    MISSING_DATABASE,
+    database_errors,
+    sqlstate,
+)
+from order_engine.domain.errors import DependencyUnavailableError
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
@@ -30,6 +36,35 @@ def alembic_config() -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     return config
+
+
+async def create_database_if_missing(engine: AsyncEngine) -> bool:
+    """PostgreSQL: create `engine`'s database when the server has none of that name (through
+    its `postgres` database); True if this call created it. SQLite creates its own file."""
+    if engine.dialect.name != "postgresql":
+        return False
+    try:
+        with database_errors():
+            async with engine.connect():
+                return False
+    except DependencyUnavailableError as exc:
+        if sqlstate(exc.__cause__ or exc) != MISSING_DATABASE:
+            raise
+    admin = create_async_engine(
+        engine.url.set(database="postgres"), isolation_level="AUTOCOMMIT", poolclass=NullPool
+    )
+    name = engine.dialect.identifier_preparer.quote(engine.url.database or "")
+    try:
+        with database_errors():
+            async with admin.connect() as conn:
+                await conn.execute(text(f"CREATE DATABASE {name}"))
+    except DependencyUnavailableError as exc:
+        if sqlstate(exc.__cause__ or exc) != DUPLICATE_DATABASE:
+            raise
+        return False  # another migrate created it first
+    finally:
+        await admin.dispose()
+    return True
 
 
 async def migrate(engine: AsyncEngine) -> None:
