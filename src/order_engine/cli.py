@@ -80,6 +80,8 @@ def _started(args: argparse.Namespace, command: str) -> Settings | None:
 def _serve_http(settings: Settings, app: Any, **extra: Any) -> int:
     import uvicorn  # noqa: PLC0415
 
+    from order_engine.api.server import server_protocols  # noqa: PLC0415
+
     print(
         f"order-engine: serving on {settings.resolved_public_base_url} "
         f"(database {settings.resolved_database_url}, "
@@ -97,8 +99,7 @@ def _serve_http(settings: Settings, app: Any, **extra: Any) -> int:
         port=settings.port,
         log_level=settings.log_level,
         loop="uvloop",
-        http="httptools",
-        ws="websockets-sansio",
+        **server_protocols(),  # uvicorn's, answering its own errors in our JSON shape
         ws_per_message_deflate=False,
         access_log=False,
         lifespan="on",

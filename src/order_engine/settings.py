@@ -56,6 +56,10 @@ class Settings(BaseSettings):
     split_min_gain_bps: Decimal = Field(default=Decimal("1"), ge=0, le=10_000)
     split_min_leg_fraction: Decimal = Field(default=Decimal("0.01"), ge=0, lt=Decimal("0.5"))
     max_body_bytes: int = Field(default=16_384, ge=256)
+    # the price-impact guard: no route moving the price more than this (basis points) is
+    # sent; an order's maxPriceImpactBps may set its own, up to the cap
+    max_price_impact_bps: int = Field(default=1_000, ge=1, le=10_000)
+    max_price_impact_cap_bps: int = Field(default=5_000, ge=1, le=10_000)
 
     # venues: `chain` (the real programs on the local chain) or `sim` (the product
     # description's mock). Unset: `chain` for `serve` when the program binaries are found.

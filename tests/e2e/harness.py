@@ -15,6 +15,7 @@ import orjson
 import uvicorn
 from websockets.asyncio.client import connect
 
+from order_engine.api.server import server_protocols
 from order_engine.bootstrap import Engine, build_app
 from order_engine.settings import Settings
 
@@ -85,7 +86,7 @@ async def serving(settings: Settings, command: str = "serve") -> AsyncIterator[R
     settings.port = sock.getsockname()[1]
     app = build_app(settings, workers=command == "serve", command=command)
     config = uvicorn.Config(
-        app, log_level="warning", ws="websockets-sansio", lifespan="on", access_log=False
+        app, log_level="warning", lifespan="on", access_log=False, **server_protocols()
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))

@@ -20,6 +20,7 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 GOOD: dict[str, Any] = {"tokenIn": "SOL", "tokenOut": "USDC", "amountIn": "1.5"}
 BIG_PAD = "x" * 17_000  # the default body limit is 16 KiB
+UNKNOWN_ID = "5f0c9a57-3c1e-4b7e-9d55-6a3f1f2e8b10"  # fixed: test ids must match across workers
 
 
 def with_(**changes: Any) -> dict[str, Any]:
@@ -190,13 +191,13 @@ async def test_idempotency_key_too_long_names_the_header(eng: RunningEngine) -> 
     ("method", "path", "status", "code", "field"),
     [
         ("GET", "/api/orders/not-a-uuid", 422, None, "orderId"),
-        ("GET", f"/api/orders/{uuid.uuid4()}", 404, "order_not_found", None),
+        ("GET", f"/api/orders/{UNKNOWN_ID}", 404, "order_not_found", None),
         ("GET", "/api/orders/not-a-uuid/events", 422, None, "orderId"),
-        ("GET", f"/api/orders/{uuid.uuid4()}/events", 404, "order_not_found", None),
-        ("GET", f"/api/orders/{uuid.uuid4()}/events?after=-1", 422, None, "after"),
-        ("GET", f"/api/orders/{uuid.uuid4()}/events?after=x", 422, None, "after"),
+        ("GET", f"/api/orders/{UNKNOWN_ID}/events", 404, "order_not_found", None),
+        ("GET", f"/api/orders/{UNKNOWN_ID}/events?after=-1", 422, None, "after"),
+        ("GET", f"/api/orders/{UNKNOWN_ID}/events?after=x", 422, None, "after"),
         ("POST", "/api/orders/not-a-uuid/cancel", 422, None, "orderId"),
-        ("POST", f"/api/orders/{uuid.uuid4()}/cancel", 404, "order_not_found", None),
+        ("POST", f"/api/orders/{UNKNOWN_ID}/cancel", 404, "order_not_found", None),
         ("GET", "/api/orders/execute", 426, "upgrade_required", None),
         ("GET", "/api/orders?limit=0", 422, None, "limit"),
         ("GET", "/api/orders?limit=1000", 422, None, "limit"),
@@ -237,10 +238,10 @@ async def close_of(eng: RunningEngine, query: str) -> tuple[int | None, str | No
         ("?orderId=not-a-uuid", 4400),
         ("?orderId=", 4400),
         ("", 4400),
-        (f"?orderId={uuid.uuid4()}", 4404),
-        (f"?orderId={uuid.uuid4()}&after=-1", 4400),
-        (f"?orderId={uuid.uuid4()}&after=x", 4400),
-        (f"?orderId={uuid.uuid4()}&after=1.5", 4400),
+        (f"?orderId={UNKNOWN_ID}", 4404),
+        (f"?orderId={UNKNOWN_ID}&after=-1", 4400),
+        (f"?orderId={UNKNOWN_ID}&after=x", 4400),
+        (f"?orderId={UNKNOWN_ID}&after=1.5", 4400),
     ],
 )
 async def test_websocket_bad_request_closes_with_code_and_reason(

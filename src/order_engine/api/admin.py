@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import json
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
@@ -12,8 +11,10 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
 
 from order_engine.api.context import ApiContext, context_dependency
 from order_engine.api.errors import HttpError
+from order_engine.api.jsonbody import check_json_request, parse_json_object, read_body
 from order_engine.api.jsonresp import JsonResponse
-from order_engine.api.schemas import Amount, first_error, reject_constant
+from order_engine.api.schemas import Amount
+from order_engine.api.validation import first_error
 from order_engine.domain.launches import DEFAULT_DEPTH_USD, LaunchRequest
 
 router = APIRouter(prefix="/api/admin", tags=["simulation admin"])
@@ -45,7 +46,8 @@ class LaunchBody(BaseModel):
 
 @router.post("/launch", status_code=201, summary="Launch a token: open its pool on a venue")
 async def launch(request: Request, ctx: Ctx) -> Response:
-    body = _parse(await request.body())
+    check_json_request(request)
+    body = parse_launch_body(await read_body(request, ctx.max_body_bytes))
     if ctx.launches is None:
         raise HttpError(503, "unavailable", "this process does not launch tokens")
     launched = await ctx.launches.launch(body.to_request())
@@ -58,13 +60,8 @@ async def launches(ctx: Ctx) -> Response:
     return JsonResponse({"launches": [item.as_dict() for item in found]})
 
 
-def _parse(raw: bytes) -> LaunchBody:
-    try:
-        data: Any = json.loads(raw, parse_float=Decimal, parse_constant=reject_constant)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise HttpError(400, "invalid_json", "the request body is not valid JSON") from exc
-    if not isinstance(data, dict):
-        raise HttpError(400, "invalid_json", "the request body must be a JSON object")
+def parse_launch_body(raw: bytes) -> LaunchBody:
+    data = parse_json_object(raw)
     try:
         return LaunchBody.model_validate(data)
     except ValidationError as exc:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.datastructures import State
 from starlette.types import Receive, Scope, Send
@@ -14,12 +16,14 @@ from starlette.websockets import WebSocket
 from order_engine.api.admin import router as admin_router
 from order_engine.api.chain import router as chain_router
 from order_engine.api.context import ApiContext, context_of
-from order_engine.api.errors import install_error_handlers
+from order_engine.api.errors import error_body, install_error_handlers
 from order_engine.api.jsonresp import JsonResponse
 from order_engine.api.orders import EXECUTE_PATH, submit_response
 from order_engine.api.orders import router as orders_router
 from order_engine.api.stream import serve_order_socket
+from order_engine.api.validation import query_error
 
+log = logging.getLogger(__name__)
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
 
@@ -43,7 +47,13 @@ class HotPaths:
                 await serve_order_socket(ctx, WebSocket(scope, receive, send))
                 return
             if scope["method"] == "POST":
-                response = await submit_response(ctx, Request(scope, receive))
+                try:
+                    response = await submit_response(ctx, Request(scope, receive))
+                except Exception:  # the framework's handlers do not run here
+                    log.exception("unhandled error on POST %s", EXECUTE_PATH)
+                    response = JsonResponse(
+                        error_body("internal_error", "internal error"), status_code=500
+                    )
                 await response(scope, receive, send)
                 return
         await self.fastapi(scope, receive, send)
@@ -58,10 +68,12 @@ def create_app(lifespan: Lifespan, ctx: ApiContext | None = None) -> HotPaths:
         lifespan=lifespan,
         default_response_class=JsonResponse,
         telemetry={"tracing": False, "metrics": False, "logs": False},
+        redirect_slashes=False,  # its redirect's Location is built from the Host header
     )
     if ctx is not None:
         app.state.ctx = ctx
     install_error_handlers(app)
+    app.add_exception_handler(RequestValidationError, query_error)
     app.include_router(orders_router)
     app.include_router(admin_router)
     app.include_router(chain_router)

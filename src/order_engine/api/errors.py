@@ -6,7 +6,6 @@ import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from order_engine.api.jsonresp import JsonResponse
@@ -79,21 +78,16 @@ def _engine_error(_: Request, exc: Exception) -> JsonResponse:
     return error_response(exc)
 
 
-def _validation_error(_: Request, exc: Exception) -> JsonResponse:
-    assert isinstance(exc, RequestValidationError)
-    first = exc.errors()[0]
-    loc = [str(p) for p in first.get("loc", ()) if p not in ("query", "path", "body", "header")]
-    field = ".".join(loc) or None
-    return JsonResponse(
-        error_body("invalid_request", f"{field}: {first.get('msg')}", field), status_code=422
-    )
-
-
-def _starlette_http(_: Request, exc: Exception) -> JsonResponse:
+def _starlette_http(request: Request, exc: Exception) -> JsonResponse:
     assert isinstance(exc, StarletteHTTPException)
     code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+    target = f"{request.method} {request.url.path[:200]}"
+    message = {
+        404: f"nothing is served at {target}",
+        405: f"{target}: the method is not allowed on this path",
+    }.get(exc.status_code, str(exc.detail))
     return JsonResponse(
-        error_body(code, str(exc.detail)),
+        error_body(code, message),
         status_code=exc.status_code,
         headers=getattr(exc, "headers", None),
     )
@@ -107,6 +101,5 @@ def _unexpected(_: Request, exc: Exception) -> JsonResponse:
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(EngineError, _engine_error)
     app.add_exception_handler(HttpError, _engine_error)
-    app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _starlette_http)
     app.add_exception_handler(Exception, _unexpected)

@@ -2,25 +2,28 @@
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from order_engine.api.context import ApiContext, context_dependency, context_of
 from order_engine.api.errors import HttpError, error_response
+from order_engine.api.jsonbody import check_json_request, read_body
 from order_engine.api.jsonresp import JsonResponse
-from order_engine.api.schemas import (
-    MAX_SLIPPAGE_BPS,
-    ExecuteOrderBody,
-    event_view,
-    order_view,
-    parse_execute_body,
-)
+from order_engine.api.schemas import ExecuteOrderBody, event_view, order_view, parse_execute_body
 from order_engine.api.stream import sse_response, wants_sse
+from order_engine.api.validation import (
+    MAX_PAGE,
+    MAX_SLIPPAGE_BPS,
+    parse_after,
+    parse_amount,
+    parse_status,
+    whole_number,
+)
+from order_engine.domain.amounts import money
 from order_engine.domain.errors import EngineError, RequestError
-from order_engine.domain.orders import OrderStatus
 from order_engine.domain.quotes import minimum_out
 
 router = APIRouter(prefix="/api", tags=["orders"])
@@ -44,31 +47,6 @@ _EXECUTE_DOC: dict[str, Any] = {
 }
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise HttpError(413, "body_too_large", f"the request body is over {limit} bytes")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise HttpError(413, "body_too_large", f"the request body is over {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def _check_json(request: Request) -> None:
-    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if ctype != "application/json" and not ctype.endswith("+json"):
-        raise HttpError(
-            415,
-            "unsupported_media_type",
-            "send the order as JSON with Content-Type: application/json",
-            field="Content-Type",
-        )
-
-
 @router.post(
     "/orders/execute",
     status_code=201,
@@ -84,13 +62,13 @@ async def execute(request: Request) -> Response:
 async def submit_response(ctx: ApiContext, request: Request) -> Response:
     """`POST /api/orders/execute`: 201 with the order's stream URL, or a JSON error."""
     try:
-        _check_json(request)
+        check_json_request(request)
         key = request.headers.get("idempotency-key")
         if key is not None and not 1 <= len(key) <= MAX_KEY:
             raise RequestError(
                 f"Idempotency-Key must be 1 to {MAX_KEY} characters", field="Idempotency-Key"
             )
-        order_request = parse_execute_body(await _read_body(request, ctx.max_body_bytes))
+        order_request = parse_execute_body(await read_body(request, ctx.max_body_bytes))
         order, created = await ctx.service.submit(order_request, key)
     except (EngineError, HttpError) as exc:
         return error_response(exc)
@@ -120,12 +98,13 @@ async def get_order(order_id: str, ctx: Ctx) -> Response:
 
 @router.get("/orders", summary="Orders, newest first, with cursor pagination")
 async def list_orders(
-    ctx: Ctx,
-    status: OrderStatus | None = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: str | None = None,
+    ctx: Ctx, status: str | None = None, limit: str | None = None, cursor: str | None = None
 ) -> Response:
-    page = await ctx.service.list(status=status, limit=limit, cursor=cursor)
+    page = await ctx.service.list(
+        status=parse_status(status),
+        limit=whole_number(limit, "limit", low=1, high=MAX_PAGE, default=50),
+        cursor=cursor,
+    )
     return JsonResponse(
         {
             "items": [order_view(o, ctx.ws_url(o.id)) for o in page.items],
@@ -139,11 +118,12 @@ async def list_orders(
     summary="The order's events (JSON, or Server-Sent Events with Accept: text/event-stream)",
 )
 async def order_events(
-    order_id: str, request: Request, ctx: Ctx, after: Annotated[int, Query(ge=0)] = 0
+    order_id: str, request: Request, ctx: Ctx, after: str | None = None
 ) -> Response:
+    seq = parse_after(after)
     if wants_sse(request):
-        return await sse_response(ctx, order_id, request, after)
-    events = await ctx.service.events(order_id, after)
+        return await sse_response(ctx, order_id, request, seq)
+    events = await ctx.service.events(order_id, seq)
     return JsonResponse({"orderId": order_id, "events": [event_view(e) for e in events]})
 
 
@@ -158,31 +138,25 @@ async def quote(
     ctx: Ctx,
     tokenIn: str,
     tokenOut: str,
-    amountIn: Annotated[str, Query(max_length=64)],
-    slippageBps: Annotated[str, Query(max_length=8)] = "50",
+    amountIn: str,
+    slippageBps: str = "50",
 ) -> Response:
     """The route an order of this size would take now: every venue's quote, the chosen
-    legs (split across venues when that returns more), and each leg's minimum output."""
-    try:
-        amount = Decimal(amountIn)
-    except InvalidOperation as exc:
-        raise RequestError("amountIn must be a decimal number", field="amountIn") from exc
-    if not slippageBps.isdigit() or int(slippageBps) > MAX_SLIPPAGE_BPS:
-        raise RequestError(
-            f"slippageBps must be a whole number of basis points from 0 to {MAX_SLIPPAGE_BPS}",
-            field="slippageBps",
-        )
+    legs (split across venues when that returns more), each leg's minimum output, and the
+    route's price impact."""
+    amount = parse_amount(amountIn, "amountIn")
+    bps = whole_number(slippageBps, "slippageBps", low=0, high=MAX_SLIPPAGE_BPS, default=50)
     decision = await ctx.service.quote(tokenIn, tokenOut, amount)
     decimals = ctx.service.tokens.find(tokenOut, field="tokenOut").decimals
     body: dict[str, Any] = {
         "tokenIn": tokenIn.upper(),
         "tokenOut": tokenOut.upper(),
-        "amountIn": str(amount),
-        "slippageBps": int(slippageBps),
+        "amountIn": money(amount),
+        "slippageBps": bps,
         **decision.as_dict(),
     }
-    floors = [minimum_out(q.amount_out, int(slippageBps), decimals) for q in decision.route]
+    floors = [minimum_out(q.amount_out, bps, decimals) for q in decision.route]
     for leg, floor in zip(body["route"], floors, strict=True):
-        leg["minAmountOut"] = str(floor)
-    body["minAmountOut"] = str(sum(floors))
+        leg["minAmountOut"] = money(floor)
+    body["minAmountOut"] = money(sum(floors, Decimal(0)))
     return JsonResponse(body)

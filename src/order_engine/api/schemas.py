@@ -2,33 +2,23 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, ValidationError
 
-from order_engine.api.errors import HttpError
+from order_engine.api.jsonbody import parse_json_object
+from order_engine.api.validation import MAX_SLIPPAGE_BPS, decimal_field, first_error
+from order_engine.domain.amounts import money
 from order_engine.domain.errors import RequestError
 from order_engine.domain.orders import Order, OrderEvent, OrderStatus, OrderType
 from order_engine.domain.quotes import plain
 from order_engine.engine.requests import OrderRequest
 
-MAX_SLIPPAGE_BPS = 5000
+__all__ = ["MAX_SLIPPAGE_BPS", "Amount", "ExecuteOrderBody", "first_error", "parse_execute_body"]
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def _decimal(value: Any) -> Any:
-    if isinstance(value, bool) or not isinstance(value, int | str | Decimal):
-        raise ValueError("must be a decimal number, as a JSON string or number")
-    try:
-        return Decimal(str(value).strip())
-    except InvalidOperation as exc:
-        raise ValueError("must be a decimal number, as a JSON string or number") from exc
-
-
-Amount = Annotated[Decimal, BeforeValidator(_decimal)]
+Amount = Annotated[Decimal, BeforeValidator(decimal_field)]
 
 
 class ExecuteOrderBody(BaseModel):
@@ -63,11 +53,18 @@ class ExecuteOrderBody(BaseModel):
     maxPrice: Amount | None = Field(
         default=None, description="sniper orders: most tokenIn paid per tokenOut"
     )
+    maxPriceImpactBps: StrictInt | None = Field(
+        default=None,
+        description="the most this order may move the price, in basis points (default: the "
+        "engine's MAX_PRICE_IMPACT_BPS; at most its MAX_PRICE_IMPACT_CAP_BPS)",
+    )
 
     def to_request(self) -> OrderRequest:
         if self.amountIn is not None and self.amount is not None:
             raise RequestError("give amountIn or its alias amount, not both", field="amount")
-        amount = self.amountIn if self.amountIn is not None else self.amount
+        amount, amount_field = self.amountIn, "amountIn"
+        if self.amount is not None:
+            amount, amount_field = self.amount, "amount"
         if amount is None:
             raise RequestError("amountIn is required", field="amountIn")
         return OrderRequest(
@@ -82,6 +79,8 @@ class ExecuteOrderBody(BaseModel):
             expires_at_ms=None if self.expiresAt is None else _epoch_ms(self.expiresAt),
             venue=None if self.venue is None else self.venue.lower(),
             max_price=self.maxPrice,
+            max_price_impact_bps=self.maxPriceImpactBps,
+            amount_field=amount_field,
         )
 
 
@@ -100,12 +99,7 @@ def _epoch_ms(text: str) -> int:
 
 def parse_execute_body(raw: bytes) -> OrderRequest:
     """Bytes → validated `OrderRequest`; numbers keep their exact decimal value."""
-    try:
-        data = json.loads(raw, parse_float=Decimal, parse_constant=reject_constant)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise HttpError(400, "invalid_json", "the request body is not valid JSON") from exc
-    if not isinstance(data, dict):
-        raise HttpError(400, "invalid_json", "the request body must be a JSON object")
+    data = parse_json_object(raw)
     try:
         body = ExecuteOrderBody.model_validate(data)
     except ValidationError as exc:
@@ -113,32 +107,12 @@ def parse_execute_body(raw: bytes) -> OrderRequest:
     return body.to_request()
 
 
-def reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a number")
-
-
-def first_error(exc: ValidationError) -> RequestError:
-    first = exc.errors()[0]
-    field = ".".join(str(p) for p in first["loc"]) or "body"
-    kind = first["type"]
-    if kind == "missing":
-        return RequestError(f"{field} is required", field=field)
-    if kind == "extra_forbidden":
-        return RequestError(f"{field} is not a known field", field=field)
-    if field == "slippageBps":
-        return RequestError(
-            f"slippageBps must be a whole number of basis points from 0 to {MAX_SLIPPAGE_BPS}",
-            field=field,
-        )
-    return RequestError(f"{field}: {first['msg']}", field=field)
-
-
 def iso_ms(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat(timespec="milliseconds")
 
 
 def _money(value: Decimal | None) -> str | None:
-    return None if value is None else str(value)
+    return None if value is None else money(value)
 
 
 def order_view(order: Order, ws_url: str) -> dict[str, Any]:
@@ -149,8 +123,9 @@ def order_view(order: Order, ws_url: str) -> dict[str, Any]:
         "status": order.status.value,
         "tokenIn": order.token_in,
         "tokenOut": order.token_out,
-        "amountIn": str(order.amount_in),
+        "amountIn": money(order.amount_in),
         "slippageBps": order.slippage_bps,
+        "maxPriceImpactBps": order.max_price_impact_bps,
         "attempt": order.attempt,
         "seq": order.seq,
         "dex": order.dex,

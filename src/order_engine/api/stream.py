@@ -16,6 +16,7 @@ from fastapi.responses import StreamingResponse
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from order_engine.api.context import ApiContext
+from order_engine.api.validation import parse_after
 from order_engine.domain.errors import (
     DependencyUnavailableError,
     EngineError,
@@ -29,14 +30,6 @@ log = logging.getLogger(__name__)
 
 CLOSE_NORMAL, CLOSE_INTERNAL, CLOSE_TRY_LATER = 1000, 1011, 1013
 CLOSE_BAD_REQUEST, CLOSE_NOT_FOUND = 4400, 4404
-
-
-def parse_after(raw: str | None) -> int:
-    if raw is None or raw == "":
-        return 0
-    if not raw.isdigit():
-        raise RequestError("after must be a non-negative integer (an event seq)", field="after")
-    return int(raw)
 
 
 def _close_for(exc: EngineError) -> tuple[int, str]:
@@ -111,7 +104,7 @@ async def sse_response(
     """Server-Sent Events: `id` is the seq, so `Last-Event-ID` resumes after it."""
     last_id = request.headers.get("last-event-id")
     if last_id is not None:
-        after = max(after, parse_after(last_id))
+        after = max(after, parse_after(last_id, "Last-Event-ID"))
     order = await ctx.service.get(order_id)  # 404 before the stream starts
 
     async def frames() -> AsyncIterator[bytes]:

@@ -84,6 +84,7 @@ def _wire(
         quote_timeout_s=timeout,
         split_policy=split,
         max_time_in_force_s=s.limit_max_time_in_force_s,
+        max_price_impact_cap_bps=s.max_price_impact_cap_bps,
     )
     waiting = WaitingOrders(
         a.store,
@@ -107,6 +108,7 @@ def _wire(
         quote_timeout_s=timeout,
         split_policy=split,
         waiting_orders=waiting,
+        max_price_impact_bps=s.max_price_impact_bps,
     )
     launches = TokenLaunches(
         a.board,

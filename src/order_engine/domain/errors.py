@@ -26,6 +26,7 @@ EngineError
     └── PermanentExecutionError  not retried
         ├── NoRouteError
         ├── InsufficientFundsError  the wallet cannot pay the order (checked before sending)
+        ├── PriceImpactTooHighError the route would move the price more than the order allows
         ├── ChainChangedError   a transaction was sent to a chain that is no longer there
         └── TransactionRejectedError the chain refused a transaction for good
 ```
@@ -143,6 +144,10 @@ class NoRouteError(PermanentExecutionError):
 
 class InsufficientFundsError(PermanentExecutionError):
     code = "insufficient_funds"
+
+
+class PriceImpactTooHighError(PermanentExecutionError):
+    code = "price_impact_too_high"
 
 
 class TransactionRejectedError(PermanentExecutionError):

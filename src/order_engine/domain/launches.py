@@ -13,10 +13,12 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from order_engine.domain.amounts import money
 from order_engine.domain.errors import RequestError
 
 SYMBOL = re.compile(r"^[A-Z][A-Z0-9]{1,9}$")
 DEFAULT_DEPTH_USD = Decimal(200_000)
+MIN_DEPTH_USD = Decimal(100)
 MAX_DEPTH_USD = Decimal(1_000_000_000)
 
 
@@ -48,8 +50,8 @@ class Launch:
             "decimals": self.decimals,
             "venue": self.venue,
             "quote": self.quote,
-            "price": str(self.price),
-            "depthUsd": str(self.depth_usd),
+            "price": money(self.price),
+            "depthUsd": money(self.depth_usd),
             "tsMs": self.ts_ms,
         }
 

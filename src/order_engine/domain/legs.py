@@ -20,6 +20,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
+from order_engine.domain.amounts import money
 from order_engine.domain.quotes import plain, quantize
 
 PRICE_PLACES = 12
@@ -87,13 +88,14 @@ class Leg:
             "dex": self.dex,
             "txHash": self.tx_hash,
             "amountIn": plain(self.amount_in),
-            "minAmountOut": str(self.min_amount_out),
+            "minAmountOut": money(self.min_amount_out),
             "attempt": self.attempt,
             "state": self.state.value,
         }
         if self.amount_out is not None:
-            out["amountOut"] = str(self.amount_out)
-            out["executedPrice"] = str(self.executed_price)
+            out["amountOut"] = money(self.amount_out)
+            price = self.executed_price
+            out["executedPrice"] = None if price is None else money(price)
         if self.code is not None:
             out["error"] = {"code": self.code, "message": self.reason or ""}
         if self.signed is not None:

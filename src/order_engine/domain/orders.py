@@ -12,6 +12,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
+from order_engine.domain.amounts import money
 from order_engine.domain.errors import IllegalTransitionError
 from order_engine.domain.legs import Fill, Leg, Receipt
 from order_engine.domain.quotes import plain
@@ -157,6 +158,7 @@ class Order:
     checked_ms: int | None = None  # limit orders: when that was
     venue: str | None = None  # sniper orders: the venue whose pool they wait for (None: any)
     max_price: Decimal | None = None  # sniper orders: most tokenIn paid per tokenOut
+    max_price_impact_bps: int | None = None  # the order's own guard; None: the engine's
 
     @property
     def is_terminal(self) -> bool:
@@ -188,12 +190,19 @@ class Order:
             )
         if status in WAITING_ONLY and not self.type.waits:
             raise IllegalTransitionError(f"a {self.type} order never moves to {status}")
+        if status is OrderStatus.SUBMITTED:
+            self.note_submission(data)
         self.status = status
         self.seq += 1
         self.updated_ms = ts_ms
         if attempt is not None:
             self.attempt = attempt
         return OrderEvent(self.id, self.seq, status, ts_ms, self.attempt, dict(data or {}))
+
+    def note_submission(self, data: dict[str, Any] | None) -> None:
+        """Where the route was sent (a `submitted` event's `dex` and first `txHash`)."""
+        if data and "txHash" in data:
+            self.dex, self.tx_hash = data.get("dex"), data["txHash"]
 
     def start(self) -> OrderEvent:
         return self.apply(OrderStatus.PENDING, ts_ms=self.created_ms, attempt=0)
@@ -214,9 +223,9 @@ class Order:
         data: dict[str, Any] = {
             "txHash": self.tx_hash,
             "dex": self.dex,
-            "executedPrice": str(self.executed_price),
-            "amountOut": str(self.amount_out),
-            "minAmountOut": str(self.min_amount_out),
+            "executedPrice": money(self.executed_price),
+            "amountOut": money(self.amount_out),
+            "minAmountOut": money(self.min_amount_out),
             "filledAmountIn": plain(fill.amount_in),
             "partial": partial,
             "legs": [leg.as_dict() for leg in self.legs],

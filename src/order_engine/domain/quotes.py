@@ -6,9 +6,11 @@ from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
+from order_engine.domain.amounts import money
 from order_engine.domain.errors import NoQuotesError
 
 BPS = Decimal(10_000)
+IMPACT_PLACES = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,12 +39,12 @@ class Quote:
     def as_dict(self) -> dict[str, Any]:
         return {
             "venue": self.venue,
-            "price": str(self.price),
-            "fee": str(self.fee),
-            "amountOut": str(self.amount_out),
-            "effectivePrice": str(quantize(self.effective_price, 12)),
-            "feeAmount": str(self.fee_amount),
-            "priceImpact": f"{quantize(self.price_impact, 8):f}",
+            "price": money(self.price),
+            "fee": money(self.fee),
+            "amountOut": money(self.amount_out),
+            "effectivePrice": money(quantize(self.effective_price, 12)),
+            "feeAmount": money(self.fee_amount),
+            "priceImpact": f"{quantize(self.price_impact, IMPACT_PLACES):f}",
             "poolVersion": self.pool_version,
             "expiresAtMs": self.expires_at_ms,
         }
@@ -115,13 +117,24 @@ class RoutingDecision:
             f"(+{_edge_bps(self.best.amount_out, runner.amount_out)} bps); splitting did not pay"
         )
 
+    @property
+    def price_impact(self) -> Decimal:
+        """How far the route moves the price (fee excluded): each leg's impact weighted by
+        its share of the input."""
+        total_in = sum((q.amount_in for q in self.route), Decimal(0))
+        if total_in <= 0:
+            return Decimal(0)
+        weighted = sum((q.price_impact * q.amount_in for q in self.route), Decimal(0))
+        return quantize(weighted / total_in, IMPACT_PLACES)
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "dex": self.dex,
             "reason": self.reason,
-            "amountOut": str(self.amount_out),
+            "amountOut": money(self.amount_out),
+            "priceImpact": plain(self.price_impact),
             "route": [
-                {"venue": q.venue, "amountIn": plain(q.amount_in), "amountOut": str(q.amount_out)}
+                {"venue": q.venue, "amountIn": plain(q.amount_in), "amountOut": money(q.amount_out)}
                 for q in self.route
             ],
             "quotes": [q.as_dict() for q in self.candidates],

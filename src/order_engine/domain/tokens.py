@@ -113,6 +113,15 @@ class TokenRegistry:
         self._add(token)
         return token
 
+    def unregister(self, symbol: str) -> None:
+        """Forget a launched token whose launch could not be applied (built-ins stay)."""
+        token = self.get(symbol)
+        if token is None or token.symbol in self._built_in_symbols:
+            return
+        del self._tokens[token.symbol]
+        if self._by_mint.get(token.swap_mint) is token:
+            del self._by_mint[token.swap_mint]
+
     def is_launched(self, symbol: str) -> bool:
         """Whether `symbol` is a token registered from a launch (not a built-in)."""
         token = self.get(symbol)

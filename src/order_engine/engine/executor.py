@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
+from order_engine.domain.amounts import money
 from order_engine.domain.errors import (
     ConcurrentUpdateError,
     ExecutionError,
@@ -21,6 +22,7 @@ from order_engine.domain.errors import (
     SlippageExceededError,
     VenueUnavailableError,
 )
+from order_engine.domain.impact import DEFAULT_MAX_PRICE_IMPACT_BPS, check_price_impact
 from order_engine.domain.legs import Leg, LegState, unfilled, unsettled
 from order_engine.domain.limits import leg_floors, price_ok, price_refusal
 from order_engine.domain.orders import Order, OrderError, OrderEvent, OrderStatus
@@ -58,6 +60,7 @@ class OrderExecutor:
         quote_timeout_s: float,
         split_policy: SplitPolicy | None = None,
         waiting_orders: WaitingOrders | None = None,
+        max_price_impact_bps: int = DEFAULT_MAX_PRICE_IMPACT_BPS,
     ) -> None:
         self._store, self._bus, self._clock, self._policy = store, bus, clock, policy
         self._tokens = tokens
@@ -66,6 +69,7 @@ class OrderExecutor:
         self._quote_timeout_s = quote_timeout_s
         self._split = split_policy or SplitPolicy()
         self._waiting = waiting_orders
+        self._max_impact_bps = max_price_impact_bps
 
     def _waiting_orders(self) -> WaitingOrders:
         if self._waiting is None:
@@ -175,7 +179,7 @@ class OrderExecutor:
             decision = await self._fresh_route(
                 venues_for(self._venue_list, order), t_in, t_out, remaining
             )
-        _check_price(order, decision, remaining, t_out.decimals)
+        self._check_route(order, decision, remaining, t_in, t_out)
         # slippage is measured from this attempt's (fresh) quotes, leg by leg, and a limit
         # (sniper) order's legs never accept less than its limit (more than its cap)
         floors = leg_floors(
@@ -185,7 +189,7 @@ class OrderExecutor:
             limit_price=order.limit_price,
             max_price=order.max_price,
         )
-        building = {**decision.as_dict(), "minAmountOut": str(sum(floors))}
+        building = {**decision.as_dict(), "minAmountOut": money(sum(floors, Decimal(0)))}
         await self._advance(order, S.BUILDING, attempt, building)
         sends = [
             await self._build(order.id, q, floor, attempt, t_in, t_out)
@@ -204,6 +208,17 @@ class OrderExecutor:
         if failed:
             raise failure_of(failed)
         await self._confirm(order)
+
+    def _check_route(
+        self, order: Order, decision: RoutingDecision, amount: Decimal, t_in: Token, t_out: Token
+    ) -> None:
+        """Send nothing when the route breaks the order's terms: a fired limit or sniper
+        order whose fresh route no longer meets its price (slippage: retried), or a route
+        that moves the price more than the order allows (refused for good)."""
+        if not price_ok(order, decision.amount_out, amount, t_out.decimals):
+            raise SlippageExceededError(price_refusal(order, decision.amount_out, amount))
+        max_bps = order.max_price_impact_bps or self._max_impact_bps
+        check_price_impact(decision, max_bps, amount=amount, token=t_in.symbol)
 
     async def _fresh_route(
         self, venues: list[Venue], t_in: Token, t_out: Token, amount: Decimal
@@ -250,6 +265,7 @@ class OrderExecutor:
         if order.status is status or _sent_before(order.status, status):
             order.attempt = attempt
             if status is S.SUBMITTED:  # the new transaction's signature, before sending
+                order.note_submission(data)
                 await self._store.save_details(order)
             return
         await self._emit(
@@ -264,19 +280,12 @@ class OrderExecutor:
         await publish_best_effort(self._bus, event)
 
 
-def _check_price(order: Order, decision: RoutingDecision, amount: Decimal, decimals: int) -> None:
-    """A fired limit or sniper order whose fresh route no longer meets its price sends
-    nothing (the attempt fails as slippage and is retried)."""
-    if not price_ok(order, decision.amount_out, amount, decimals):
-        raise SlippageExceededError(price_refusal(order, decision.amount_out, amount))
-
-
 def _submitted_data(sends: list[tuple[Venue, SwapTransaction, Leg]]) -> dict[str, Any]:
     first = sends[0][1]
     return {
         "txHash": first.signature,
         "dex": "+".join(venue.name for venue, _, _ in sends),
-        "minAmountOut": str(sum(leg.min_amount_out for _, _, leg in sends)),
+        "minAmountOut": money(sum((leg.min_amount_out for _, _, leg in sends), Decimal(0))),
         "steps": list(first.steps),
         "legs": [{**leg.as_dict(), "steps": list(tx.steps)} for _, tx, leg in sends],
     }

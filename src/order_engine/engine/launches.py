@@ -8,10 +8,23 @@ launch (`prepare`): every process then only learns the new token when applying i
 from __future__ import annotations
 
 import logging
+import struct
 from collections.abc import Awaitable, Callable, Collection
 
-from order_engine.domain.errors import AlreadyLaunchedError, EngineError, RequestError
-from order_engine.domain.launches import MAX_DEPTH_USD, Launch, LaunchRequest, check_symbol
+from order_engine.domain.amounts import money
+from order_engine.domain.errors import (
+    AlreadyLaunchedError,
+    EngineError,
+    PermanentExecutionError,
+    RequestError,
+)
+from order_engine.domain.launches import (
+    MAX_DEPTH_USD,
+    MIN_DEPTH_USD,
+    Launch,
+    LaunchRequest,
+    check_symbol,
+)
 from order_engine.domain.limits import check_limit_price
 from order_engine.domain.tokens import TokenRegistry
 from order_engine.engine.ports import Clock, LaunchBoard
@@ -19,6 +32,19 @@ from order_engine.engine.waiting_orders import WaitingOrders
 
 log = logging.getLogger(__name__)
 MAX_DECIMALS = 12
+# what opening a pool raises when the launch's numbers do not fit it (u64 overflow, a side
+# of less than a unit, a price the program cannot represent): the launch is refused
+CANNOT_OPEN = (ValueError, ArithmeticError, struct.error)
+
+
+def _cannot_open(launch: Launch) -> RequestError:
+    return RequestError(
+        f"a {launch.venue} pool for {launch.symbol} cannot open at price "
+        f"{money(launch.price)} {launch.quote} with depthUsd {money(launch.depth_usd)} and "
+        f"{launch.decimals} decimals: one side would hold too few or too many units; "
+        "change price, depthUsd or decimals",
+        field="price",
+    )
 
 
 class TokenLaunches:
@@ -54,6 +80,7 @@ class TokenLaunches:
         `AlreadyLaunchedError` if the symbol trades."""
         launch = self._validated(request)
         if self._prepare is None:
+            self._open_here(launch)  # refused (422) here, or applied whole everywhere
             await self._announce(launch)
         else:
             await self._prepare_and_announce(launch, self._prepare)
@@ -61,6 +88,17 @@ class TokenLaunches:
             "launched %s on %s at %s %s", launch.symbol, launch.venue, launch.price, launch.quote
         )
         return launch
+
+    def _open_here(self, launch: Launch) -> None:
+        """Open the pool in this process before announcing the launch: every process
+        applies it with the same code, so a launch that cannot open is refused now instead
+        of being announced half-applied."""
+        try:
+            self._open_pools(launch)
+        except (*CANNOT_OPEN, PermanentExecutionError) as exc:  # e.g. the program refused it
+            self._tokens.unregister(launch.symbol)
+            log.warning("launch of %s refused: %s", launch.symbol, exc)
+            raise _cannot_open(launch) from exc
 
     async def _announce(self, launch: Launch) -> None:
         if not await self._board.announce(launch):
@@ -78,7 +116,11 @@ class TokenLaunches:
         try:
             if any(known.symbol == symbol for known in await self._board.launches()):
                 raise AlreadyLaunchedError(f"{symbol} was launched already")
-            await prepare(launch)
+            try:
+                await prepare(launch)
+            except CANNOT_OPEN as exc:
+                log.warning("launch of %s refused: %s", symbol, exc)
+                raise _cannot_open(launch) from exc
             await self._announce(launch)
         finally:
             self._preparing.discard(symbol)
@@ -94,9 +136,11 @@ class TokenLaunches:
         check_limit_price(request.price, field="price")
         if not 0 <= request.decimals <= MAX_DECIMALS:
             raise RequestError(f"decimals must be from 0 to {MAX_DECIMALS}", field="decimals")
-        if not request.depth_usd.is_finite() or not 0 < request.depth_usd <= MAX_DEPTH_USD:
+        if not request.depth_usd.is_finite() or not (
+            MIN_DEPTH_USD <= request.depth_usd <= MAX_DEPTH_USD
+        ):
             raise RequestError(
-                f"depthUsd must be above 0, at most {MAX_DEPTH_USD}", field="depthUsd"
+                f"depthUsd must be from {MIN_DEPTH_USD} to {MAX_DEPTH_USD}", field="depthUsd"
             )
         return Launch(
             symbol,

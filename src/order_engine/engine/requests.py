@@ -30,13 +30,15 @@ class OrderRequest:
     expires_at_ms: int | None = None  # or at this time
     venue: str | None = None  # sniper orders: the venue whose pool to wait for ("any")
     max_price: Decimal | None = None  # sniper orders: most tokenIn paid per tokenOut
+    max_price_impact_bps: int | None = None  # the order's own guard (None: the engine's)
+    amount_field: str = "amountIn"  # the name the client gave the amount (or its alias)
 
     def tokens(self, registry: TokenRegistry) -> tuple[str, str]:
         """Validated (tokenIn, tokenOut) symbols. A sniper's tokenOut may not trade yet: it
         needs only a well-formed symbol (and, if `registry` knows it, to differ from
         tokenIn)."""
         t_in = registry.find(self.token_in, field="tokenIn")
-        check_amount(self.amount_in, t_in, field="amountIn")
+        check_amount(self.amount_in, t_in, field=self.amount_field)
         if self.type is OrderType.SNIPER:
             symbol = check_symbol(self.token_out, field="tokenOut")
             known = registry.get(symbol)
@@ -90,6 +92,12 @@ class OrderRequest:
                 "expiresAt": self.expires_at_ms,
                 "venue": self.venue,
                 "maxPrice": None if self.max_price is None else str(self.max_price),
+                # only when given: fingerprints of orders without it stay as they were
+                **(
+                    {}
+                    if self.max_price_impact_bps is None
+                    else {"maxPriceImpactBps": self.max_price_impact_bps}
+                ),
             },
             sort_keys=True,
         )

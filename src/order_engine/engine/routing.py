@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
+from order_engine.domain.amounts import money
 from order_engine.domain.errors import ExecutionError, NoRouteError
 from order_engine.domain.quotes import BPS, Quote, RoutingDecision, choose_best
 from order_engine.domain.split import optimal_split
@@ -22,7 +23,10 @@ from order_engine.domain.tokens import Token
 from order_engine.venues.base import PriceCurve, Venue
 
 log = logging.getLogger(__name__)
-MARGIN_SLICES = 64  # the slice whose price is "the price at the margin": 1/64 of the order
+MARGIN_SLICES = 64
+NO_ROUTE = (
+    f"{NoRouteError.code}:"  # the slice whose price is "the price at the margin": 1/64 of the order
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +88,11 @@ def plan_route(
         except NoRouteError as exc:
             failures[curve.venue] = f"{exc.code}: {exc.message}"
             usable.append(curve)  # too small for the whole amount, maybe not for a part
+    if not quotes and curves and all(f.startswith(NO_ROUTE) for f in failures.values()):
+        # every venue answered, and none can take this amount (dust, or more than the
+        # pools hold): the same answer on every retry, so not a transient error
+        detail = "; ".join(f"{venue}: {why}" for venue, why in failures.items())
+        raise NoRouteError(f"no venue can trade {money(amount)} {t_in.symbol} ({detail})")
     decision = choose_best(quotes, failures)
     if policy.enabled and len(usable) > 1 and _split_could_pay(decision, usable, amount, policy):
         legs = _split(usable, t_in, amount, policy)

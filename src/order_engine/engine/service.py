@@ -17,6 +17,7 @@ from order_engine.domain.errors import (
     NotCancellableError,
     RequestError,
 )
+from order_engine.domain.impact import DEFAULT_MAX_PRICE_IMPACT_CAP_BPS, check_max_impact_field
 from order_engine.domain.limits import DEFAULT_TIME_IN_FORCE_S, MAX_TIME_IN_FORCE_S, expiry_ms
 from order_engine.domain.orders import CANCELLABLE, Order, OrderEvent, OrderStatus
 from order_engine.domain.quotes import RoutingDecision
@@ -90,6 +91,7 @@ class OrderService:
         max_time_in_force_s: int = MAX_TIME_IN_FORCE_S,
         new_id: Callable[[], str] | None = None,
         stream_idle_check_s: float = STREAM_IDLE_CHECK_S,
+        max_price_impact_cap_bps: int = DEFAULT_MAX_PRICE_IMPACT_CAP_BPS,
     ) -> None:
         self._store, self._queue, self._bus = store, queue, bus
         self._venues, self._clock, self._tokens = venues, clock, tokens
@@ -100,6 +102,7 @@ class OrderService:
         self._new_id = new_id or (lambda: str(uuid.uuid4()))
         self._admitting = 0
         self._idle_check_s = stream_idle_check_s
+        self._impact_cap_bps = max_price_impact_cap_bps
 
     @property
     def tokens(self) -> TokenRegistry:
@@ -116,6 +119,7 @@ class OrderService:
         Returns the order and whether it was created (False: an idempotent replay)."""
         token_in, token_out = request.tokens(self._tokens)
         request.check_type_fields([v.name for v in self._venues])
+        check_max_impact_field(request.max_price_impact_bps, self._impact_cap_bps)
         fingerprint = None
         if idempotency_key is not None:
             fingerprint = request.fingerprint()
@@ -149,6 +153,7 @@ class OrderService:
             client_order_id=request.client_order_id,
             idempotency_key=idempotency_key,
             request_fingerprint=fingerprint,
+            max_price_impact_bps=request.max_price_impact_bps,
         )
         if request.type.waits:
             order.limit_price, order.max_price = request.limit_price, request.max_price

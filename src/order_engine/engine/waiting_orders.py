@@ -30,6 +30,7 @@ from collections.abc import Sequence
 from contextlib import suppress
 from typing import Any
 
+from order_engine.domain.amounts import money
 from order_engine.domain.errors import (
     CapacityError,
     ConcurrentUpdateError,
@@ -142,15 +143,15 @@ class WaitingOrders:
 
     def _waiting(self, order: Order) -> dict[str, Any]:
         data: dict[str, Any] = {
-            "bestPrice": None if order.best_price is None else str(order.best_price),
+            "bestPrice": None if order.best_price is None else money(order.best_price),
             "expiresAtMs": order.expires_ms,
             "checkEveryS": self._interval,
         }
         if order.type is OrderType.LIMIT:
-            data["limitPrice"] = str(order.limit_price)
+            data["limitPrice"] = None if order.limit_price is None else money(order.limit_price)
         else:
             data["token"], data["venue"] = order.token_out, order.venue or "any"
-            data["maxPrice"] = None if order.max_price is None else str(order.max_price)
+            data["maxPrice"] = None if order.max_price is None else money(order.max_price)
         return data
 
     def _ready(self, order: Order, decision: RoutingDecision) -> bool:

@@ -7,6 +7,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Protocol
 
+from order_engine.domain.amounts import money
 from order_engine.domain.legs import SignedTx
 from order_engine.domain.orders import Execution
 from order_engine.domain.quotes import Quote
@@ -30,7 +31,7 @@ class SwapTransaction:
         return {
             "signature": self.signature,
             "venue": self.venue,
-            "minAmountOut": str(self.min_amount_out),
+            "minAmountOut": money(self.min_amount_out),
             "steps": list(self.steps),
         }
 

@@ -25,6 +25,7 @@ def order_to_row(order: Order) -> dict[str, Any]:
         "expires_ms": order.expires_ms,
         "venue": order.venue,
         "max_price": order.max_price,
+        "max_price_impact_bps": order.max_price_impact_bps,
         **mutable_values(order),
     }
 
@@ -79,6 +80,7 @@ def row_to_order(row: Mapping[str, Any]) -> Order:
         checked_ms=row["checked_ms"],
         venue=row["venue"],
         max_price=row["max_price"],
+        max_price_impact_bps=row["max_price_impact_bps"],
     )
 
 

@@ -108,6 +108,7 @@ orders = Table(
     Column("checked_ms", BigInteger),
     Column("venue", String(32)),  # sniper orders (migration 0004)
     Column("max_price", Money()),
+    Column("max_price_impact_bps", Integer),  # the order's own guard (migration 0005)
     Column("created_ms", BigInteger, nullable=False),
     Column("updated_ms", BigInteger, nullable=False),
     Index("ix_orders_status_created", "status", "created_ms", "id"),

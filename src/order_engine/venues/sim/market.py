@@ -28,6 +28,8 @@ BUILT_IN_USD_PRICES: Mapping[str, Decimal] = MappingProxyType(
         "WIF": Decimal("1.8"),
     }
 )
+MIN_LAUNCH_UNITS = 1_000  # base units on each side of a launched pool: at least this many
+MAX_LAUNCH_UNITS = 2**64 - 1  # and at most what an SPL token account holds
 
 
 class ReferencePrices:
@@ -70,9 +72,26 @@ class ReferencePrices:
             raise ValueError(f"{symbol} cannot be paired with itself")
         usd = launch.price * self.usd_price(launch.quote)
         self._check_new_price(symbol, usd)
+        self._check_pool_sides(launch)
         token = self._tokens.register(Token(launch.symbol, launch.mint, launch.decimals))
         self.register(token.symbol, usd)
         return token
+
+    def _check_pool_sides(self, launch: Launch) -> None:
+        """`ValueError` unless both sides of the launch's pool hold a sane number of base
+        units (less than a thousand units, or more than a token account holds, is no pool)."""
+        quote = self._tokens.find(launch.quote, field="quote")
+        quote_side = launch.depth_usd / self.usd_price(launch.quote)
+        sides = (
+            (quote.symbol, quote_side * 10**quote.decimals),
+            (launch.symbol, quote_side / launch.price * 10**launch.decimals),
+        )
+        for symbol, units in sides:
+            if not MIN_LAUNCH_UNITS <= units <= MAX_LAUNCH_UNITS:
+                raise ValueError(
+                    f"the pool would hold {units:.3g} base units of {symbol}, not from "
+                    f"{MIN_LAUNCH_UNITS} to {MAX_LAUNCH_UNITS:.3g}"
+                )
 
     def _check_new_price(self, symbol: str, usd: Decimal) -> None:
         if not usd.is_finite() or usd <= 0:
