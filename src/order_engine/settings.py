@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     recovery_interval_s: float = Field(default=30.0, gt=0)
     shutdown_timeout_s: float = Field(default=10.0, ge=0)
     job_lock_s: float = Field(default=30.0, ge=1)  # a dead worker's job moves on after this
+    # an attempt failing because the database or the chain's node did not answer is run
+    # again after a backoff, without counting, for up to this long (then it counts)
+    outage_max_wait_s: float = Field(default=300.0, ge=0)
 
     latency_scale: float = Field(default=1.0, ge=0)
     rng_seed: int = 42

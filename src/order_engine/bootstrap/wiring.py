@@ -26,6 +26,7 @@ from order_engine.domain.errors import DependencyUnavailableError
 from order_engine.domain.tokens import TokenRegistry
 from order_engine.engine.executor import OrderExecutor
 from order_engine.engine.launches import TokenLaunches
+from order_engine.engine.outages import OutageWaits
 from order_engine.engine.retry import RetryPolicy
 from order_engine.engine.routing import SplitPolicy
 from order_engine.engine.service import OrderService
@@ -109,6 +110,7 @@ def _wire(
         split_policy=split,
         waiting_orders=waiting,
         max_price_impact_bps=s.max_price_impact_bps,
+        outages=OutageWaits(max_wait_s=s.outage_max_wait_s, base_s=s.backoff_base_s),
     )
     launches = TokenLaunches(
         a.board,

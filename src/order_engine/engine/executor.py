@@ -14,7 +14,9 @@ from typing import Any
 
 from order_engine.domain.amounts import money
 from order_engine.domain.errors import (
+    ChainUnavailableError,
     ConcurrentUpdateError,
+    DependencyUnavailableError,
     ExecutionError,
     OrderNotFoundError,
     PermanentExecutionError,
@@ -23,24 +25,23 @@ from order_engine.domain.errors import (
     VenueUnavailableError,
 )
 from order_engine.domain.impact import DEFAULT_MAX_PRICE_IMPACT_BPS, check_price_impact
-from order_engine.domain.legs import Leg, LegState, unfilled, unsettled
+from order_engine.domain.legs import LegState, unfilled, unsettled
 from order_engine.domain.limits import leg_floors, price_ok, price_refusal
 from order_engine.domain.orders import Order, OrderError, OrderEvent, OrderStatus
-from order_engine.domain.quotes import Quote, RoutingDecision
+from order_engine.domain.quotes import RoutingDecision
 from order_engine.domain.tokens import Token, TokenRegistry
+from order_engine.engine.outages import OutageWaits
 from order_engine.engine.ports import Clock, EventBus, Job, OrderStore
 from order_engine.engine.retry import RetryPolicy
 from order_engine.engine.routing import SplitPolicy, route
+from order_engine.engine.sending import build_leg, send_leg, submitted_data
 from order_engine.engine.service import publish_best_effort
 from order_engine.engine.settlement import (
-    NOT_SENT,
-    confirm_leg,
     failure_of,
     settle_all,
-    settle_leg,
 )
 from order_engine.engine.waiting_orders import WaitingOrders, venues_for
-from order_engine.venues.base import SwapTransaction, Venue
+from order_engine.venues.base import Venue
 
 log = logging.getLogger(__name__)
 S = OrderStatus
@@ -61,8 +62,10 @@ class OrderExecutor:
         split_policy: SplitPolicy | None = None,
         waiting_orders: WaitingOrders | None = None,
         max_price_impact_bps: int = DEFAULT_MAX_PRICE_IMPACT_BPS,
+        outages: OutageWaits | None = None,
     ) -> None:
         self._store, self._bus, self._clock, self._policy = store, bus, clock, policy
+        self._outages = outages or OutageWaits()
         self._tokens = tokens
         self._venue_list = list(venues)
         self._venues = {v.name: v for v in venues}
@@ -76,19 +79,34 @@ class OrderExecutor:
             raise PermanentExecutionError("this engine was built without limit and sniper orders")
         return self._waiting
 
-    async def handle(self, job: Job) -> None:
+    async def handle(self, job: Job) -> float | None:
         """Run one attempt. Raises (so the queue retries with backoff) only when the
-        error is retryable and attempts remain; otherwise the order ends `failed`.
+        error is retryable and attempts remain; otherwise the order ends `failed`. While a
+        dependency is down (the database, the chain's node) it returns a delay instead: the
+        same attempt runs again after it, for up to the outage budget (`OutageWaits`).
 
         The attempt number comes from the order (the last one it started + 1), so a
         recovered job continues the count instead of starting again at 1."""
         try:
+            delay = await self._handle(job)
+        except DependencyUnavailableError as exc:
+            delay = self._outages.delay_s(job.order_id)
+            if delay is None:
+                raise
+            log.warning("order %s waits %.0f s: %s (not an attempt)", job.order_id, delay, exc)
+            return delay
+        if delay is None:
+            self._outages.clear(job.order_id)
+        return delay
+
+    async def _handle(self, job: Job) -> float | None:
+        try:
             order = await self._store.get(job.order_id)
         except OrderNotFoundError:
             log.warning("job for unknown order %s dropped", job.order_id)
-            return
+            return None
         if order.is_terminal:
-            return
+            return None
         attempt = max(job.attempt, order.attempt + 1)
         try:
             if attempt > self._policy.max_attempts:
@@ -97,13 +115,37 @@ class OrderExecutor:
                 await self._attempt(order, attempt)
         except ConcurrentUpdateError:
             await self._after_race(job)
+        except ChainUnavailableError as exc:
+            return await self._chain_down(order, attempt, exc)
         except ExecutionError as exc:
             await self._on_error(order, attempt, exc)
+        except DependencyUnavailableError:
+            raise  # an outage: `handle` waits it out
         except Exception:
             log.exception("order %s attempt %d crashed", job.order_id, attempt)
             if attempt >= self._policy.max_attempts:
                 await self._fail_crashed(job.order_id, attempt)
             raise
+        return None
+
+    async def _chain_down(
+        self, order: Order, attempt: int, exc: ChainUnavailableError
+    ) -> float | None:
+        """The chain did not answer: the attempt did not happen (its number is given back)
+        and runs again after a delay, unless the outage has outlasted its budget."""
+        delay = self._outages.delay_s(order.id)
+        if delay is None:
+            await self._on_error(order, attempt, exc)
+            return None
+        last = order.attempt_errors[-1] if order.attempt_errors else None
+        if last is None or (last.code, last.attempt) != (exc.code, attempt):  # once per attempt
+            order.record_attempt_error(
+                OrderError(exc.code, exc.message, attempt, self._clock.now_ms())
+            )
+        order.attempt = attempt - 1
+        await self._store.save_details(order)
+        log.warning("order %s waits %.0f s: %s (not an attempt)", order.id, delay, exc.message)
+        return delay
 
     async def _fail_crashed(self, order_id: str, attempt: int) -> None:
         order = await self._store.get(order_id)
@@ -192,15 +234,15 @@ class OrderExecutor:
         building = {**decision.as_dict(), "minAmountOut": money(sum(floors, Decimal(0)))}
         await self._advance(order, S.BUILDING, attempt, building)
         sends = [
-            await self._build(order.id, q, floor, attempt, t_in, t_out)
+            await build_leg(self._venues[q.venue], order.id, q, floor, attempt, t_in, t_out)
             for q, floor in zip(decision.route, floors, strict=True)
         ]
         if any(q.expired(self._clock.now_ms()) for q in decision.route):
             raise QuoteExpiredError("the quote expired before the swap was sent; re-quoting")
         order.legs.extend(leg for _, _, leg in sends)
         # persisted before sending: a write-ahead record of every signature
-        await self._advance(order, S.SUBMITTED, attempt, _submitted_data(sends))
-        sent = await asyncio.gather(*(self._send(venue, tx, leg) for venue, tx, leg in sends))
+        await self._advance(order, S.SUBMITTED, attempt, submitted_data(sends))
+        sent = await asyncio.gather(*(send_leg(self._venues, v, tx, leg) for v, tx, leg in sends))
         order.legs[len(order.legs) - len(sent) :] = sent
         failed = [leg for leg in sent if leg.state is LegState.FAILED]
         if unsettled(sent):
@@ -231,33 +273,6 @@ class OrderExecutor:
             log.info("quotes for %s->%s expired before use; re-quoting", t_in.symbol, t_out.symbol)
         raise QuoteExpiredError(f"every quote expired before use ({MAX_REQUOTES} tries)")
 
-    async def _build(
-        self, order_id: str, quote: Quote, floor: Decimal, attempt: int, t_in: Token, t_out: Token
-    ) -> tuple[Venue, SwapTransaction, Leg]:
-        venue = self._venues[quote.venue]
-        tx = await venue.build(
-            quote, token_in=t_in, token_out=t_out, min_amount_out=floor, order_id=order_id
-        )
-        leg = Leg(venue.name, tx.signature, quote.amount_in, floor, attempt, signed=tx.signed)
-        return venue, tx, leg
-
-    async def _send(self, venue: Venue, tx: SwapTransaction, leg: Leg) -> Leg:
-        try:
-            await venue.submit(tx)
-        except ExecutionError as exc:
-            log.info("sending %s to %s failed: %s", tx.signature, venue.name, exc.message)
-            try:
-                settled = await settle_leg(self._venues, leg)  # did it reach the venue anyway?
-            except ExecutionError:
-                return leg
-            if settled.state is LegState.FAILED and settled.code == NOT_SENT:
-                return leg.failed(exc.message, exc.code)  # it did not: say why
-            return settled
-        try:
-            return await confirm_leg(venue, leg)
-        except ExecutionError:
-            return leg  # unknown for now: the next attempt settles it before anything else
-
     async def _advance(
         self, order: Order, status: OrderStatus, attempt: int, data: dict[str, Any] | None = None
     ) -> None:
@@ -278,17 +293,6 @@ class OrderExecutor:
     async def _emit(self, order: Order, event: OrderEvent) -> None:
         await self._store.append(order, event)
         await publish_best_effort(self._bus, event)
-
-
-def _submitted_data(sends: list[tuple[Venue, SwapTransaction, Leg]]) -> dict[str, Any]:
-    first = sends[0][1]
-    return {
-        "txHash": first.signature,
-        "dex": "+".join(venue.name for venue, _, _ in sends),
-        "minAmountOut": money(sum((leg.min_amount_out for _, _, leg in sends), Decimal(0))),
-        "steps": list(first.steps),
-        "legs": [{**leg.as_dict(), "steps": list(tx.steps)} for _, tx, leg in sends],
-    }
 
 
 _ORDER = (S.PENDING, S.WAITING, S.ROUTING, S.BUILDING, S.SUBMITTED)

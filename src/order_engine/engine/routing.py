@@ -16,17 +16,15 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from order_engine.domain.amounts import money
-from order_engine.domain.errors import ExecutionError, NoRouteError
+from order_engine.domain.errors import ChainUnavailableError, ExecutionError, NoRouteError
 from order_engine.domain.quotes import BPS, Quote, RoutingDecision, choose_best
 from order_engine.domain.split import optimal_split
 from order_engine.domain.tokens import Token
 from order_engine.venues.base import PriceCurve, Venue
 
 log = logging.getLogger(__name__)
-MARGIN_SLICES = 64
-NO_ROUTE = (
-    f"{NoRouteError.code}:"  # the slice whose price is "the price at the margin": 1/64 of the order
-)
+MARGIN_SLICES = 64  # the slice whose price is "the price at the margin": 1/64 of the order
+NO_ROUTE = f"{NoRouteError.code}:"  # how a venue's "cannot trade this amount" reads
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,12 +52,13 @@ async def fetch_curves(
     )
     curves: list[PriceCurve] = []
     failures: dict[str, str] = {}
-    no_route = 0
+    no_route = chain_down = 0
     for venue, result in zip(venues, results, strict=True):
         if isinstance(result, TimeoutError):
             failures[venue.name] = f"no quote within {timeout_s}s"
         elif isinstance(result, ExecutionError):
             no_route += isinstance(result, NoRouteError)
+            chain_down += isinstance(result, ChainUnavailableError)
             failures[venue.name] = f"{result.code}: {result.message}"
         elif isinstance(result, BaseException):
             raise result
@@ -67,6 +66,9 @@ async def fetch_curves(
             curves.append(result)
     if not curves and no_route == len(venues):
         raise NoRouteError(f"no venue trades {t_in.symbol}->{t_out.symbol}")
+    if not curves and venues and chain_down == len(venues):  # an outage, not a market fact
+        detail = "; ".join(f"{venue}: {why}" for venue, why in failures.items())
+        raise ChainUnavailableError(f"the chain did not answer ({detail})")
     return curves, failures
 
 
