@@ -72,7 +72,13 @@ async def submit_response(ctx: ApiContext, request: Request) -> Response:
         order, created = await ctx.service.submit(order_request, key)
     except (EngineError, HttpError) as exc:
         return error_response(exc)
-    body = {"orderId": order.id, "wsUrl": ctx.ws_url(order.id), "status": order.status.value}
+    ws_url = ctx.ws_url(order.id)
+    body = {
+        "orderId": order.id,
+        "wsUrl": ws_url,
+        "websocketUrl": ws_url,
+        "status": order.status.value,
+    }
     if order.client_order_id is not None:
         body["clientOrderId"] = order.client_order_id
     headers = {"Location": f"/api/orders/{order.id}"}

@@ -22,7 +22,8 @@ Amount = Annotated[Decimal, BeforeValidator(decimal_field)]
 
 
 class ExecuteOrderBody(BaseModel):
-    """`POST /api/orders/execute`. `amount` is an alias of `amountIn`."""
+    """`POST /api/orders/execute`. `amount` is an alias of `amountIn`, `orderType` of
+    `type`."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -31,7 +32,10 @@ class ExecuteOrderBody(BaseModel):
     amountIn: Amount | None = Field(default=None, examples=["1.5"])
     amount: Amount | None = Field(default=None, description="alias of amountIn")
     slippageBps: StrictInt = Field(default=50, ge=0, le=MAX_SLIPPAGE_BPS)
-    type: Literal["market", "limit", "sniper"] = "market"
+    type: Literal["market", "limit", "sniper"] | None = Field(default=None, examples=["market"])
+    orderType: Literal["market", "limit", "sniper"] | None = Field(
+        default=None, description="alias of type (default market)"
+    )
     clientOrderId: str | None = Field(default=None, min_length=1, max_length=64)
     limitPrice: Amount | None = Field(
         default=None, description="limit orders: least tokenOut per tokenIn, after fees"
@@ -60,6 +64,8 @@ class ExecuteOrderBody(BaseModel):
     )
 
     def to_request(self) -> OrderRequest:
+        if self.type is not None and self.orderType is not None and self.type != self.orderType:
+            raise RequestError("type and its alias orderType disagree", field="orderType")
         if self.amountIn is not None and self.amount is not None:
             raise RequestError("give amountIn or its alias amount, not both", field="amount")
         amount, amount_field = self.amountIn, "amountIn"
@@ -72,7 +78,7 @@ class ExecuteOrderBody(BaseModel):
             token_out=self.tokenOut,
             amount_in=amount,
             slippage_bps=self.slippageBps,
-            type=OrderType(self.type),
+            type=OrderType(self.type or self.orderType or "market"),
             client_order_id=self.clientOrderId,
             limit_price=self.limitPrice,
             time_in_force_s=self.timeInForceSeconds,
@@ -142,6 +148,7 @@ def order_view(order: Order, ws_url: str) -> dict[str, Any]:
         "createdAt": iso_ms(order.created_ms),
         "updatedAt": iso_ms(order.updated_ms),
         "wsUrl": ws_url,
+        "websocketUrl": ws_url,  # the same, under the name other clients of this API use
     }
 
 
