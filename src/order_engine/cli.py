@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from order_engine import chain_cli, pools_cli, programs_cli
 from order_engine.launch_cli import launch as launch_token
 from order_engine.localnet.command import add_commands as add_localnet
+from order_engine.logsetup import configure_logging
 from order_engine.settings import Settings
 from order_engine.watch import watch as watch_order
 
@@ -28,7 +29,7 @@ log = logging.getLogger("order_engine.cli")
 
 def _settings(args: argparse.Namespace) -> Settings:
     overrides: dict[str, Any] = {}
-    for name in ("host", "port", "worker_concurrency"):
+    for name in ("host", "port", "worker_concurrency", "worker_metrics_port"):
         value = getattr(args, name, None)
         if value is not None:
             overrides[name] = value
@@ -37,10 +38,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def _setup_logging(settings: Settings) -> None:
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per RPC call otherwise
+    configure_logging(settings.log_level, settings.log_format)
 
 
 def _fail(message: str) -> int:
@@ -77,17 +75,25 @@ def _started(args: argparse.Namespace, command: str) -> Settings | None:
     return settings
 
 
+def _announce(settings: Settings, text: str) -> None:
+    """A line for people on stderr; with LOG_FORMAT=json, a log record like every line."""
+    if settings.log_format == "json":
+        log.info("%s", text)
+    else:
+        print(f"order-engine: {text}", file=sys.stderr)
+
+
 def _serve_http(settings: Settings, app: Any, **extra: Any) -> int:
     import uvicorn  # noqa: PLC0415
 
     from order_engine.api.server import server_protocols  # noqa: PLC0415
 
-    print(
-        f"order-engine: serving on {settings.resolved_public_base_url} "
+    _announce(
+        settings,
+        f"serving on {settings.resolved_public_base_url} "
         f"(database {settings.resolved_database_url}, "
         f"{'Redis ' + settings.redis_url if settings.redis_url else 'in-process queue'}); "
         f"docs at {settings.resolved_public_base_url}/docs",
-        file=sys.stderr,
     )
     # uvicorn shuts down gracefully on SIGTERM/SIGINT, then re-raises the signal through the
     # handler that was installed before it: make that one a no-op so a clean stop exits 0
@@ -101,7 +107,8 @@ def _serve_http(settings: Settings, app: Any, **extra: Any) -> int:
         loop="uvloop",
         **server_protocols(),  # uvicorn's, answering its own errors in our JSON shape
         ws_per_message_deflate=False,
-        access_log=False,
+        log_config=None,  # uvicorn's lines go through ours (text or JSON)
+        access_log=False,  # ours: `order_engine.access`, the hot paths included
         lifespan="on",
         **extra,
     )
@@ -186,27 +193,16 @@ def _parser() -> argparse.ArgumentParser:
     api = _add(sub, "api", "HTTP and WebSocket only (production: PostgreSQL + Redis)", _api)
     _http_options(api)
     api.add_argument("--workers", type=int, default=1, help="API processes (default 1)")
-    worker = _add(sub, "worker", "execute orders from the Redis queue (production)", _worker)
-    worker.add_argument(
-        "--concurrency",
-        dest="worker_concurrency",
-        type=int,
-        default=None,
-        help="orders in flight in this process (setting WORKER_CONCURRENCY)",
-    )
+    _worker_command(sub)
     _add(sub, "migrate", "apply the database migrations to DATABASE_URL", _migrate)
     watch = _add(
         sub,
         "watch",
         "print an order's lifecycle events (JSON lines) until its stream closes",
-        lambda a: watch_order(a.order, a.url, a.after),
+        lambda a: watch_order(a.order, _engine_url(a), a.after),
     )
     watch.add_argument("order", help="an orderId or the wsUrl returned by POST")
-    watch.add_argument(
-        "--url",
-        default="http://127.0.0.1:3000",
-        help="the engine's base URL (default http://127.0.0.1:3000)",
-    )
+    _url_option(watch)
     watch.add_argument("--after", type=int, default=None, help="resume after this seq")
     _launch_command(sub)
     chain_cli.add_commands(sub)
@@ -216,13 +212,32 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _worker_command(sub: Any) -> None:
+    worker = _add(sub, "worker", "execute orders from the Redis queue (production)", _worker)
+    worker.add_argument(
+        "--concurrency",
+        dest="worker_concurrency",
+        type=int,
+        default=None,
+        help="orders in flight in this process (setting WORKER_CONCURRENCY)",
+    )
+    worker.add_argument(
+        "--metrics-port",
+        dest="worker_metrics_port",
+        type=int,
+        default=None,
+        help="serve this worker's Prometheus metrics on this port (setting "
+        "WORKER_METRICS_PORT; default off)",
+    )
+
+
 def _launch_command(sub: Any) -> None:
     launch = _add(
         sub,
         "launch",
         "launch a token on a running engine: open its first pool on a simulated venue",
         lambda a: launch_token(
-            a.url,
+            _engine_url(a),
             {
                 "symbol": a.symbol,
                 "venue": a.venue,
@@ -239,11 +254,21 @@ def _launch_command(sub: Any) -> None:
     launch.add_argument("--quote", default="SOL", help="the token it pairs with (default SOL)")
     launch.add_argument("--decimals", type=int, default=6, help="the token's decimals (default 6)")
     launch.add_argument("--depth-usd", default="200000", help="pool depth, USD a side")
-    launch.add_argument(
+    _url_option(launch)
+
+
+def _url_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
         "--url",
-        default="http://127.0.0.1:3000",
-        help="the engine's base URL (default http://127.0.0.1:3000)",
+        default=None,
+        help="the engine's base URL (default: PUBLIC_BASE_URL, else http://HOST:PORT)",
     )
+
+
+def _engine_url(args: argparse.Namespace) -> str:
+    """`--url`, else where the settings say the engine serves."""
+    url: str | None = args.url
+    return url.rstrip("/") if url else Settings().resolved_public_base_url
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -33,6 +33,12 @@ class Settings(BaseSettings):
     # keeps the record; the stream only has to outlive the subscribers reading it)
     finished_stream_ttl_s: int = Field(default=60, ge=1, le=86_400)
     log_level: str = "info"
+    log_format: Literal["text", "json"] = "text"  # json: one JSON object per line
+    # each worker process refreshes its heartbeat key (PREFIX:workers:ID) this often; the
+    # key lives 3 times as long, so a killed worker stops counting within that
+    worker_heartbeat_s: float = Field(default=5.0, gt=0, le=300)
+    # `order-engine worker` serves its own Prometheus metrics on this port (unset: off)
+    worker_metrics_port: int | None = Field(default=None, ge=1, le=65535)
 
     worker_concurrency: int = Field(default=10, ge=1, le=1000)
     rate_limit_max: int = Field(default=100, ge=0)

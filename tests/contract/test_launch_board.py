@@ -290,7 +290,7 @@ async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
 
 
 async def test_a_listener_hears_what_was_announced_while_redis_was_down(
-    redis: _RedisBackend,
+    redis: _RedisBackend, caplog: pytest.LogCaptureFixture
 ) -> None:
     outage = _Outage(redis.url)
     await outage.up()
@@ -310,5 +310,8 @@ async def test_a_listener_hears_what_was_announced_while_redis_was_down(
         assert await heard.wait_for(3) == ["BEFORE", "DURING", "AFTER"]
         assert await behind_proxy.announce(launch("BACK"))
         assert await heard.wait_for(4) == ["BEFORE", "DURING", "AFTER", "BACK"]
+        # an outage is expected: one line with the reason each retry, no traceback
+        retries = [r for r in caplog.records if r.name.endswith("redis_launches")]
+        assert retries and all(r.exc_info is None for r in retries)
     finally:
         await outage.down()  # the fixture closes the boards

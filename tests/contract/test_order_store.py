@@ -402,6 +402,19 @@ async def limit_order(
     return order
 
 
+async def test_waiting_orders_page_by_created_time_then_id(order_store: OrderStore) -> None:
+    same_ms = [await limit_order(order_store, T0) for _ in range(3)]
+    later = await limit_order(order_store, T0 + 1)
+    for order in [*same_ms, later]:
+        await advance(order_store, order, S.WAITING)
+    pages: list[list[str]] = []
+    after: tuple[int, str] | None = None
+    while page := await order_store.waiting("SOL", "USDC", limit=2, after=after):
+        pages.append([o.id for o in page])
+        after = (page[-1].created_ms, page[-1].id)
+    assert pages == [sorted(o.id for o in same_ms)[:2], [max(o.id for o in same_ms), later.id]]
+
+
 async def test_limit_fields_round_trip(order_store: OrderStore) -> None:
     order = await limit_order(order_store, T0)
     await advance(order_store, order, S.WAITING)
@@ -432,6 +445,11 @@ async def test_waiting_orders_are_found_per_pair_oldest_first(order_store: Order
     assert [o.id for o in await order_store.waiting("SOL", "USDC", limit=1)] == [early.id]
     assert [o.id for o in await order_store.waiting("USDC", "SOL")] == [other_pair.id]
     assert await order_store.waiting("SOL", "BONK") == []
+    # pages: keyset on (created_ms, id), after the last order of the previous page
+    assert [o.id for o in await order_store.waiting("SOL", "USDC", after=(T0 + 1, early.id))] == [
+        late.id
+    ]
+    assert await order_store.waiting("SOL", "USDC", after=(T0 + 9, late.id)) == []
     assert await order_store.waiting_pairs() == [("SOL", "USDC"), ("USDC", "SOL")]
     # the recovery sweep queues what can run; waiting orders are watched per pair instead
     assert await order_store.unfinished() == [still_pending.id, market.id]

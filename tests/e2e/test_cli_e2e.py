@@ -229,3 +229,48 @@ def test_pending_order_survives_a_restart(tmp_path: Path) -> None:
         assert srv.stream(first) == before
         order = srv.client.get(f"/api/orders/{held}").json()
         assert order["status"] == "confirmed" and order["txHash"] == events[-1]["txHash"]
+
+
+def test_watch_and_launch_find_the_engine_from_port(tmp_path: Path) -> None:
+    """Without `--url`, `watch` and `launch` use PORT (and HOST) like the server does."""
+    port = free_port()
+    settings = {"port": port, "data_dir": tmp_path / "data", "latency_scale": 0, "venues": "sim"}
+    with serving(tmp_path, port, **settings) as srv:
+        order_id = srv.submit()
+        env = env_with(port=port)
+        watched = subprocess.run(
+            [str(ORDER_ENGINE), "watch", order_id],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            check=False,
+            timeout=60,
+        )
+        assert watched.returncode == 0, watched.stderr
+        assert orjson.loads(watched.stdout.splitlines()[-1])["status"] == "confirmed"
+        launch = [str(ORDER_ENGINE), "launch", "OPCOIN", "--venue", "raydium", "--price", "0.5"]
+        launched = subprocess.run(
+            launch, cwd=tmp_path, env=env, capture_output=True, check=False, timeout=60
+        )
+        assert launched.returncode == 0, launched.stderr
+        assert orjson.loads(launched.stdout)["symbol"] == "OPCOIN"
+
+
+def test_log_format_json_gives_one_object_per_line(tmp_path: Path) -> None:
+    """LOG_FORMAT=json: every line the server writes is a JSON object, uvicorn's included;
+    each request has an access line and each finished order its own line."""
+    port = free_port()
+    settings = {"port": port, "data_dir": tmp_path / "data", "latency_scale": 0, "venues": "sim"}
+    with serving(tmp_path, port, log_format="json", **settings) as srv:
+        order_id = srv.submit()
+        assert srv.stream(order_id)[-1]["status"] == "confirmed"
+    lines = [orjson.loads(line) for line in srv.log.read_text().splitlines() if line]
+    assert all({"ts", "level", "logger", "message"} <= set(line) for line in lines), lines
+    access = [line for line in lines if line["logger"] == "order_engine.access"]
+    assert {(a["method"], a["path"], a["status"]) for a in access} >= {
+        ("POST", "/api/orders/execute", 201),
+        ("WS", "/api/orders/execute", 1000),
+    }
+    (ended,) = [line for line in lines if line["logger"] == "order_engine.orders"]
+    assert ended["orderId"] == order_id and ended["status"] == "confirmed"
+    assert any("serving on" in line["message"] for line in lines)

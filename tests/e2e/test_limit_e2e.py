@@ -68,3 +68,28 @@ async def test_a_waiting_limit_order_can_be_cancelled(tmp_path: Path) -> None:
     assert statuses(first_two) == ["pending", "waiting"]
     assert statuses(events) == ["pending", "waiting", "cancelled"]
     assert executions == [] and again.status_code == 409
+
+
+async def test_a_fired_limit_order_whose_price_moved_away_waits_again(tmp_path: Path) -> None:
+    """Limits near the top of the simulated quotes: orders fire when a quote pays them, and
+    the swap's drift often lands below the limit, so the swap reverts. Such an order goes
+    back to `waiting` (never `failed`) and ends filled at its limit or expired."""
+    limit = D("151.5")  # SOL at 150 USDC; quotes at 150 × U(0.97|0.98, 1.02), less fees
+    body = {**LIMIT, "amountIn": "0.1", "limitPrice": str(limit), "timeInForceSeconds": 4}
+    async with running_engine(tmp_path, limit_check_interval_s=0.02) as eng:
+        ids = [await eng.order_id(body) for _ in range(12)]
+        async with asyncio.timeout(20):
+            streams = await asyncio.gather(*(eng.stream(i) for i in ids))
+    ends = [statuses(events)[-1] for events in streams]
+    assert set(ends) <= {"confirmed", "expired"}, ends
+    waited_again = [e for e in streams if statuses(e).count("waiting") > 1]
+    assert waited_again, [statuses(e) for e in streams]
+    for events in waited_again:
+        got = statuses(events)
+        again = got.index("waiting", 2)
+        assert got[again - 1] in ("routing", "building", "submitted")
+        assert "price moved away" in events[again]["reason"]
+        assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
+    for events in streams:
+        if events[-1]["status"] == "confirmed":
+            assert D(events[-1]["amountOut"]) >= D("0.1") * limit

@@ -134,7 +134,12 @@ async def test_health_ready_metrics_and_docs(tmp_path: Path) -> None:
         assert (health.status_code, health.json()) == (200, {"status": "ok"})
         ready = await eng.client.get("/ready")
         assert ready.status_code == 200
-        assert ready.json()["checks"] == {"database": "ok", "queue": "ok", "events": "ok"}
+        assert ready.json()["checks"] == {
+            "database": "ok",
+            "queue": "ok",
+            "events": "ok",
+            "workers": "ok",
+        }
         ids = await asyncio.gather(*(eng.order_id() for _ in range(3)))
         for order_id in ids:
             assert_lifecycle(await eng.stream(order_id), order_id, "confirmed")
@@ -149,6 +154,11 @@ async def test_health_ready_metrics_and_docs(tmp_path: Path) -> None:
     assert docs.status_code == 200 and "text/html" in docs.headers["content-type"]
     post = openapi["paths"]["/api/orders/execute"]["post"]
     schema = post["requestBody"]["content"]["application/json"]["schema"]
-    assert {"tokenIn", "tokenOut", "amountIn", "slippageBps"} <= set(schema["properties"])
-    assert {"tokenIn", "tokenOut"} <= set(schema["required"])
+    kinds = [ref["$ref"].rsplit("/", 1)[1] for ref in schema["anyOf"]]
+    assert kinds == ["MarketOrderBody", "LimitOrderBody", "SniperOrderBody"]
+    for kind in kinds:  # one schema per order type, each with the common fields
+        body = openapi["components"]["schemas"][kind]
+        assert {"tokenIn", "tokenOut", "amountIn", "slippageBps"} <= set(body["properties"])
+        assert {"tokenIn", "tokenOut"} <= set(body["required"])
+    assert "limitPrice" in openapi["components"]["schemas"]["LimitOrderBody"]["required"]
     assert "/api/orders/{order_id}/events" in openapi["paths"]

@@ -161,3 +161,27 @@ async def test_a_scheduled_launch_fires_waiting_snipers_by_itself(tmp_path: Path
 def test_a_malformed_launch_schedule_is_refused() -> None:
     with pytest.raises(ValueError, match="SYMBOL:VENUE:PRICE"):
         Settings(sim_launches="PEPE:raydium@soon", _env_file=None)
+
+
+async def test_a_sniper_paying_a_token_with_no_pool_for_its_pair_fails_at_once(
+    tmp_path: Path,
+) -> None:
+    """The issue's repro: a sniper pays USDC for a token that launches against SOL. It
+    fails with `no_route` at the launch instead of waiting forever; so does a market order
+    for the pair."""
+    symbol = f"SNU{next(_serial)}"
+    async with running_engine(tmp_path, limit_check_interval_s=0.05) as eng:
+        body = sniper(symbol, venue="any", tokenIn="USDC", amountIn="10")
+        order_id = await eng.order_id(body)
+        await eng.stream_until(order_id, "waiting")
+        launch = {"symbol": symbol, "venue": "raydium", "price": "0.5"}
+        assert (await eng.client.post("/api/admin/launch", json=launch)).status_code == 201
+        async with asyncio.timeout(10):
+            events = await eng.stream(order_id)
+            market = await eng.order_id({"tokenIn": "USDC", "tokenOut": symbol, "amount": "10"})
+            market_events = await eng.stream(market)
+    assert statuses(events) == ["pending", "waiting", "failed"]
+    assert events[-1]["error"]["code"] == "no_route"
+    assert statuses(market_events) == ["pending", "routing", "failed"]
+    assert market_events[-1]["error"]["code"] == "no_route"
+    assert [a["code"] for a in market_events[-1]["attempts"]] == ["no_route"]

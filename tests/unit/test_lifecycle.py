@@ -233,3 +233,34 @@ def test_a_limit_order_waits_then_routes_or_expires() -> None:
     assert filled.apply(S.ROUTING, ts_ms=3_000, attempt=1).status is S.ROUTING
     expired = order_at(S.WAITING)
     assert expired.apply(S.EXPIRED, ts_ms=3_000).is_terminal
+
+
+@pytest.mark.parametrize("status", [S.ROUTING, S.BUILDING, S.SUBMITTED])
+def test_a_fired_limit_order_whose_price_moved_away_waits_again(status: OrderStatus) -> None:
+    order = order_at(status)
+    order.legs = [Leg("raydium", "5sig", Decimal("1.5"), Decimal("222"), 1).failed("x", "y")]
+    event = order.apply(S.WAITING, ts_ms=9_000)
+    assert (event.status, order.status) == (S.WAITING, S.WAITING)
+    assert order.apply(S.ROUTING, ts_ms=9_001, attempt=2).status is S.ROUTING
+
+
+@pytest.mark.parametrize("status", [S.ROUTING, S.BUILDING, S.SUBMITTED])
+def test_a_market_order_never_goes_back_to_waiting(status: OrderStatus) -> None:
+    order = new_order(OrderType.MARKET)
+    order.start()
+    for i, step in enumerate(PATH_TO[status]):
+        order.apply(step, ts_ms=2_000 + i, attempt=1)
+    with pytest.raises(IllegalTransitionError, match="market order never moves"):
+        order.apply(S.WAITING, ts_ms=9_000)
+    assert order.status is status
+
+
+@pytest.mark.parametrize("leg", [Leg("raydium", "5sig", Decimal("1.5"), Decimal("222"), 1), LEG])
+def test_an_order_with_a_sent_or_filled_leg_never_waits_again(leg: Leg) -> None:
+    """Nothing sent may be lost: a leg whose outcome is unknown must be settled first, and
+    an order that filled (even a part) is confirmed, never put back to wait."""
+    order = order_at(S.SUBMITTED)
+    order.legs = [leg]
+    with pytest.raises(IllegalTransitionError, match="cannot wait again"):
+        order.apply(S.WAITING, ts_ms=9_000)
+    assert order.status is S.SUBMITTED

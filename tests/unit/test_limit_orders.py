@@ -15,6 +15,7 @@ import pytest
 from order_engine.adapters.memory_bus import InMemoryEventBus
 from order_engine.adapters.memory_queue import InMemoryJobQueue
 from order_engine.adapters.memory_store import InMemoryOrderStore
+from order_engine.domain.errors import VenueUnavailableError
 from order_engine.domain.orders import OrderStatus, OrderType
 from order_engine.domain.tokens import TokenRegistry
 from order_engine.engine.executor import OrderExecutor
@@ -22,6 +23,7 @@ from order_engine.engine.requests import OrderRequest
 from order_engine.engine.retry import RetryPolicy
 from order_engine.engine.service import OrderService
 from order_engine.engine.waiting_orders import WaitingOrders, watch_key
+from order_engine.venues.base import SwapTransaction
 from tests.unit.fakes import FakeClock, ScriptedVenue
 
 D = Decimal
@@ -56,6 +58,13 @@ class LimitRig:
     async def statuses(self, order_id: str) -> list[str]:
         return [e.status.value for e in await self.store.events(order_id)]
 
+    async def wait_for_statuses(self, order_id: str, statuses: list[str]) -> None:
+        for _ in range(400):
+            if await self.statuses(order_id) == statuses:
+                return
+            await asyncio.sleep(0.005)
+        raise AssertionError(f"order {order_id}: {await self.statuses(order_id)}")
+
     async def wait_for(self, order_id: str, status: str, timeout_s: float = 2.0) -> None:
         got = None
         for _ in range(int(timeout_s / 0.005)):
@@ -64,6 +73,18 @@ class LimitRig:
                 return
             await asyncio.sleep(0.005)
         raise AssertionError(f"order {order_id} is {got}, not {status}")
+
+
+def move_on_submit(rig: LimitRig, monkeypatch: pytest.MonkeyPatch, price: Decimal) -> None:
+    """Raydium's price moves to `price` as its first swap is sent."""
+    send = rig.raydium.submit
+
+    async def submit_as_the_price_moves(tx: SwapTransaction) -> None:
+        if not rig.raydium.builds[1:]:
+            rig.raydium.price = price
+        await send(tx)
+
+    monkeypatch.setattr(rig.raydium, "submit", submit_as_the_price_moves)
 
 
 @pytest.fixture
@@ -141,19 +162,48 @@ async def test_re_quotes_are_shared_by_every_order_waiting_on_the_pair(rig: Limi
     assert (await rig.store.get(ids[4])).status is OrderStatus.WAITING
 
 
-async def test_the_limit_is_enforced_in_the_transaction(rig: LimitRig) -> None:
+async def test_the_limit_is_enforced_in_the_transaction(
+    rig: LimitRig, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Fired at the limit, then the pool moves: the leg's minimum is the limit, so the swap
-    reverts rather than fill below it; the retry finds the price gone and sends nothing."""
+    reverts rather than fill below it, and the order goes back to waiting (not an attempt)
+    until its limit is met again."""
     rig.raydium.price = D("140.5")  # pays 140.0785 ≥ 140
     rig.raydium.fills = [D("0.999")]  # lands 0.1% lower: below the limit floor
+    move_on_submit(rig, monkeypatch, D("139"))
     order_id = await rig.submit("140")
-    await rig.wait_for(order_id, "submitted")
-    rig.raydium.price = D("139")
-    await rig.wait_for(order_id, "failed")
+    await rig.wait_for_statuses(order_id, [*FILLED[:-1], "waiting"])
+    await asyncio.sleep(CHECK_S * 4)
     order = await rig.store.get(order_id)
+    assert order.status is OrderStatus.WAITING and order.attempt == 0
     assert rig.raydium.executions() == [] and len(rig.raydium.builds) == 1
-    assert [e.code for e in order.attempt_errors] == ["slippage_exceeded"] * 3
+    assert [e.code for e in order.attempt_errors] == ["slippage_exceeded"]
+    rig.raydium.price = D("140.5")
+    await rig.wait_for(order_id, "confirmed")
+    assert await rig.statuses(order_id) == FILLED[:-1] + FILLED[1:]
+    events = await rig.store.events(order_id)
+    assert "moved away" in events[5].data["reason"]
+    assert [e.attempt for e in events] == [0, 0, 1, 1, 1, 0, 1, 1, 1, 1]
+    assert len(rig.raydium.executions()) == 1 and len(rig.raydium.builds) == 2
+
+
+async def test_a_route_that_no_longer_pays_the_limit_on_a_retry_waits_again(
+    rig: LimitRig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first attempt fails before anything executes, and meanwhile the price moves
+    away: the retry sends nothing and the order waits again, then fills at its limit."""
+    rig.raydium.price = D("140.5")
+    rig.raydium.submit_errors = [VenueUnavailableError("raydium is down")]
+    move_on_submit(rig, monkeypatch, D("139"))
+    order_id = await rig.submit("140")
+    await rig.wait_for_statuses(order_id, [*FILLED[:-1], "waiting"])
+    order = await rig.store.get(order_id)
+    assert [e.code for e in order.attempt_errors] == ["venue_unavailable", "slippage_exceeded"]
     assert "below the limit 140" in order.attempt_errors[-1].message
+    assert len(rig.raydium.builds) == 1 and rig.raydium.executions() == []
+    rig.raydium.price = D("141")
+    await rig.wait_for(order_id, "confirmed")
+    assert len(rig.raydium.executions()) == 1
 
 
 async def test_an_order_expires_when_its_time_runs_out(rig: LimitRig) -> None:

@@ -255,3 +255,12 @@ def test_an_order_id_is_a_canonical_uuid_or_refused(text: str) -> None:
         assert exc.field == "orderId"
         return
     assert order_id == str(uuid.UUID(order_id))
+
+
+def test_the_documented_statuses_are_the_lifecycles() -> None:
+    from typing import get_args
+
+    from order_engine.api.models import Status
+    from order_engine.domain.orders import OrderStatus
+
+    assert set(get_args(Status)) == {s.value for s in OrderStatus}

@@ -18,6 +18,7 @@ from order_engine.adapters.memory_bus import InMemoryEventBus
 from order_engine.adapters.memory_launches import InMemoryLaunchBoard
 from order_engine.adapters.memory_queue import InMemoryJobQueue
 from order_engine.adapters.memory_store import InMemoryOrderStore
+from order_engine.api.schemas import order_view
 from order_engine.domain.errors import AlreadyLaunchedError, RequestError
 from order_engine.domain.launches import LaunchRequest
 from order_engine.domain.orders import OrderType
@@ -56,9 +57,11 @@ class SniperRig:
     launches: TokenLaunches
     symbol: str
 
-    async def snipe(self, venue: str | None = "raydium", max_price: str | None = None) -> str:
+    async def snipe(
+        self, venue: str | None = "raydium", max_price: str | None = None, token_in: str = "SOL"
+    ) -> str:
         request = OrderRequest(
-            "SOL",
+            token_in,
             self.symbol,
             D("1"),
             300,
@@ -143,16 +146,14 @@ async def test_three_snipers_wait_then_fire_on_the_launch_in_submission_order(
     assert all(o.dex == "raydium" and o.amount_out and o.amount_out > 0 for o in orders)
 
 
-async def test_a_sniper_for_another_venue_or_over_its_cap_keeps_waiting(rig: SniperRig) -> None:
-    other_venue = await rig.snipe(venue="meteora")
+async def test_a_sniper_over_its_cap_keeps_waiting(rig: SniperRig) -> None:
     too_cheap = await rig.snipe(max_price="0.0005")  # the pool opens at 0.001 SOL/token
     any_venue = await rig.snipe(venue=None, max_price="0.002")
-    for order_id in (other_venue, too_cheap, any_venue):
+    for order_id in (too_cheap, any_venue):
         await rig.wait_for(order_id, "waiting")
     await rig.launches.launch(rig.launch())
     await rig.wait_for(any_venue, "confirmed")
     await asyncio.sleep(0.1)  # several watch rounds
-    assert await rig.status(other_venue) == "waiting"
     assert await rig.status(too_cheap) == "waiting"
     order = await rig.store.get(any_venue)
     assert order.amount_out is not None and order.amount_out >= D(1) / D("0.002")
@@ -184,3 +185,60 @@ async def test_a_launch_is_validated_and_happens_once(rig: SniperRig) -> None:
     with pytest.raises(AlreadyLaunchedError):
         await rig.launches.launch(LaunchRequest("USDC", "raydium", D(1)))
     assert [launch.symbol for launch in await rig.launches.launches()] == [rig.symbol]
+
+
+async def test_a_sniper_paying_a_token_its_pool_does_not_trade_fails_at_once(
+    rig: SniperRig,
+) -> None:
+    """The token launches against SOL: a sniper paying USDC (no direct pool) fails with
+    `no_route` when the launch fires it, instead of waiting forever; a market order for the
+    pair fails at once too. A sniper for the venue without the pool fails the same way."""
+    usdc = await rig.snipe(token_in="USDC", venue=None)
+    other_venue = await rig.snipe(venue="meteora")
+    sol = await rig.snipe()
+    for order_id in (usdc, other_venue, sol):
+        await rig.wait_for(order_id, "waiting")
+    await rig.launches.launch(rig.launch())
+    await rig.wait_for(sol, "confirmed")
+    for order_id in (usdc, other_venue):
+        await rig.wait_for(order_id, "failed")
+        order = await rig.store.get(order_id)
+        assert order.error is not None and order.error.code == "no_route"
+        assert len(order.attempt_errors) == 1  # at once, not retried
+    market, _ = await rig.service.submit(OrderRequest("USDC", rig.symbol, D("1"), 300))
+    await rig.wait_for(market.id, "failed")
+    order = await rig.store.get(market.id)
+    assert order.error is not None and order.error.code == "no_route"
+    assert len(order.attempt_errors) == 1
+
+
+async def test_a_sniper_submitted_after_its_token_launched_without_its_pair_fails_at_once(
+    rig: SniperRig,
+) -> None:
+    await rig.launches.launch(rig.launch())
+    order_id = await rig.snipe(token_in="USDC", venue=None)
+    await rig.wait_for(order_id, "failed")
+    order = await rig.store.get(order_id)
+    assert order.error is not None and order.error.code == "no_route"
+
+
+async def test_a_snipers_prices_are_all_in_its_caps_convention(rig: SniperRig) -> None:
+    """`maxPrice`, `bestPrice` and `executedPrice` of a sniper order all count what one
+    token costs in tokenIn (SOL per token), on its events and on GET."""
+    await rig.launches.launch(rig.launch(price="0.001"))  # 0.001 SOL per token
+    order_id = await rig.snipe(venue=None, max_price="0.002")
+    await rig.wait_for(order_id, "confirmed")
+    order = await rig.store.get(order_id)
+    events = await rig.store.events(order_id)
+    waiting, confirmed = events[1].data, events[-1].data
+    assert order.amount_out is not None
+    paid = order.amount_in / order.amount_out  # SOL per token, fees included
+    assert D("0.001") < paid < D("0.002")
+    assert D(waiting["bestPrice"]) < D(waiting["maxPrice"]) == D("0.002")
+    assert abs(D(waiting["bestPrice"]) / paid - 1) < D("0.05")  # a quote, then the fill
+    assert abs(D(confirmed["executedPrice"]) - paid) < D("1e-12")
+    assert confirmed["legs"][0]["executedPrice"] == confirmed["executedPrice"]
+    view = order_view(order, "ws://x")
+    assert view["executedPrice"] == confirmed["executedPrice"]
+    assert view["legs"][0]["executedPrice"] == confirmed["executedPrice"]
+    assert D(view["bestPrice"]) < D(view["maxPrice"])

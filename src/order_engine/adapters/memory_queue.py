@@ -14,7 +14,7 @@ import logging
 from collections import deque
 
 from order_engine.adapters.queue_limits import checked_delay_s, full_queue_retry_after_s
-from order_engine.domain.errors import CapacityError, DependencyUnavailableError
+from order_engine.domain.errors import CapacityError, DependencyUnavailableError, EngineError
 from order_engine.engine.ports import Job, JobHandler
 from order_engine.engine.retry import RetryPolicy
 
@@ -184,11 +184,12 @@ class InMemoryJobQueue:
     def _after_failure(self, job: Job, error: Exception) -> None:
         if job.is_last_attempt:
             log.error(
-                "job %s failed on attempt %d/%d; dropped",
+                "job %s failed on attempt %d/%d; dropped: %s",
                 job.order_id,
                 job.attempt,
                 job.max_attempts,
-                exc_info=error,
+                _reason(error),
+                exc_info=_traceback(error),
             )
             self._forget(job.order_id)
             return
@@ -197,18 +198,29 @@ class InMemoryJobQueue:
             return
         delay_s = self._policy.delay_s(job.attempt)
         log.warning(
-            "job %s failed on attempt %d/%d; retrying in %.2f s",
+            "job %s failed on attempt %d/%d; retrying in %.2f s: %s",
             job.order_id,
             job.attempt,
             job.max_attempts,
             delay_s,
-            exc_info=error,
+            _reason(error),
+            exc_info=_traceback(error),
         )
         self._later(delay_s, Job(job.order_id, job.attempt + 1, job.max_attempts))
 
     def _promote(self, job: Job) -> None:
         self._timers.pop(job.order_id, None)
         self._push(job)
+
+
+def _reason(error: Exception) -> str:
+    return error.message if isinstance(error, EngineError) else repr(error)
+
+
+def _traceback(error: Exception) -> Exception | None:
+    """An expected condition (an `EngineError`: an outage, a venue's refusal) is one line
+    with its reason; anything else is a bug and keeps its traceback."""
+    return None if isinstance(error, EngineError) else error
 
 
 def _log_dispatcher_crash(task: asyncio.Task[None]) -> None:

@@ -101,7 +101,7 @@ class InMemoryOrderStore:
         return [o.id for o in open_orders[:limit]]
 
     async def waiting(
-        self, token_in: str, token_out: str, limit: int = 1000
+        self, token_in: str, token_out: str, limit: int = 1000, after: tuple[int, str] | None = None
     ) -> builtins.list[Order]:
         self._check_open()
         found = sorted(
@@ -110,6 +110,7 @@ class InMemoryOrderStore:
                 for o in self._orders.values()
                 if o.status is OrderStatus.WAITING
                 and (o.token_in, o.token_out) == (token_in, token_out)
+                and (after is None or (o.created_ms, o.id) > after)
             ),
             key=lambda o: (o.created_ms, o.id),
         )

@@ -26,10 +26,18 @@ class EngineMetrics:
         self.queue_depth = Gauge(
             "order_queue_depth", "Jobs waiting, delayed or active", registry=self.registry
         )
+        self.workers_live = Gauge(
+            "order_workers_live",
+            "Worker processes with a live heartbeat (this process's own without Redis)",
+            registry=self.registry,
+        )
         self.by_status = {status: self.events.labels(status.value) for status in OrderStatus}
 
-    async def render(self, queue: JobQueue) -> bytes:
+    async def render(self, queue: JobQueue, workers_live: int | None = None) -> bytes:
+        """The metrics; the gauges read now (`workers_live` None: unknown, left as it was)."""
         self.queue_depth.set(await queue.depth())
+        if workers_live is not None:
+            self.workers_live.set(workers_live)
         return generate_latest(self.registry)
 
 

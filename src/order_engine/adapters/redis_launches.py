@@ -119,6 +119,8 @@ class RedisLaunchBoard:
                             await self._catch_up()
                         elif message["type"] == "message":
                             await self._on_message(message["data"])
+            except (RedisError, OSError) as error:  # an outage: expected, one line
+                log.warning("launches: Redis unavailable (%s); retrying in %.2f s", error, backoff)
             except Exception:
                 log.warning(
                     "listening for launches failed; retrying in %.2f s", backoff, exc_info=True

@@ -13,6 +13,7 @@ from order_engine.api.context import ApiContext, context_dependency
 from order_engine.api.errors import HttpError
 from order_engine.api.jsonbody import check_json_request, parse_json_object, read_body
 from order_engine.api.jsonresp import JsonResponse
+from order_engine.api.models import DOCUMENTED, Launches, LaunchView, errors
 from order_engine.api.schemas import Amount
 from order_engine.api.validation import first_error
 from order_engine.domain.launches import DEFAULT_DEPTH_USD, LaunchRequest
@@ -44,7 +45,20 @@ class LaunchBody(BaseModel):
         )
 
 
-@router.post("/launch", status_code=201, summary="Launch a token: open its pool on a venue")
+@router.post(
+    "/launch",
+    status_code=201,
+    response_model=LaunchView,
+    response_class=DOCUMENTED,
+    responses=errors(400, 409, 413, 415, 422, 503),
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": LaunchBody.model_json_schema()}},
+        }
+    },
+    summary="Launch a token: open its pool on a venue",
+)
 async def launch(request: Request, ctx: Ctx) -> Response:
     check_json_request(request)
     body = parse_launch_body(await read_body(request, ctx.max_body_bytes))
@@ -54,7 +68,13 @@ async def launch(request: Request, ctx: Ctx) -> Response:
     return JsonResponse(launched.as_dict(), status_code=201)
 
 
-@router.get("/launches", summary="Every token launched so far, oldest first")
+@router.get(
+    "/launches",
+    response_model=Launches,
+    response_class=DOCUMENTED,
+    responses=errors(503),
+    summary="Every token launched so far, oldest first",
+)
 async def launches(ctx: Ctx) -> Response:
     found = [] if ctx.launches is None else await ctx.launches.launches()
     return JsonResponse({"launches": [item.as_dict() for item in found]})

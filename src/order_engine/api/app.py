@@ -5,25 +5,31 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
+from importlib import metadata
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import Response
+from fastapi.responses import PlainTextResponse, Response
 from starlette.datastructures import State
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 
+from order_engine.api import access
 from order_engine.api.admin import router as admin_router
 from order_engine.api.chain import router as chain_router
 from order_engine.api.context import ApiContext, context_of
 from order_engine.api.errors import error_body, install_error_handlers
 from order_engine.api.jsonresp import JsonResponse
+from order_engine.api.models import DOCUMENTED, Health, Readiness
+from order_engine.api.openapi import truthful
 from order_engine.api.orders import EXECUTE_PATH, submit_response
 from order_engine.api.orders import router as orders_router
 from order_engine.api.stream import serve_order_socket
 from order_engine.api.validation import query_error
 
 log = logging.getLogger(__name__)
+VERSION = metadata.version("order-engine")
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
 
@@ -41,6 +47,12 @@ class HotPaths:
         return self.fastapi.state
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "lifespan" and access.enabled():
+            await access.logged(self._route, scope, receive, send)
+        else:
+            await self._route(scope, receive, send)
+
+    async def _route(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "lifespan" and scope["path"] == EXECUTE_PATH:
             ctx: ApiContext = self.fastapi.state.ctx
             if scope["type"] == "websocket":
@@ -59,6 +71,17 @@ class HotPaths:
         await self.fastapi(scope, receive, send)
 
 
+def _documented(app: FastAPI) -> Callable[[], dict[str, Any]]:
+    """`app.openapi`, corrected where FastAPI cannot see what the handlers do."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = truthful(FastAPI.openapi(app))
+        return app.openapi_schema
+
+    return openapi
+
+
 def create_app(lifespan: Lifespan, ctx: ApiContext | None = None) -> HotPaths:
     """The app; `lifespan` (or the caller) sets `app.state.ctx` to an `ApiContext`."""
     app = FastAPI(
@@ -73,25 +96,40 @@ def create_app(lifespan: Lifespan, ctx: ApiContext | None = None) -> HotPaths:
     if ctx is not None:
         app.state.ctx = ctx
     install_error_handlers(app)
+    app.openapi = _documented(app)  # type: ignore[method-assign]
     app.add_exception_handler(RequestValidationError, query_error)
     app.include_router(orders_router)
     app.include_router(admin_router)
     app.include_router(chain_router)
 
-    @app.get("/health", tags=["ops"], summary="Alive")
+    @app.get(
+        "/health", tags=["ops"], summary="Alive", response_model=Health, response_class=DOCUMENTED
+    )
     async def health() -> Response:
         return JsonResponse({"status": "ok"})
 
-    @app.get("/ready", tags=["ops"], summary="Database, queue and event bus reachable")
+    @app.get(
+        "/ready",
+        tags=["ops"],
+        summary="Dependencies up; a live worker for queued orders",
+        response_model=Readiness,
+        response_class=DOCUMENTED,
+        responses={503: {"model": Readiness, "description": "not ready: `checks` says why"}},
+    )
     async def ready(request: Request) -> Response:
-        checks = await context_of(request).readiness()
-        ok = all(v == "ok" for v in checks.values())
+        report = await context_of(request).readiness()
+        ok = all(v == "ok" for v in report["checks"].values())
         return JsonResponse(
-            {"status": "ready" if ok else "unavailable", "checks": checks},
+            {"status": "ready" if ok else "unavailable", **report},
             status_code=200 if ok else 503,
         )
 
-    @app.get("/metrics", tags=["ops"], summary="Prometheus metrics")
+    @app.get(
+        "/metrics",
+        tags=["ops"],
+        summary="Prometheus metrics (text exposition format 0.0.4)",
+        response_class=PlainTextResponse,
+    )
     async def metrics(request: Request) -> Response:
         body = await context_of(request).metrics()
         return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")
@@ -99,7 +137,13 @@ def create_app(lifespan: Lifespan, ctx: ApiContext | None = None) -> HotPaths:
     @app.get("/", tags=["ops"], include_in_schema=False)
     async def root() -> Response:
         return JsonResponse(
-            {"service": "order-engine", "docs": "/docs", "submit": "POST /api/orders/execute"}
+            {
+                "service": "order-engine",
+                "version": VERSION,
+                "docs": "/docs",
+                "openapi": "/openapi.json",
+                "submit": "POST /api/orders/execute",
+            }
         )
 
     return HotPaths(app)

@@ -11,31 +11,20 @@ from collections.abc import Awaitable
 from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Depends
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from solders.signature import Signature
 
 from order_engine.api.context import ApiContext, context_dependency
 from order_engine.api.errors import HttpError
 from order_engine.api.jsonresp import JsonResponse
+from order_engine.api.models import DOCUMENTED, errors
 from order_engine.domain.errors import ChainUnavailableError
 
 router = APIRouter(prefix="/api/chain", tags=["chain"])
 Ctx = Annotated[ApiContext, Depends(context_dependency)]
 MAX_SIGNATURE_CHARS = 90  # base58 of 64 bytes is at most 88 characters
 T = TypeVar("T")
-
-
-class ErrorDetail(BaseModel):
-    code: str
-    message: str
-    field: str | None = None
-
-
-class ErrorBody(BaseModel):
-    """The one error shape of the API."""
-
-    error: ErrorDetail
 
 
 class TokenBalanceChange(BaseModel):
@@ -100,20 +89,11 @@ class ChainPools(BaseModel):
     pools: list[ChainPool]
 
 
-# FastAPI documents a response model only under a `JSONResponse` class; the handlers
-# return their own (orjson) `JsonResponse` all the same
-DOCUMENTED = JSONResponse
-
-
-def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    return {status: {"model": ErrorBody} for status in statuses}
-
-
 @router.get(
     "/tx/{signature}",
     response_model=ChainTransaction,
     response_class=DOCUMENTED,
-    responses=_errors(400, 404, 503),
+    responses=errors(400, 404, 503),
     summary="A transaction as the chain knows it: status, fee, logs, balance changes",
 )
 async def chain_transaction(signature: str, ctx: Ctx) -> Response:
@@ -130,7 +110,7 @@ async def chain_transaction(signature: str, ctx: Ctx) -> Response:
     "/pools",
     response_model=ChainPools,
     response_class=DOCUMENTED,
-    responses=_errors(404, 503),
+    responses=errors(404, 503),
     summary="Every pool on the chain: pair, reserves and price",
 )
 async def chain_pools(ctx: Ctx) -> Response:

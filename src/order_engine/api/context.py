@@ -17,7 +17,8 @@ class ApiContext:
     service: OrderService
     public_base_url: str  # from settings, never from request headers
     max_body_bytes: int
-    readiness: Callable[[], Awaitable[dict[str, str]]]  # dependency -> "ok" or why not
+    # {"checks": {dependency: "ok" or why not}, "workers": live, "queueDepth": depth}
+    readiness: Callable[[], Awaitable[dict[str, Any]]]
     metrics: Callable[[], Awaitable[bytes]]
     launches: TokenLaunches | None = None
     # the chain (None with the simulated venues): a transaction as the chain knows it

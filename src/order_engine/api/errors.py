@@ -86,11 +86,19 @@ def _starlette_http(request: Request, exc: Exception) -> JsonResponse:
         404: f"nothing is served at {target}",
         405: f"{target}: the method is not allowed on this path",
     }.get(exc.status_code, str(exc.detail))
-    return JsonResponse(
-        error_body(code, message),
-        status_code=exc.status_code,
-        headers=getattr(exc, "headers", None),
-    )
+    headers = getattr(exc, "headers", None)
+    if exc.status_code == 405:  # every method of the path, not only the first route's
+        headers = {**(headers or {}), "Allow": _allowed(request)}
+    return JsonResponse(error_body(code, message), status_code=exc.status_code, headers=headers)
+
+
+def _allowed(request: Request) -> str:
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        pattern = getattr(route, "path_regex", None)
+        if pattern is not None and pattern.match(request.url.path):
+            methods |= set(getattr(route, "methods", None) or ())
+    return ", ".join(sorted(methods))
 
 
 def _unexpected(_: Request, exc: Exception) -> JsonResponse:

@@ -12,6 +12,15 @@ from order_engine.api.context import ApiContext, context_dependency, context_of
 from order_engine.api.errors import HttpError, error_response
 from order_engine.api.jsonbody import check_json_request, read_body
 from order_engine.api.jsonresp import JsonResponse
+from order_engine.api.models import (
+    DOCUMENTED,
+    Accepted,
+    OrderEvents,
+    OrderPage,
+    OrderView,
+    QuoteView,
+    errors,
+)
 from order_engine.api.schemas import ExecuteOrderBody, event_view, order_view, parse_execute_body
 from order_engine.api.stream import sse_response, wants_sse
 from order_engine.api.validation import (
@@ -51,7 +60,13 @@ _EXECUTE_DOC: dict[str, Any] = {
     "/orders/execute",
     status_code=201,
     openapi_extra=_EXECUTE_DOC,
-    summary="Submit a market order; stream its lifecycle from wsUrl",
+    response_model=Accepted,
+    response_class=DOCUMENTED,
+    responses={
+        200: {"model": Accepted, "description": "a replay: the same Idempotency-Key and body"},
+        **errors(400, 409, 413, 415, 422, 429, 500, 503),
+    },
+    summary="Submit an order (market, limit, sniper); stream its lifecycle from wsUrl",
 )
 async def execute(request: Request) -> Response:
     # Served by `HotPaths` in front of the framework; this route documents it and serves
@@ -87,7 +102,14 @@ async def submit_response(ctx: ApiContext, request: Request) -> Response:
     return JsonResponse(body, status_code=201 if created else 200, headers=headers)
 
 
-@router.get("/orders/execute", summary="WebSocket: the order's lifecycle stream", status_code=426)
+@router.get(
+    "/orders/execute",
+    summary="WebSocket: the order's lifecycle stream",
+    status_code=426,
+    response_class=DOCUMENTED,
+    responses=errors(426),
+    description="A WebSocket (see the README); a plain GET is answered 426.",
+)
 async def execute_stream_needs_upgrade() -> Response:
     raise HttpError(
         426,
@@ -96,13 +118,25 @@ async def execute_stream_needs_upgrade() -> Response:
     )
 
 
-@router.get("/orders/{order_id}", summary="One order with its execution details")
+@router.get(
+    "/orders/{order_id}",
+    response_model=OrderView,
+    response_class=DOCUMENTED,
+    responses=errors(404, 422, 503),
+    summary="One order with its execution details",
+)
 async def get_order(order_id: str, ctx: Ctx) -> Response:
     order = await ctx.service.get(order_id)
     return JsonResponse(order_view(order, ctx.ws_url(order.id)))
 
 
-@router.get("/orders", summary="Orders, newest first, with cursor pagination")
+@router.get(
+    "/orders",
+    response_model=OrderPage,
+    response_class=DOCUMENTED,
+    responses=errors(422, 503),
+    summary="Orders, newest first, with cursor pagination",
+)
 async def list_orders(
     ctx: Ctx, status: str | None = None, limit: str | None = None, cursor: str | None = None
 ) -> Response:
@@ -121,6 +155,12 @@ async def list_orders(
 
 @router.get(
     "/orders/{order_id}/events",
+    response_model=OrderEvents,
+    response_class=DOCUMENTED,
+    responses={
+        200: {"content": {"text/event-stream": {"schema": {"type": "string"}}}},
+        **errors(404, 422, 503),
+    },
     summary="The order's events (JSON, or Server-Sent Events with Accept: text/event-stream)",
 )
 async def order_events(
@@ -133,13 +173,25 @@ async def order_events(
     return JsonResponse({"orderId": order_id, "events": [event_view(e) for e in events]})
 
 
-@router.post("/orders/{order_id}/cancel", summary="Cancel an order not yet submitted")
+@router.post(
+    "/orders/{order_id}/cancel",
+    response_model=OrderView,
+    response_class=DOCUMENTED,
+    responses=errors(404, 409, 422, 503),
+    summary="Cancel an order not yet submitted",
+)
 async def cancel_order(order_id: str, ctx: Ctx) -> Response:
     order = await ctx.service.cancel(order_id)
     return JsonResponse(order_view(order, ctx.ws_url(order.id)))
 
 
-@router.get("/quote", summary="Quote every venue and show the routing decision, without executing")
+@router.get(
+    "/quote",
+    response_model=QuoteView,
+    response_class=DOCUMENTED,
+    responses=errors(422, 503),
+    summary="Quote every venue and show the routing decision, without executing",
+)
 async def quote(
     ctx: Ctx,
     tokenIn: str,

@@ -136,7 +136,7 @@ def order_view(order: Order, ws_url: str) -> dict[str, Any]:
         "seq": order.seq,
         "dex": order.dex,
         "txHash": order.tx_hash,
-        "executedPrice": _money(order.executed_price),
+        "executedPrice": order.shown_price(order.executed_price),
         "amountOut": _money(order.amount_out),
         "minAmountOut": _money(order.min_amount_out),
         **_fill_view(order),
@@ -158,7 +158,7 @@ def _limit_view(order: Order) -> dict[str, Any]:
         return {}
     view = {
         "expiresAt": None if order.expires_ms is None else iso_ms(order.expires_ms),
-        "bestPrice": _money(order.best_price),
+        "bestPrice": order.shown_price(order.best_price),
         "checkedAt": None if order.checked_ms is None else iso_ms(order.checked_ms),
     }
     if order.type is OrderType.LIMIT:
@@ -172,7 +172,7 @@ def _fill_view(order: Order) -> dict[str, Any]:
     return {
         "filledAmountIn": plain(fill.amount_in),
         "partial": order.status is OrderStatus.CONFIRMED and fill.amount_in < order.amount_in,
-        "legs": [leg.as_dict() for leg in order.legs],
+        "legs": order.legs_view(),
     }
 
 

@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from order_engine.adapters.heartbeats import worker_problem
 from order_engine.adapters.metrics import EngineMetrics
 from order_engine.api.context import ApiContext
 from order_engine.bootstrap.factories import Adapters
@@ -68,6 +69,7 @@ class Engine:
     async def start_workers(self) -> None:
         await self.queue.start(self.executor.handle)
         await self.watch_queue.start(self.waiting.handle_watch)
+        await self.adapters.workers.start()
         await self.recover()
         self._tasks.append(asyncio.create_task(self._recovery_loop()))
         for delay_s, request in parse_schedule(self.settings.sim_launches):
@@ -115,6 +117,7 @@ class Engine:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.watch_queue.close(timeout_s=self.settings.shutdown_timeout_s)
         await self.queue.close(timeout_s=self.settings.shutdown_timeout_s)
+        await self.adapters.workers.stop()  # after the jobs in flight: it worked till now
         await self.bus.close()
         await self.adapters.board.close()
         await self.adapters.chain.close()
@@ -128,7 +131,24 @@ class Engine:
         """Every swap that landed on the chain (or the simulated one) for `order_id`."""
         return await self.venue_set.executions(order_id)
 
-    async def readiness(self) -> dict[str, str]:
+    async def readiness(self) -> dict[str, Any]:
+        """`checks` (each dependency: "ok" or why not; `workers`: whether queued orders have
+        a live worker), `workers` (live worker processes) and `queueDepth`."""
+        checks = await self._dependency_checks()
+        live, depth = await self._work(checks)
+        return {"checks": checks, "workers": live, "queueDepth": depth}
+
+    async def _work(self, checks: dict[str, str]) -> tuple[int | None, int | None]:
+        try:
+            live = await self.adapters.workers.live()
+            depth = await self.queue.depth()
+        except EngineError as exc:
+            checks["workers"] = exc.message
+            return None, None
+        checks["workers"] = worker_problem(live=live, depth=depth) or "ok"
+        return live, depth
+
+    async def _dependency_checks(self) -> dict[str, str]:
         checks: dict[str, str] = {}
         for name, dep in (("database", self.store), ("queue", self.queue), ("events", self.bus)):
             try:
@@ -146,7 +166,11 @@ class Engine:
         return checks
 
     async def render_metrics(self) -> bytes:
-        return await self.metrics.render(self.queue)
+        try:
+            live: int | None = await self.adapters.workers.live()
+        except EngineError:
+            live = None
+        return await self.metrics.render(self.queue, live)
 
     def api_context(self) -> ApiContext:
         s, chain = self.settings, self.venue_set.chain

@@ -5,10 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from order_engine.adapters.bullmq_queue import BullMqJobQueue
+from order_engine.adapters.heartbeats import LocalWorkers, RedisWorkerHeartbeats, WorkerHeartbeats
 from order_engine.adapters.memory_bus import InMemoryEventBus
 from order_engine.adapters.memory_launches import InMemoryLaunchBoard
 from order_engine.adapters.memory_queue import InMemoryJobQueue
 from order_engine.adapters.metrics import EngineMetrics, MetricsEventBus
+from order_engine.adapters.order_log import LoggingOrderStore
 from order_engine.adapters.redis_bus import RedisEventBus
 from order_engine.adapters.redis_launches import RedisLaunchBoard
 from order_engine.adapters.redis_ledger import RedisSwapLedger
@@ -134,6 +136,16 @@ def make_launch_board(settings: Settings) -> LaunchBoard:
     return InMemoryLaunchBoard()
 
 
+def make_workers(settings: Settings) -> WorkerHeartbeats:
+    """Worker heartbeats in Redis (every process of a deployment sees every worker), else
+    this process's own workers."""
+    if settings.redis_url:
+        return RedisWorkerHeartbeats(
+            settings.redis_url, prefix=settings.redis_prefix, interval_s=settings.worker_heartbeat_s
+        )
+    return LocalWorkers()
+
+
 @dataclass(frozen=True, slots=True)
 class Adapters:
     store: OrderStore
@@ -142,6 +154,7 @@ class Adapters:
     bus: EventBus
     chain: SwapLedger  # the simulated venues' chain (unused with chain venues)
     board: LaunchBoard
+    workers: WorkerHeartbeats
 
     async def close(self) -> None:
         """Close what `make_adapters` opened (when the engine cannot be built)."""
@@ -149,12 +162,13 @@ class Adapters:
             await closable.close(timeout_s=0)
         for other in (self.bus, self.board, self.chain, self.store):
             await other.close()
+        await self.workers.stop()
 
 
 async def make_adapters(
     settings: Settings, policy: RetryPolicy, metrics: EngineMetrics, *, auto_migrate: bool
 ) -> Adapters:
-    store = await make_store(settings, auto_migrate)
+    store = LoggingOrderStore(await make_store(settings, auto_migrate))
     return Adapters(
         store,
         make_queue(settings, policy),
@@ -162,4 +176,5 @@ async def make_adapters(
         MetricsEventBus(make_bus(settings), metrics),
         make_chain(settings),
         make_launch_board(settings),
+        make_workers(settings),
     )

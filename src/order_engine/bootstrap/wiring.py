@@ -14,6 +14,7 @@ from sqlalchemy.engine import make_url
 
 from order_engine.adapters.clock import SystemClock
 from order_engine.adapters.metrics import EngineMetrics
+from order_engine.adapters.metrics_http import serve_metrics
 from order_engine.adapters.redis_client import redis_client
 from order_engine.adapters.sql import create_engine
 from order_engine.adapters.sql.schema import create_database_if_missing, migrate, printable_url
@@ -31,6 +32,7 @@ from order_engine.engine.retry import RetryPolicy
 from order_engine.engine.routing import SplitPolicy
 from order_engine.engine.service import OrderService
 from order_engine.engine.waiting_orders import WaitingOrders
+from order_engine.logsetup import configure_logging
 from order_engine.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -171,18 +173,28 @@ async def run_worker(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
+    metrics: asyncio.Server | None = None
     try:
         await engine.start_workers()
+        if settings.worker_metrics_port is not None:
+            port = settings.worker_metrics_port
+            metrics = await serve_metrics(engine.render_metrics, settings.host, port)
+            log.info("worker metrics at http://%s:%d/metrics", settings.host, port)
         log.info("worker started (concurrency %d)", settings.worker_concurrency)
         await stop.wait()
         log.info("worker stopping: finishing the jobs in flight")
     finally:
+        if metrics is not None:
+            metrics.close()
         await engine.stop()
 
 
 def api_app_from_env() -> HotPaths:
-    """Factory for `order-engine api --workers N` (each process reads the environment)."""
-    return build_app(Settings(), workers=False, command="api")
+    """Factory for `order-engine api --workers N` (each process reads the environment and
+    sets up its own logging)."""
+    settings = Settings()
+    configure_logging(settings.log_level, settings.log_format)
+    return build_app(settings, workers=False, command="api")
 
 
 def build_app(settings: Settings, *, workers: bool = True, command: str = "serve") -> HotPaths:

@@ -12,8 +12,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from decimal import ROUND_UP, Decimal
 
-from order_engine.domain.errors import RequestError
-from order_engine.domain.orders import Order
+from order_engine.domain.errors import ExecutionError, RequestError, SlippageExceededError
+from order_engine.domain.legs import unsettled
+from order_engine.domain.orders import Order, OrderStatus
 from order_engine.domain.quotes import Quote, minimum_out, quantize
 
 DEFAULT_TIME_IN_FORCE_S = 3_600  # an hour
@@ -59,6 +60,24 @@ def leg_floors(
             floor = max(floor, max_price_floor(quote.amount_in, max_price, decimals))
         floors.append(floor)
     return floors
+
+
+FIRED = frozenset({OrderStatus.ROUTING, OrderStatus.BUILDING, OrderStatus.SUBMITTED})
+
+
+def waits_again(order: Order, error: ExecutionError) -> bool:
+    """Whether a fired limit or sniper order's failed attempt only found its price gone (its
+    fresh route below the limit or over the cap, or its swap reverted on its minimum), with
+    every leg it sent settled and nothing filled: it goes back to `waiting` (the attempt is
+    given back) instead of failing after its attempts. A part already filled is confirmed
+    as a partial fill when attempts run out, never put back to wait."""
+    return (
+        order.type.waits
+        and order.status in FIRED
+        and isinstance(error, SlippageExceededError)
+        and not unsettled(order.legs)
+        and not order.fill.legs
+    )
 
 
 def price_of(amount_out: Decimal, amount_in: Decimal) -> Decimal:

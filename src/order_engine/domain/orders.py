@@ -14,8 +14,8 @@ from typing import Any
 
 from order_engine.domain.amounts import money
 from order_engine.domain.errors import IllegalTransitionError
-from order_engine.domain.legs import Fill, Leg, Receipt
-from order_engine.domain.quotes import plain
+from order_engine.domain.legs import PRICE_PLACES, Fill, Leg, Receipt, unsettled
+from order_engine.domain.quotes import plain, quantize
 
 
 class OrderStatus(StrEnum):
@@ -45,9 +45,11 @@ S = OrderStatus
 TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
     S.PENDING: frozenset({S.WAITING, S.ROUTING, S.FAILED, S.CANCELLED, S.EXPIRED}),
     S.WAITING: frozenset({S.ROUTING, S.FAILED, S.CANCELLED, S.EXPIRED}),
-    S.ROUTING: frozenset({S.BUILDING, S.FAILED, S.CANCELLED}),
-    S.BUILDING: frozenset({S.SUBMITTED, S.FAILED, S.CANCELLED}),
-    S.SUBMITTED: frozenset({S.CONFIRMED, S.FAILED}),
+    # back to waiting (limit and sniper orders only): fired, but the price moved away
+    # before it executed; never with a leg sent and not settled, nor with any fill
+    S.ROUTING: frozenset({S.BUILDING, S.WAITING, S.FAILED, S.CANCELLED}),
+    S.BUILDING: frozenset({S.SUBMITTED, S.WAITING, S.FAILED, S.CANCELLED}),
+    S.SUBMITTED: frozenset({S.CONFIRMED, S.WAITING, S.FAILED}),
     S.CONFIRMED: frozenset(),
     S.FAILED: frozenset(),
     S.CANCELLED: frozenset(),
@@ -154,6 +156,7 @@ class Order:
     legs: list[Leg] = field(default_factory=list)  # every transaction of its route(s)
     limit_price: Decimal | None = None  # limit orders: least tokenOut per tokenIn, after fees
     expires_ms: int | None = None  # limit orders: when a waiting order expires
+    # as computed, tokenOut per tokenIn; shown in the order's convention (`shown_price`)
     best_price: Decimal | None = None  # limit orders: the best price at the last check
     checked_ms: int | None = None  # limit orders: when that was
     venue: str | None = None  # sniper orders: the venue whose pool they wait for (None: any)
@@ -171,6 +174,24 @@ class Order:
     @property
     def fill(self) -> Fill:
         return Fill.of(self.legs)
+
+    def shown_price(self, price: Decimal | None) -> str | None:
+        """`price` (as computed: tokenOut per tokenIn, after fees) in the order's one
+        convention: a sniper order's prices, like its `maxPrice`, are what one tokenOut
+        costs in tokenIn; every other order's are tokenOut per tokenIn."""
+        if price is None:
+            return None
+        if self.type is OrderType.SNIPER and price > 0:
+            price = quantize(1 / price, PRICE_PLACES)
+        return money(price)
+
+    def legs_view(self) -> list[dict[str, Any]]:
+        """Every leg as the API shows it, its `executedPrice` in the order's convention."""
+        views = [leg.as_dict() for leg in self.legs]
+        for view, leg in zip(views, self.legs, strict=True):
+            if "executedPrice" in view:
+                view["executedPrice"] = self.shown_price(leg.executed_price)
+        return views
 
     def apply(
         self,
@@ -190,6 +211,11 @@ class Order:
             )
         if status in WAITING_ONLY and not self.type.waits:
             raise IllegalTransitionError(f"a {self.type} order never moves to {status}")
+        if status is OrderStatus.WAITING and (unsettled(self.legs) or self.fill.legs):
+            raise IllegalTransitionError(
+                f"order {self.id} cannot wait again: a transaction it sent is not settled "
+                "or has filled"
+            )
         if status is OrderStatus.SUBMITTED:
             self.note_submission(data)
         self.status = status
@@ -223,12 +249,12 @@ class Order:
         data: dict[str, Any] = {
             "txHash": self.tx_hash,
             "dex": self.dex,
-            "executedPrice": money(self.executed_price),
+            "executedPrice": self.shown_price(self.executed_price),
             "amountOut": money(self.amount_out),
             "minAmountOut": money(self.min_amount_out),
             "filledAmountIn": plain(fill.amount_in),
             "partial": partial,
-            "legs": [leg.as_dict() for leg in self.legs],
+            "legs": self.legs_view(),
         }
         if partial:
             data["unfilledAmountIn"] = plain(self.amount_in - fill.amount_in)
@@ -241,7 +267,7 @@ class Order:
             data={
                 "error": {"code": error.code, "message": error.message},
                 "attempts": [e.as_dict() for e in self.attempt_errors],
-                **({"legs": [leg.as_dict() for leg in self.legs]} if self.legs else {}),
+                **({"legs": self.legs_view()} if self.legs else {}),
             },
         )
         self.error = error

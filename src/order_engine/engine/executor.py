@@ -26,7 +26,7 @@ from order_engine.domain.errors import (
 )
 from order_engine.domain.impact import DEFAULT_MAX_PRICE_IMPACT_BPS, check_price_impact
 from order_engine.domain.legs import LegState, unfilled, unsettled
-from order_engine.domain.limits import leg_floors, price_ok, price_refusal
+from order_engine.domain.limits import leg_floors, price_ok, price_refusal, waits_again
 from order_engine.domain.orders import Order, OrderError, OrderEvent, OrderStatus
 from order_engine.domain.quotes import RoutingDecision
 from order_engine.domain.tokens import Token, TokenRegistry
@@ -182,6 +182,10 @@ class OrderExecutor:
         error = OrderError(exc.code, exc.message, attempt, now)
         order.record_attempt_error(error)
         log.info("order %s attempt %d failed: %s", order.id, attempt, exc.message)
+        if waits_again(order, exc):  # the price moved away: not an attempt
+            order.attempt = attempt - 1
+            await self._waiting_orders().wait_again(order, exc.message)
+            return
         if self._policy.should_retry(exc, attempt):
             await self._store.save_details(order)
             raise exc

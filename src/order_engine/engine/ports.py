@@ -66,9 +66,10 @@ class OrderStore(Protocol):
         ...
 
     async def waiting(
-        self, token_in: str, token_out: str, limit: int = 1000
+        self, token_in: str, token_out: str, limit: int = 1000, after: tuple[int, str] | None = None
     ) -> builtins.list[Order]:
-        """Orders `waiting` to trade `token_in` into `token_out`, oldest first."""
+        """Orders `waiting` to trade `token_in` into `token_out`, oldest first (by created
+        time, then id), at most `limit`; `after` (created_ms, id): the next page after it."""
         ...
 
     async def waiting_pairs(self) -> builtins.list[tuple[str, str]]:

@@ -15,9 +15,15 @@ queue and the orders in the store, so a restart of any process resumes them (the
 sweep re-creates the watch job of every pair with waiting orders).
 
 A sniper order waits for `tokenOut`'s pool on its venue (or any venue): when a launch opens
-one, `on_launch` puts the sniper orders waiting for it on the order queue in the same
-event-loop turn, in submission order; its own job then routes on that venue and executes if
-the price is within its cap. The watch job is the fallback that also expires them.
+one, `on_launch` puts the sniper orders waiting for its token on the order queue in the same
+event-loop turn, in submission order; its own job then routes on its venue(s) and executes
+if the price is within its cap, or fails at once with `no_route` when no pool trades its
+pair there (e.g. it pays USDC and the token launched against SOL): no order waits for a pool
+that will not come. The watch job is the fallback that also expires them.
+
+A fired order whose price moved away before it executed (its fresh route no longer pays, or
+its swap reverted on its minimum) goes back to `waiting` (`wait_again`), once every leg it
+sent is settled and if nothing filled; that is not an attempt.
 
 Races are settled by the store's optimistic lock: firing (`waiting → routing`), expiring and
 cancelling are each one conditional write, so exactly one of them wins.
@@ -26,7 +32,7 @@ cancelling are each one conditional write, so exactly one of them wins.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import suppress
 from typing import Any
 
@@ -35,7 +41,6 @@ from order_engine.domain.errors import (
     CapacityError,
     ConcurrentUpdateError,
     ExecutionError,
-    NoRouteError,
     TransientExecutionError,
     UnknownTokenError,
 )
@@ -53,6 +58,7 @@ log = logging.getLogger(__name__)
 S = OrderStatus
 WATCH_PREFIX = "watch:"
 PROGRESS_EVERY_S = 30.0  # a waiting order's bestPrice on GET is at most this old
+PAGE_SIZE = 1000  # waiting orders read from the store at a time (a round reads every page)
 
 
 def watch_key(token_in: str, token_out: str) -> str:
@@ -86,7 +92,9 @@ class WaitingOrders:
         quote_timeout_s: float,
         split_policy: SplitPolicy | None = None,
         progress_every_s: float = PROGRESS_EVERY_S,
+        page_size: int = PAGE_SIZE,
     ) -> None:
+        self._page_size = page_size
         self._store, self._queue, self._watch_queue = store, queue, watch_queue
         self._progress_ms = round(progress_every_s * 1000)
         self._bus, self._venues, self._clock = bus, list(venues), clock
@@ -113,7 +121,8 @@ class WaitingOrders:
 
     async def _route_now(self, order: Order) -> RoutingDecision | None:
         """The route for the whole order now, or None when there is none yet (no quote, or a
-        sniper's token or pool not launched yet)."""
+        sniper's token not launched yet). Once its token trades, a sniper whose pair no pool
+        (on its venue) trades fails at once (`NoRouteError`), never waits for nothing."""
         try:
             t_in = self._tokens.find(order.token_in, field="tokenIn")
             t_out = self._tokens.find(order.token_out, field="tokenOut")
@@ -125,10 +134,10 @@ class WaitingOrders:
                 self._quote_timeout_s,
                 self._split,
             )
-        except (UnknownTokenError, NoRouteError) as exc:
+        except UnknownTokenError as exc:
             if order.type is not OrderType.SNIPER:
                 raise
-            log.debug("sniper order %s: no pool yet (%s)", order.id, exc.message)
+            log.debug("sniper order %s: not launched yet (%s)", order.id, exc.message)
         except TransientExecutionError as exc:  # no quote now: the watch job tries again
             log.info("order %s: no price now (%s)", order.id, exc.message)
         return None
@@ -143,7 +152,7 @@ class WaitingOrders:
 
     def _waiting(self, order: Order) -> dict[str, Any]:
         data: dict[str, Any] = {
-            "bestPrice": None if order.best_price is None else money(order.best_price),
+            "bestPrice": order.shown_price(order.best_price),
             "expiresAtMs": order.expires_ms,
             "checkEveryS": self._interval,
         }
@@ -153,6 +162,16 @@ class WaitingOrders:
             data["token"], data["venue"] = order.token_out, order.venue or "any"
             data["maxPrice"] = None if order.max_price is None else money(order.max_price)
         return data
+
+    async def wait_again(self, order: Order, reason: str) -> None:
+        """A fired order whose price moved away before it executed: back to `waiting`, on
+        its pair's watch job, until its price is met again or it expires."""
+        data = {**self._waiting(order), "reason": f"the price moved away: {reason}"}
+        event = order.apply(S.WAITING, ts_ms=self._clock.now_ms(), data=data)
+        await self._store.append(order, event)
+        await publish_best_effort(self._bus, event)
+        log.info("%s order %s: the price moved away; waiting again", order.type, order.id)
+        await self.watch(order.token_in, order.token_out)
 
     def _ready(self, order: Order, decision: RoutingDecision) -> bool:
         decimals = self._tokens.find(order.token_out, field="tokenOut").decimals
@@ -187,23 +206,37 @@ class WaitingOrders:
 
     async def handle_watch(self, job: Job) -> float | None:
         """One round for a pair: expire, fire, and come back in `check_interval_s` while
-        orders still wait."""
+        orders still wait. Every waiting order of the pair is priced, page by page, on the
+        pool states fetched once for the round."""
         token_in, token_out = pair_of(job.order_id)
-        waiting = await self._store.waiting(token_in, token_out)
-        if not waiting:
-            return None
-        curves, failures = await self._curves(token_in, token_out)
-        now = self._clock.now_ms()
-        for order in waiting:
-            if order.expired(now):
-                await self.expire(order)
-                continue
-            decision = self._round_route(order, curves, failures)
-            if decision is not None and self._ready(order, decision):
-                await self._fire(order)
-            elif decision is not None:
-                await self._record_progress(order, decision, now)
-        return self._interval
+        market: tuple[list[PriceCurve], dict[str, str], int] | None = None
+        async for page in self._pages(token_in, token_out):
+            if market is None:  # fetched once, when some order waits
+                market = (*await self._curves(token_in, token_out), self._clock.now_ms())
+            for order in page:
+                await self._check_in_round(order, *market)
+        return None if market is None else self._interval
+
+    async def _pages(self, token_in: str, token_out: str) -> AsyncIterator[list[Order]]:
+        """The pair's waiting orders, oldest first, a page at a time (keyset paging)."""
+        after: tuple[int, str] | None = None
+        while page := await self._store.waiting(token_in, token_out, self._page_size, after):
+            yield page
+            if len(page) < self._page_size:
+                return
+            after = (page[-1].created_ms, page[-1].id)
+
+    async def _check_in_round(
+        self, order: Order, curves: list[PriceCurve], failures: dict[str, str], now: int
+    ) -> None:
+        if order.expired(now):
+            await self.expire(order)
+            return
+        decision = self._round_route(order, curves, failures)
+        if decision is not None and self._ready(order, decision):
+            await self._fire(order)
+        elif decision is not None:
+            await self._record_progress(order, decision, now)
 
     async def _record_progress(self, order: Order, decision: RoutingDecision, now: int) -> None:
         """Keep `bestPrice`/`checkedAt` of a waiting order fresh, at most once per
@@ -239,17 +272,15 @@ class WaitingOrders:
             return None
 
     async def on_launch(self, launch: Launch) -> int:
-        """A pool opened: put the sniper orders waiting for it on the order queue now, in
-        submission order. Returns how many."""
+        """A pool opened: put the sniper orders waiting for its token on the order queue
+        now, in submission order (each job routes: one its pool cannot serve, e.g. another
+        venue's or another pair's, fails with `no_route`). Returns how many."""
         ready: list[Order] = []
         for token_in, token_out in await self._store.waiting_pairs():
             if token_out != launch.symbol:
                 continue
-            ready += [
-                o
-                for o in await self._store.waiting(token_in, token_out)
-                if o.type is OrderType.SNIPER and o.venue in (None, launch.venue)
-            ]
+            async for page in self._pages(token_in, token_out):
+                ready += [o for o in page if o.type is OrderType.SNIPER]
         ready.sort(key=lambda o: (o.created_ms, o.id))
         for order in ready:
             await self._fire(order)

@@ -30,16 +30,28 @@ UNFINISHED = (
     .limit(bindparam("limit", type_=Integer))
 )
 
-WAITING_FOR_PAIR = (
-    select(orders)
-    .where(
+
+def _waiting_query(after: bool) -> Select[Any]:
+    """A pair's waiting orders, oldest first; params `token_in`, `token_out`, `limit` and,
+    for the next page, `after_ms` and `after_id` (keyset: after that order)."""
+    query = select(orders).where(
         orders.c.status == OrderStatus.WAITING.value,
         orders.c.token_in == bindparam("token_in"),
         orders.c.token_out == bindparam("token_out"),
     )
-    .order_by(orders.c.created_ms, orders.c.id)
-    .limit(bindparam("limit", type_=Integer))
-)
+    if after:
+        after_ms = bindparam("after_ms", type_=orders.c.created_ms.type)
+        query = query.where(
+            or_(
+                orders.c.created_ms > after_ms,
+                and_(orders.c.created_ms == after_ms, orders.c.id > bindparam("after_id")),
+            )
+        )
+    order = (orders.c.created_ms, orders.c.id)
+    return query.order_by(*order).limit(bindparam("limit", type_=Integer))
+
+
+WAITING_FOR_PAIR = {after: _waiting_query(after) for after in (False, True)}
 
 WAITING_PAIRS = (
     select(orders.c.token_in, orders.c.token_out)

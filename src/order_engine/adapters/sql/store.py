@@ -106,10 +106,12 @@ class SqlOrderStore:
         return [r["id"] for r in await self._read(q.UNFINISHED, {"limit": limit})]
 
     async def waiting(
-        self, token_in: str, token_out: str, limit: int = 1000
+        self, token_in: str, token_out: str, limit: int = 1000, after: tuple[int, str] | None = None
     ) -> builtins.list[Order]:
-        params = {"token_in": token_in, "token_out": token_out, "limit": limit}
-        return await self._read_orders(q.WAITING_FOR_PAIR, params)
+        params: dict[str, Any] = {"token_in": token_in, "token_out": token_out, "limit": limit}
+        if after is not None:
+            params["after_ms"], params["after_id"] = after
+        return await self._read_orders(q.WAITING_FOR_PAIR[after is not None], params)
 
     async def waiting_pairs(self) -> builtins.list[tuple[str, str]]:
         return [(r["token_in"], r["token_out"]) for r in await self._read(q.WAITING_PAIRS)]

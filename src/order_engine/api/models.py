@@ -1,0 +1,211 @@
+"""What the API answers, as models for `/openapi.json`: every success body and the one
+error shape, with the statuses each endpoint can give. The handlers build their bodies
+as plain dicts (orjson is the hot path); the tests hold the two together by checking
+live answers against this schema (Schemathesis) and the model of each order view.
+
+Money is a decimal string in positional notation; ids are UUIDs; times are ISO 8601 with
+milliseconds (`createdAt`) or epoch milliseconds (`tsMs`).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+# a decimal string such as "1.5" or "0.0000001", never "1E-7"
+Money = Annotated[str, StringConstraints(pattern=r"^[0-9]+(\.[0-9]+)?$")]
+Status = Literal[
+    "pending", "waiting", "routing", "building", "submitted", "confirmed", "failed",
+    "cancelled", "expired",
+]  # fmt: skip
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(examples=["invalid_request"])
+    message: str
+    field: str | None = Field(default=None, description="the field the client sent, if any")
+
+
+class ErrorBody(BaseModel):
+    """The one error shape of the API, for every 4xx and 5xx."""
+
+    error: ErrorDetail
+
+
+# FastAPI documents a response model only under a `JSONResponse` class; the handlers
+# return their own (orjson) `JsonResponse` all the same
+DOCUMENTED = JSONResponse
+
+
+def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """`responses=` for these error statuses, each in the one error shape."""
+    return {status: {"model": ErrorBody} for status in statuses}
+
+
+class Accepted(BaseModel):
+    """`POST /api/orders/execute`: the order is accepted; its lifecycle streams from wsUrl."""
+
+    orderId: str = Field(json_schema_extra={"format": "uuid"})
+    wsUrl: str
+    websocketUrl: str = Field(description="the same as wsUrl")
+    status: Status
+    clientOrderId: str | None = None
+
+
+class AttemptError(BaseModel):
+    code: str
+    message: str
+    attempt: int
+    tsMs: int
+
+
+class Failure(BaseModel):
+    code: str
+    message: str
+
+
+class LegView(BaseModel):
+    """One transaction of the route (one per venue when the order is split)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    dex: str
+    txHash: str
+    amountIn: Money
+    minAmountOut: Money
+    attempt: int
+    state: Literal["sent", "landed", "failed"]
+    amountOut: Money | None = None
+    executedPrice: Money | None = None
+    error: Failure | None = None
+    lastValidBlockHeight: int | None = Field(default=None, description="chain venues")
+    slot: int | None = Field(default=None, description="chain venues: where it landed")
+    fee: int | None = Field(default=None, description="chain venues: lamports")
+    computeUnits: int | None = None
+
+
+class OrderView(BaseModel):
+    """An order with its execution: status, fill, legs, every attempt's error."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    orderId: str = Field(json_schema_extra={"format": "uuid"})
+    clientOrderId: str | None
+    type: Literal["market", "limit", "sniper"]
+    status: Status
+    tokenIn: str
+    tokenOut: str
+    amountIn: Money
+    slippageBps: int
+    maxPriceImpactBps: int | None
+    attempt: int
+    seq: int
+    dex: str | None
+    txHash: str | None
+    executedPrice: Money | None
+    amountOut: Money | None
+    minAmountOut: Money | None
+    filledAmountIn: Money
+    partial: bool
+    legs: list[LegView]
+    error: Failure | None
+    attempts: list[AttemptError]
+    createdAt: str
+    updatedAt: str
+    wsUrl: str
+    websocketUrl: str
+    limitPrice: Money | None = Field(default=None, description="limit orders")
+    venue: str | None = Field(default=None, description="sniper orders")
+    maxPrice: Money | None = Field(default=None, description="sniper orders")
+    expiresAt: str | None = Field(default=None, description="limit and sniper orders")
+    bestPrice: Money | None = Field(default=None, description="limit and sniper orders")
+    checkedAt: str | None = Field(default=None, description="limit and sniper orders")
+
+
+class OrderPage(BaseModel):
+    items: list[OrderView]
+    nextCursor: str | None = Field(description="pass as `cursor` for the next page")
+
+
+class EventView(BaseModel):
+    """One lifecycle event; each status adds its own fields (e.g. `submitted`: txHash,
+    dex, legs; `confirmed`: amountOut, executedPrice; `failed`: error)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    orderId: str = Field(json_schema_extra={"format": "uuid"})
+    seq: int
+    status: Status
+    tsMs: int
+    attempt: int
+
+
+class OrderEvents(BaseModel):
+    orderId: str
+    events: list[EventView]
+
+
+class VenueQuote(BaseModel):
+    venue: str
+    price: Money
+    fee: Money
+    amountOut: Money
+    effectivePrice: Money
+    feeAmount: Money
+    priceImpact: str
+    poolVersion: int | None
+    expiresAtMs: int | None
+
+
+class RouteLeg(BaseModel):
+    venue: str
+    amountIn: Money
+    amountOut: Money
+    minAmountOut: Money
+
+
+class QuoteView(BaseModel):
+    """`GET /api/quote`: the route an order of this size would take now."""
+
+    tokenIn: str
+    tokenOut: str
+    amountIn: Money
+    slippageBps: int
+    dex: str
+    reason: str
+    amountOut: Money
+    priceImpact: str
+    route: list[RouteLeg]
+    quotes: list[VenueQuote]
+    unavailable: dict[str, str] = Field(description="venue -> why it gave no quote")
+    minAmountOut: Money
+
+
+class LaunchView(BaseModel):
+    symbol: str
+    mint: str
+    decimals: int
+    venue: str
+    quote: str
+    price: Money
+    depthUsd: Money
+    tsMs: int
+
+
+class Launches(BaseModel):
+    launches: list[LaunchView]
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+
+
+class Readiness(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    status: Literal["ready", "unavailable"]
+    checks: dict[str, str] = Field(description="dependency -> ok, or why not")
+    workers: int | None = Field(default=None, description="processes with a live heartbeat")
+    queueDepth: int | None = Field(default=None, description="jobs waiting, delayed or active")
