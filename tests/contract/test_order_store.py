@@ -251,6 +251,28 @@ async def test_list_pages_newest_first_without_gaps(order_store: OrderStore) -> 
     assert all(o.status is S.ROUTING and o.seq == 2 for o in page.items)
 
 
+async def test_list_by_user_label_pages_only_that_users_orders(order_store: OrderStore) -> None:
+    labelled: dict[str, list[str]] = {"alice": [], "bob": []}
+    for i in range(7):
+        order = new_order(T0 + i)
+        order.user_id = "alice" if i % 3 else "bob"
+        await order_store.create(order, order.start())
+        labelled[order.user_id].append(order.id)
+    await stored(order_store, T0 + 9)  # no label
+    pages, cursor = [], None
+    while True:
+        page = await order_store.list(status=None, limit=2, cursor=cursor, user_id="alice")
+        pages += [o.id for o in page.items]
+        if (cursor := page.next_cursor) is None:
+            break
+    assert pages == labelled["alice"][::-1]
+    bob = await order_store.list(status=S.PENDING, limit=10, cursor=None, user_id="bob")
+    assert [o.id for o in bob.items] == labelled["bob"][::-1]
+    assert all(o.user_id == "bob" for o in bob.items)
+    nobody = await order_store.list(status=None, limit=10, cursor=None, user_id="carol")
+    assert nobody.items == []
+
+
 async def test_list_ends_without_an_empty_page(order_store: OrderStore) -> None:
     for i in range(6):
         await stored(order_store, T0 + i)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from importlib import metadata
 from pathlib import Path
 
-from tests.e2e.harness import running_engine
+from tests.e2e.harness import DEFAULT_ORDER, running_engine
 
 
 async def test_order_type_is_an_alias_of_type_and_websocket_url_of_ws_url(tmp_path: Path) -> None:
@@ -31,3 +31,18 @@ async def test_the_root_names_the_service_and_its_version(tmp_path: Path) -> Non
     assert root.status_code == 200
     assert root.json()["service"] == "order-engine"
     assert root.json()["version"] == metadata.version("order-engine")
+
+
+async def test_a_user_id_label_is_stored_shown_and_filterable(tmp_path: Path) -> None:
+    async with running_engine(tmp_path) as eng:
+        alice = [await eng.order_id({**DEFAULT_ORDER, "userId": "alice"}) for _ in range(3)]
+        await eng.order_id({**DEFAULT_ORDER, "userId": "bob"})
+        await eng.order_id()
+        listed = (await eng.client.get("/api/orders?userId=alice")).json()
+        shown = (await eng.client.get(f"/api/orders/{alice[0]}")).json()
+        too_long = await eng.client.get("/api/orders", params={"userId": "x" * 65})
+        bad_body = await eng.submit({**DEFAULT_ORDER, "userId": ""})
+    assert [o["orderId"] for o in listed["items"]] == alice[::-1]
+    assert shown["userId"] == "alice"
+    assert too_long.status_code == 422 and too_long.json()["error"]["field"] == "userId"
+    assert bad_body.status_code == 422 and bad_body.json()["error"]["field"] == "userId"

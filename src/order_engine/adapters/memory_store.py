@@ -72,12 +72,24 @@ class InMemoryOrderStore:
         order_id = self._by_key.get(key)
         return None if order_id is None else copy.deepcopy(self._orders[order_id])
 
-    async def list(self, *, status: OrderStatus | None, limit: int, cursor: str | None) -> Page:
+    async def list(
+        self,
+        *,
+        status: OrderStatus | None,
+        limit: int,
+        cursor: str | None,
+        user_id: str | None = None,
+    ) -> Page:
         self._check_open()
         check_limit(limit)
         after = decode_cursor(cursor) if cursor is not None else None
         rows = sorted(
-            (o for o in self._orders.values() if status is None or o.status is status),
+            (
+                o
+                for o in self._orders.values()
+                if (status is None or o.status is status)
+                and (user_id is None or o.user_id == user_id)
+            ),
             key=lambda o: (o.created_ms, o.id),
             reverse=True,
         )

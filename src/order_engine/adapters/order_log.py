@@ -112,8 +112,15 @@ class LoggingOrderStore:
     async def find_by_idempotency_key(self, key: str) -> Order | None:
         return await self._inner.find_by_idempotency_key(key)
 
-    async def list(self, *, status: OrderStatus | None, limit: int, cursor: str | None) -> Page:
-        return await self._inner.list(status=status, limit=limit, cursor=cursor)
+    async def list(
+        self,
+        *,
+        status: OrderStatus | None,
+        limit: int,
+        cursor: str | None,
+        user_id: str | None = None,
+    ) -> Page:
+        return await self._inner.list(status=status, limit=limit, cursor=cursor, user_id=user_id)
 
     async def events(self, order_id: str, after: int = 0) -> builtins.list[OrderEvent]:
         return await self._inner.events(order_id, after)

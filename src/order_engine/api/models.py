@@ -93,6 +93,7 @@ class OrderView(BaseModel):
 
     orderId: str = Field(json_schema_extra={"format": "uuid"})
     clientOrderId: str | None
+    userId: str | None = Field(description="the label the client gave the order")
     type: Literal["market", "limit", "sniper"]
     status: Status
     tokenIn: str

@@ -26,6 +26,7 @@ PARAMETERS: dict[str, dict[str, dict[str, Any]]] = {
         "status": {"type": "string", "enum": list(get_args(Status))},
         "limit": {"type": "integer", "minimum": 1, "maximum": 200},
         "cursor": {"type": "string", "minLength": 1, "description": "a page's nextCursor"},
+        "userId": {"type": "string", "minLength": 1, "maxLength": 64, "description": "a label"},
     },
     "/api/quote": {
         "tokenIn": _SYMBOL,
@@ -83,6 +84,7 @@ class _OrderBody(BaseModel):
     amount: Amount | None = Field(default=None, description="alias of amountIn")
     slippageBps: int = Field(default=50, ge=0, le=5000)
     clientOrderId: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
+    userId: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
     maxPriceImpactBps: int | None = Field(default=None, ge=1, le=10_000)
 
 

@@ -38,6 +38,7 @@ from order_engine.domain.quotes import minimum_out
 router = APIRouter(prefix="/api", tags=["orders"])
 Ctx = Annotated[ApiContext, Depends(context_dependency)]
 MAX_KEY = 128
+MAX_LABEL = 64  # userId
 EXECUTE_PATH = "/api/orders/execute"
 _EXECUTE_DOC: dict[str, Any] = {
     "parameters": [
@@ -138,12 +139,19 @@ async def get_order(order_id: str, ctx: Ctx) -> Response:
     summary="Orders, newest first, with cursor pagination",
 )
 async def list_orders(
-    ctx: Ctx, status: str | None = None, limit: str | None = None, cursor: str | None = None
+    ctx: Ctx,
+    status: str | None = None,
+    limit: str | None = None,
+    cursor: str | None = None,
+    userId: str | None = None,
 ) -> Response:
+    if userId is not None and not 1 <= len(userId) <= MAX_LABEL:
+        raise RequestError(f"userId must be 1 to {MAX_LABEL} characters", field="userId")
     page = await ctx.service.list(
         status=parse_status(status),
         limit=whole_number(limit, "limit", low=1, high=MAX_PAGE, default=50),
         cursor=cursor,
+        user_id=userId,
     )
     return JsonResponse(
         {

@@ -37,6 +37,9 @@ class ExecuteOrderBody(BaseModel):
         default=None, description="alias of type (default market)"
     )
     clientOrderId: str | None = Field(default=None, min_length=1, max_length=64)
+    userId: str | None = Field(
+        default=None, min_length=1, max_length=64, description="your label; list orders by it"
+    )
     limitPrice: Amount | None = Field(
         default=None, description="limit orders: least tokenOut per tokenIn, after fees"
     )
@@ -80,6 +83,7 @@ class ExecuteOrderBody(BaseModel):
             slippage_bps=self.slippageBps,
             type=OrderType(self.type or self.orderType or "market"),
             client_order_id=self.clientOrderId,
+            user_id=self.userId,
             limit_price=self.limitPrice,
             time_in_force_s=self.timeInForceSeconds,
             expires_at_ms=None if self.expiresAt is None else _epoch_ms(self.expiresAt),
@@ -125,6 +129,7 @@ def order_view(order: Order, ws_url: str) -> dict[str, Any]:
     return {
         "orderId": order.id,
         "clientOrderId": order.client_order_id,
+        "userId": order.user_id,
         "type": order.type.value,
         "status": order.status.value,
         "tokenIn": order.token_in,

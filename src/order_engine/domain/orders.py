@@ -140,6 +140,7 @@ class Order:
     created_ms: int
     type: OrderType = OrderType.MARKET
     client_order_id: str | None = None
+    user_id: str | None = None  # a client's own label for whose order this is (filterable)
     idempotency_key: str | None = None
     request_fingerprint: str | None = None
     status: OrderStatus = OrderStatus.PENDING

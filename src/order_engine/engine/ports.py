@@ -51,8 +51,16 @@ class OrderStore(Protocol):
 
     async def find_by_idempotency_key(self, key: str) -> Order | None: ...
 
-    async def list(self, *, status: OrderStatus | None, limit: int, cursor: str | None) -> Page:
-        """Newest first. `cursor` is the opaque `next_cursor` of the previous page;
+    async def list(
+        self,
+        *,
+        status: OrderStatus | None,
+        limit: int,
+        cursor: str | None,
+        user_id: str | None = None,
+    ) -> Page:
+        """Newest first, of one `user_id` label when given. `cursor` is the opaque
+        `next_cursor` of the previous page;
         a malformed cursor raises `RequestError(field="cursor")`."""
         ...
 

@@ -25,6 +25,7 @@ class OrderRequest:
     slippage_bps: int = 50
     type: OrderType = OrderType.MARKET
     client_order_id: str | None = None
+    user_id: str | None = None
     limit_price: Decimal | None = None  # limit orders
     time_in_force_s: int | None = None  # limit and sniper orders: expire this long after
     expires_at_ms: int | None = None  # or at this time
@@ -92,12 +93,13 @@ class OrderRequest:
                 "expiresAt": self.expires_at_ms,
                 "venue": self.venue,
                 "maxPrice": None if self.max_price is None else str(self.max_price),
-                # only when given: fingerprints of orders without it stay as they were
+                # only when given: fingerprints of orders without them stay as they were
                 **(
                     {}
                     if self.max_price_impact_bps is None
                     else {"maxPriceImpactBps": self.max_price_impact_bps}
                 ),
+                **({} if self.user_id is None else {"userId": self.user_id}),
             },
             sort_keys=True,
         )

@@ -151,6 +151,7 @@ class OrderService:
             created_ms=self._clock.now_ms(),
             type=request.type,
             client_order_id=request.client_order_id,
+            user_id=request.user_id,
             idempotency_key=idempotency_key,
             request_fingerprint=fingerprint,
             max_price_impact_bps=request.max_price_impact_bps,
@@ -211,10 +212,17 @@ class OrderService:
     async def get(self, order_id: str) -> Order:
         return await self._store.get(parse_order_id(order_id))
 
-    async def list(self, *, status: OrderStatus | None, limit: int, cursor: str | None) -> Page:
+    async def list(
+        self,
+        *,
+        status: OrderStatus | None,
+        limit: int,
+        cursor: str | None,
+        user_id: str | None = None,
+    ) -> Page:
         if not 1 <= limit <= MAX_PAGE:
             raise RequestError(f"limit must be between 1 and {MAX_PAGE}", field="limit")
-        return await self._store.list(status=status, limit=limit, cursor=cursor)
+        return await self._store.list(status=status, limit=limit, cursor=cursor, user_id=user_id)
 
     async def events(self, order_id: str, after: int = 0) -> builtins.list[OrderEvent]:
         order = await self.get(order_id)

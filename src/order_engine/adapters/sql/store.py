@@ -84,14 +84,23 @@ class SqlOrderStore:
         found = await self._read_orders(q.ORDER_BY_KEY, {"key": key})
         return found[0] if found else None
 
-    async def list(self, *, status: OrderStatus | None, limit: int, cursor: str | None) -> Page:
+    async def list(
+        self,
+        *,
+        status: OrderStatus | None,
+        limit: int,
+        cursor: str | None,
+        user_id: str | None = None,
+    ) -> Page:
         check_limit(limit)
         params: dict[str, Any] = {"limit": limit + 1}
         if status is not None:
             params["status"] = status.value
         if cursor is not None:
             params["cursor_ms"], params["cursor_id"] = decode_cursor(cursor)
-        query = q.LIST_ORDERS[status is not None, cursor is not None]
+        if user_id is not None:
+            params["user_id"] = user_id
+        query = q.LIST_ORDERS[status is not None, cursor is not None, user_id is not None]
         found = await self._read_orders(query, params)
         page = found[:limit]
         more = len(found) > limit

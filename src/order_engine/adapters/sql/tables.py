@@ -89,6 +89,7 @@ orders = Table(
     Column("amount_in", Money(), nullable=False),
     Column("slippage_bps", Integer, nullable=False),
     Column("client_order_id", String()),
+    Column("user_id", String()),  # a client's own label (filterable)
     Column("idempotency_key", String(), unique=True),
     Column("request_fingerprint", String()),
     Column("status", String(16), nullable=False),
@@ -113,6 +114,7 @@ orders = Table(
     Column("updated_ms", BigInteger, nullable=False),
     Index("ix_orders_status_created", "status", "created_ms", "id"),
     Index("ix_orders_created", "created_ms", "id"),
+    Index("ix_orders_user_created", "user_id", "created_ms"),
 )
 
 order_events = Table(
