@@ -24,6 +24,8 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=3000, ge=1, le=65535)
     public_base_url: str | None = None
+    # browsers on these origins (comma-separated, or *) may call the API: CORS on every path
+    cors_origins: str = ""
     data_dir: Path = Path("data")
     database_url: str | None = None
     redis_url: str | None = None
@@ -153,6 +155,10 @@ class Settings(BaseSettings):
                     return "postgresql+asyncpg://" + url[len(plain) :]
             return url
         return f"sqlite+aiosqlite:///{(self.data_dir / 'orders.db').as_posix()}"
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return [o.strip() for o in self.cors_origins.split(",") if o.strip()]
 
     @property
     def resolved_public_base_url(self) -> str:

@@ -46,3 +46,23 @@ async def test_a_user_id_label_is_stored_shown_and_filterable(tmp_path: Path) ->
     assert shown["userId"] == "alice"
     assert too_long.status_code == 422 and too_long.json()["error"]["field"] == "userId"
     assert bad_body.status_code == 422 and bad_body.json()["error"]["field"] == "userId"
+
+
+async def test_cors_reaches_every_path_the_hot_ones_too(tmp_path: Path) -> None:
+    origin = {"Origin": "https://app.example"}
+    preflight = {**origin, "Access-Control-Request-Method": "POST",
+                 "Access-Control-Request-Headers": "content-type"}  # fmt: skip
+    async with running_engine(tmp_path, cors_origins="https://app.example") as eng:
+        options = await eng.client.options("/api/orders/execute", headers=preflight)
+        posted = await eng.submit(DEFAULT_ORDER, **origin)
+        health = await eng.client.get("/health", headers=origin)
+        stranger = await eng.submit(DEFAULT_ORDER, Origin="https://evil.example")
+    async with running_engine(tmp_path / "closed") as eng:
+        closed = await eng.submit(DEFAULT_ORDER, **origin)
+    allowed = "access-control-allow-origin"
+    assert options.status_code == 200 and options.headers[allowed] == "https://app.example"
+    assert "POST" in options.headers["access-control-allow-methods"]
+    assert posted.status_code == 201 and posted.headers[allowed] == "https://app.example"
+    assert "Location" in posted.headers["access-control-expose-headers"]
+    assert health.headers[allowed] == "https://app.example"
+    assert allowed not in stranger.headers and allowed not in closed.headers

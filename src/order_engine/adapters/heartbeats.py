@@ -25,6 +25,7 @@ from order_engine.domain.errors import DependencyUnavailableError
 
 log = logging.getLogger(__name__)
 TTL_INTERVALS = 3
+STOP_WAIT_S = 5.0  # how long `stop` waits for a beat in flight
 
 
 class WorkerHeartbeats(Protocol):
@@ -76,6 +77,7 @@ class RedisWorkerHeartbeats:
             {"host": socket.gethostname(), "pid": os.getpid(), "startedMs": _now_ms()}
         )
         self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
 
     def _key(self, worker_id: str) -> str:
         return f"{self._index}:{worker_id}"
@@ -94,8 +96,12 @@ class RedisWorkerHeartbeats:
             raise DependencyUnavailableError("worker heartbeat unavailable") from error
 
     async def _beating(self) -> None:
+        """Beat every interval until `_stopping` is set. Never cancelled in the middle of a
+        beat: redis-py can leave a connection cancelled mid-command waiting forever."""
         while True:
-            await asyncio.sleep(self._interval_s)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self._interval_s)
+                return
             try:
                 await self._beat()
             except DependencyUnavailableError as exc:
@@ -134,8 +140,12 @@ class RedisWorkerHeartbeats:
 
     async def _cancel(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+            self._stopping.set()
+            try:  # the beat in flight finishes; a hung one is given up after a while
+                await asyncio.wait_for(asyncio.shield(self._task), STOP_WAIT_S)
+            except TimeoutError:
+                self._task.cancel()
+                await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
 
 

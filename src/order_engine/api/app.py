@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from importlib import metadata
 from typing import Any
@@ -12,7 +12,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import PlainTextResponse, Response
 from starlette.datastructures import State
-from starlette.types import Receive, Scope, Send
+from starlette.middleware.cors import CORSMiddleware
+from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
 from order_engine.api import access
@@ -35,12 +36,22 @@ Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
 class HotPaths:
     """The ASGI app: serves the two per-order hot paths — `POST /api/orders/execute` and
-    its WebSocket — straight from the shared handlers, without the framework's middleware,
-    routing and dependency injection (measured: they cost more than the engine's own work
-    per order); everything else, lifespan included, goes to FastAPI."""
+    its WebSocket — straight from the shared handlers, without the framework's routing
+    and dependency injection (measured: they cost more than the engine's own work per
+    order); everything else, lifespan included, goes to FastAPI. The middleware stack
+    (the access log, CORS when `cors_origins` is set) wraps both, so every path has it."""
 
-    def __init__(self, app: FastAPI) -> None:
+    def __init__(self, app: FastAPI, cors_origins: Sequence[str] = ()) -> None:
         self.fastapi = app
+        self._entry: ASGIApp = self._route
+        if cors_origins:
+            self._entry = CORSMiddleware(
+                self._route,
+                allow_origins=list(cors_origins),
+                allow_methods=["GET", "POST", "OPTIONS"],
+                allow_headers=["Content-Type", "Idempotency-Key", "Authorization"],
+                expose_headers=["Location", "Idempotent-Replayed", "Retry-After"],
+            )
 
     @property
     def state(self) -> State:
@@ -48,9 +59,9 @@ class HotPaths:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "lifespan" and access.enabled():
-            await access.logged(self._route, scope, receive, send)
+            await access.logged(self._entry, scope, receive, send)
         else:
-            await self._route(scope, receive, send)
+            await self._entry(scope, receive, send)
 
     async def _route(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "lifespan" and scope["path"] == EXECUTE_PATH:
@@ -82,7 +93,9 @@ def _documented(app: FastAPI) -> Callable[[], dict[str, Any]]:
     return openapi
 
 
-def create_app(lifespan: Lifespan, ctx: ApiContext | None = None) -> HotPaths:
+def create_app(
+    lifespan: Lifespan, ctx: ApiContext | None = None, *, cors_origins: Sequence[str] = ()
+) -> HotPaths:
     """The app; `lifespan` (or the caller) sets `app.state.ctx` to an `ApiContext`."""
     app = FastAPI(
         title="order-engine",
@@ -146,4 +159,4 @@ def create_app(lifespan: Lifespan, ctx: ApiContext | None = None) -> HotPaths:
             }
         )
 
-    return HotPaths(app)
+    return HotPaths(app, cors_origins)

@@ -212,4 +212,4 @@ def build_app(settings: Settings, *, workers: bool = True, command: str = "serve
         finally:
             await engine.stop()
 
-    return create_app(lifespan)
+    return create_app(lifespan, cors_origins=settings.cors_origin_list)
