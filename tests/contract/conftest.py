@@ -17,6 +17,7 @@ from order_engine.adapters.memory_store import InMemoryOrderStore
 from order_engine.adapters.sql import SqlOrderStore, create_engine, create_sql_store, migrate
 from order_engine.adapters.sql.runner import AsyncRunner
 from order_engine.engine.ports import OrderStore
+from tests.localnet_helpers import Rpc, localnet
 from tests.pgdb import fresh_database
 
 StoreFactory = Callable[[Path, AsyncExitStack], Awaitable[OrderStore]]
@@ -59,3 +60,10 @@ async def order_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIt
         store = await STORE_FACTORIES[request.param](tmp_path, stack)
         stack.push_async_callback(store.close)
         yield store
+
+
+@pytest.fixture
+async def rpc(tmp_path: Path) -> AsyncIterator[Rpc]:
+    """`order-engine localnet` in the test's event loop, with a JSON-RPC client."""
+    async with localnet(tmp_path) as running:
+        yield running

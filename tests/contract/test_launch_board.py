@@ -21,6 +21,7 @@ from order_engine.domain.errors import DependencyUnavailableError
 from order_engine.domain.launches import Launch
 from order_engine.engine.ports import LaunchBoard
 from tests.services import delete_prefixed_keys, require_redis_url
+from tests.tcp_outage import TcpOutage
 
 WAIT_S = 5.0  # the bound on "a listener hears of it"
 
@@ -235,66 +236,19 @@ async def test_a_listener_hears_a_board_created_after_it_listened(redis: _RedisB
     assert await heard.wait_for(1) == ["LATER"]
 
 
-class _Outage:
-    """A TCP proxy to Redis that can go down (every connection dropped, new ones refused)
-    and come back on the same port: a Redis restart, as one board sees it."""
-
-    def __init__(self, url: str) -> None:
-        parts = urlsplit(url)
-        self._target, self.port = (parts.hostname, parts.port or 6379), 0
-        self._rest = url[len(f"{parts.scheme}://{parts.netloc}") :]  # the db, e.g. "/3"
-        self._server: asyncio.Server | None = None
-        self._writers: set[asyncio.StreamWriter] = set()
-        self._handlers: set[asyncio.Task[None]] = set()
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}{self._rest}"
-
-    async def up(self) -> None:
-        self._server = await asyncio.start_server(self._handle, "127.0.0.1", self.port)
-        self.port = self._server.sockets[0].getsockname()[1]
-
-    async def down(self) -> None:
-        assert self._server is not None
-        self._server.close()
-        for writer in self._writers:
-            writer.close()
-        await asyncio.gather(*self._handlers)
-        self._writers.clear()
-        await self._server.wait_closed()
-
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._handlers.add(task)
-        self._writers.add(writer)
-        try:
-            up_reader, up_writer = await asyncio.open_connection(*self._target)
-        except OSError:
-            writer.close()
-            return
-        self._writers.add(up_writer)
-        await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
-
-
-async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    try:
-        while data := await reader.read(65536):
-            writer.write(data)
-            await writer.drain()
-    except OSError:
-        pass
-    finally:
-        writer.close()
+def _behind(url: str, outage: TcpOutage) -> str:
+    """`url` (a Redis URL, its database kept) pointed at `outage`'s port."""
+    parts = urlsplit(url)
+    return parts._replace(netloc=f"127.0.0.1:{outage.port}").geturl()
 
 
 async def test_a_listener_hears_what_was_announced_while_redis_was_down(
     redis: _RedisBackend, caplog: pytest.LogCaptureFixture
 ) -> None:
-    outage = _Outage(redis.url)
+    parts = urlsplit(redis.url)
+    outage = TcpOutage(parts.hostname or "127.0.0.1", parts.port or 6379)
     await outage.up()
-    behind_proxy = redis.open(outage.url)
+    behind_proxy = redis.open(_behind(redis.url, outage))
     heard = Heard()
     try:
         await behind_proxy.listen(heard)

@@ -8,13 +8,11 @@ from __future__ import annotations
 import asyncio
 import base64
 import struct
-from collections.abc import AsyncIterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import orjson
-import pytest
 from solders.pubkey import Pubkey
 from solders.rpc import errors as rpc_errors
 from solders.rpc import responses as r
@@ -34,12 +32,6 @@ from tests.localnet_helpers import (
     localnet,
     transfer,
 )
-
-
-@pytest.fixture
-async def rpc(tmp_path: Path) -> AsyncIterator[Rpc]:
-    async with localnet(tmp_path) as running:
-        yield running
 
 
 async def test_the_cluster_answers(rpc: Rpc) -> None:

@@ -7,12 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from collections.abc import AsyncIterator
 from decimal import Decimal
 from pathlib import Path
 
 import orjson
-import pytest
 from solders.hash import Hash
 from solders.message import Message, MessageV0
 from solders.pubkey import Pubkey
@@ -43,12 +41,6 @@ from tests.localnet_helpers import (
     localnet,
     transfer,
 )
-
-
-@pytest.fixture
-async def rpc(tmp_path: Path) -> AsyncIterator[Rpc]:
-    async with localnet(tmp_path) as running:
-        yield running
 
 
 async def test_a_swap_is_simulated_sent_once_and_read_back(rpc: Rpc) -> None:
