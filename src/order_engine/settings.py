@@ -66,6 +66,9 @@ class Settings(BaseSettings):
     split_orders: bool = True  # split an order across venues when that returns more
     split_min_gain_bps: Decimal = Field(default=Decimal("1"), ge=0, le=10_000)
     split_min_leg_fraction: Decimal = Field(default=Decimal("0.01"), ge=0, lt=Decimal("0.5"))
+    # route through SOL or USDC when no pool trades a pair, or when that returns this much more
+    two_hop_routing: bool = True
+    two_hop_min_gain_bps: Decimal = Field(default=Decimal("10"), ge=0, le=10_000)
     max_body_bytes: int = Field(default=16_384, ge=256)
     # the price-impact guard: no route moving the price more than this (basis points) is
     # sent; an order's maxPriceImpactBps may set its own, up to the cap

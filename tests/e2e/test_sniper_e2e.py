@@ -9,6 +9,7 @@ import json
 import sys
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -163,12 +164,12 @@ def test_a_malformed_launch_schedule_is_refused() -> None:
         Settings(sim_launches="PEPE:raydium@soon", _env_file=None)
 
 
-async def test_a_sniper_paying_a_token_with_no_pool_for_its_pair_fails_at_once(
+async def test_a_sniper_paying_a_token_with_no_direct_pool_routes_through_sol(
     tmp_path: Path,
 ) -> None:
-    """The issue's repro: a sniper pays USDC for a token that launches against SOL. It
-    fails with `no_route` at the launch instead of waiting forever; so does a market order
-    for the pair."""
+    """The issue's repro: a sniper pays USDC for a token that launches against SOL. At the
+    launch it routes in two hops, USDC -> SOL -> token, each leg with its own minimum and
+    the second asking at least the whole route's minimum; so does a market order."""
     symbol = f"SNU{next(_serial)}"
     async with running_engine(tmp_path, limit_check_interval_s=0.05) as eng:
         body = sniper(symbol, venue="any", tokenIn="USDC", amountIn="10")
@@ -180,8 +181,51 @@ async def test_a_sniper_paying_a_token_with_no_pool_for_its_pair_fails_at_once(
             events = await eng.stream(order_id)
             market = await eng.order_id({"tokenIn": "USDC", "tokenOut": symbol, "amount": "10"})
             market_events = await eng.stream(market)
+    assert statuses(events) == FILLED
+    for stream in (events, market_events):
+        assert_two_hops(stream, "USDC", "SOL", symbol, Decimal(10))
+    assert statuses(market_events) == ["pending", "routing", "building", "submitted", "confirmed"]
+
+
+def assert_two_hops(
+    events: list[dict[str, Any]], t_in: str, via: str, t_out: str, amount: Decimal
+) -> None:
+    """`events` show a route through `via`: the building event plans both hops; the
+    confirmed event has the first hop's legs (t_in -> via) and the second's (via -> t_out),
+    the second selling exactly what the first delivered, and delivering at least the
+    route's minimum."""
+    building = next(e for e in events if e["status"] == "building")
+    assert building["via"] == via
+    hops = [(r["tokenIn"], r["tokenOut"]) for r in building["route"]]
+    assert (hops[0], hops[-1]) == ((t_in, via), (via, t_out))
+    assert "two hops via" in building["reason"]
+    done = events[-1]
+    assert done["status"] == "confirmed" and done["partial"] is False
+    first = [leg for leg in done["legs"] if leg["hop"] == 1]
+    second = [leg for leg in done["legs"] if leg["hop"] == 2]
+    assert first and second and len(first) + len(second) == len(done["legs"])
+    assert {leg["via"] for leg in done["legs"]} == {via}
+    assert all(leg["state"] == "landed" for leg in done["legs"])
+    assert sum(D(leg["amountIn"]) for leg in first) == amount
+    assert sum(D(leg["amountIn"]) for leg in second) == sum(D(leg["amountOut"]) for leg in first)
+    assert all(D(leg["amountOut"]) >= D(leg["minAmountOut"]) for leg in done["legs"])
+    assert D(done["amountOut"]) == sum(D(leg["amountOut"]) for leg in second)
+    assert D(done["amountOut"]) >= D(building["minAmountOut"])
+    assert D(done["filledAmountIn"]) == amount and "held" not in done
+
+
+async def test_a_sniper_whose_venue_has_no_path_fails_at_once(tmp_path: Path) -> None:
+    """No pool on the sniper's venue trades its token, directly or through SOL or USDC: it
+    fails with `no_route` at the launch instead of waiting forever."""
+    symbol = f"SNV{next(_serial)}"
+    async with running_engine(tmp_path, limit_check_interval_s=0.05) as eng:
+        order_id = await eng.order_id(
+            sniper(symbol, venue="meteora", tokenIn="USDC", amountIn="10")
+        )
+        await eng.stream_until(order_id, "waiting")
+        launch = {"symbol": symbol, "venue": "raydium", "price": "0.5"}
+        assert (await eng.client.post("/api/admin/launch", json=launch)).status_code == 201
+        async with asyncio.timeout(10):
+            events = await eng.stream(order_id)
     assert statuses(events) == ["pending", "waiting", "failed"]
     assert events[-1]["error"]["code"] == "no_route"
-    assert statuses(market_events) == ["pending", "routing", "failed"]
-    assert market_events[-1]["error"]["code"] == "no_route"
-    assert [a["code"] for a in market_events[-1]["attempts"]] == ["no_route"]

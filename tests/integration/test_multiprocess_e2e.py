@@ -37,7 +37,7 @@ HAPPY = ["pending", "routing", "building", "submitted", "confirmed"]
 # 1% slippage: the ±0.5% execution drift plus the pool moved by the other swaps in flight
 # can exceed the default 0.5% (and retry); this test is about fan-out, not slippage.
 BODY = {"tokenIn": "SOL", "tokenOut": "USDC", "amountIn": "1.5", "slippageBps": 100}
-ROUTE_LINE = re.compile(r" order_engine\.engine\.routing: route ")
+ROUTE_LINE = re.compile(r" order_engine\.engine\.paths: route ")
 
 
 @dataclass

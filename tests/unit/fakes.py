@@ -17,6 +17,7 @@ from order_engine.domain.orders import Execution, Order, OrderEvent
 from order_engine.domain.quotes import Quote, quantize
 from order_engine.domain.tokens import TOKENS, Token, TokenRegistry
 from order_engine.engine.executor import OrderExecutor
+from order_engine.engine.paths import TwoHopPolicy
 from order_engine.engine.ports import Job
 from order_engine.engine.retry import RetryPolicy
 from order_engine.venues.base import PriceCurve, SwapTransaction, TxState, TxStatus, Venue
@@ -280,6 +281,7 @@ class Rig:
     bus: InMemoryEventBus = field(default_factory=InMemoryEventBus)
     clock: FakeClock = field(default_factory=FakeClock)
     tokens: TokenRegistry = field(default_factory=TokenRegistry)
+    two_hops: TwoHopPolicy | None = None
     executor: OrderExecutor = field(init=False)
 
     def __post_init__(self) -> None:
@@ -292,6 +294,7 @@ class Rig:
             self.policy,
             tokens=self.tokens,
             quote_timeout_s=5.0,
+            two_hop_policy=self.two_hops,
         )
         self._count = 0
 

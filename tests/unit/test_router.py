@@ -140,6 +140,8 @@ def test_as_dict_has_only_strings_for_money() -> None:
     assert [q["venue"] for q in payload["quotes"]] == ["raydium", "meteora"]
     assert payload["quotes"][1] == {
         "venue": "meteora",
+        "tokenIn": "SOL",
+        "tokenOut": "USDC",
         "price": "99.95",
         "fee": "0.002",
         "amountOut": "997.501000",

@@ -187,12 +187,13 @@ async def test_a_launch_is_validated_and_happens_once(rig: SniperRig) -> None:
     assert [launch.symbol for launch in await rig.launches.launches()] == [rig.symbol]
 
 
-async def test_a_sniper_paying_a_token_its_pool_does_not_trade_fails_at_once(
+async def test_a_sniper_paying_a_token_with_no_direct_pool_routes_through_sol(
     rig: SniperRig,
 ) -> None:
-    """The token launches against SOL: a sniper paying USDC (no direct pool) fails with
-    `no_route` when the launch fires it, instead of waiting forever; a market order for the
-    pair fails at once too. A sniper for the venue without the pool fails the same way."""
+    """The token launches against SOL: a sniper paying USDC (no direct pool) routes in two
+    hops through SOL when the launch fires it, as does a market order for the pair; a
+    sniper for the venue without any pool for the token fails with `no_route` at once,
+    instead of waiting forever."""
     usdc = await rig.snipe(token_in="USDC", venue=None)
     other_venue = await rig.snipe(venue="meteora")
     sol = await rig.snipe()
@@ -200,23 +201,25 @@ async def test_a_sniper_paying_a_token_its_pool_does_not_trade_fails_at_once(
         await rig.wait_for(order_id, "waiting")
     await rig.launches.launch(rig.launch())
     await rig.wait_for(sol, "confirmed")
-    for order_id in (usdc, other_venue):
-        await rig.wait_for(order_id, "failed")
-        order = await rig.store.get(order_id)
-        assert order.error is not None and order.error.code == "no_route"
-        assert len(order.attempt_errors) == 1  # at once, not retried
-    market, _ = await rig.service.submit(OrderRequest("USDC", rig.symbol, D("1"), 300))
-    await rig.wait_for(market.id, "failed")
-    order = await rig.store.get(market.id)
+    await rig.wait_for(usdc, "confirmed")
+    assert [(leg.hop, leg.via) for leg in (await rig.store.get(usdc)).legs] == [
+        (1, "SOL"),
+        (2, "SOL"),
+    ]
+    await rig.wait_for(other_venue, "failed")
+    order = await rig.store.get(other_venue)
     assert order.error is not None and order.error.code == "no_route"
-    assert len(order.attempt_errors) == 1
+    assert len(order.attempt_errors) == 1  # at once, not retried
+    market, _ = await rig.service.submit(OrderRequest("USDC", rig.symbol, D("1"), 300))
+    await rig.wait_for(market.id, "confirmed")
+    assert {leg.via for leg in (await rig.store.get(market.id)).legs} == {"SOL"}
 
 
-async def test_a_sniper_submitted_after_its_token_launched_without_its_pair_fails_at_once(
+async def test_a_sniper_on_a_venue_without_its_tokens_pool_fails_at_once(
     rig: SniperRig,
 ) -> None:
     await rig.launches.launch(rig.launch())
-    order_id = await rig.snipe(token_in="USDC", venue=None)
+    order_id = await rig.snipe(token_in="USDC", venue="meteora")
     await rig.wait_for(order_id, "failed")
     order = await rig.store.get(order_id)
     assert order.error is not None and order.error.code == "no_route"

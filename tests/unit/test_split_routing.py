@@ -9,7 +9,8 @@ import pytest
 
 from order_engine.domain.split import brute_force_split
 from order_engine.domain.tokens import TOKENS, TokenRegistry
-from order_engine.engine.routing import SplitPolicy, fetch_curves, plan_route, route
+from order_engine.engine.paths import Router
+from order_engine.engine.routing import SplitPolicy, fetch_curves, plan_route
 from order_engine.venues.sim.market import ReferencePrices
 from order_engine.venues.sim.pool_book import PoolPair, pool_depth_usd
 from order_engine.venues.sim.simulated import simulated_venues
@@ -76,12 +77,12 @@ async def test_splitting_can_be_turned_off() -> None:
 
 
 async def test_the_split_is_the_same_whichever_way_the_curves_are_asked() -> None:
-    """Deterministic: the same seed gives the same route, through `route` as through
+    """Deterministic: the same seed gives the same route, through the `Router` as through
     `fetch_curves` + `plan_route`."""
     amount = D(1500)
-    direct = await route(
-        simulated_venues(seed=9, latency_scale=0, tokens=TokenRegistry()), SOL, USDC, amount, 5
-    )
+    tokens = TokenRegistry()
+    router = Router(simulated_venues(seed=9, latency_scale=0, tokens=tokens), tokens, 5)
+    direct = await router.route(SOL, USDC, amount)
     curves, failures = await fetch_curves(
         simulated_venues(seed=9, latency_scale=0, tokens=TokenRegistry()), SOL, USDC, 5
     )

@@ -213,7 +213,7 @@ async def quote(
     amount = parse_amount(amountIn, "amountIn")
     bps = whole_number(slippageBps, "slippageBps", low=0, high=MAX_SLIPPAGE_BPS, default=50)
     decision = await ctx.service.quote(tokenIn, tokenOut, amount)
-    decimals = ctx.service.tokens.find(tokenOut, field="tokenOut").decimals
+    tokens = ctx.service.tokens
     body: dict[str, Any] = {
         "tokenIn": tokenIn.upper(),
         "tokenOut": tokenOut.upper(),
@@ -221,8 +221,16 @@ async def quote(
         "slippageBps": bps,
         **decision.as_dict(),
     }
-    floors = [minimum_out(q.amount_out, bps, decimals) for q in decision.route]
+    floors = [
+        minimum_out(q.amount_out, bps, tokens.find(q.token_out, field="tokenOut").decimals)
+        for q in decision.hops
+    ]
     for leg, floor in zip(body["route"], floors, strict=True):
         leg["minAmountOut"] = money(floor)
-    body["minAmountOut"] = money(sum(floors, Decimal(0)))
+    least = sum(floors, Decimal(0))  # a two-hop route: the whole route's minimum
+    if decision.then is not None:
+        least = minimum_out(
+            decision.amount_out, bps, tokens.find(tokenOut, field="tokenOut").decimals
+        )
+    body["minAmountOut"] = money(least)
     return JsonResponse(body)

@@ -28,6 +28,7 @@ from order_engine.domain.tokens import TokenRegistry
 from order_engine.engine.executor import OrderExecutor
 from order_engine.engine.launches import TokenLaunches
 from order_engine.engine.outages import OutageWaits
+from order_engine.engine.paths import TwoHopPolicy
 from order_engine.engine.retry import RetryPolicy
 from order_engine.engine.routing import SplitPolicy
 from order_engine.engine.service import OrderService
@@ -75,6 +76,7 @@ def _wire(
 ) -> Engine:
     s, clock, venues = settings, SystemClock(), vs.venues
     split = SplitPolicy(s.split_orders, s.split_min_gain_bps, s.split_min_leg_fraction)
+    two_hops = TwoHopPolicy(s.two_hop_routing, s.two_hop_min_gain_bps)
     timeout = s.quote_timeout_s
     service = OrderService(
         a.store,
@@ -86,6 +88,7 @@ def _wire(
         max_queue_depth=s.queue_max_depth,
         quote_timeout_s=timeout,
         split_policy=split,
+        two_hop_policy=two_hops,
         max_time_in_force_s=s.limit_max_time_in_force_s,
         max_price_impact_cap_bps=s.max_price_impact_cap_bps,
     )
@@ -100,6 +103,7 @@ def _wire(
         check_interval_s=s.limit_check_interval_s,
         quote_timeout_s=timeout,
         split_policy=split,
+        two_hop_policy=two_hops,
     )
     executor = OrderExecutor(
         a.store,
@@ -110,6 +114,7 @@ def _wire(
         tokens=tokens,
         quote_timeout_s=timeout,
         split_policy=split,
+        two_hop_policy=two_hops,
         waiting_orders=waiting,
         max_price_impact_bps=s.max_price_impact_bps,
         outages=OutageWaits(max_wait_s=s.outage_max_wait_s, base_s=s.backoff_base_s),

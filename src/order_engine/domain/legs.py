@@ -10,6 +10,12 @@ What the user sees when a split fills only partly: the legs that failed are re-q
 re-routed, for the amount they did not fill, within the attempt budget. If attempts run out
 with some of the order filled, the order is `confirmed` with `partial: true`, the filled and
 unfilled input and every leg's outcome; if nothing was filled, it is `failed`.
+
+A route through an intermediate token (`via`, e.g. BONK → SOL → JUP) has two hops: the
+first hop's legs sell tokenIn for `via` (`hop` 1), then the second hop's sell what they
+delivered for tokenOut (`hop` 2). A direct leg has `hop` 0. What the first hop delivered and
+no second-hop leg has taken yet is *held* (`held`): the next step sells it before any more
+tokenIn is routed.
 """
 
 from __future__ import annotations
@@ -70,6 +76,8 @@ class Leg:
     code: str | None = None  # why it failed, as an error code (e.g. slippage_exceeded)
     signed: SignedTx | None = None  # chain venues: the bytes sent
     receipt: Receipt | None = None  # chain venues: where it landed
+    hop: int = 0  # 0: tokenIn -> tokenOut; 1: tokenIn -> via; 2: via -> tokenOut
+    via: str | None = None  # the intermediate token of a two-hop route
 
     def landed(self, amount_out: Decimal, receipt: Receipt | None = None) -> Leg:
         return replace(self, state=LegState.LANDED, amount_out=amount_out, receipt=receipt)
@@ -100,6 +108,8 @@ class Leg:
             out["error"] = {"code": self.code, "message": self.reason or ""}
         if self.signed is not None:
             out["lastValidBlockHeight"] = self.signed.last_valid_block_height
+        if self.hop:
+            out["hop"], out["via"] = self.hop, self.via
         if self.receipt is not None:
             out.update(self.receipt.as_dict())
         return out
@@ -128,6 +138,8 @@ class Leg:
             error.get("code"),
             _signed(raw),
             _receipt(raw),
+            int(raw.get("hop") or 0),
+            raw.get("via"),
         )
 
 
@@ -145,38 +157,92 @@ def _receipt(raw: dict[str, Any]) -> Receipt | None:
 
 @dataclass(frozen=True, slots=True)
 class Fill:
-    """What the landed legs add up to."""
+    """What the landed legs add up to: `legs` are those that delivered tokenOut (direct or
+    second-hop), `route` every landed leg; `amount_in` is the tokenIn behind that output
+    (a second hop's share of what its first hop sold)."""
 
     amount_in: Decimal
     amount_out: Decimal
     min_amount_out: Decimal
     legs: tuple[Leg, ...]
+    route: tuple[Leg, ...] = ()
 
     @classmethod
     def of(cls, legs: Iterable[Leg]) -> Fill:
         landed = tuple(leg for leg in legs if leg.state is LegState.LANDED)
+        final = tuple(leg for leg in landed if leg.hop != 1)
+        amount_in = sum((leg.amount_in for leg in final if leg.hop == 0), Decimal(0))
+        for via in dict.fromkeys(leg.via for leg in final if leg.hop == 2):
+            first_in, first_out = _sums(landed, 1, via)
+            second_in, _ = _sums(landed, 2, via)
+            if first_out > 0:
+                amount_in += first_in * min(second_in / first_out, Decimal(1))
         return cls(
-            sum((leg.amount_in for leg in landed), Decimal(0)),
-            sum((leg.amount_out or Decimal(0) for leg in landed), Decimal(0)),
-            sum((leg.min_amount_out for leg in landed), Decimal(0)),
+            amount_in,
+            sum((leg.amount_out or Decimal(0) for leg in final), Decimal(0)),
+            sum((leg.min_amount_out for leg in final), Decimal(0)),
+            final,
             landed,
         )
 
     @property
     def dex(self) -> str:
         """The venues that filled, in leg order ("raydium", or "raydium+meteora")."""
-        return "+".join(dict.fromkeys(leg.dex for leg in self.legs))
+        return "+".join(dict.fromkeys(leg.dex for leg in self.route or self.legs))
 
     @property
     def executed_price(self) -> Decimal:
         return quantize(self.amount_out / self.amount_in, PRICE_PLACES)
 
 
+def _sums(legs: Iterable[Leg], hop: int, via: str | None) -> tuple[Decimal, Decimal]:
+    """Input and output of the landed legs of one hop through `via`."""
+    chosen = [leg for leg in legs if leg.hop == hop and leg.via == via]
+    return (
+        sum((leg.amount_in for leg in chosen), Decimal(0)),
+        sum((leg.amount_out or Decimal(0) for leg in chosen), Decimal(0)),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Held:
+    """Intermediate tokens a first hop delivered that no second hop has sold yet, and the
+    tokenIn that bought them (what a limit price is measured against)."""
+
+    via: str
+    amount: Decimal
+    bought_with: Decimal
+
+
+def held(legs: Sequence[Leg]) -> list[Held]:
+    """What the landed first-hop legs delivered, less what second-hop legs (landed or still
+    unsettled) took, per intermediate token."""
+    out: list[Held] = []
+    for via in dict.fromkeys(leg.via for leg in legs if leg.hop == 1 and leg.via):
+        first_in, first_out = _sums((leg for leg in legs if leg.state is LegState.LANDED), 1, via)
+        taken = sum(
+            (leg.amount_in for leg in legs
+             if leg.hop == 2 and leg.via == via and leg.state is not LegState.FAILED),
+            Decimal(0),
+        )  # fmt: skip
+        if first_out > taken:
+            left = first_out - taken
+            out.append(Held(via, left, first_in * left / first_out))
+    return out
+
+
 def unsettled(legs: Sequence[Leg]) -> list[Leg]:
     return [leg for leg in legs if leg.state is LegState.SENT]
 
 
+def landed(legs: Sequence[Leg]) -> list[Leg]:
+    return [leg for leg in legs if leg.state is LegState.LANDED]
+
+
 def unfilled(amount_in: Decimal, legs: Sequence[Leg]) -> Decimal:
-    """Input not yet covered by a landed or a still-unsettled leg."""
-    covered = sum((leg.amount_in for leg in legs if leg.state is not LegState.FAILED), Decimal(0))
+    """tokenIn not yet covered by a landed or a still-unsettled (direct or first-hop) leg."""
+    covered = sum(
+        (leg.amount_in for leg in legs if leg.state is not LegState.FAILED and leg.hop != 2),
+        Decimal(0),
+    )
     return amount_in - covered

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from decimal import ROUND_UP, Decimal
 
 from order_engine.domain.errors import ExecutionError, RequestError, SlippageExceededError
-from order_engine.domain.legs import unsettled
+from order_engine.domain.legs import landed, unsettled
 from order_engine.domain.orders import Order, OrderStatus
 from order_engine.domain.quotes import Quote, minimum_out, quantize
 
@@ -62,13 +62,49 @@ def leg_floors(
     return floors
 
 
+def route_minimum(
+    amount_out: Decimal,
+    amount_in: Decimal,
+    slippage_bps: int,
+    decimals: int,
+    *,
+    limit_price: Decimal | None = None,
+    max_price: Decimal | None = None,
+) -> Decimal:
+    """The least a whole route (e.g. both hops through an intermediate token) may deliver
+    for `amount_in`: the slippage minimum of its quoted output, raised to the limit price
+    or the price cap."""
+    floor = minimum_out(amount_out, slippage_bps, decimals)
+    if limit_price is not None:
+        floor = max(floor, limit_floor(amount_in, limit_price, decimals))
+    if max_price is not None:
+        floor = max(floor, max_price_floor(amount_in, max_price, decimals))
+    return floor
+
+
+def raised_floors(
+    route: Sequence[Quote], floors: list[Decimal], need: Decimal, decimals: int
+) -> list[Decimal]:
+    """`floors` raised, each by its leg's share of the quoted output (rounded up), until
+    together they ask at least `need`."""
+    short = need - sum(floors, Decimal(0))
+    total = sum((q.amount_out for q in route), Decimal(0))
+    if short <= 0 or total <= 0:
+        return floors
+    unit = Decimal(1).scaleb(-decimals)
+    return [
+        f + (short * q.amount_out / total).quantize(unit, rounding=ROUND_UP)
+        for q, f in zip(route, floors, strict=True)
+    ]
+
+
 FIRED = frozenset({OrderStatus.ROUTING, OrderStatus.BUILDING, OrderStatus.SUBMITTED})
 
 
 def waits_again(order: Order, error: ExecutionError) -> bool:
     """Whether a fired limit or sniper order's failed attempt only found its price gone (its
     fresh route below the limit or over the cap, or its swap reverted on its minimum), with
-    every leg it sent settled and nothing filled: it goes back to `waiting` (the attempt is
+    every leg it sent settled and none landed: it goes back to `waiting` (the attempt is
     given back) instead of failing after its attempts. A part already filled is confirmed
     as a partial fill when attempts run out, never put back to wait."""
     return (
@@ -76,7 +112,7 @@ def waits_again(order: Order, error: ExecutionError) -> bool:
         and order.status in FIRED
         and isinstance(error, SlippageExceededError)
         and not unsettled(order.legs)
-        and not order.fill.legs
+        and not landed(order.legs)
     )
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from order_engine.domain.amounts import money
 from order_engine.domain.errors import IllegalTransitionError
-from order_engine.domain.legs import PRICE_PLACES, Fill, Leg, Receipt, unsettled
+from order_engine.domain.legs import PRICE_PLACES, Fill, Leg, Receipt, held, landed, unsettled
 from order_engine.domain.quotes import plain, quantize
 
 
@@ -190,7 +190,7 @@ class Order:
         """Every leg as the API shows it, its `executedPrice` in the order's convention."""
         views = [leg.as_dict() for leg in self.legs]
         for view, leg in zip(views, self.legs, strict=True):
-            if "executedPrice" in view:
+            if "executedPrice" in view and not leg.hop:  # a hop's price is in its own pair
                 view["executedPrice"] = self.shown_price(leg.executed_price)
         return views
 
@@ -212,10 +212,10 @@ class Order:
             )
         if status in WAITING_ONLY and not self.type.waits:
             raise IllegalTransitionError(f"a {self.type} order never moves to {status}")
-        if status is OrderStatus.WAITING and (unsettled(self.legs) or self.fill.legs):
+        if status is OrderStatus.WAITING and (unsettled(self.legs) or landed(self.legs)):
             raise IllegalTransitionError(
                 f"order {self.id} cannot wait again: a transaction it sent is not settled "
-                "or has filled"
+                "or has landed"
             )
         if status is OrderStatus.SUBMITTED:
             self.note_submission(data)
@@ -243,7 +243,7 @@ class Order:
         fill = self.fill
         if not fill.legs:
             raise IllegalTransitionError(f"order {self.id} cannot be confirmed: nothing filled")
-        self.dex, self.tx_hash = fill.dex, fill.legs[0].tx_hash
+        self.dex, self.tx_hash = fill.dex, fill.route[0].tx_hash
         self.executed_price, self.amount_out = fill.executed_price, fill.amount_out
         self.min_amount_out = fill.min_amount_out  # the executed transactions' floors
         partial = fill.amount_in < self.amount_in
@@ -259,7 +259,16 @@ class Order:
         }
         if partial:
             data["unfilledAmountIn"] = plain(self.amount_in - fill.amount_in)
+        data.update(self._held_view())
         return self.apply(OrderStatus.CONFIRMED, ts_ms=ts_ms, data=data)
+
+    def _held_view(self) -> dict[str, Any]:
+        """What a two-hop route left in its intermediate token (its second hop did not
+        sell it all), if anything: the wallet holds it."""
+        left = held(self.legs)
+        if not left:
+            return {}
+        return {"held": [{"token": h.via, "amount": money(h.amount)} for h in left]}
 
     def fail(self, error: OrderError, *, ts_ms: int) -> OrderEvent:
         event = self.apply(
@@ -269,6 +278,7 @@ class Order:
                 "error": {"code": error.code, "message": error.message},
                 "attempts": [e.as_dict() for e in self.attempt_errors],
                 **({"legs": self.legs_view()} if self.legs else {}),
+                **self._held_view(),
             },
         )
         self.error = error

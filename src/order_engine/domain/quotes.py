@@ -39,6 +39,8 @@ class Quote:
     def as_dict(self) -> dict[str, Any]:
         return {
             "venue": self.venue,
+            "tokenIn": self.token_in,
+            "tokenOut": self.token_out,
             "price": money(self.price),
             "fee": money(self.fee),
             "amountOut": money(self.amount_out),
@@ -76,27 +78,47 @@ def _edge_bps(better: Decimal, worse: Decimal) -> Decimal:
 @dataclass(frozen=True, slots=True)
 class RoutingDecision:
     """`candidates` are the whole amount's quote from every venue that could take it and
-    `best` the highest of them; `legs` is the chosen route when it splits the order."""
+    `best` the highest of them; `legs` is the chosen route when it splits the order.
+
+    A route through an intermediate token is this decision for its first hop (tokenIn →
+    via) with `then`, the decision for its second hop (via → tokenOut) planned on the first
+    hop's output; `direct_out` is what the best direct route would return (None: none)."""
 
     best: Quote
     candidates: tuple[Quote, ...]
     failures: dict[str, str] = field(default_factory=dict)
     legs: tuple[Quote, ...] = ()
+    then: RoutingDecision | None = None
+    direct_out: Decimal | None = None
 
     @property
     def route(self) -> tuple[Quote, ...]:
+        """The quotes sent first: the whole route, or a two-hop route's first hop."""
         return self.legs or (self.best,)
 
     @property
+    def hops(self) -> tuple[Quote, ...]:
+        """Every quote of the route in the order it runs (a two-hop route's both hops)."""
+        return self.route + (self.then.route if self.then else ())
+
+    @property
+    def via(self) -> str | None:
+        return None if self.then is None else self.best.token_out
+
+    @property
     def amount_out(self) -> Decimal:
+        if self.then is not None:
+            return self.then.amount_out
         return sum((q.amount_out for q in self.route), Decimal(0))
 
     @property
     def dex(self) -> str:
-        return "+".join(q.venue for q in self.route)
+        return "+".join(dict.fromkeys(q.venue for q in self.hops))
 
     @property
     def reason(self) -> str:
+        if self.then is not None:
+            return self._two_hop_reason(self.then)
         if len(self.route) > 1:
             total_in = sum(q.amount_in for q in self.route)
             shares = " / ".join(
@@ -117,29 +139,51 @@ class RoutingDecision:
             f"(+{_edge_bps(self.best.amount_out, runner.amount_out)} bps); splitting did not pay"
         )
 
+    def _two_hop_reason(self, then: RoutingDecision) -> str:
+        hops = f"two hops via {self.via} ({'+'.join(q.venue for q in self.route)}, then "
+        hops += f"{'+'.join(q.venue for q in then.route)}) return {self.amount_out} after fees"
+        if self.direct_out is None:
+            return f"{hops}; no venue trades the pair directly"
+        edge = _edge_bps(self.amount_out, self.direct_out)
+        return f"{hops} vs {self.direct_out} direct (+{edge} bps)"
+
     @property
     def price_impact(self) -> Decimal:
         """How far the route moves the price (fee excluded): each leg's impact weighted by
-        its share of the input."""
+        its share of the input; a two-hop route compounds its hops' impacts."""
         total_in = sum((q.amount_in for q in self.route), Decimal(0))
         if total_in <= 0:
             return Decimal(0)
         weighted = sum((q.price_impact * q.amount_in for q in self.route), Decimal(0))
-        return quantize(weighted / total_in, IMPACT_PLACES)
+        impact = weighted / total_in
+        if self.then is not None:
+            impact = 1 - (1 - impact) * (1 - self.then.price_impact)
+        return quantize(impact, IMPACT_PLACES)
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        then = self.then
+        out: dict[str, Any] = {
             "dex": self.dex,
             "reason": self.reason,
             "amountOut": money(self.amount_out),
             "priceImpact": plain(self.price_impact),
-            "route": [
-                {"venue": q.venue, "amountIn": plain(q.amount_in), "amountOut": money(q.amount_out)}
-                for q in self.route
-            ],
-            "quotes": [q.as_dict() for q in self.candidates],
-            "unavailable": dict(self.failures),
+            "route": [_route_leg(q) for q in self.hops],
+            "quotes": [q.as_dict() for q in self.candidates + (then.candidates if then else ())],
+            "unavailable": {**self.failures, **(then.failures if then else {})},
         }
+        if then is not None:
+            out["via"] = self.via
+        return out
+
+
+def _route_leg(q: Quote) -> dict[str, Any]:
+    return {
+        "venue": q.venue,
+        "tokenIn": q.token_in,
+        "tokenOut": q.token_out,
+        "amountIn": plain(q.amount_in),
+        "amountOut": money(q.amount_out),
+    }
 
 
 def choose_best(quotes: list[Quote], failures: dict[str, str] | None = None) -> RoutingDecision:

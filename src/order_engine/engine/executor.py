@@ -6,13 +6,10 @@ earlier one recorded (asking the venue whether it landed), then routes only what
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Sequence
-from decimal import Decimal
 from typing import Any
 
-from order_engine.domain.amounts import money
 from order_engine.domain.errors import (
     ChainUnavailableError,
     ConcurrentUpdateError,
@@ -20,27 +17,25 @@ from order_engine.domain.errors import (
     ExecutionError,
     OrderNotFoundError,
     PermanentExecutionError,
-    QuoteExpiredError,
-    SlippageExceededError,
-    VenueUnavailableError,
 )
-from order_engine.domain.impact import DEFAULT_MAX_PRICE_IMPACT_BPS, check_price_impact
-from order_engine.domain.legs import LegState, unfilled, unsettled
-from order_engine.domain.limits import leg_floors, price_ok, price_refusal, waits_again
+from order_engine.domain.impact import DEFAULT_MAX_PRICE_IMPACT_BPS
+from order_engine.domain.legs import held, unfilled, unsettled
+from order_engine.domain.limits import (
+    waits_again,
+)
 from order_engine.domain.orders import Order, OrderError, OrderEvent, OrderStatus
-from order_engine.domain.quotes import RoutingDecision
-from order_engine.domain.tokens import Token, TokenRegistry
+from order_engine.domain.tokens import TokenRegistry
 from order_engine.engine.outages import OutageWaits
+from order_engine.engine.paths import Router, TwoHopPolicy
 from order_engine.engine.ports import Clock, EventBus, Job, OrderStore
 from order_engine.engine.retry import RetryPolicy
-from order_engine.engine.routing import SplitPolicy, route
-from order_engine.engine.sending import build_leg, send_leg, submitted_data
+from order_engine.engine.route_sender import RouteSender
+from order_engine.engine.routing import SplitPolicy
 from order_engine.engine.service import publish_best_effort
 from order_engine.engine.settlement import (
-    failure_of,
     settle_all,
 )
-from order_engine.engine.waiting_orders import WaitingOrders, venues_for
+from order_engine.engine.waiting_orders import WaitingOrders
 from order_engine.venues.base import Venue
 
 log = logging.getLogger(__name__)
@@ -60,6 +55,7 @@ class OrderExecutor:
         tokens: TokenRegistry,
         quote_timeout_s: float,
         split_policy: SplitPolicy | None = None,
+        two_hop_policy: TwoHopPolicy | None = None,
         waiting_orders: WaitingOrders | None = None,
         max_price_impact_bps: int = DEFAULT_MAX_PRICE_IMPACT_BPS,
         outages: OutageWaits | None = None,
@@ -69,8 +65,10 @@ class OrderExecutor:
         self._tokens = tokens
         self._venue_list = list(venues)
         self._venues = {v.name: v for v in venues}
-        self._quote_timeout_s = quote_timeout_s
-        self._split = split_policy or SplitPolicy()
+        router = Router(venues, tokens, quote_timeout_s, split_policy, two_hop_policy)
+        self._routes = RouteSender(
+            self._venues, router, tokens, clock, self._advance, max_price_impact_bps
+        )
         self._waiting = waiting_orders
         self._max_impact_bps = max_price_impact_bps
 
@@ -215,67 +213,18 @@ class OrderExecutor:
         if error is not None:
             raise error  # an earlier transaction's outcome is unknown: never send another
         remaining = unfilled(order.amount_in, order.legs)
-        if remaining <= 0:
+        if remaining <= 0 and not held(order.legs):
             await self._confirm(order)
             return
         await self._advance(order, S.ROUTING, attempt)
         t_in = self._tokens.find(order.token_in, field="tokenIn")
         t_out = self._tokens.find(order.token_out, field="tokenOut")
-        if decision is None or remaining != order.amount_in:
-            decision = await self._fresh_route(
-                venues_for(self._venue_list, order), t_in, t_out, remaining
-            )
-        self._check_route(order, decision, remaining, t_in, t_out)
-        # slippage is measured from this attempt's (fresh) quotes, leg by leg, and a limit
-        # (sniper) order's legs never accept less than its limit (more than its cap)
-        floors = leg_floors(
-            decision.route,
-            order.slippage_bps,
-            t_out.decimals,
-            limit_price=order.limit_price,
-            max_price=order.max_price,
-        )
-        building = {**decision.as_dict(), "minAmountOut": money(sum(floors, Decimal(0)))}
-        await self._advance(order, S.BUILDING, attempt, building)
-        sends = [
-            await build_leg(self._venues[q.venue], order.id, q, floor, attempt, t_in, t_out)
-            for q, floor in zip(decision.route, floors, strict=True)
-        ]
-        if any(q.expired(self._clock.now_ms()) for q in decision.route):
-            raise QuoteExpiredError("the quote expired before the swap was sent; re-quoting")
-        order.legs.extend(leg for _, _, leg in sends)
-        # persisted before sending: a write-ahead record of every signature
-        await self._advance(order, S.SUBMITTED, attempt, submitted_data(sends))
-        sent = await asyncio.gather(*(send_leg(self._venues, v, tx, leg) for v, tx, leg in sends))
-        order.legs[len(order.legs) - len(sent) :] = sent
-        failed = [leg for leg in sent if leg.state is LegState.FAILED]
-        if unsettled(sent):
-            raise VenueUnavailableError("a sent transaction's outcome is not known yet")
-        if failed:
-            raise failure_of(failed)
+        await self._routes.second_hops(order, attempt, t_out)  # what an earlier hop bought
+        if remaining > 0:
+            if decision is None or remaining != order.amount_in:
+                decision = await self._routes.fresh_route(order, t_in, t_out, remaining)
+            await self._routes.send(order, attempt, decision, remaining, t_in, t_out)
         await self._confirm(order)
-
-    def _check_route(
-        self, order: Order, decision: RoutingDecision, amount: Decimal, t_in: Token, t_out: Token
-    ) -> None:
-        """Send nothing when the route breaks the order's terms: a fired limit or sniper
-        order whose fresh route no longer meets its price (slippage: retried), or a route
-        that moves the price more than the order allows (refused for good)."""
-        if not price_ok(order, decision.amount_out, amount, t_out.decimals):
-            raise SlippageExceededError(price_refusal(order, decision.amount_out, amount))
-        max_bps = order.max_price_impact_bps or self._max_impact_bps
-        check_price_impact(decision, max_bps, amount=amount, token=t_in.symbol)
-
-    async def _fresh_route(
-        self, venues: list[Venue], t_in: Token, t_out: Token, amount: Decimal
-    ) -> RoutingDecision:
-        """A route whose quotes have not expired (an expired quote is never executed)."""
-        for _ in range(MAX_REQUOTES):
-            decision = await route(venues, t_in, t_out, amount, self._quote_timeout_s, self._split)
-            if not any(q.expired(self._clock.now_ms()) for q in decision.route):
-                return decision
-            log.info("quotes for %s->%s expired before use; re-quoting", t_in.symbol, t_out.symbol)
-        raise QuoteExpiredError(f"every quote expired before use ({MAX_REQUOTES} tries)")
 
     async def _advance(
         self, order: Order, status: OrderStatus, attempt: int, data: dict[str, Any] | None = None

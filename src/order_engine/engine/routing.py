@@ -137,26 +137,3 @@ def _split(
         min_leg_fraction=policy.min_leg_fraction,
     )
     return tuple(c.quote(a) for c, a in zip(curves, plan.allocations, strict=True) if a > 0)
-
-
-async def route(
-    venues: Sequence[Venue],
-    t_in: Token,
-    t_out: Token,
-    amount: Decimal,
-    timeout_s: float,
-    policy: SplitPolicy | None = None,
-) -> RoutingDecision:
-    """Fetch, quote and plan; logs the decision with every candidate."""
-    curves, failures = await fetch_curves(venues, t_in, t_out, timeout_s)
-    decision = plan_route(curves, failures, t_in, amount, policy or SplitPolicy())
-    log.info(
-        "route %s %s->%s amount=%s: %s; quotes=%s",
-        decision.dex,
-        t_in.symbol,
-        t_out.symbol,
-        amount,
-        decision.reason,
-        [(q.venue, str(q.amount_out)) for q in decision.candidates],
-    )
-    return decision

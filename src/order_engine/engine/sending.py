@@ -24,12 +24,15 @@ Send = tuple[Venue, SwapTransaction, Leg]
 
 async def build_leg(
     venue: Venue, order_id: str, quote: Quote, floor: Decimal, attempt: int, t_in: Token,
-    t_out: Token,
+    t_out: Token, *, hop: int = 0, via: str | None = None,
 ) -> Send:  # fmt: skip
     tx = await venue.build(
         quote, token_in=t_in, token_out=t_out, min_amount_out=floor, order_id=order_id
     )
-    leg = Leg(venue.name, tx.signature, quote.amount_in, floor, attempt, signed=tx.signed)
+    leg = Leg(
+        venue.name, tx.signature, quote.amount_in, floor, attempt, signed=tx.signed, hop=hop,
+        via=via,
+    )  # fmt: skip
     return venue, tx, leg
 
 

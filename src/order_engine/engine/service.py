@@ -22,9 +22,10 @@ from order_engine.domain.limits import DEFAULT_TIME_IN_FORCE_S, MAX_TIME_IN_FORC
 from order_engine.domain.orders import CANCELLABLE, Order, OrderEvent, OrderStatus
 from order_engine.domain.quotes import RoutingDecision
 from order_engine.domain.tokens import TokenRegistry
+from order_engine.engine.paths import Router, TwoHopPolicy
 from order_engine.engine.ports import Clock, EventBus, JobQueue, OrderStore, Page
 from order_engine.engine.requests import OrderRequest, validate_pair
-from order_engine.engine.routing import SplitPolicy, route
+from order_engine.engine.routing import SplitPolicy
 from order_engine.venues.base import Venue
 
 log = logging.getLogger(__name__)
@@ -88,6 +89,7 @@ class OrderService:
         max_queue_depth: int,
         quote_timeout_s: float,
         split_policy: SplitPolicy | None = None,
+        two_hop_policy: TwoHopPolicy | None = None,
         max_time_in_force_s: int = MAX_TIME_IN_FORCE_S,
         new_id: Callable[[], str] | None = None,
         stream_idle_check_s: float = STREAM_IDLE_CHECK_S,
@@ -97,7 +99,7 @@ class OrderService:
         self._venues, self._clock, self._tokens = venues, clock, tokens
         self._max_depth = max_queue_depth
         self._quote_timeout_s = quote_timeout_s
-        self._split = split_policy or SplitPolicy()
+        self._router = Router(venues, tokens, quote_timeout_s, split_policy, two_hop_policy)
         self._max_time_in_force_s = max_time_in_force_s
         self._new_id = new_id or (lambda: str(uuid.uuid4()))
         self._admitting = 0
@@ -283,7 +285,7 @@ class OrderService:
 
     async def quote(self, token_in: str, token_out: str, amount_in: Decimal) -> RoutingDecision:
         t_in, t_out = validate_pair(self._tokens, token_in, token_out, amount_in)
-        return await route(self._venues, t_in, t_out, amount_in, self._quote_timeout_s, self._split)
+        return await self._router.route(t_in, t_out, amount_in)
 
     async def recover(self) -> int:
         """Put every accepted, unfinished order back on the queue (ids dedupe)."""

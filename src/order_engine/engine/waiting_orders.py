@@ -9,17 +9,19 @@ on the watch queue (job id `watch:TOKEN_IN:TOKEN_OUT`, so one per pair). Every
 `check_interval_s` the watch job fetches every venue's pool state once and prices each
 waiting order of the pair on it (shared re-quotes: a thousand waiting orders cost one round
 trip per venue), expires the ones whose time ran out and puts the ones whose limit is met
-on the order queue, oldest first; the order's own job then routes afresh and executes only
-if its fresh route still pays the limit. No task sleeps per order; the jobs live in the
+on the order queue, oldest first, handing its job the route the round priced (in this
+process: a job run by another worker, or whose quotes expired meanwhile, routes afresh); the
+job executes only if that route still pays the limit. No task sleeps per order; the jobs live in the
 queue and the orders in the store, so a restart of any process resumes them (the recovery
 sweep re-creates the watch job of every pair with waiting orders).
 
 A sniper order waits for `tokenOut`'s pool on its venue (or any venue): when a launch opens
 one, `on_launch` puts the sniper orders waiting for its token on the order queue in the same
 event-loop turn, in submission order; its own job then routes on its venue(s) and executes
-if the price is within its cap, or fails at once with `no_route` when no pool trades its
-pair there (e.g. it pays USDC and the token launched against SOL): no order waits for a pool
-that will not come. The watch job is the fallback that also expires them.
+if the price is within its cap (through SOL or USDC when no pool trades its pair directly,
+e.g. it pays USDC and the token launched against SOL), or fails at once with `no_route`
+when no path exists on its venue(s): no order waits for a pool that will not come. The watch
+job is the fallback that also expires them.
 
 A fired order whose price moved away before it executed (its fresh route no longer pays, or
 its swap reverted on its minimum) goes back to `waiting` (`wait_again`), once every leg it
@@ -49,16 +51,18 @@ from order_engine.domain.limits import price_of, price_ok
 from order_engine.domain.orders import Order, OrderStatus, OrderType
 from order_engine.domain.quotes import RoutingDecision
 from order_engine.domain.tokens import TokenRegistry
+from order_engine.engine.paths import Paths, Router, TwoHopPolicy
 from order_engine.engine.ports import Clock, EventBus, Job, JobQueue, OrderStore
-from order_engine.engine.routing import SplitPolicy, fetch_curves, plan_route, route
+from order_engine.engine.routing import SplitPolicy
 from order_engine.engine.service import publish_best_effort
-from order_engine.venues.base import PriceCurve, Venue
+from order_engine.venues.base import Venue
 
 log = logging.getLogger(__name__)
 S = OrderStatus
 WATCH_PREFIX = "watch:"
 PROGRESS_EVERY_S = 30.0  # a waiting order's bestPrice on GET is at most this old
 PAGE_SIZE = 1000  # waiting orders read from the store at a time (a round reads every page)
+MAX_FIRED = 10_000  # routes handed from rounds to fired jobs kept at most (oldest dropped)
 
 
 def watch_key(token_in: str, token_out: str) -> str:
@@ -91,6 +95,7 @@ class WaitingOrders:
         check_interval_s: float,
         quote_timeout_s: float,
         split_policy: SplitPolicy | None = None,
+        two_hop_policy: TwoHopPolicy | None = None,
         progress_every_s: float = PROGRESS_EVERY_S,
         page_size: int = PAGE_SIZE,
     ) -> None:
@@ -100,8 +105,9 @@ class WaitingOrders:
         self._bus, self._venues, self._clock = bus, list(venues), clock
         self._tokens = tokens
         self._interval = check_interval_s
-        self._quote_timeout_s = quote_timeout_s
-        self._split = split_policy or SplitPolicy()
+        self._router = Router(venues, tokens, quote_timeout_s, split_policy, two_hop_policy)
+        # the route a watch round fired an order on, for its job (this process's only)
+        self._fired: dict[str, RoutingDecision] = {}
 
     async def check(self, order: Order) -> RoutingDecision | None:
         """An order's own check (its job): expire it, or record the price and either return
@@ -110,7 +116,9 @@ class WaitingOrders:
         if order.expired(now):
             await self.expire(order)
             return None
-        decision = await self._route_now(order)
+        decision = self._fired.pop(order.id, None)
+        if decision is None or any(q.expired(now) for q in decision.hops):
+            decision = await self._route_now(order)  # not fired by a round here, or stale
         if decision is not None:
             order.best_price, order.checked_ms = price_of(decision.amount_out, order.amount_in), now
         await self._record_check(order)
@@ -126,13 +134,8 @@ class WaitingOrders:
         try:
             t_in = self._tokens.find(order.token_in, field="tokenIn")
             t_out = self._tokens.find(order.token_out, field="tokenOut")
-            return await route(
-                venues_for(self._venues, order),
-                t_in,
-                t_out,
-                order.amount_in,
-                self._quote_timeout_s,
-                self._split,
+            return await self._router.route(
+                t_in, t_out, order.amount_in, venues_for(self._venues, order)
             )
         except UnknownTokenError as exc:
             if order.type is not OrderType.SNIPER:
@@ -209,10 +212,10 @@ class WaitingOrders:
         orders still wait. Every waiting order of the pair is priced, page by page, on the
         pool states fetched once for the round."""
         token_in, token_out = pair_of(job.order_id)
-        market: tuple[list[PriceCurve], dict[str, str], int] | None = None
+        market: tuple[Paths | None, int] | None = None
         async for page in self._pages(token_in, token_out):
             if market is None:  # fetched once, when some order waits
-                market = (*await self._curves(token_in, token_out), self._clock.now_ms())
+                market = (await self._paths(token_in, token_out), self._clock.now_ms())
             for order in page:
                 await self._check_in_round(order, *market)
         return None if market is None else self._interval
@@ -226,14 +229,15 @@ class WaitingOrders:
                 return
             after = (page[-1].created_ms, page[-1].id)
 
-    async def _check_in_round(
-        self, order: Order, curves: list[PriceCurve], failures: dict[str, str], now: int
-    ) -> None:
+    async def _check_in_round(self, order: Order, paths: Paths | None, now: int) -> None:
         if order.expired(now):
             await self.expire(order)
             return
-        decision = self._round_route(order, curves, failures)
+        decision = self._round_route(order, paths)
         if decision is not None and self._ready(order, decision):
+            if len(self._fired) >= MAX_FIRED:
+                self._fired.pop(next(iter(self._fired)))  # the oldest: its job fetches again
+            self._fired[order.id] = decision
             await self._fire(order)
         elif decision is not None:
             await self._record_progress(order, decision, now)
@@ -247,27 +251,22 @@ class WaitingOrders:
         with suppress(ConcurrentUpdateError):  # it moved on meanwhile: nothing to record
             await self._store.save_details(order)
 
-    async def _curves(
-        self, token_in: str, token_out: str
-    ) -> tuple[list[PriceCurve], dict[str, str]]:
-        """Every venue's pool for the pair, fetched once for the round (none yet: empty)."""
+    async def _paths(self, token_in: str, token_out: str) -> Paths | None:
+        """Every venue's pools for the pair (direct and through SOL or USDC), fetched once
+        for the round (None: no pool trades it yet)."""
         try:
             t_in = self._tokens.find(token_in, field="tokenIn")
             t_out = self._tokens.find(token_out, field="tokenOut")
-            return await fetch_curves(self._venues, t_in, t_out, self._quote_timeout_s)
+            return await self._router.paths(t_in, t_out)
         except (UnknownTokenError, ExecutionError):
-            return [], {}
-
-    def _round_route(
-        self, order: Order, curves: list[PriceCurve], failures: dict[str, str]
-    ) -> RoutingDecision | None:
-        """The order's route on this round's curves (its venue's, for a sniper), if any."""
-        usable = [c for c in curves if order.venue in (None, c.venue)]
-        if not usable:
             return None
-        t_in = self._tokens.find(order.token_in, field="tokenIn")
+
+    def _round_route(self, order: Order, paths: Paths | None) -> RoutingDecision | None:
+        """The order's route on this round's pools (its venue's, for a sniper), if any."""
+        if paths is None or paths.only(order.venue).empty:
+            return None
         try:
-            return plan_route(usable, failures, t_in, order.amount_in, self._split)
+            return self._router.plan(paths, order.amount_in, venue=order.venue)
         except ExecutionError:
             return None
 
@@ -290,6 +289,7 @@ class WaitingOrders:
         try:
             await self._queue.enqueue(order.id)
         except CapacityError:
+            self._fired.pop(order.id, None)
             log.warning("order %s: the order queue is full; next round", order.id)
         else:
             log.info("%s order %s: ready; executing", order.type, order.id)
