@@ -6,6 +6,8 @@ STAMP := $(VENV)/.installed
 
 .PHONY: install run test lint format typecheck imports check bench bench-quality clean
 
+NEWMAN := tests/postman/node_modules/.bin/newman
+
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) on PATH (or make PYTHON=/path/to/python3.11)"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -13,12 +15,20 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
-install: $(STAMP)
+# newman, pinned by tests/postman/package-lock.json, runs postman_collection.json in the
+# tests (tests/e2e/test_postman_e2e.py). Without npm that test skips (CI_REQUIRE_SERVICES=1
+# makes it fail), so a missing npm only says so here.
+$(NEWMAN): tests/postman/package.json tests/postman/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+		npm ci --prefix tests/postman --no-audit --no-fund --loglevel=error && touch $(NEWMAN); \
+	else echo "npm not found: the Postman collection test will skip"; fi
+
+install: $(STAMP) $(NEWMAN)
 
 run: $(STAMP)  ## install and start the engine (embedded: SQLite + in-process queue)
 	$(BIN)/order-engine serve
 
-test: $(STAMP)  ## install and run the whole test suite
+test: $(STAMP) $(NEWMAN)  ## install and run the whole test suite
 	$(BIN)/pytest
 
 lint: $(STAMP)
@@ -44,4 +54,4 @@ bench-quality: $(STAMP)  ## the router's output vs the best single venue and a b
 	$(BIN)/python -m bench.bench_execution_quality
 
 clean:
-	rm -rf $(VENV) data .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) data .mypy_cache .ruff_cache .pytest_cache tests/postman/node_modules
