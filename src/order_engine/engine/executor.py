@@ -10,9 +10,7 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from decimal import Decimal
-from typing import Any
 
-from order_engine.domain.amounts import money
 from order_engine.domain.errors import (
     ChainUnavailableError,
     ConcurrentUpdateError,
@@ -24,6 +22,7 @@ from order_engine.domain.errors import (
     SlippageExceededError,
     VenueUnavailableError,
 )
+from order_engine.domain.event_payloads import Building, EventPayload, Routing, Submitted
 from order_engine.domain.impact import DEFAULT_MAX_PRICE_IMPACT_BPS, check_price_impact
 from order_engine.domain.legs import LegState, unfilled, unsettled
 from order_engine.domain.limits import leg_floors, price_ok, price_refusal, waits_again
@@ -34,7 +33,7 @@ from order_engine.engine.outages import OutageWaits
 from order_engine.engine.ports import Clock, EventBus, Job, OrderStore
 from order_engine.engine.retry import RetryPolicy
 from order_engine.engine.routing import SplitPolicy, route
-from order_engine.engine.sending import build_leg, send_leg, submitted_data
+from order_engine.engine.sending import build_leg, send_leg, submitted
 from order_engine.engine.service import publish_best_effort
 from order_engine.engine.settlement import (
     failure_of,
@@ -218,7 +217,7 @@ class OrderExecutor:
         if remaining <= 0:
             await self._confirm(order)
             return
-        await self._advance(order, S.ROUTING, attempt)
+        await self._advance(order, Routing(), attempt)
         t_in = self._tokens.find(order.token_in, field="tokenIn")
         t_out = self._tokens.find(order.token_out, field="tokenOut")
         if decision is None or remaining != order.amount_in:
@@ -235,8 +234,7 @@ class OrderExecutor:
             limit_price=order.limit_price,
             max_price=order.max_price,
         )
-        building = {**decision.as_dict(), "minAmountOut": money(sum(floors, Decimal(0)))}
-        await self._advance(order, S.BUILDING, attempt, building)
+        await self._advance(order, Building(decision, sum(floors, Decimal(0))), attempt)
         sends = [
             await build_leg(self._venues[q.venue], order.id, q, floor, attempt, t_in, t_out)
             for q, floor in zip(decision.route, floors, strict=True)
@@ -245,7 +243,7 @@ class OrderExecutor:
             raise QuoteExpiredError("the quote expired before the swap was sent; re-quoting")
         order.legs.extend(leg for _, _, leg in sends)
         # persisted before sending: a write-ahead record of every signature
-        await self._advance(order, S.SUBMITTED, attempt, submitted_data(sends))
+        await self._advance(order, submitted(sends), attempt)
         sent = await asyncio.gather(*(send_leg(self._venues, v, tx, leg) for v, tx, leg in sends))
         order.legs[len(order.legs) - len(sent) :] = sent
         failed = [leg for leg in sent if leg.state is LegState.FAILED]
@@ -277,19 +275,17 @@ class OrderExecutor:
             log.info("quotes for %s->%s expired before use; re-quoting", t_in.symbol, t_out.symbol)
         raise QuoteExpiredError(f"every quote expired before use ({MAX_REQUOTES} tries)")
 
-    async def _advance(
-        self, order: Order, status: OrderStatus, attempt: int, data: dict[str, Any] | None = None
-    ) -> None:
-        """Emit `status` unless an earlier attempt already did; then only save details."""
+    async def _advance(self, order: Order, payload: EventPayload, attempt: int) -> None:
+        """Emit `payload` unless an earlier attempt already sent its status; then only save
+        details."""
+        status = payload.status
         if order.status is status or _sent_before(order.status, status):
             order.attempt = attempt
-            if status is S.SUBMITTED:  # the new transaction's signature, before sending
-                order.note_submission(data)
+            if isinstance(payload, Submitted):  # the new transaction's signature, before sending
+                order.note_submission(payload)
                 await self._store.save_details(order)
             return
-        await self._emit(
-            order, order.apply(status, ts_ms=self._clock.now_ms(), attempt=attempt, data=data)
-        )
+        await self._emit(order, order.apply(payload, ts_ms=self._clock.now_ms(), attempt=attempt))
 
     async def _confirm(self, order: Order) -> None:
         await self._emit(order, order.confirm_fill(ts_ms=self._clock.now_ms()))
