@@ -1,7 +1,8 @@
 """What the API answers, as models for `/openapi.json`: every success body and the one
 error shape, with the statuses each endpoint can give. The handlers build their bodies
 as plain dicts (orjson is the hot path); the tests hold the two together by checking
-live answers against this schema (Schemathesis) and the model of each order view.
+live answers against this schema (Schemathesis) and the model of each order view and
+event. The events, one model per status, are in `api.event_models`.
 
 Money is a decimal string in positional notation; ids are UUIDs; times are ISO 8601 with
 milliseconds (`createdAt`) or epoch milliseconds (`tsMs`).
@@ -55,6 +56,8 @@ class Accepted(BaseModel):
 
 
 class AttemptError(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     code: str
     message: str
     attempt: int
@@ -62,6 +65,8 @@ class AttemptError(BaseModel):
 
 
 class Failure(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     code: str
     message: str
 
@@ -128,24 +133,6 @@ class OrderView(BaseModel):
 class OrderPage(BaseModel):
     items: list[OrderView]
     nextCursor: str | None = Field(description="pass as `cursor` for the next page")
-
-
-class EventView(BaseModel):
-    """One lifecycle event; each status adds its own fields (e.g. `submitted`: txHash,
-    dex, legs; `confirmed`: amountOut, executedPrice; `failed`: error)."""
-
-    model_config = ConfigDict(extra="allow")
-
-    orderId: str = Field(json_schema_extra={"format": "uuid"})
-    seq: int
-    status: Status
-    tsMs: int
-    attempt: int
-
-
-class OrderEvents(BaseModel):
-    orderId: str
-    events: list[EventView]
 
 
 class VenueQuote(BaseModel):
