@@ -21,6 +21,7 @@ from order_engine.domain.errors import (
 from order_engine.domain.legs import Leg
 from order_engine.domain.orders import Order, OrderError, OrderEvent, OrderStatus, OrderType
 from order_engine.engine.ports import OrderStore
+from tests.event_samples import payload_for, with_data
 
 S = OrderStatus
 T0 = 1_700_000_000_000
@@ -54,7 +55,7 @@ async def stored(store: OrderStore, created_ms: int = T0, **kwargs: object) -> O
 async def advance(store: OrderStore, order: Order, *statuses: OrderStatus) -> list[OrderEvent]:
     events = []
     for status in statuses:
-        event = order.apply(status, ts_ms=order.updated_ms + 1)
+        event = order.apply(payload_for(status), ts_ms=order.updated_ms + 1)
         await store.append(order, event)
         events.append(event)
     return events
@@ -129,10 +130,10 @@ async def test_events_come_in_order_and_resume_after(order_store: OrderStore) ->
 async def test_stale_append_raises_and_writes_nothing(order_store: OrderStore) -> None:
     order = await stored(order_store)
     winner, loser = await order_store.get(order.id), await order_store.get(order.id)
-    won = winner.apply(S.ROUTING, ts_ms=T0 + 1, data={"who": "winner"})
+    won = with_data(winner.apply(payload_for(S.ROUTING), ts_ms=T0 + 1), {"who": "winner"})
     await order_store.append(winner, won)
 
-    lost = loser.apply(S.ROUTING, ts_ms=T0 + 2, attempt=2, data={"who": "loser"})
+    lost = with_data(loser.apply(payload_for(S.ROUTING), ts_ms=T0 + 2, attempt=2), {"who": "loser"})
     with pytest.raises(ConcurrentUpdateError):
         await order_store.append(loser, lost)
 
@@ -157,7 +158,7 @@ async def test_writes_to_an_unknown_order_raise_not_found(order_store: OrderStor
     ghost = new_order()
     ghost.start()
     with pytest.raises(OrderNotFoundError):
-        await order_store.append(ghost, ghost.apply(S.ROUTING, ts_ms=T0 + 1))
+        await order_store.append(ghost, ghost.apply(payload_for(S.ROUTING), ts_ms=T0 + 1))
     with pytest.raises(OrderNotFoundError):
         await order_store.save_details(ghost)
     assert await events_of(order_store, ghost.id) == []
@@ -209,7 +210,10 @@ async def test_racing_creates_with_one_key_admit_one(order_store: OrderStore) ->
 async def test_racing_appends_admit_exactly_one(order_store: OrderStore) -> None:
     order = await stored(order_store)
     copies = [await order_store.get(order.id) for _ in range(10)]
-    events = [c.apply(S.ROUTING, ts_ms=T0 + 1, data={"n": i}) for i, c in enumerate(copies)]
+    events = [
+        with_data(c.apply(payload_for(S.ROUTING), ts_ms=T0 + 1), {"n": i})
+        for i, c in enumerate(copies)
+    ]
     results = await asyncio.gather(
         *(order_store.append(c, e) for c, e in zip(copies, events, strict=True)),
         return_exceptions=True,
@@ -360,7 +364,7 @@ async def test_event_data_round_trips(order_store: OrderStore) -> None:
         "unavailable": {},
         "nested": {"deep": {"list": ["a", "b"], "flag": True, "n": 3, "none": None}},
     }
-    event = order.apply(S.ROUTING, ts_ms=T0 + 1, attempt=1, data=data)
+    event = with_data(order.apply(payload_for(S.ROUTING), ts_ms=T0 + 1, attempt=1), data)
     await order_store.append(order, event)
     assert (await events_of(order_store, order.id, after=1)) == [event]
 

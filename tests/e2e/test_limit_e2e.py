@@ -8,6 +8,7 @@ from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
+from order_engine.api.event_models import EVENT
 from tests.e2e.harness import assert_lifecycle, running_engine, statuses
 
 D = Decimal
@@ -89,6 +90,7 @@ async def test_a_fired_limit_order_whose_price_moved_away_waits_again(tmp_path: 
         again = got.index("waiting", 2)
         assert got[again - 1] in ("routing", "building", "submitted")
         assert "price moved away" in events[again]["reason"]
+        assert EVENT.validate_python(events[again]).model_dump(exclude_unset=True) == events[again]
         assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
     for events in streams:
         if events[-1]["status"] == "confirmed":

@@ -34,6 +34,7 @@ from order_engine.adapters.sql.tables import metadata
 from order_engine.domain.errors import ConcurrentUpdateError
 from order_engine.domain.legs import Leg
 from order_engine.domain.orders import Order, OrderError, OrderStatus
+from tests.event_samples import payload_for, with_data
 from tests.pgdb import fresh_database
 
 T = TypeVar("T")
@@ -200,7 +201,7 @@ async def test_money_is_numeric_and_exact(pg_store: SqlOrderStore) -> None:
     order = new_order("123456789.123456789")
     await pg_store.create(order, order.start())
     for status in (S.ROUTING, S.BUILDING, S.SUBMITTED):
-        await pg_store.append(order, order.apply(status, ts_ms=order.updated_ms + 1))
+        await pg_store.append(order, order.apply(payload_for(status), ts_ms=order.updated_ms + 1))
     leg = Leg("meteora", "tx", order.amount_in, Decimal("1E-9"), 1).landed(Decimal("2.50"))
     order.legs = [leg]
     await pg_store.append(order, order.confirm_fill(ts_ms=T0 + 9))
@@ -238,7 +239,10 @@ async def test_two_processes_racing_on_one_order_admit_one(pg_url: str) -> None:
         order = new_order()
         await stores[0].create(order, order.start())
         copies = [await stores[i % 2].get(order.id) for i in range(6)]
-        events = [c.apply(S.ROUTING, ts_ms=T0 + 1, data={"n": i}) for i, c in enumerate(copies)]
+        events = [
+            with_data(c.apply(payload_for(S.ROUTING), ts_ms=T0 + 1), {"n": i})
+            for i, c in enumerate(copies)
+        ]
         results = await asyncio.gather(
             *(
                 stores[i % 2].append(c, e)
@@ -269,7 +273,7 @@ async def test_batched_updates_write_every_column(
     await asyncio.gather(*(pg_store.create(o, o.start()) for o in orders))
 
     async def fail(order: Order, i: int) -> None:
-        await pg_store.append(order, order.apply(S.ROUTING, ts_ms=T0 + 50))
+        await pg_store.append(order, order.apply(payload_for(S.ROUTING), ts_ms=T0 + 50))
         first = OrderError("venue_unavailable", f"timeout ü {i}", attempt=1, ts_ms=T0 + 51)
         order.record_attempt_error(first)
         order.min_amount_out = Decimal(f"0.{i:09d}")

@@ -25,6 +25,7 @@ from order_engine.bootstrap import migrate_database
 from order_engine.domain.errors import DependencyUnavailableError
 from order_engine.domain.orders import Order, OrderStatus
 from order_engine.settings import Settings
+from tests.event_samples import payload_for
 from tests.pgdb import admin_dsn, fresh_database
 
 T0 = 1_700_000_000_000
@@ -139,7 +140,7 @@ async def test_connections_closed_by_the_server_are_replaced(pg_url: str) -> Non
         await asyncio.sleep(0.05)  # let the client see the sockets close
 
         assert await store.get(order.id) == order
-        await store.append(order, order.apply(OrderStatus.ROUTING, ts_ms=T0 + 1))
+        await store.append(order, order.apply(payload_for(OrderStatus.ROUTING), ts_ms=T0 + 1))
         assert (await store.get(order.id)).seq == 2
     finally:
         await store.close()

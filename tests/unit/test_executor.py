@@ -20,6 +20,7 @@ from order_engine.domain.quotes import minimum_out
 from order_engine.domain.tokens import TokenRegistry
 from order_engine.engine.retry import RetryPolicy
 from order_engine.venues.sim.simulated import simulated_venues
+from tests.event_samples import payload_for
 from tests.unit.fakes import RecordingVenue, Rig, ScriptedVenue
 
 D = Decimal
@@ -281,7 +282,7 @@ async def test_a_job_for_a_terminal_order_touches_no_venue(terminal: OrderStatus
     rig = Rig([raydium, meteora])
     order_id = await rig.new_order()
     order = await rig.store.get(order_id)
-    await rig.store.append(order, order.apply(terminal, ts_ms=rig.clock.now_ms()))
+    await rig.store.append(order, order.apply(payload_for(terminal), ts_ms=rig.clock.now_ms()))
     await rig.executor.handle(rig.job(order_id, 1))
     await rig.executor.handle(rig.job("no-such-order", 1))
     assert raydium.quote_calls == meteora.quote_calls == 0

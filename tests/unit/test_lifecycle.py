@@ -19,6 +19,7 @@ from order_engine.domain.orders import (
     OrderStatus,
     OrderType,
 )
+from tests.event_samples import payload_for
 
 S = OrderStatus
 PATH_TO: dict[OrderStatus, tuple[OrderStatus, ...]] = {
@@ -55,7 +56,7 @@ def order_at(status: OrderStatus) -> Order:
     order = new_order()
     order.start()
     for i, step in enumerate(PATH_TO[status]):
-        order.apply(step, ts_ms=2_000 + i, attempt=1)
+        order.apply(payload_for(step), ts_ms=2_000 + i, attempt=1)
     assert order.status is status
     return order
 
@@ -69,7 +70,7 @@ def test_happy_path_emits_each_status_once_in_order() -> None:
     order = new_order()
     events = [order.start()]
     for i, status in enumerate((S.ROUTING, S.BUILDING, S.SUBMITTED), start=1):
-        events.append(order.apply(status, ts_ms=1_000 + i, attempt=1))
+        events.append(order.apply(payload_for(status), ts_ms=1_000 + i, attempt=1))
     order.legs = [LEG]
     events.append(order.confirm_fill(ts_ms=1_010))
 
@@ -110,7 +111,7 @@ def test_every_move_outside_the_table_is_illegal(source: OrderStatus, target: Or
     order = order_at(source)
     before = (order.status, order.seq, order.updated_ms, order.attempt)
     with pytest.raises(IllegalTransitionError) as caught:
-        order.apply(target, ts_ms=99_000, attempt=7)
+        order.apply(payload_for(target), ts_ms=99_000, attempt=7)
     assert caught.value.code == "illegal_transition"
     assert (order.status, order.seq, order.updated_ms, order.attempt) == before
 
@@ -127,7 +128,7 @@ def test_illegal_list_is_not_trivially_small() -> None:
 def test_nothing_leaves_a_terminal_state(terminal: OrderStatus, target: OrderStatus) -> None:
     order = order_at(terminal)
     with pytest.raises(IllegalTransitionError):
-        order.apply(target, ts_ms=5_000)
+        order.apply(payload_for(target), ts_ms=5_000)
     assert order.status is terminal
 
 
@@ -135,7 +136,7 @@ def test_nothing_leaves_a_terminal_state(terminal: OrderStatus, target: OrderSta
 def test_first_event_must_be_pending(status: OrderStatus) -> None:
     order = new_order()
     with pytest.raises(IllegalTransitionError, match="must start as pending"):
-        order.apply(status, ts_ms=1)
+        order.apply(payload_for(status), ts_ms=1)
     assert (order.seq, order.status) == (0, S.PENDING)
 
 
@@ -149,20 +150,26 @@ def test_start_twice_is_illegal() -> None:
 def test_seq_increments_by_one_and_attempt_sticks_until_changed() -> None:
     order = new_order()
     first = order.start()
-    routing = order.apply(S.ROUTING, ts_ms=2, attempt=2)
-    building = order.apply(S.BUILDING, ts_ms=3)
+    routing = order.apply(payload_for(S.ROUTING), ts_ms=2, attempt=2)
+    building = order.apply(payload_for(S.BUILDING), ts_ms=3)
     assert [first.seq, routing.seq, building.seq] == [1, 2, 3]
     assert order.seq == building.seq
     assert (routing.attempt, building.attempt, order.attempt) == (2, 2, 2)
 
 
-def test_event_data_is_copied() -> None:
-    order = new_order()
-    order.start()
-    data = {"route": "raydium"}
-    event = order.apply(S.ROUTING, ts_ms=2, data=data)
-    data["route"] = "changed"
-    assert event.data == {"route": "raydium"}
+@pytest.mark.parametrize("status", [S.ROUTING, S.BUILDING, S.CANCELLED])
+def test_the_payload_names_the_status_and_the_event_carries_its_wire_form(
+    status: OrderStatus,
+) -> None:
+    order = order_at(S.ROUTING) if status is S.BUILDING else new_order()
+    if status is not S.BUILDING:
+        order.start()
+    payload = payload_for(status)
+    event = order.apply(payload, ts_ms=3)
+    assert (event.status, order.status) == (status, status)
+    assert event.data == payload.as_dict()
+    event.data.clear()  # each event has its own copy
+    assert payload.as_dict() != {} or status is S.ROUTING
 
 
 def test_fail_carries_the_error_and_every_attempt() -> None:
@@ -211,7 +218,7 @@ def test_cancellable_and_terminal_sets() -> None:
     assert frozenset({S.CONFIRMED, S.FAILED, S.CANCELLED, S.EXPIRED}) == TERMINAL
     for status in CANCELLABLE:
         order = order_at(status)
-        assert order.apply(S.CANCELLED, ts_ms=7).is_terminal
+        assert order.apply(payload_for(S.CANCELLED), ts_ms=7).is_terminal
 
 
 def test_order_event_is_terminal_follows_the_table() -> None:
@@ -224,24 +231,24 @@ def test_a_market_order_never_waits_or_expires(status: OrderStatus) -> None:
     order = new_order(OrderType.MARKET)
     order.start()
     with pytest.raises(IllegalTransitionError, match="market order never moves"):
-        order.apply(status, ts_ms=2_000)
+        order.apply(payload_for(status), ts_ms=2_000)
     assert (order.status, order.seq) == (S.PENDING, 1)
 
 
 def test_a_limit_order_waits_then_routes_or_expires() -> None:
     filled = order_at(S.WAITING)
-    assert filled.apply(S.ROUTING, ts_ms=3_000, attempt=1).status is S.ROUTING
+    assert filled.apply(payload_for(S.ROUTING), ts_ms=3_000, attempt=1).status is S.ROUTING
     expired = order_at(S.WAITING)
-    assert expired.apply(S.EXPIRED, ts_ms=3_000).is_terminal
+    assert expired.apply(payload_for(S.EXPIRED), ts_ms=3_000).is_terminal
 
 
 @pytest.mark.parametrize("status", [S.ROUTING, S.BUILDING, S.SUBMITTED])
 def test_a_fired_limit_order_whose_price_moved_away_waits_again(status: OrderStatus) -> None:
     order = order_at(status)
     order.legs = [Leg("raydium", "5sig", Decimal("1.5"), Decimal("222"), 1).failed("x", "y")]
-    event = order.apply(S.WAITING, ts_ms=9_000)
+    event = order.apply(payload_for(S.WAITING), ts_ms=9_000)
     assert (event.status, order.status) == (S.WAITING, S.WAITING)
-    assert order.apply(S.ROUTING, ts_ms=9_001, attempt=2).status is S.ROUTING
+    assert order.apply(payload_for(S.ROUTING), ts_ms=9_001, attempt=2).status is S.ROUTING
 
 
 @pytest.mark.parametrize("status", [S.ROUTING, S.BUILDING, S.SUBMITTED])
@@ -249,9 +256,9 @@ def test_a_market_order_never_goes_back_to_waiting(status: OrderStatus) -> None:
     order = new_order(OrderType.MARKET)
     order.start()
     for i, step in enumerate(PATH_TO[status]):
-        order.apply(step, ts_ms=2_000 + i, attempt=1)
+        order.apply(payload_for(step), ts_ms=2_000 + i, attempt=1)
     with pytest.raises(IllegalTransitionError, match="market order never moves"):
-        order.apply(S.WAITING, ts_ms=9_000)
+        order.apply(payload_for(S.WAITING), ts_ms=9_000)
     assert order.status is status
 
 
@@ -262,5 +269,5 @@ def test_an_order_with_a_sent_or_filled_leg_never_waits_again(leg: Leg) -> None:
     order = order_at(S.SUBMITTED)
     order.legs = [leg]
     with pytest.raises(IllegalTransitionError, match="cannot wait again"):
-        order.apply(S.WAITING, ts_ms=9_000)
+        order.apply(payload_for(S.WAITING), ts_ms=9_000)
     assert order.status is S.SUBMITTED

@@ -22,6 +22,7 @@ from order_engine.domain.orders import Order, OrderError, OrderStatus, OrderType
 from order_engine.engine.ports import Job
 from order_engine.engine.retry import RetryPolicy
 from order_engine.logsetup import JsonFormatter, configure_logging
+from tests.event_samples import payload_for
 
 S = OrderStatus
 
@@ -51,7 +52,7 @@ async def test_a_failed_order_ends_with_one_line_naming_its_reason_attempts_and_
     store = LoggingOrderStore(InMemoryOrderStore())
     order = Order("o-2", "SOL", "USDC", D("1.5"), 50, created_ms=1_000)
     await store.create(order, order.start())
-    await store.append(order, order.apply(S.ROUTING, ts_ms=1_100, attempt=3))
+    await store.append(order, order.apply(payload_for(S.ROUTING), ts_ms=1_100, attempt=3))
     error = OrderError("no_quotes", "no venue answered", attempt=3)
     await store.append(order, order.fail(error, ts_ms=1_350))
     (line,) = order_lines(caplog)
@@ -72,10 +73,10 @@ async def test_a_waiting_order_logs_when_it_fires_and_when_it_expires(
     fired, expired = limit_order("fires"), limit_order("expires")
     for order in (fired, expired):
         await store.create(order, order.start())
-        await store.append(order, order.apply(S.WAITING, ts_ms=1_010))
+        await store.append(order, order.apply(payload_for(S.WAITING), ts_ms=1_010))
     assert order_lines(caplog) == []  # waiting is not news
-    await store.append(fired, fired.apply(S.ROUTING, ts_ms=4_000, attempt=1))
-    await store.append(expired, expired.apply(S.EXPIRED, ts_ms=9_000))
+    await store.append(fired, fired.apply(payload_for(S.ROUTING), ts_ms=4_000, attempt=1))
+    await store.append(expired, expired.apply(payload_for(S.EXPIRED), ts_ms=9_000))
     by_order = {r.fields["orderId"]: r for r in order_lines(caplog)}  # type: ignore[attr-defined]
     assert by_order["fires"].fields["status"] == "fired"  # type: ignore[attr-defined]
     assert "fired" in by_order["fires"].getMessage()

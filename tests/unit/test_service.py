@@ -27,6 +27,7 @@ from order_engine.engine.ports import Job
 from order_engine.engine.requests import OrderRequest
 from order_engine.engine.retry import RetryPolicy
 from order_engine.engine.service import OrderService
+from tests.event_samples import payload_for
 from tests.unit.fakes import Rig, ScriptedVenue
 
 D = Decimal
@@ -265,7 +266,8 @@ async def test_a_stream_resumed_after_the_terminal_event_ends_at_once() -> None:
 async def _advance(store: InMemoryOrderStore, order_id: str, *statuses: OrderStatus) -> None:
     order = await store.get(order_id)
     for status in statuses:
-        await store.append(order, order.apply(status, ts_ms=order.created_ms, attempt=1))
+        event = order.apply(payload_for(status), ts_ms=order.created_ms, attempt=1)
+        await store.append(order, event)
 
 
 async def test_recover_requeues_each_unfinished_order_once() -> None:

@@ -16,6 +16,7 @@ from order_engine.adapters.sql import SqlOrderStore, create_engine, create_sql_s
 from order_engine.adapters.sql.runner import SqliteRunner, Work
 from order_engine.domain.errors import DependencyUnavailableError
 from order_engine.domain.orders import Order, OrderStatus
+from tests.event_samples import payload_for, with_data
 
 T = TypeVar("T")
 
@@ -117,7 +118,7 @@ async def test_concurrent_writes_share_transactions(tmp_path: Path) -> None:
     orders = [new_order(i) for i in range(100)]
     try:
         await asyncio.gather(*(store.create(o, o.start()) for o in orders))
-        events = [o.apply(OrderStatus.ROUTING, ts_ms=o.created_ms + 1) for o in orders]
+        events = [o.apply(payload_for(OrderStatus.ROUTING), ts_ms=o.created_ms + 1) for o in orders]
         await asyncio.gather(*(store.append(o, e) for o, e in zip(orders, events, strict=True)))
         assert runner.writes < 20  # 200 writes, grouped into a few transactions
         assert await store.count() == 100
@@ -140,7 +141,7 @@ async def test_a_bad_write_fails_alone(tmp_path: Path) -> None:
         data: list[dict[str, object]] = [{"i": i} for i in range(5)]
         data.append({"x": object()})
         events = [
-            o.apply(OrderStatus.ROUTING, ts_ms=o.created_ms + 1, data=d)
+            with_data(o.apply(payload_for(OrderStatus.ROUTING), ts_ms=o.created_ms + 1), d)
             for o, d in zip(orders, data, strict=True)
         ]
         results = await asyncio.gather(

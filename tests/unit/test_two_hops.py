@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from order_engine.api.event_models import EVENT
 from order_engine.domain.errors import NoRouteError
 from order_engine.domain.legs import Fill, Leg, LegState, held
 from order_engine.domain.quotes import minimum_out
@@ -134,3 +135,15 @@ def test_what_a_two_hop_route_filled_and_holds() -> None:
     assert fill.dex == "raydium+meteora"
     [left] = held(legs)
     assert (left.via, left.amount, left.bought_with) == ("SOL", D("2.5"), D(5))
+
+
+async def test_two_hop_events_match_the_documented_models() -> None:
+    """Every event of a two-hop order that filled, retried its second hop, or failed
+    holding the intermediate token validates against its status's API model."""
+    for fills in ([], ["0.5"], ["0.5", "0.5", "0.5"]):
+        first, second = bonk_jup(fills=fills)
+        rig = Rig([first, second])
+        order_id = await rig.new_order("BONK", "JUP", "10000000", slippage_bps=100)
+        await rig.run(order_id)
+        for event in await rig.dicts(order_id):
+            EVENT.validate_python(event)

@@ -13,6 +13,7 @@ from order_engine.domain.tokens import TokenRegistry
 from order_engine.engine.ports import Job
 from order_engine.engine.retry import RetryPolicy
 from order_engine.engine.waiting_orders import WaitingOrders, watch_key
+from tests.event_samples import payload_for
 from tests.unit.fakes import FakeClock, ScriptedVenue
 from tests.unit.test_sniper_orders import RecordingQueue
 
@@ -51,7 +52,7 @@ async def add_waiting(store: InMemoryOrderStore, clock: FakeClock, i: int, **kw:
     for name, value in kw.items():
         setattr(order, name, value)
     await store.create(order, order.start())
-    await store.append(order, order.apply(OrderStatus.WAITING, ts_ms=clock.ms))
+    await store.append(order, order.apply(payload_for(OrderStatus.WAITING), ts_ms=clock.ms))
     return order
 
 

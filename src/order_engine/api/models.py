@@ -1,7 +1,8 @@
 """What the API answers, as models for `/openapi.json`: every success body and the one
 error shape, with the statuses each endpoint can give. The handlers build their bodies
 as plain dicts (orjson is the hot path); the tests hold the two together by checking
-live answers against this schema (Schemathesis) and the model of each order view.
+live answers against this schema (Schemathesis) and the model of each order view and
+event. The events, one model per status, are in `api.event_models`.
 
 Money is a decimal string in positional notation; ids are UUIDs; times are ISO 8601 with
 milliseconds (`createdAt`) or epoch milliseconds (`tsMs`).
@@ -55,6 +56,8 @@ class Accepted(BaseModel):
 
 
 class AttemptError(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     code: str
     message: str
     attempt: int
@@ -62,6 +65,8 @@ class AttemptError(BaseModel):
 
 
 class Failure(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     code: str
     message: str
 
@@ -84,6 +89,10 @@ class LegView(BaseModel):
     slot: int | None = Field(default=None, description="chain venues: where it landed")
     fee: int | None = Field(default=None, description="chain venues: lamports")
     computeUnits: int | None = None
+    hop: Literal[1, 2] | None = Field(
+        default=None, description="a two-hop route: 1 sells tokenIn for `via`, 2 `via` for tokenOut"
+    )
+    via: str | None = Field(default=None, description="a two-hop route's intermediate token")
 
 
 class OrderView(BaseModel):
@@ -130,26 +139,10 @@ class OrderPage(BaseModel):
     nextCursor: str | None = Field(description="pass as `cursor` for the next page")
 
 
-class EventView(BaseModel):
-    """One lifecycle event; each status adds its own fields (e.g. `submitted`: txHash,
-    dex, legs; `confirmed`: amountOut, executedPrice; `failed`: error)."""
-
-    model_config = ConfigDict(extra="allow")
-
-    orderId: str = Field(json_schema_extra={"format": "uuid"})
-    seq: int
-    status: Status
-    tsMs: int
-    attempt: int
-
-
-class OrderEvents(BaseModel):
-    orderId: str
-    events: list[EventView]
-
-
 class VenueQuote(BaseModel):
     venue: str
+    tokenIn: str
+    tokenOut: str
     price: Money
     fee: Money
     amountOut: Money
@@ -162,6 +155,8 @@ class VenueQuote(BaseModel):
 
 class RouteLeg(BaseModel):
     venue: str
+    tokenIn: str
+    tokenOut: str
     amountIn: Money
     amountOut: Money
     minAmountOut: Money
@@ -181,7 +176,10 @@ class QuoteView(BaseModel):
     route: list[RouteLeg]
     quotes: list[VenueQuote]
     unavailable: dict[str, str] = Field(description="venue -> why it gave no quote")
-    minAmountOut: Money
+    minAmountOut: Money = Field(description="the least the whole route may deliver")
+    via: str | None = Field(
+        default=None, description="a two-hop route: the intermediate token (SOL or USDC)"
+    )
 
 
 class LaunchView(BaseModel):

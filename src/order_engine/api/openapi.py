@@ -61,7 +61,37 @@ def truthful(schema: dict[str, Any]) -> dict[str, Any]:
         body = order_body_schema()
         components.update(body.pop("$defs"))
         submit["requestBody"]["content"]["application/json"]["schema"] = body
+    _name_the_event(schema)
     return schema
+
+
+EVENT_REF = {"$ref": "#/components/schemas/OrderEvent"}
+# OpenAPI 3.1 has no schema for a stream's messages (3.2's `itemSchema`): an extension
+STREAM_ITEM = "x-item-schema"
+
+
+def _name_the_event(schema: dict[str, Any]) -> None:
+    """The events, one schema per status told apart by `status`, as one component,
+    `OrderEvent`: the items of the events endpoint's JSON, each Server-Sent Event's `data`
+    and each WebSocket message."""
+    components = schema["components"]["schemas"]
+    events = components.get("OrderEvents", {}).get("properties", {}).get("events")
+    if events is None:
+        return
+    components["OrderEvent"] = {
+        "description": "One lifecycle event: the fields every event carries and those of "
+        "its status (one schema per status, chosen by `status`).",
+        **events["items"],
+    }
+    events["items"] = EVENT_REF
+    paths = schema.get("paths", {})
+    listing = paths.get("/api/orders/{order_id}/events", {}).get("get", {})
+    sse = listing.get("responses", {}).get("200", {}).get("content", {})
+    if "text/event-stream" in sse:
+        sse["text/event-stream"][STREAM_ITEM] = EVENT_REF
+    socket = paths.get("/api/orders/execute", {}).get("get")
+    if socket is not None:
+        socket[STREAM_ITEM] = EVENT_REF
 
 
 # The order request, one schema per order type (the parser, `ExecuteOrderBody`, takes the

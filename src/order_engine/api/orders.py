@@ -10,12 +10,12 @@ from fastapi.responses import Response
 
 from order_engine.api.context import ApiContext, context_dependency, context_of
 from order_engine.api.errors import HttpError, error_response
+from order_engine.api.event_models import OrderEvents
 from order_engine.api.jsonbody import check_json_request, read_body
 from order_engine.api.jsonresp import JsonResponse
 from order_engine.api.models import (
     DOCUMENTED,
     Accepted,
-    OrderEvents,
     OrderPage,
     OrderView,
     QuoteView,
@@ -109,7 +109,10 @@ async def submit_response(ctx: ApiContext, request: Request) -> Response:
     status_code=426,
     response_class=DOCUMENTED,
     responses=errors(426),
-    description="A WebSocket (see the README); a plain GET is answered 426.",
+    description="A WebSocket (see the README); a plain GET is answered 426. With `Upgrade: "
+    "websocket` and `?orderId=…` (optionally `&after=SEQ`), each message is one `OrderEvent` "
+    "as JSON (`x-item-schema`): every event so far, then live ones; the socket closes with "
+    "1000 after the terminal event.",
 )
 async def execute_stream_needs_upgrade() -> Response:
     raise HttpError(
@@ -166,7 +169,11 @@ async def list_orders(
     response_model=OrderEvents,
     response_class=DOCUMENTED,
     responses={
-        200: {"content": {"text/event-stream": {"schema": {"type": "string"}}}},
+        200: {
+            "description": "The events. As Server-Sent Events: `id` is the seq, `event` the "
+            "status and `data` one `OrderEvent` as JSON (`x-item-schema`).",
+            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+        },
         **errors(404, 422, 503),
     },
     summary="The order's events (JSON, or Server-Sent Events with Accept: text/event-stream)",

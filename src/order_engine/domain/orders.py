@@ -1,7 +1,8 @@
 """The order aggregate and its lifecycle table.
 
-`Order.apply` is the one door into the lifecycle: it checks the table, updates the
-aggregate and returns the event to persist and publish. Illegal moves raise
+`Order.apply` is the one door into the lifecycle: it takes the event's typed payload (one
+per status, `domain.event_payloads`, whose class names the status), checks the table,
+updates the aggregate and returns the event to persist and publish. Illegal moves raise
 `IllegalTransitionError`.
 """
 
@@ -14,20 +15,31 @@ from typing import Any
 
 from order_engine.domain.amounts import money
 from order_engine.domain.errors import IllegalTransitionError
-from order_engine.domain.legs import PRICE_PLACES, Fill, Leg, Receipt, held, landed, unsettled
-from order_engine.domain.quotes import plain, quantize
+from order_engine.domain.event_payloads import (
+    Confirmed,
+    EventPayload,
+    Failed,
+    Pending,
+    Submitted,
+    in_convention,
+    legs_view,
+)
+from order_engine.domain.legs import Fill, Leg, Receipt, landed, unsettled
+from order_engine.domain.status import OrderError, OrderStatus
 
-
-class OrderStatus(StrEnum):
-    PENDING = "pending"
-    WAITING = "waiting"  # a limit order waiting for its price
-    ROUTING = "routing"
-    BUILDING = "building"
-    SUBMITTED = "submitted"
-    CONFIRMED = "confirmed"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-    EXPIRED = "expired"  # a waiting order whose time in force ran out
+__all__ = [
+    "CANCELLABLE",
+    "NOT_RUNNABLE",
+    "TERMINAL",
+    "TRANSITIONS",
+    "WAITING_ONLY",
+    "Execution",
+    "Order",
+    "OrderError",
+    "OrderEvent",
+    "OrderStatus",
+    "OrderType",
+]
 
 
 class OrderType(StrEnum):
@@ -65,33 +77,6 @@ CANCELLABLE: frozenset[OrderStatus] = frozenset(
 
 
 @dataclass(frozen=True, slots=True)
-class OrderError:
-    """Why an attempt (or the order) failed: a stable code and a human message."""
-
-    code: str
-    message: str
-    attempt: int = 0
-    ts_ms: int = 0
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "code": self.code,
-            "message": self.message,
-            "attempt": self.attempt,
-            "tsMs": self.ts_ms,
-        }
-
-    @classmethod
-    def from_dict(cls, raw: dict[str, Any]) -> OrderError:
-        return cls(
-            str(raw["code"]),
-            str(raw["message"]),
-            int(raw.get("attempt", 0)),
-            int(raw.get("tsMs", 0)),
-        )
-
-
-@dataclass(frozen=True, slots=True)
 class Execution:
     """What a confirmed swap delivered (`receipt`: where and at what cost, on a chain)."""
 
@@ -104,7 +89,8 @@ class Execution:
 
 @dataclass(frozen=True, slots=True)
 class OrderEvent:
-    """One lifecycle step. `seq` is 1, 2, 3... per order; `data` holds status details."""
+    """One lifecycle step. `seq` is 1, 2, 3... per order; `data` holds status details: its
+    payload's `as_dict()` (`domain.event_payloads`), the form stored and sent."""
 
     order_id: str
     seq: int
@@ -176,33 +162,26 @@ class Order:
     def fill(self) -> Fill:
         return Fill.of(self.legs)
 
+    @property
+    def prices_inverted(self) -> bool:
+        """A sniper order's prices, like its `maxPrice`, are what one tokenOut costs in
+        tokenIn; every other order's are tokenOut per tokenIn."""
+        return self.type is OrderType.SNIPER
+
     def shown_price(self, price: Decimal | None) -> str | None:
         """`price` (as computed: tokenOut per tokenIn, after fees) in the order's one
-        convention: a sniper order's prices, like its `maxPrice`, are what one tokenOut
-        costs in tokenIn; every other order's are tokenOut per tokenIn."""
+        convention (`prices_inverted`)."""
         if price is None:
             return None
-        if self.type is OrderType.SNIPER and price > 0:
-            price = quantize(1 / price, PRICE_PLACES)
-        return money(price)
+        return money(in_convention(price, self.prices_inverted))
 
     def legs_view(self) -> list[dict[str, Any]]:
         """Every leg as the API shows it, its `executedPrice` in the order's convention."""
-        views = [leg.as_dict() for leg in self.legs]
-        for view, leg in zip(views, self.legs, strict=True):
-            if "executedPrice" in view and not leg.hop:  # a hop's price is in its own pair
-                view["executedPrice"] = self.shown_price(leg.executed_price)
-        return views
+        return legs_view(self.legs, inverted=self.prices_inverted)
 
-    def apply(
-        self,
-        status: OrderStatus,
-        *,
-        ts_ms: int,
-        attempt: int | None = None,
-        data: dict[str, Any] | None = None,
-    ) -> OrderEvent:
-        """Move to `status` if the lifecycle table allows it; return the event."""
+    def apply(self, payload: EventPayload, *, ts_ms: int, attempt: int | None = None) -> OrderEvent:
+        """Move to `payload.status` if the lifecycle table allows it; return the event."""
+        status = payload.status
         first = self.seq == 0
         if first and status is not OrderStatus.PENDING:
             raise IllegalTransitionError(f"order {self.id} must start as pending, not {status}")
@@ -217,22 +196,21 @@ class Order:
                 f"order {self.id} cannot wait again: a transaction it sent is not settled "
                 "or has landed"
             )
-        if status is OrderStatus.SUBMITTED:
-            self.note_submission(data)
+        if isinstance(payload, Submitted):
+            self.note_submission(payload)
         self.status = status
         self.seq += 1
         self.updated_ms = ts_ms
         if attempt is not None:
             self.attempt = attempt
-        return OrderEvent(self.id, self.seq, status, ts_ms, self.attempt, dict(data or {}))
+        return OrderEvent(self.id, self.seq, status, ts_ms, self.attempt, payload.as_dict())
 
-    def note_submission(self, data: dict[str, Any] | None) -> None:
+    def note_submission(self, submitted: Submitted) -> None:
         """Where the route was sent (a `submitted` event's `dex` and first `txHash`)."""
-        if data and "txHash" in data:
-            self.dex, self.tx_hash = data.get("dex"), data["txHash"]
+        self.dex, self.tx_hash = submitted.dex, submitted.tx_hash
 
     def start(self) -> OrderEvent:
-        return self.apply(OrderStatus.PENDING, ts_ms=self.created_ms, attempt=0)
+        return self.apply(Pending(), ts_ms=self.created_ms, attempt=0)
 
     def record_attempt_error(self, error: OrderError) -> None:
         self.attempt_errors.append(error)
@@ -246,40 +224,21 @@ class Order:
         self.dex, self.tx_hash = fill.dex, fill.route[0].tx_hash
         self.executed_price, self.amount_out = fill.executed_price, fill.amount_out
         self.min_amount_out = fill.min_amount_out  # the executed transactions' floors
-        partial = fill.amount_in < self.amount_in
-        data: dict[str, Any] = {
-            "txHash": self.tx_hash,
-            "dex": self.dex,
-            "executedPrice": self.shown_price(self.executed_price),
-            "amountOut": money(self.amount_out),
-            "minAmountOut": money(self.min_amount_out),
-            "filledAmountIn": plain(fill.amount_in),
-            "partial": partial,
-            "legs": self.legs_view(),
-        }
-        if partial:
-            data["unfilledAmountIn"] = plain(self.amount_in - fill.amount_in)
-        data.update(self._held_view())
-        return self.apply(OrderStatus.CONFIRMED, ts_ms=ts_ms, data=data)
-
-    def _held_view(self) -> dict[str, Any]:
-        """What a two-hop route left in its intermediate token (its second hop did not
-        sell it all), if anything: the wallet holds it."""
-        left = held(self.legs)
-        if not left:
-            return {}
-        return {"held": [{"token": h.via, "amount": money(h.amount)} for h in left]}
+        confirmed = Confirmed(
+            tx_hash=self.tx_hash,
+            dex=self.dex,
+            executed_price=self.executed_price,
+            amount_out=self.amount_out,
+            min_amount_out=self.min_amount_out,
+            filled_amount_in=fill.amount_in,
+            unfilled_amount_in=self.amount_in - fill.amount_in,
+            legs=tuple(self.legs),
+            prices_inverted=self.prices_inverted,
+        )
+        return self.apply(confirmed, ts_ms=ts_ms)
 
     def fail(self, error: OrderError, *, ts_ms: int) -> OrderEvent:
-        event = self.apply(
-            OrderStatus.FAILED,
-            ts_ms=ts_ms,
-            data={
-                "error": {"code": error.code, "message": error.message},
-                "attempts": [e.as_dict() for e in self.attempt_errors],
-                **({"legs": self.legs_view()} if self.legs else {}),
-                **self._held_view(),
-            },
-        )
+        failed = Failed(error, tuple(self.attempt_errors), tuple(self.legs), self.prices_inverted)
+        event = self.apply(failed, ts_ms=ts_ms)
         self.error = error
         return event

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import Any
 
 from order_engine.domain.errors import (
     ChainUnavailableError,
@@ -18,6 +17,7 @@ from order_engine.domain.errors import (
     OrderNotFoundError,
     PermanentExecutionError,
 )
+from order_engine.domain.event_payloads import EventPayload, Routing, Submitted
 from order_engine.domain.impact import DEFAULT_MAX_PRICE_IMPACT_BPS
 from order_engine.domain.legs import held, unfilled, unsettled
 from order_engine.domain.limits import (
@@ -216,7 +216,7 @@ class OrderExecutor:
         if remaining <= 0 and not held(order.legs):
             await self._confirm(order)
             return
-        await self._advance(order, S.ROUTING, attempt)
+        await self._advance(order, Routing(), attempt)
         t_in = self._tokens.find(order.token_in, field="tokenIn")
         t_out = self._tokens.find(order.token_out, field="tokenOut")
         await self._routes.second_hops(order, attempt, t_out)  # what an earlier hop bought
@@ -226,19 +226,17 @@ class OrderExecutor:
             await self._routes.send(order, attempt, decision, remaining, t_in, t_out)
         await self._confirm(order)
 
-    async def _advance(
-        self, order: Order, status: OrderStatus, attempt: int, data: dict[str, Any] | None = None
-    ) -> None:
-        """Emit `status` unless an earlier attempt already did; then only save details."""
+    async def _advance(self, order: Order, payload: EventPayload, attempt: int) -> None:
+        """Emit `payload` unless an earlier attempt already sent its status; then only save
+        details."""
+        status = payload.status
         if order.status is status or _sent_before(order.status, status):
             order.attempt = attempt
-            if status is S.SUBMITTED:  # the new transaction's signature, before sending
-                order.note_submission(data)
+            if isinstance(payload, Submitted):  # the new transaction's signature, before sending
+                order.note_submission(payload)
                 await self._store.save_details(order)
             return
-        await self._emit(
-            order, order.apply(status, ts_ms=self._clock.now_ms(), attempt=attempt, data=data)
-        )
+        await self._emit(order, order.apply(payload, ts_ms=self._clock.now_ms(), attempt=attempt))
 
     async def _confirm(self, order: Order) -> None:
         await self._emit(order, order.confirm_fill(ts_ms=self._clock.now_ms()))

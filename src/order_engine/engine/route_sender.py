@@ -10,7 +10,6 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from decimal import Decimal
-from typing import Any
 
 from order_engine.domain.amounts import money
 from order_engine.domain.errors import (
@@ -18,6 +17,7 @@ from order_engine.domain.errors import (
     SlippageExceededError,
     VenueUnavailableError,
 )
+from order_engine.domain.event_payloads import Building, EventPayload
 from order_engine.domain.impact import check_price_impact
 from order_engine.domain.legs import LegState, held, unsettled
 from order_engine.domain.limits import (
@@ -32,7 +32,7 @@ from order_engine.domain.quotes import RoutingDecision
 from order_engine.domain.tokens import Token, TokenRegistry
 from order_engine.engine.paths import Router
 from order_engine.engine.ports import Clock
-from order_engine.engine.sending import build_leg, send_leg, submitted_data
+from order_engine.engine.sending import build_leg, send_leg, submitted
 from order_engine.engine.settlement import failure_of
 from order_engine.engine.waiting_orders import venues_for
 from order_engine.venues.base import Venue
@@ -40,7 +40,7 @@ from order_engine.venues.base import Venue
 log = logging.getLogger(__name__)
 S = OrderStatus
 MAX_REQUOTES = 3
-Advance = Callable[[Order, OrderStatus, int, "dict[str, Any] | None"], Awaitable[None]]
+Advance = Callable[[Order, EventPayload, int], Awaitable[None]]
 
 
 class RouteSender:
@@ -77,8 +77,7 @@ class RouteSender:
             via = self._tokens.find(decision.route[0].token_out, field="via")
             floors = leg_floors(decision.route, order.slippage_bps, via.decimals)
             t_out = via
-        building = {**decision.as_dict(), "minAmountOut": money(need)}
-        await self._advance(order, S.BUILDING, attempt, building)
+        await self._advance(order, Building(decision, need), attempt)
         hop = 0 if decision.then is None else 1
         await self._send_legs(order, attempt, decision, floors, t_in, t_out, hop)
         if decision.then is not None:
@@ -132,7 +131,7 @@ class RouteSender:
             raise QuoteExpiredError("the quote expired before the swap was sent; re-quoting")
         order.legs.extend(leg for _, _, leg in sends)
         # persisted before sending: a write-ahead record of every signature
-        await self._advance(order, S.SUBMITTED, attempt, submitted_data(sends))
+        await self._advance(order, submitted(sends), attempt)
         sent = await asyncio.gather(*(send_leg(self._venues, v, tx, leg) for v, tx, leg in sends))
         order.legs[len(order.legs) - len(sent) :] = sent
         failed = [leg for leg in sent if leg.state is LegState.FAILED]

@@ -8,10 +8,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from decimal import Decimal
-from typing import Any
 
-from order_engine.domain.amounts import money
 from order_engine.domain.errors import ExecutionError
+from order_engine.domain.event_payloads import SentLeg, Submitted
 from order_engine.domain.legs import Leg, LegState
 from order_engine.domain.quotes import Quote
 from order_engine.domain.tokens import Token
@@ -54,13 +53,6 @@ async def send_leg(venues: Mapping[str, Venue], venue: Venue, tx: SwapTransactio
         return leg  # unknown for now: the next attempt settles it before anything else
 
 
-def submitted_data(sends: list[Send]) -> dict[str, Any]:
-    """The `submitted` event's data: the first leg's signature and steps, every leg."""
-    first = sends[0][1]
-    return {
-        "txHash": first.signature,
-        "dex": "+".join(venue.name for venue, _, _ in sends),
-        "minAmountOut": money(sum((leg.min_amount_out for _, _, leg in sends), Decimal(0))),
-        "steps": list(first.steps),
-        "legs": [{**leg.as_dict(), "steps": list(tx.steps)} for _, tx, leg in sends],
-    }
+def submitted(sends: list[Send]) -> Submitted:
+    """The `submitted` event: every leg with its transaction's steps."""
+    return Submitted(tuple(SentLeg(leg, tuple(tx.steps)) for _, tx, leg in sends))

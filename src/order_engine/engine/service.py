@@ -17,6 +17,7 @@ from order_engine.domain.errors import (
     NotCancellableError,
     RequestError,
 )
+from order_engine.domain.event_payloads import Cancelled
 from order_engine.domain.impact import DEFAULT_MAX_PRICE_IMPACT_CAP_BPS, check_max_impact_field
 from order_engine.domain.limits import DEFAULT_TIME_IN_FORCE_S, MAX_TIME_IN_FORCE_S, expiry_ms
 from order_engine.domain.orders import CANCELLABLE, Order, OrderEvent, OrderStatus
@@ -240,11 +241,7 @@ class OrderService:
                     f"order {order_id} is {order.status}; only orders not yet submitted "
                     "can be cancelled"
                 )
-            event = order.apply(
-                OrderStatus.CANCELLED,
-                ts_ms=self._clock.now_ms(),
-                data={"reason": "cancelled by user"},
-            )
+            event = order.apply(Cancelled(), ts_ms=self._clock.now_ms())
             try:
                 await self._store.append(order, event)
             except ConcurrentUpdateError:

@@ -36,9 +36,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import suppress
-from typing import Any
 
-from order_engine.domain.amounts import money
 from order_engine.domain.errors import (
     CapacityError,
     ConcurrentUpdateError,
@@ -46,6 +44,7 @@ from order_engine.domain.errors import (
     TransientExecutionError,
     UnknownTokenError,
 )
+from order_engine.domain.event_payloads import Expired, LimitTerms, SniperTerms, Waiting
 from order_engine.domain.launches import Launch
 from order_engine.domain.limits import price_of, price_ok
 from order_engine.domain.orders import Order, OrderStatus, OrderType
@@ -147,30 +146,25 @@ class WaitingOrders:
 
     async def _record_check(self, order: Order) -> None:
         if order.status is S.PENDING:
-            event = order.apply(S.WAITING, ts_ms=self._clock.now_ms(), data=self._waiting(order))
+            event = order.apply(self._waiting(order), ts_ms=self._clock.now_ms())
             await self._store.append(order, event)
             await publish_best_effort(self._bus, event)
         else:
             await self._store.save_details(order)
 
-    def _waiting(self, order: Order) -> dict[str, Any]:
-        data: dict[str, Any] = {
-            "bestPrice": order.shown_price(order.best_price),
-            "expiresAtMs": order.expires_ms,
-            "checkEveryS": self._interval,
-        }
-        if order.type is OrderType.LIMIT:
-            data["limitPrice"] = None if order.limit_price is None else money(order.limit_price)
-        else:
-            data["token"], data["venue"] = order.token_out, order.venue or "any"
-            data["maxPrice"] = None if order.max_price is None else money(order.max_price)
-        return data
+    def _waiting(self, order: Order, reason: str | None = None) -> Waiting:
+        terms: LimitTerms | SniperTerms = (
+            LimitTerms(order.limit_price)
+            if order.type is OrderType.LIMIT
+            else SniperTerms(order.token_out, order.venue, order.max_price)
+        )
+        return Waiting(order.best_price, order.expires_ms, self._interval, terms, reason)
 
     async def wait_again(self, order: Order, reason: str) -> None:
         """A fired order whose price moved away before it executed: back to `waiting`, on
         its pair's watch job, until its price is met again or it expires."""
-        data = {**self._waiting(order), "reason": f"the price moved away: {reason}"}
-        event = order.apply(S.WAITING, ts_ms=self._clock.now_ms(), data=data)
+        waiting = self._waiting(order, f"the price moved away: {reason}")
+        event = order.apply(waiting, ts_ms=self._clock.now_ms())
         await self._store.append(order, event)
         await publish_best_effort(self._bus, event)
         log.info("%s order %s: the price moved away; waiting again", order.type, order.id)
@@ -195,11 +189,7 @@ class WaitingOrders:
 
     async def expire(self, order: Order) -> bool:
         """`waiting`/`pending` → `expired`; False if something else moved it first."""
-        event = order.apply(
-            S.EXPIRED,
-            ts_ms=self._clock.now_ms(),
-            data={"reason": "the time in force ran out", "expiresAtMs": order.expires_ms},
-        )
+        event = order.apply(Expired(order.expires_ms), ts_ms=self._clock.now_ms())
         try:
             await self._store.append(order, event)
         except ConcurrentUpdateError:
