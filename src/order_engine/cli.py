@@ -1,5 +1,5 @@
 """`order-engine` command line: serve, api, worker, migrate, watch, launch, chain, programs,
-localnet.
+pools, localnet, accounts, keys.
 
 Heavy imports (web framework, ORM, Redis) happen inside the commands, so that a
 configuration error is reported at once."""
@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from order_engine import chain_cli, pools_cli, programs_cli
+from order_engine import accounts_cli, chain_cli, pools_cli, programs_cli
 from order_engine.launch_cli import launch as launch_token
 from order_engine.localnet.command import add_commands as add_localnet
 from order_engine.logsetup import configure_logging
@@ -209,6 +209,7 @@ def _parser() -> argparse.ArgumentParser:
     programs_cli.add_commands(sub)
     pools_cli.add_commands(sub)
     add_localnet(sub)
+    accounts_cli.add_commands(sub)
     return parser
 
 

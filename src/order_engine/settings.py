@@ -4,16 +4,19 @@ Every setting is documented in the README and in `.env.example`."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 from decimal import Decimal
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from order_engine.domain.launches import parse_schedule
 
 SUPPORTED_DATABASES = ("sqlite+aiosqlite", "postgresql+asyncpg")
+WALLET_MASTER_KEY_BYTES = 32
 
 
 class Settings(BaseSettings):
@@ -85,6 +88,8 @@ class Settings(BaseSettings):
     rpc_skip_preflight: bool = True  # the engine simulates every new shape itself
     programs_dir: Path | None = None  # where raydium_cp_swap.so and lb_clmm.so are
     wallet_keypair: Path | None = None  # the engine's wallet; default DATA_DIR/wallet.json
+    # seals every account's wallet at rest (AES-256-GCM): 32 random bytes, base64
+    wallet_master_key: SecretStr | None = None
     priority_fee_micro_lamports: int = Field(default=1_000, ge=0, le=10_000_000)
     # the tokens and pools to trade on a cluster the engine did not create (devnet, mainnet):
     # a TOML file (README "Devnet and mainnet"); unset, the local chain's listing
@@ -110,6 +115,13 @@ class Settings(BaseSettings):
         parse_schedule(value)  # a ValueError names the bad item
         return value
 
+    @property
+    def wallet_master_key_bytes(self) -> bytes | None:
+        """The wallet master key, decoded; None when it is not set."""
+        key = self.wallet_master_key
+        text = "" if key is None else key.get_secret_value()
+        return decode_master_key(text) if text.strip() else None
+
     @field_validator("log_level")
     @classmethod
     def _level(cls, value: str) -> str:
@@ -120,7 +132,7 @@ class Settings(BaseSettings):
 
     def problem_for(self, command: str) -> str | None:
         """Why these settings cannot run `command` (serve, api, worker, migrate), or None."""
-        return self._url_problem() or self._command_problem(command)
+        return self._url_problem() or self._key_problem() or self._command_problem(command)
 
     def _url_problem(self) -> str | None:
         scheme = self.resolved_database_url.split("://", 1)[0]
@@ -135,6 +147,15 @@ class Settings(BaseSettings):
             return "SIM_CHAIN_URL must look like redis://host:6379/1"
         if self.pools_file and (not self.solana_rpc_url or self.venues == "sim"):
             return "POOLS_FILE names a cluster's pools: set SOLANA_RPC_URL (and not VENUES=sim)"
+        return None
+
+    def _key_problem(self) -> str | None:
+        """A malformed WALLET_MASTER_KEY, said without echoing it (pydantic's own errors
+        would show the value, so the field is checked here rather than by a validator)."""
+        try:
+            self.wallet_master_key_bytes  # noqa: B018
+        except ValueError as exc:
+            return f"WALLET_MASTER_KEY {exc}"
         return None
 
     def _command_problem(self, command: str) -> str | None:
@@ -169,3 +190,16 @@ class Settings(BaseSettings):
             return self.public_base_url.rstrip("/")
         host = "localhost" if self.host in {"0.0.0.0", "::", ""} else self.host
         return f"http://{host}:{self.port}"
+
+
+def decode_master_key(text: str) -> bytes:
+    """The 32 bytes of a base64 (standard or URL-safe) wallet master key; `ValueError`
+    (without the key in it) for anything else."""
+    value = text.strip()
+    try:
+        key = base64.b64decode(value.replace("-", "+").replace("_", "/"), validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError("must be base64 (e.g. `openssl rand -base64 32`)") from None
+    if len(key) != WALLET_MASTER_KEY_BYTES:
+        raise ValueError(f"must decode to {WALLET_MASTER_KEY_BYTES} bytes, not {len(key)}")
+    return key

@@ -15,17 +15,21 @@ from order_engine.domain.errors import (
     ConflictError,
     DependencyUnavailableError,
     EngineError,
-    OrderNotFoundError,
+    ForbiddenError,
+    NotFoundError,
     PermanentExecutionError,
     RequestError,
     TransientExecutionError,
+    UnauthenticatedError,
 )
 
 log = logging.getLogger(__name__)
 
 STATUS_BY_ERROR: tuple[tuple[type[EngineError], int], ...] = (
     (RequestError, 422),
-    (OrderNotFoundError, 404),
+    (UnauthenticatedError, 401),
+    (ForbiddenError, 403),
+    (NotFoundError, 404),
     (ConflictError, 409),
     (CapacityError, 429),
     (DependencyUnavailableError, 503),
@@ -68,6 +72,8 @@ def error_response(exc: EngineError | HttpError) -> JsonResponse:
     headers = {}
     if isinstance(exc, CapacityError):
         headers["Retry-After"] = str(exc.retry_after_s)
+    if isinstance(exc, UnauthenticatedError):
+        headers["WWW-Authenticate"] = 'Bearer realm="order-engine"'
     return JsonResponse(
         error_body(exc.code, exc.message, exc.field), status_code=status, headers=headers
     )

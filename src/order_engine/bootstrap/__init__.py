@@ -4,6 +4,7 @@
 builds the engine and runs it (`serve`, `api`, `worker`, `migrate`).
 """
 
+from order_engine.bootstrap.accounts import account_admin
 from order_engine.bootstrap.engine import Engine
 from order_engine.bootstrap.factories import ConfigurationError, check_urls
 from order_engine.bootstrap.wiring import (
@@ -18,6 +19,7 @@ from order_engine.bootstrap.wiring import (
 __all__ = [
     "ConfigurationError",
     "Engine",
+    "account_admin",
     "api_app_from_env",
     "build_app",
     "build_engine",

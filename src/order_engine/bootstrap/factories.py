@@ -14,9 +14,17 @@ from order_engine.adapters.order_log import LoggingOrderStore
 from order_engine.adapters.redis_bus import RedisEventBus
 from order_engine.adapters.redis_launches import RedisLaunchBoard
 from order_engine.adapters.redis_ledger import RedisSwapLedger
-from order_engine.adapters.sql import create_sql_store
+from order_engine.adapters.sql import create_sql_account_store, create_sql_store
 from order_engine.adapters.sql.schema import UnmigratedDatabaseError
-from order_engine.engine.ports import EventBus, JobQueue, LaunchBoard, OrderStore
+from order_engine.adapters.wallet_vault import AesGcmWalletVault
+from order_engine.engine.ports import (
+    AccountStore,
+    EventBus,
+    JobQueue,
+    LaunchBoard,
+    OrderStore,
+    WalletVault,
+)
 from order_engine.engine.retry import RetryPolicy
 from order_engine.settings import Settings
 from order_engine.venues.sim.ledger import InMemorySwapLedger, SwapLedger
@@ -46,6 +54,27 @@ async def make_store(settings: Settings, auto_migrate: bool) -> OrderStore:
         )
     except UnmigratedDatabaseError as exc:
         raise ConfigurationError(str(exc)) from exc
+
+
+async def make_account_store(settings: Settings, auto_migrate: bool) -> AccountStore:
+    """Accounts in the order store's database, migrated as `make_store` migrates it."""
+    url = settings.resolved_database_url
+    embedded = url.startswith("sqlite")
+    try:
+        return await create_sql_account_store(
+            url, migrate=embedded or auto_migrate, require_migrated=not embedded
+        )
+    except UnmigratedDatabaseError as exc:
+        raise ConfigurationError(str(exc)) from exc
+
+
+def make_wallet_vault(settings: Settings) -> WalletVault | None:
+    """The vault sealing accounts' wallets under `WALLET_MASTER_KEY`; None when unset."""
+    try:
+        key = settings.wallet_master_key_bytes
+    except ValueError as exc:
+        raise ConfigurationError(f"WALLET_MASTER_KEY {exc}") from None
+    return None if key is None else AesGcmWalletVault(key)
 
 
 def make_watch_queue(settings: Settings, policy: RetryPolicy) -> JobQueue:

@@ -5,16 +5,23 @@ EngineError
 ├── RequestError                 bad input (API: 422, names `field`)
 │   ├── UnknownTokenError
 │   └── SameTokenError
-├── OrderNotFoundError           (404)
+├── UnauthenticatedError         no valid API key (401; one message whatever was wrong)
+├── ForbiddenError               the key's scope or account does not allow the call (403)
+├── NotFoundError                (404)
+│   ├── OrderNotFoundError
+│   ├── AccountNotFoundError
+│   └── ApiKeyNotFoundError
 ├── ConflictError                (409)
 │   ├── IllegalTransitionError   a lifecycle move the table forbids
 │   ├── ConcurrentUpdateError    optimistic lock lost; reload and retry
 │   ├── IdempotencyConflictError same key, other body
 │   ├── NotCancellableError      order already submitted or final
 │   ├── AlreadyLaunchedError     a token launch for a symbol that exists
+│   ├── AccountExistsError       an account of that name exists
 │   └── LaunchesUnavailableError this engine trades a cluster's pools (POOLS_FILE): no launches
 ├── CapacityError                queue full (429, Retry-After)
 ├── DependencyUnavailableError   store/queue/bus down (503)
+├── WalletVaultError             no master key, or a sealed wallet it does not open (setup)
 └── ExecutionError               a swap attempt went wrong
     ├── TransientExecutionError  retried with a fresh quote (by type, never by text)
     │   ├── VenueUnavailableError
@@ -58,8 +65,28 @@ class SameTokenError(RequestError):
     code = "same_token"
 
 
-class OrderNotFoundError(EngineError):
+class UnauthenticatedError(EngineError):
+    code = "unauthenticated"
+
+
+class ForbiddenError(EngineError):
+    code = "forbidden"
+
+
+class NotFoundError(EngineError):
+    code = "not_found"
+
+
+class OrderNotFoundError(NotFoundError):
     code = "order_not_found"
+
+
+class AccountNotFoundError(NotFoundError):
+    code = "account_not_found"
+
+
+class ApiKeyNotFoundError(NotFoundError):
+    code = "api_key_not_found"
 
 
 class ConflictError(EngineError):
@@ -90,6 +117,10 @@ class LaunchesUnavailableError(ConflictError):
     code = "launches_unavailable"
 
 
+class AccountExistsError(ConflictError):
+    code = "account_exists"
+
+
 class CapacityError(EngineError):
     code = "queue_full"
 
@@ -100,6 +131,13 @@ class CapacityError(EngineError):
 
 class DependencyUnavailableError(EngineError):
     code = "dependency_unavailable"
+
+
+class WalletVaultError(EngineError):
+    """Wallets cannot be created or opened: no master key is configured, or a sealed
+    wallet does not open with the configured one (another key, or altered bytes)."""
+
+    code = "wallet_vault"
 
 
 class ExecutionError(EngineError):

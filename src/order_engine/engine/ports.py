@@ -7,10 +7,14 @@ import builtins
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
+from order_engine.domain.accounts import Account, AccountLimits, ApiKey, SealedWallet
 from order_engine.domain.launches import Launch
 from order_engine.domain.orders import Order, OrderEvent, OrderStatus
+
+if TYPE_CHECKING:
+    from solders.keypair import Keypair
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,3 +195,69 @@ class LaunchBoard(Protocol):
     async def ping(self) -> None: ...
 
     async def close(self) -> None: ...
+
+
+class AccountStore(Protocol):
+    """Accounts and their API keys (only the keys' digests). Driver errors surface as
+    `DependencyUnavailableError`."""
+
+    async def create_account(self, account: Account) -> None:
+        """Raises `AccountExistsError` if an account has `account.name` (or its id)."""
+        ...
+
+    async def get_account(self, account_id: str) -> Account:
+        """Raises `AccountNotFoundError`."""
+        ...
+
+    async def find_account_by_name(self, name: str) -> Account | None: ...
+
+    async def list_accounts(self) -> builtins.list[Account]:
+        """Every account, oldest first."""
+        ...
+
+    async def set_limits(self, account_id: str, limits: AccountLimits) -> Account:
+        """Replace the account's limit overrides; the account as stored now. Raises
+        `AccountNotFoundError`."""
+        ...
+
+    async def set_wallet(self, account_id: str, wallet: SealedWallet) -> SealedWallet:
+        """Give the account `wallet` unless it has one already (a wallet is never
+        replaced: it may hold funds); returns the wallet the account has now, so two
+        processes creating one at once agree on it. Raises `AccountNotFoundError`."""
+        ...
+
+    async def create_key(self, key: ApiKey) -> None:
+        """Raises `AccountNotFoundError` if `key.account_id` names no account,
+        `ConflictError` if a key has `key.id`."""
+        ...
+
+    async def find_key(self, key_id: str) -> ApiKey | None: ...
+
+    async def list_keys(self, account_id: str | None = None) -> builtins.list[ApiKey]:
+        """The keys of one account (every key when None), oldest first."""
+        ...
+
+    async def revoke_key(self, key_id: str, revoked_ms: int) -> ApiKey:
+        """Revoke a key (idempotent: a revoked key keeps its first `revoked_ms`); the key
+        as stored now. Raises `ApiKeyNotFoundError`."""
+        ...
+
+    async def ping(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+class WalletVault(Protocol):
+    """Makes, seals and opens accounts' Solana keypairs. A sealed wallet is bound to its
+    account: it opens only for that account id, and only with the vault's master key."""
+
+    def create(self, account_id: str) -> SealedWallet:
+        """A new keypair for the account, sealed (the plain secret is not kept)."""
+        ...
+
+    def seal(self, account_id: str, keypair: Keypair) -> SealedWallet: ...
+
+    def open(self, account_id: str, wallet: SealedWallet) -> Keypair:
+        """Raises `WalletVaultError` when the wallet does not open (another master key,
+        another account's wallet, altered bytes)."""
+        ...

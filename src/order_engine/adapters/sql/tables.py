@@ -8,11 +8,13 @@ from typing import Any
 import orjson
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     Dialect,
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     Numeric,
     String,
@@ -126,4 +128,31 @@ order_events = Table(
     Column("ts_ms", BigInteger, nullable=False),
     Column("attempt", Integer, nullable=False),
     Column("data", JsonText(), nullable=False),
+)
+
+accounts = Table(  # migration 0007
+    "accounts",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("name", String(64), nullable=False, unique=True),
+    Column("admin", Boolean, nullable=False),
+    Column("max_open_orders", Integer),  # limit overrides (NULL: the settings' default)
+    Column("orders_per_minute", Integer),
+    Column("max_order_size", Money()),
+    Column("wallet_public_key", String(44)),
+    Column("wallet_sealed", LargeBinary),  # the vault's ciphertext (nonce and tag inside)
+    Column("created_ms", BigInteger, nullable=False),
+)
+
+api_keys = Table(  # migration 0007: a key's secret is never stored, only its digest
+    "api_keys",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("account_id", String(36), ForeignKey("accounts.id"), nullable=False),
+    Column("scope", String(8), nullable=False),
+    Column("secret_hash", String(64), nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+    Column("expires_ms", BigInteger),
+    Column("revoked_ms", BigInteger),
+    Index("ix_api_keys_account", "account_id", "created_ms"),
 )
