@@ -277,6 +277,30 @@ async def test_list_by_user_label_pages_only_that_users_orders(order_store: Orde
     assert nobody.items == []
 
 
+async def test_list_by_owner_pages_only_that_accounts_orders(order_store: OrderStore) -> None:
+    owned: dict[str, list[str]] = {"acc-a": [], "acc-b": []}
+    for i in range(7):
+        order = new_order(T0 + i)
+        order.account_id = "acc-a" if i % 2 else "acc-b"
+        order.user_id = "same-label"  # labels are the client's, owners are the engine's
+        await order_store.create(order, order.start())
+        owned[order.account_id].append(order.id)
+    pages, cursor = [], None
+    while True:
+        page = await order_store.list(status=None, limit=2, cursor=cursor, account_id="acc-a")
+        pages += [o.id for o in page.items]
+        if (cursor := page.next_cursor) is None:
+            break
+    assert pages == owned["acc-a"][::-1]
+    both = await order_store.list(
+        status=S.PENDING, limit=10, cursor=None, user_id="same-label", account_id="acc-b"
+    )
+    assert [o.id for o in both.items] == owned["acc-b"][::-1]
+    assert (await order_store.get(owned["acc-b"][0])).account_id == "acc-b"
+    nobody = await order_store.list(status=None, limit=10, cursor=None, account_id="acc-c")
+    assert nobody.items == []
+
+
 async def test_list_ends_without_an_empty_page(order_store: OrderStore) -> None:
     for i in range(6):
         await stored(order_store, T0 + i)

@@ -79,6 +79,7 @@ class InMemoryOrderStore:
         limit: int,
         cursor: str | None,
         user_id: str | None = None,
+        account_id: str | None = None,
     ) -> Page:
         self._check_open()
         check_limit(limit)
@@ -89,6 +90,7 @@ class InMemoryOrderStore:
                 for o in self._orders.values()
                 if (status is None or o.status is status)
                 and (user_id is None or o.user_id == user_id)
+                and (account_id is None or o.account_id == account_id)
             ),
             key=lambda o: (o.created_ms, o.id),
             reverse=True,

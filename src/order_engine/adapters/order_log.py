@@ -119,8 +119,11 @@ class LoggingOrderStore:
         limit: int,
         cursor: str | None,
         user_id: str | None = None,
+        account_id: str | None = None,
     ) -> Page:
-        return await self._inner.list(status=status, limit=limit, cursor=cursor, user_id=user_id)
+        return await self._inner.list(
+            status=status, limit=limit, cursor=cursor, user_id=user_id, account_id=account_id
+        )
 
     async def events(self, order_id: str, after: int = 0) -> builtins.list[OrderEvent]:
         return await self._inner.events(order_id, after)

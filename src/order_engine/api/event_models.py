@@ -29,10 +29,23 @@ class _Event(BaseModel):
     attempt: int = Field(ge=0, description="the attempt this event belongs to (0: none yet)")
 
 
+class ActorView(BaseModel):
+    """Who made the change through the API: the account and the id of the key it used."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    accountId: str
+    keyId: str
+
+
+ACTOR = "the account and key that made this change (the audit trail)"
+
+
 class PendingEvent(_Event):
     """Accepted."""
 
     status: Literal["pending"]
+    actor: ActorView | Absent = Field(default=None, description=ACTOR)
 
 
 class WaitingEvent(_Event):
@@ -153,6 +166,7 @@ class FailedEvent(_Event):
 class CancelledEvent(_Event):
     status: Literal["cancelled"]
     reason: str
+    actor: ActorView | Absent = Field(default=None, description=ACTOR)
 
 
 class ExpiredEvent(_Event):

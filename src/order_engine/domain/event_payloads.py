@@ -55,13 +55,30 @@ def legs_view(legs: Sequence[Leg], *, inverted: bool) -> list[dict[str, Any]]:
 
 
 @dataclass(frozen=True, slots=True)
-class Pending:
-    """Accepted; nothing else to say."""
+class Actor:
+    """Who made a change through the API: an account and the key it used (the audit
+    trail). Changes the engine makes itself (routing, fills, expiry) carry no actor."""
 
-    status: ClassVar[OrderStatus] = S.PENDING
+    account_id: str
+    key_id: str
 
     def as_dict(self) -> dict[str, Any]:
-        return {}
+        return {"actor": {"accountId": self.account_id, "keyId": self.key_id}}
+
+
+def _by(actor: Actor | None) -> dict[str, Any]:
+    return {} if actor is None else actor.as_dict()
+
+
+@dataclass(frozen=True, slots=True)
+class Pending:
+    """Accepted (from `actor`, when submitted by an account)."""
+
+    status: ClassVar[OrderStatus] = S.PENDING
+    actor: Actor | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return _by(self.actor)
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,9 +260,10 @@ class Failed:
 class Cancelled:
     status: ClassVar[OrderStatus] = S.CANCELLED
     reason: str = CANCELLED_BY_USER
+    actor: Actor | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"reason": self.reason}
+        return {"reason": self.reason, **_by(self.actor)}
 
 
 @dataclass(frozen=True, slots=True)

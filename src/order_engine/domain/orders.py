@@ -16,6 +16,7 @@ from typing import Any
 from order_engine.domain.amounts import money
 from order_engine.domain.errors import IllegalTransitionError
 from order_engine.domain.event_payloads import (
+    Actor,
     Confirmed,
     EventPayload,
     Failed,
@@ -127,6 +128,7 @@ class Order:
     type: OrderType = OrderType.MARKET
     client_order_id: str | None = None
     user_id: str | None = None  # a client's own label for whose order this is (filterable)
+    account_id: str | None = None  # the account that owns it (None: made before accounts)
     idempotency_key: str | None = None
     request_fingerprint: str | None = None
     status: OrderStatus = OrderStatus.PENDING
@@ -209,8 +211,8 @@ class Order:
         """Where the route was sent (a `submitted` event's `dex` and first `txHash`)."""
         self.dex, self.tx_hash = submitted.dex, submitted.tx_hash
 
-    def start(self) -> OrderEvent:
-        return self.apply(Pending(), ts_ms=self.created_ms, attempt=0)
+    def start(self, actor: Actor | None = None) -> OrderEvent:
+        return self.apply(Pending(actor), ts_ms=self.created_ms, attempt=0)
 
     def record_attempt_error(self, error: OrderError) -> None:
         self.attempt_errors.append(error)

@@ -62,8 +62,10 @@ class OrderStore(Protocol):
         limit: int,
         cursor: str | None,
         user_id: str | None = None,
+        account_id: str | None = None,
     ) -> Page:
-        """Newest first, of one `user_id` label when given. `cursor` is the opaque
+        """Newest first, of one `user_id` label and one owner `account_id` when given.
+        `cursor` is the opaque
         `next_cursor` of the previous page;
         a malformed cursor raises `RequestError(field="cursor")`."""
         ...

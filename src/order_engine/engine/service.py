@@ -9,15 +9,17 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from decimal import Decimal
 
+from order_engine.domain.accounts import Principal
 from order_engine.domain.errors import (
     CapacityError,
     ConcurrentUpdateError,
     DependencyUnavailableError,
     IdempotencyConflictError,
     NotCancellableError,
+    OrderNotFoundError,
     RequestError,
 )
-from order_engine.domain.event_payloads import Cancelled
+from order_engine.domain.event_payloads import Actor, Cancelled
 from order_engine.domain.impact import DEFAULT_MAX_PRICE_IMPACT_CAP_BPS, check_max_impact_field
 from order_engine.domain.limits import DEFAULT_TIME_IN_FORCE_S, MAX_TIME_IN_FORCE_S, expiry_ms
 from order_engine.domain.orders import CANCELLABLE, Order, OrderEvent, OrderStatus
@@ -116,11 +118,15 @@ class OrderService:
         await publish_best_effort(self._bus, event)
 
     async def submit(
-        self, request: OrderRequest, idempotency_key: str | None = None
-    ) -> tuple[Order, bool]:
-        """Accept an order: validate, persist with its `pending` event, queue, publish.
-        Returns the order and whether it was created (False: an idempotent replay)."""
+        self, request: OrderRequest, idempotency_key: str | None = None, *,
+        by: Principal | None = None,
+    ) -> tuple[Order, bool]:  # fmt: skip
+        """Accept an order for `by`'s account: validate, persist with its `pending` event
+        (naming `by`), queue, publish. Returns the order and whether it was created (False:
+        an idempotent replay; keys are per account)."""
         token_in, token_out = request.tokens(self._tokens)
+        if by is not None and idempotency_key is not None:
+            idempotency_key = f"{by.account_id}:{idempotency_key}"
         request.check_type_fields([v.name for v in self._venues])
         check_max_impact_field(request.max_price_impact_bps, self._impact_cap_bps)
         fingerprint = None
@@ -133,7 +139,9 @@ class OrderService:
             raise CapacityError("the order queue is full; retry later", retry_after_s=1)
         self._admitting += 1  # holds a slot between the depth check and the enqueue
         try:
-            return await self._admit(request, idempotency_key, fingerprint, token_in, token_out)
+            return await self._admit(
+                request, idempotency_key, fingerprint, (token_in, token_out), by
+            )
         finally:
             self._admitting -= 1
 
@@ -142,9 +150,10 @@ class OrderService:
         request: OrderRequest,
         idempotency_key: str | None,
         fingerprint: str | None,
-        token_in: str,
-        token_out: str,
+        pair: tuple[str, str],
+        by: Principal | None,
     ) -> tuple[Order, bool]:
+        token_in, token_out = pair
         order = Order(
             id=self._new_id(),
             token_in=token_in,
@@ -155,6 +164,7 @@ class OrderService:
             type=request.type,
             client_order_id=request.client_order_id,
             user_id=request.user_id,
+            account_id=None if by is None else by.account_id,
             idempotency_key=idempotency_key,
             request_fingerprint=fingerprint,
             max_price_impact_bps=request.max_price_impact_bps,
@@ -169,7 +179,7 @@ class OrderService:
                 default_s=min(DEFAULT_TIME_IN_FORCE_S, self._max_time_in_force_s),
                 max_s=self._max_time_in_force_s,
             )
-        event = order.start()
+        event = order.start(actor_of(by))
         try:
             await self._store.create(order, event)
         except IdempotencyConflictError:
@@ -212,8 +222,13 @@ class OrderService:
             )
         return existing
 
-    async def get(self, order_id: str) -> Order:
-        return await self._store.get(parse_order_id(order_id))
+    async def get(self, order_id: str, viewer: Principal | None = None) -> Order:
+        """The order, if `viewer` may see it (its own account's, or an admin's); another
+        account's order is not found, as an unknown one is."""
+        order = await self._store.get(parse_order_id(order_id))
+        if viewer is not None and not viewer.may_see(order.account_id):
+            raise OrderNotFoundError(f"order {order_id} not found")
+        return order
 
     async def list(
         self,
@@ -222,26 +237,32 @@ class OrderService:
         limit: int,
         cursor: str | None,
         user_id: str | None = None,
+        account_id: str | None = None,
     ) -> Page:
         if not 1 <= limit <= MAX_PAGE:
             raise RequestError(f"limit must be between 1 and {MAX_PAGE}", field="limit")
-        return await self._store.list(status=status, limit=limit, cursor=cursor, user_id=user_id)
+        return await self._store.list(
+            status=status, limit=limit, cursor=cursor, user_id=user_id, account_id=account_id
+        )
 
-    async def events(self, order_id: str, after: int = 0) -> builtins.list[OrderEvent]:
-        order = await self.get(order_id)
+    async def events(
+        self, order_id: str, after: int = 0, viewer: Principal | None = None
+    ) -> builtins.list[OrderEvent]:
+        order = await self.get(order_id, viewer)
         return await self._store.events(order.id, after)
 
-    async def cancel(self, order_id: str) -> Order:
-        """Cancel an order that has not been submitted yet (optimistic, retried on races)."""
+    async def cancel(self, order_id: str, by: Principal | None = None) -> Order:
+        """Cancel an order of `by`'s (or, for an admin, anyone's) that has not been
+        submitted yet (optimistic, retried on races); the event names `by`."""
         order_id = parse_order_id(order_id)
         for _ in range(5):
-            order = await self._store.get(order_id)
+            order = await self.get(order_id, by)
             if order.status not in CANCELLABLE:
                 raise NotCancellableError(
                     f"order {order_id} is {order.status}; only orders not yet submitted "
                     "can be cancelled"
                 )
-            event = order.apply(Cancelled(), ts_ms=self._clock.now_ms())
+            event = order.apply(Cancelled(actor=actor_of(by)), ts_ms=self._clock.now_ms())
             try:
                 await self._store.append(order, event)
             except ConcurrentUpdateError:
@@ -293,3 +314,9 @@ class OrderService:
         if count:
             log.info("recovered %d unfinished orders onto the queue", count)
         return count
+
+
+def actor_of(principal: Principal | None) -> Actor | None:
+    """The audit trail's name for who made a change (None: no account, e.g. open mode
+    before accounts existed)."""
+    return None if principal is None else Actor(principal.account_id, principal.key_id)

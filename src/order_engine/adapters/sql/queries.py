@@ -65,14 +65,18 @@ COUNT_ORDERS = select(func.count().label("n")).select_from(orders)
 PING = select(1)
 
 
-def _list_query(by_status: bool, after_cursor: bool, by_user: bool) -> Select[Any]:
-    """Newest first; params `status`, `cursor_ms`, `cursor_id`, `user_id` and `limit` as
-    used."""
+def _list_query(
+    by_status: bool, after_cursor: bool, by_user: bool, by_account: bool
+) -> Select[Any]:
+    """Newest first; params `status`, `cursor_ms`, `cursor_id`, `user_id`, `account_id`
+    and `limit` as used."""
     query = select(orders).order_by(orders.c.created_ms.desc(), orders.c.id.desc())
     if by_status:
         query = query.where(orders.c.status == bindparam("status"))
     if by_user:
         query = query.where(orders.c.user_id == bindparam("user_id"))
+    if by_account:
+        query = query.where(orders.c.account_id == bindparam("account_id"))
     if after_cursor:
         cursor_ms = bindparam("cursor_ms", type_=orders.c.created_ms.type)
         query = query.where(
@@ -85,8 +89,9 @@ def _list_query(by_status: bool, after_cursor: bool, by_user: bool) -> Select[An
 
 
 LIST_ORDERS = {
-    (s, c, u): _list_query(s, c, u)
+    (s, c, u, a): _list_query(s, c, u, a)
     for s in (False, True)
     for c in (False, True)
     for u in (False, True)
+    for a in (False, True)
 }

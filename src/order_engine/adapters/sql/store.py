@@ -91,6 +91,7 @@ class SqlOrderStore:
         limit: int,
         cursor: str | None,
         user_id: str | None = None,
+        account_id: str | None = None,
     ) -> Page:
         check_limit(limit)
         params: dict[str, Any] = {"limit": limit + 1}
@@ -100,7 +101,10 @@ class SqlOrderStore:
             params["cursor_ms"], params["cursor_id"] = decode_cursor(cursor)
         if user_id is not None:
             params["user_id"] = user_id
-        query = q.LIST_ORDERS[status is not None, cursor is not None, user_id is not None]
+        if account_id is not None:
+            params["account_id"] = account_id
+        used = (status is not None, cursor is not None, user_id is not None)
+        query = q.LIST_ORDERS[(*used, account_id is not None)]
         found = await self._read_orders(query, params)
         page = found[:limit]
         more = len(found) > limit

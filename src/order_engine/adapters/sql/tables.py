@@ -92,6 +92,7 @@ orders = Table(
     Column("slippage_bps", Integer, nullable=False),
     Column("client_order_id", String()),
     Column("user_id", String()),  # a client's own label (filterable)
+    Column("account_id", String()),  # the owner (None: made before accounts)
     Column("idempotency_key", String(), unique=True),
     Column("request_fingerprint", String()),
     Column("status", String(16), nullable=False),
@@ -117,6 +118,7 @@ orders = Table(
     Index("ix_orders_status_created", "status", "created_ms", "id"),
     Index("ix_orders_created", "created_ms", "id"),
     Index("ix_orders_user_created", "user_id", "created_ms"),
+    Index("ix_orders_account_created", "account_id", "created_ms"),
 )
 
 order_events = Table(
