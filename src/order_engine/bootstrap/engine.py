@@ -128,8 +128,13 @@ class Engine:
         await self.store.close()
 
     async def executions(self, order_id: str) -> list[Execution]:
-        """Every swap that landed on the chain (or the simulated one) for `order_id`."""
-        return await self.venue_set.executions(order_id)
+        """Every swap that landed on the chain (or the simulated one) for `order_id`, paid
+        by its account's wallet (or the engine's)."""
+        payer = None
+        if self.venue_set.wallets is not None:
+            order = await self.store.get(order_id)
+            payer = await self.venue_set.wallets.public_key(order.account_id)
+        return await self.venue_set.executions(order_id, payer)
 
     async def readiness(self) -> dict[str, Any]:
         """`checks` (each dependency: "ok" or why not; `workers`: whether queued orders have
