@@ -184,12 +184,13 @@ class Adapters:
     chain: SwapLedger  # the simulated venues' chain (unused with chain venues)
     board: LaunchBoard
     workers: WorkerHeartbeats
+    accounts: AccountStore
 
     async def close(self) -> None:
         """Close what `make_adapters` opened (when the engine cannot be built)."""
         for closable in (self.queue, self.watch_queue):
             await closable.close(timeout_s=0)
-        for other in (self.bus, self.board, self.chain, self.store):
+        for other in (self.bus, self.board, self.chain, self.store, self.accounts):
             await other.close()
         await self.workers.stop()
 
@@ -198,6 +199,11 @@ async def make_adapters(
     settings: Settings, policy: RetryPolicy, metrics: EngineMetrics, *, auto_migrate: bool
 ) -> Adapters:
     store = LoggingOrderStore(await make_store(settings, auto_migrate))
+    try:
+        accounts = await make_account_store(settings, auto_migrate)
+    except BaseException:
+        await store.close()
+        raise
     return Adapters(
         store,
         make_queue(settings, policy),
@@ -206,4 +212,5 @@ async def make_adapters(
         make_chain(settings),
         make_launch_board(settings),
         make_workers(settings),
+        accounts,
     )

@@ -158,3 +158,11 @@ api_keys = Table(  # migration 0007: a key's secret is never stored, only its di
     Column("revoked_ms", BigInteger),
     Index("ix_api_keys_account", "account_id", "created_ms"),
 )
+
+
+engine_secrets = Table(  # migration 0009: random secrets every process of a deployment shares
+    "engine_secrets",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", LargeBinary, nullable=False),
+)
