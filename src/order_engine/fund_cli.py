@@ -2,23 +2,19 @@
 account's wallet on its local chain (`POST /api/admin/accounts/{name}/fund`, an admin
 key). The engine's URL: `--url`, else where the settings say it serves. The key:
 `--api-key`, else `ORDER_ENGINE_API_KEY`, else the admin key an embedded `serve` wrote to
-`DATA_DIR/admin.key`. The key is sent, never printed."""
+`DATA_DIR/admin.key` (`client_key`). The key is sent, never printed."""
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 
+from order_engine.client_key import OPTION_HELP, auth_headers
 from order_engine.settings import Settings
-
-API_KEY_ENV = "ORDER_ENGINE_API_KEY"
-ADMIN_KEY_FILE = "admin.key"
 
 
 def add_command(accounts: Any) -> None:
@@ -33,33 +29,20 @@ def add_command(accounts: Any) -> None:
         "--url", default=None, help="the engine's base URL (default: PUBLIC_BASE_URL, else "
         "http://HOST:PORT)",
     )  # fmt: skip
-    fund.add_argument(
-        "--api-key", default=None, help=f"an admin key (default: ${API_KEY_ENV}, else "
-        f"DATA_DIR/{ADMIN_KEY_FILE})",
-    )  # fmt: skip
+    fund.add_argument("--api-key", default=None, help=OPTION_HELP + " (an admin key)")
     fund.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     settings = Settings()
     url = (args.url or settings.resolved_public_base_url).rstrip("/")
-    key = args.api_key or os.environ.get(API_KEY_ENV) or _key_file(settings.data_dir)
     body = {"token": args.token, "amount": args.amount}
-    return fund(url, key, args.account, body)
+    return fund(url, auth_headers(args.api_key), args.account, body)
 
 
-def _key_file(data_dir: Path) -> str | None:
-    path = data_dir / ADMIN_KEY_FILE
-    try:
-        return path.read_text().strip() or None
-    except OSError:
-        return None
-
-
-def fund(base_url: str, api_key: str | None, account: str, body: dict[str, str]) -> int:
+def fund(base_url: str, headers: dict[str, str], account: str, body: dict[str, str]) -> int:
     """POST the funding; print the account's balances after it, or the engine's error."""
     url = f"{base_url}/api/admin/accounts/{quote(account, safe='')}/fund"
-    headers = {} if api_key is None else {"Authorization": f"Bearer {api_key}"}
     try:
         response = httpx.post(url, json=body, headers=headers, timeout=60)
     except httpx.HTTPError as exc:

@@ -9,10 +9,11 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from order_engine.domain.accounts import Account
+from order_engine.domain.accounts import Account, check_account_name
 from order_engine.domain.errors import (
     AccountNotFoundError,
     FundingUnavailableError,
+    RequestError,
     WalletUnavailableError,
     WalletVaultError,
 )
@@ -115,6 +116,10 @@ class AccountWallets:
         first if it has none; the account as it stands after. `AccountNotFoundError`,
         `RequestError` (token, amount), `FundingUnavailableError` (this chain cannot be
         funded, or accounts cannot have wallets here)."""
+        try:
+            check_account_name(account_ref)  # a name or an id (ids are names' shape too)
+        except RequestError:
+            raise AccountNotFoundError(f"no account is named {account_ref[:64]!r}") from None
         token = self._tokens.find(symbol, field="token")
         check_amount(amount, token, field="amount")
         account = await self._admin.find_account(account_ref)
