@@ -68,6 +68,11 @@ async def trade(eng: RunningEngine, key: str, body: dict[str, Any]) -> list[dict
     return await eng.stream(response.json()["orderId"])
 
 
+def database_bytes(data_dir: Path) -> bytes:
+    """The embedded database's files (the WAL included)."""
+    return b"".join(p.read_bytes() for p in data_dir.glob("orders.db*"))
+
+
 async def payer(eng: RunningEngine, signature: str) -> str:
     chain = eng.engine.venue_set.chain
     assert chain is not None
@@ -203,7 +208,16 @@ async def test_serve_seals_wallets_with_a_key_file_it_made_and_never_logs(
     async with chain_engine(tmp_path) as again:  # the same key: the wallet opens
         events = await trade(again, key, {"tokenIn": "SOL", "tokenOut": "USDC", "amountIn": "1"})
         assert (await me(again, key))["wallet"] == wallet
+        gina = await again.engine.adapters.accounts.find_account_by_name("gina")
+        assert gina is not None
+        keypairs = again.engine.venue_set.wallets
+        assert keypairs is not None
+        keypair = await keypairs.signer(gina.id)
     assert statuses(events) == HAPPY and key_file.read_text().strip() == secret
+    assert str(keypair.pubkey()) == wallet
+    database = await asyncio.to_thread(database_bytes, tmp_path)
+    assert gina.wallet is not None and gina.wallet.ciphertext in database
+    assert keypair.secret() not in database and bytes(keypair) not in database
 
 
 async def test_on_localnet_an_account_is_funded_and_trades_over_json_rpc(tmp_path: Path) -> None:

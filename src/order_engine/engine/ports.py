@@ -273,8 +273,7 @@ class WalletVault(Protocol):
 
 
 class Funds(Protocol):
-    """Whether the wallet that pays for an account's orders can pay one (chain venues:
-    `venues.chain.wallets.ChainWallets`)."""
+    """Whether an order's wallet can pay it (`venues.chain.wallets.ChainWallets`)."""
 
     async def check(
         self, owner: str | None, token: Token, amount: Decimal, *, transactions: int = 1
@@ -294,12 +293,10 @@ class WalletBalances(Protocol):
 
 
 class Faucet(Protocol):
-    """Funds wallets on a chain the engine may fund (the local chain): SOL by airdrop,
-    other tokens by minting them."""
+    """Funds wallets on the local chain: SOL by airdrop, other tokens by minting them."""
 
     async def fund(self, wallet: str, token: Token, amount: Decimal) -> None:
-        """Give `wallet` `amount` of `token`, confirmed when this returns. Raises
-        `FundingUnavailableError` when this chain cannot fund it (no faucet, a token whose
-        mint this engine cannot sign for), `RequestError` for a token that cannot be
-        funded as such (wSOL: fund SOL)."""
+        """Give `wallet` `amount` of `token`, confirmed when this returns.
+        `FundingUnavailableError` when this chain cannot (no faucet, a mint this engine
+        cannot sign for), `RequestError` for wSOL (fund SOL)."""
         ...
