@@ -7,6 +7,7 @@ engine's wallet (the first admin's) pays for nobody else."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -197,6 +198,7 @@ async def test_the_simulated_venues_cannot_fund(tmp_path: Path) -> None:
 async def test_serve_seals_wallets_with_a_key_file_it_made_and_never_logs(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO, logger="order_engine")
     async with chain_engine(tmp_path) as eng:
         key = await account_key(eng, "gina")
         assert (await fund(eng, "gina", "SOL", "2")).status_code == 200

@@ -37,6 +37,11 @@ def with_master_key(settings: Settings, command: str) -> Settings:
         return settings
     path = settings.data_dir / MASTER_KEY_FILE
     key = load_or_create_master_key(path)
+    log.info(
+        "accounts' wallets are sealed with the master key in %s: keep it with the database "
+        "(or set WALLET_MASTER_KEY to its content); without it they cannot be opened",
+        path,
+    )
     return settings.model_copy(update={"wallet_master_key": SecretStr(key)})
 
 
@@ -52,12 +57,7 @@ def load_or_create_master_key(path: Path) -> str:
     key = base64.b64encode(secrets.token_bytes(WALLET_MASTER_KEY_BYTES)).decode()
     with os.fdopen(fd, "w") as out:
         out.write(key + "\n")
-    log.warning(
-        "accounts' wallets are sealed with a new master key in %s (mode 0600): keep it with "
-        "the database, or set WALLET_MASTER_KEY to its content; without it the wallets "
-        "cannot be opened",
-        path,
-    )
+    log.info("made a wallet master key in %s (mode 0600)", path)
     return key
 
 

@@ -55,13 +55,13 @@ async def build_engine(
     The engine has its own token registry, shared by its venues and use cases. Chain
     venues sign each account's orders with its wallet (sealed under the master key:
     `serve` makes one in the data directory when `WALLET_MASTER_KEY` is unset)."""
-    settings = with_master_key(settings, command)
     check_urls(settings, command)
     tokens = token_registry(settings)
     policy = RetryPolicy(settings.max_attempts, settings.backoff_base_s, settings.backoff_factor)
     metrics = EngineMetrics()
     adapters = await make_adapters(settings, policy, metrics, auto_migrate=auto_migrate)
     try:
+        settings = with_master_key(settings, command)  # once the database answered
         vault = make_wallet_vault(settings)
         await check_wallets_open(adapters.accounts, vault)
         keypairs = AccountKeypairs(adapters.accounts, vault)
