@@ -25,6 +25,7 @@ from order_engine.domain.tokens import TokenRegistry
 from order_engine.venues.chain.base import ChainVenue, ChainVenueSettings
 from order_engine.venues.chain.meteora import MeteoraChainVenue
 from order_engine.venues.chain.raydium import RaydiumChainVenue
+from order_engine.venues.chain.wallets import ChainWallets
 
 _BINARIES: list[ProgramBinaries] = []
 
@@ -69,9 +70,17 @@ def local_chain(
 
 
 def chain_venues(
-    local: LocalChain, wallet: Keypair, settings: ChainVenueSettings | None = None
+    local: LocalChain,
+    wallet: Keypair,
+    settings: ChainVenueSettings | None = None,
+    *,
+    wallets: ChainWallets | None = None,
 ) -> list[ChainVenue]:
-    """Raydium and Meteora on `local`, knowing the tokens its launches register."""
+    """Raydium and Meteora on `local`, knowing the tokens its launches register; `wallets`:
+    accounts' wallets beside the engine's `wallet`."""
     by_mint = local.launches.tokens.by_mint
     args = (local.chain, wallet, by_mint, settings or ChainVenueSettings(poll_s=0))
-    return [RaydiumChainVenue("raydium", *args), MeteoraChainVenue("meteora", *args)]
+    return [
+        RaydiumChainVenue("raydium", *args, wallets=wallets),
+        MeteoraChainVenue("meteora", *args, wallets=wallets),
+    ]

@@ -1,6 +1,7 @@
 """`order-engine accounts create|list` and `order-engine keys create|list|revoke`: accounts
 and API keys in the database the settings name (`DATABASE_URL`, else the embedded SQLite
 file, migrated first; PostgreSQL must have been migrated by `order-engine migrate`).
+`accounts fund` asks the running engine (its admin endpoint, `fund_cli`).
 
 `keys create` prints the key alone on stdout (`KEY=$(order-engine keys create alice)`) and
 its id on stderr: the key is shown this once; only its digest is stored. Nothing else ever
@@ -16,6 +17,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from order_engine import fund_cli
 from order_engine.domain.accounts import Account, ApiKey, Scope
 from order_engine.domain.errors import EngineError, RequestError
 from order_engine.engine.accounts import AccountAdmin
@@ -26,15 +28,15 @@ Command = Callable[[AccountAdmin], Awaitable[None]]
 
 def add_commands(sub: Any) -> None:
     """`accounts …` and `keys …` under `sub` (the CLI's subparsers)."""
-    accounts = sub.add_parser("accounts", help="accounts: create, list")
+    accounts = sub.add_parser("accounts", help="accounts: create, list, fund")
     inner = accounts.add_subparsers(dest="accounts_command", required=True)
-    create = inner.add_parser("create", help="create an account (with a wallet when "
-                              "WALLET_MASTER_KEY is set)")  # fmt: skip
+    create = inner.add_parser("create", help="create an account with its wallet")
     create.add_argument("name", help="1-64 letters, digits, _ . -")
     create.add_argument("--admin", action="store_true", help="an admin account")
     create.set_defaults(run=lambda a: _run(lambda admin: create_account(admin, a.name, a.admin)))
     listing = inner.add_parser("list", help="every account")
     listing.set_defaults(run=lambda a: _run(list_accounts))
+    fund_cli.add_command(inner)
 
     keys = sub.add_parser("keys", help="API keys: create, list, revoke")
     inner = keys.add_subparsers(dest="keys_command", required=True)

@@ -65,6 +65,8 @@ async def test_the_engine_trades_the_pools_its_pools_file_names(tmp_path: Path) 
             pools = (await c.get("/api/chain/pools")).json()["pools"]
             launch = await c.post("/api/admin/launch", json={
                 "symbol": "NEWT", "venue": "raydium", "price": "0.5"})  # fmt: skip
+            fund = await c.post("/api/admin/accounts/admin/fund", json={
+                "token": "SOL", "amount": "1"})  # fmt: skip
 
     assert [o["status"] for o in orders] == ["confirmed", "confirmed"], orders
     assert [o["dex"] for o in orders] == ["raydium", "meteora"], orders
@@ -77,6 +79,7 @@ async def test_the_engine_trades_the_pools_its_pools_file_names(tmp_path: Path) 
     assert launch.status_code == 409, launch.text
     assert launch.json()["error"]["code"] == "launches_unavailable"
     assert "POOLS_FILE" in launch.json()["error"]["message"]
+    assert fund.status_code == 409 and fund.json()["error"]["code"] == "funding_unavailable"
 
 
 def test_a_pools_file_naming_no_pool_stops_serve_with_one_line(tmp_path: Path) -> None:

@@ -18,7 +18,7 @@ from order_engine.domain.quotes import Quote, quantize
 from order_engine.domain.tokens import TOKENS, Token, TokenRegistry
 from order_engine.engine.executor import OrderExecutor
 from order_engine.engine.paths import TwoHopPolicy
-from order_engine.engine.ports import Job
+from order_engine.engine.ports import Funds, Job
 from order_engine.engine.retry import RetryPolicy
 from order_engine.venues.base import PriceCurve, SwapTransaction, TxState, TxStatus, Venue
 
@@ -112,6 +112,7 @@ class ScriptedVenue:
         self.confirm_waiting = asyncio.Event()
         self.quote_calls = 0
         self.builds: list[SwapTransaction] = []
+        self.owners: list[str | None] = []  # the account each build was for
         self.submits: list[str] = []
         self.status_calls: list[str] = []
         self.chain: dict[str, _ChainTx] = {}
@@ -142,7 +143,9 @@ class ScriptedVenue:
         token_out: Token,
         min_amount_out: Decimal,
         order_id: str,
+        owner: str | None = None,
     ) -> SwapTransaction:
+        self.owners.append(owner)
         self.build_started.set()
         await _gate(self.build_gate)
         signature = f"{self.name}-tx-{len(self.builds) + 1}"
@@ -238,6 +241,7 @@ class RecordingVenue:
         token_out: Token,
         min_amount_out: Decimal,
         order_id: str,
+        owner: str | None = None,
     ) -> SwapTransaction:
         tx = await self.inner.build(
             quote,
@@ -245,6 +249,7 @@ class RecordingVenue:
             token_out=token_out,
             min_amount_out=min_amount_out,
             order_id=order_id,
+            owner=owner,
         )
         self.built.append(tx)
         return tx
@@ -282,6 +287,7 @@ class Rig:
     clock: FakeClock = field(default_factory=FakeClock)
     tokens: TokenRegistry = field(default_factory=TokenRegistry)
     two_hops: TwoHopPolicy | None = None
+    funds: Funds | None = None
     executor: OrderExecutor = field(init=False)
 
     def __post_init__(self) -> None:
@@ -295,6 +301,7 @@ class Rig:
             tokens=self.tokens,
             quote_timeout_s=5.0,
             two_hop_policy=self.two_hops,
+            funds=self.funds,
         )
         self._count = 0
 
@@ -304,6 +311,7 @@ class Rig:
         token_out: str = "USDC",
         amount: str = "2",
         slippage_bps: int = 50,
+        account_id: str | None = None,
     ) -> str:
         self._count += 1
         order = Order(
@@ -313,6 +321,7 @@ class Rig:
             amount_in=D(amount),
             slippage_bps=slippage_bps,
             created_ms=self.clock.now_ms(),
+            account_id=account_id,
         )
         await self.store.create(order, order.start())
         return order.id

@@ -58,10 +58,15 @@ def principal_of(db_url: str, token: str) -> str:
 
 
 def test_accounts(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    status, out, _ = run(capsys, "accounts", "create", "alice")
+    status, out, err = run(capsys, "accounts", "create", "alice")
     assert status == 0
     assert out.startswith("created account alice: id ")
-    assert "wallet none (WALLET_MASTER_KEY unset)" in out
+    # on the embedded database, unset WALLET_MASTER_KEY: the key file `serve` uses, made now
+    key_file = env / "data" / "wallet-master.key"
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    assert key_file.read_text().strip() not in out + err
+    wallet = out.strip().rsplit(" ", 1)[-1]
+    assert 32 <= len(wallet) <= 44
     assert run(capsys, "accounts", "create", "Root", "--admin")[0] == 0
     status, _, err = run(capsys, "accounts", "create", "ALICE")
     assert (status, err.strip()) == (1, "order-engine: an account named 'alice' exists")
@@ -70,9 +75,8 @@ def test_accounts(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
     status, out, _ = run(capsys, "accounts", "list")
     lines = out.splitlines()
     assert lines[0].split() == ["ID", "NAME", "ROLE", "WALLET", "LIMITS", "CREATED"]
-    assert [line.split()[1:4] for line in lines[1:]] == [
-        ["alice", "user", "-"], ["root", "admin", "-"],
-    ]  # fmt: skip
+    assert [line.split()[1:3] for line in lines[1:]] == [["alice", "user"], ["root", "admin"]]
+    assert lines[1].split()[3] == wallet and lines[2].split()[3] not in ("-", wallet)
 
 
 def test_keys_are_shown_once_and_work_until_revoked(

@@ -37,6 +37,7 @@ from solders.rpc.requests import (
     GetSignatureStatuses,
     GetSlot,
     GetTransaction,
+    RequestAirdrop,
     SendRawTransaction,
     SimulateVersionedTransaction,
 )
@@ -50,6 +51,7 @@ from solders.rpc.responses import (
     GetSignatureStatusesResp,
     GetSlotResp,
     GetTransactionResp,
+    RequestAirdropResp,
     SendTransactionResp,
     SimulateTransactionResp,
 )
@@ -258,6 +260,12 @@ class RpcChain:
         config = RpcSendTransactionConfig(skip_preflight=self._skip_preflight)
         text = await self._post(SendRawTransaction(wire, config).to_json())
         return str(self._parse(text, SendTransactionResp).value)
+
+    async def request_airdrop(self, key: Pubkey, lamports: int) -> str:
+        """`requestAirdrop` (a cluster's faucet: `order-engine localnet`, devnet); the
+        airdrop's signature. Not retried (a faucet pays each request)."""
+        text = await self._post(RequestAirdrop(key, lamports).to_json())
+        return str(self._parse(text, RequestAirdropResp).value)
 
     async def close(self) -> None:
         await self._client.aclose()

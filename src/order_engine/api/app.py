@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
 from order_engine.api import access
+from order_engine.api.account import router as account_router
 from order_engine.api.admin import router as admin_router
 from order_engine.api.chain import router as chain_router
 from order_engine.api.context import ApiContext, context_of
@@ -114,6 +115,7 @@ def create_app(
     app.include_router(orders_router)
     app.include_router(admin_router)
     app.include_router(chain_router)
+    app.include_router(account_router)
 
     @app.get(
         "/health", tags=["ops"], summary="Alive", response_model=Health, response_class=DOCUMENTED

@@ -10,6 +10,7 @@ from fastapi import Request
 
 from order_engine.engine.launches import TokenLaunches
 from order_engine.engine.service import OrderService
+from order_engine.engine.wallets import AccountWallets
 
 if TYPE_CHECKING:
     from order_engine.api.auth import Access
@@ -29,6 +30,7 @@ class ApiContext:
     chain_tx: Callable[[str], Awaitable[dict[str, Any] | None]] | None = None
     chain_pools: Callable[[], Awaitable[dict[str, Any]]] | None = None
     access: Access | None = None  # None: no access control (unit tests' apps)
+    wallets: AccountWallets | None = None  # accounts' wallets: balances, funding
 
     def ws_url(self, order_id: str) -> str:
         """The order's stream; with access control, with a short-lived token that opens

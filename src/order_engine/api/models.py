@@ -193,6 +193,30 @@ class LaunchView(BaseModel):
     tsMs: int
 
 
+class TokenBalance(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    token: str = Field(examples=["USDC"])
+    mint: str
+    amount: Money = Field(description="native SOL: the wallet's lamports, in SOL")
+
+
+class AccountView(BaseModel):
+    """`GET /api/account`: the caller's account, its wallet and the wallet's balances read
+    from the chain (every known token; 0 where the wallet holds none)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(json_schema_extra={"format": "uuid"})
+    name: str
+    admin: bool
+    wallet: str | None = Field(
+        description="the wallet's public key; null: the account has none (its orders are "
+        "paid by the engine's wallet)"
+    )
+    balances: list[TokenBalance] = Field(description="empty without a chain (simulated venues)")
+
+
 class Launches(BaseModel):
     launches: list[LaunchView]
 

@@ -31,6 +31,7 @@ _STATUSES = ", ".join(s.value for s in OrderStatus)
 EXPECTED: dict[str, str] = {
     "tokenIn": _TOKEN,
     "tokenOut": _TOKEN,
+    "token": _TOKEN,
     "amountIn": _DECIMAL,
     "amount": _DECIMAL,
     "slippageBps": f"a whole number of basis points from 0 to {MAX_SLIPPAGE_BPS}",

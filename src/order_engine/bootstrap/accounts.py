@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 
 from order_engine.adapters.clock import SystemClock
 from order_engine.bootstrap.factories import check_urls, make_account_store, make_wallet_vault
+from order_engine.bootstrap.wallets import with_master_key
 from order_engine.engine.accounts import AccountAdmin
 from order_engine.settings import Settings
 
@@ -16,9 +17,10 @@ from order_engine.settings import Settings
 async def account_admin(settings: Settings) -> AsyncIterator[AccountAdmin]:
     """An `AccountAdmin` for the settings' database: SQLite is migrated first, PostgreSQL
     must be already (`order-engine migrate`; else `ConfigurationError`). New accounts get
-    a wallet when `WALLET_MASTER_KEY` is set."""
+    a wallet sealed with `WALLET_MASTER_KEY` (on the embedded database, unset: the key
+    file `serve` uses)."""
     check_urls(settings, "accounts")
-    vault = make_wallet_vault(settings)
+    vault = make_wallet_vault(with_master_key(settings, "accounts"))
     store = await make_account_store(settings, auto_migrate=False)
     try:
         yield AccountAdmin(store, SystemClock(), vault)

@@ -27,6 +27,7 @@ from order_engine.engine.launches import TokenLaunches
 from order_engine.engine.ports import EventBus, JobQueue, OrderStore
 from order_engine.engine.service import OrderService
 from order_engine.engine.waiting_orders import WaitingOrders
+from order_engine.engine.wallets import AccountWallets
 from order_engine.settings import Settings
 from order_engine.venues.base import Venue
 from order_engine.venues.chain.base import ChainVenue
@@ -132,8 +133,13 @@ class Engine:
         await self.store.close()
 
     async def executions(self, order_id: str) -> list[Execution]:
-        """Every swap that landed on the chain (or the simulated one) for `order_id`."""
-        return await self.venue_set.executions(order_id)
+        """Every swap that landed on the chain (or the simulated one) for `order_id`, paid
+        by its account's wallet (or the engine's)."""
+        payer = None
+        if self.venue_set.wallets is not None:
+            order = await self.store.get(order_id)
+            payer = await self.venue_set.wallets.public_key(order.account_id)
+        return await self.venue_set.executions(order_id, payer)
 
     async def readiness(self) -> dict[str, Any]:
         """`checks` (each dependency: "ok" or why not; `workers`: whether queued orders have
@@ -178,11 +184,13 @@ class Engine:
 
     async def api_context(self, command: str = "serve") -> ApiContext:
         """What the API needs, with access control (`AUTH_MODE`): an embedded `serve`
-        makes the first admin key; open mode, the local account."""
-        s, chain = self.settings, self.venue_set.chain
+        makes the first admin key; open mode, the local account. On the chain venues, the
+        first account `serve` makes holds the engine's wallet (funded by its chain)."""
+        s, chain, wallets = self.settings, self.venue_set.chain, self.venue_set.wallets
         clock = SystemClock()
         store = self.adapters.accounts
-        admin = AccountAdmin(store, clock, make_wallet_vault(s))
+        first = wallets.engine_wallet if wallets is not None and command == "serve" else None
+        admin = AccountAdmin(store, clock, make_wallet_vault(s), first_wallet=first)
         access = await make_access(s, admin, store, clock, command)
         return ApiContext(
             service=self.service,
@@ -196,6 +204,7 @@ class Engine:
                 [v for v in self.venues if isinstance(v, ChainVenue)], self.tokens
             ),
             access=access,
+            wallets=AccountWallets(admin, self.tokens, wallets, self.venue_set.faucet),
         )
 
 

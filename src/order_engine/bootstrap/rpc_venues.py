@@ -18,10 +18,13 @@ import functools
 import logging
 from typing import TYPE_CHECKING
 
+from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
 from order_engine.adapters.rpc_chain import RpcChain
 from order_engine.bootstrap.factories import ConfigurationError
+from order_engine.chain.faucet import ChainFaucet
+from order_engine.chain.genesis import derived_keypair
 from order_engine.chain.memo import ORDER_PREFIX
 from order_engine.chain.rpc_launches import RpcLaunches
 from order_engine.chain.wallet import WALLET_FILE, WalletFileError, load_wallet
@@ -29,6 +32,8 @@ from order_engine.domain.errors import ChainUnavailableError, LaunchesUnavailabl
 from order_engine.domain.launches import Launch
 from order_engine.domain.orders import Execution
 from order_engine.domain.tokens import TokenRegistry
+from order_engine.engine.ports import Faucet
+from order_engine.engine.wallets import NoFaucet
 from order_engine.settings import Settings
 from order_engine.venues.chain.base import ChainVenue, ChainVenueSettings
 from order_engine.venues.chain.book import ListedPools, PoolBook
@@ -36,6 +41,7 @@ from order_engine.venues.chain.meteora import MeteoraChainVenue
 from order_engine.venues.chain.outcomes import landed_executions
 from order_engine.venues.chain.pools_file import PoolsFileError, configured_pools, read_pools_file
 from order_engine.venues.chain.raydium import RaydiumChainVenue
+from order_engine.venues.chain.wallets import ChainWallets, Wallets
 
 if TYPE_CHECKING:
     from order_engine.bootstrap.venues import VenueSet
@@ -43,7 +49,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-async def rpc_venue_set(settings: Settings, tokens: TokenRegistry) -> VenueSet:
+async def rpc_venue_set(
+    settings: Settings, tokens: TokenRegistry, accounts: Wallets | None = None
+) -> VenueSet:
+    """Swaps signed by the accounts' wallets (`accounts`), else by the engine's."""
     from order_engine.bootstrap.venues import VenueSet  # noqa: PLC0415 (a cycle otherwise)
 
     s = settings
@@ -65,9 +74,10 @@ async def rpc_venue_set(settings: Settings, tokens: TokenRegistry) -> VenueSet:
         await chain.close()
         raise
     args = (chain, wallet, tokens.by_mint, ChainVenueSettings(s.priority_fee_micro_lamports))
+    wallets = ChainWallets(chain, wallet, accounts)
     venues: list[ChainVenue] = [
-        RaydiumChainVenue("raydium", *args, pools=book),
-        MeteoraChainVenue("meteora", *args, pools=book),
+        RaydiumChainVenue("raydium", *args, pools=book, wallets=wallets),
+        MeteoraChainVenue("meteora", *args, pools=book, wallets=wallets),
     ]
     log.info("chain venues over %s (genesis %s); wallet %s; pools %s", url,
              chain.genesis_hash[:12], wallet.pubkey(), s.pools_file or "listed")  # fmt: skip
@@ -77,11 +87,25 @@ async def rpc_venue_set(settings: Settings, tokens: TokenRegistry) -> VenueSet:
         list(venues),
         launches.register,
         launches.new_mint,
-        functools.partial(_executions, chain, venues, wallet.pubkey()),
+        functools.partial(_executions, chain, venues, str(wallet.pubkey())),
         chain,
         str(wallet.pubkey()),
         prepare=launches.prepare if s.pools_file is None else _no_launches,
+        wallets=wallets,
+        faucet=_faucet(s, chain, wallet),
     )
+
+
+def _faucet(settings: Settings, chain: RpcChain, wallet: Keypair) -> Faucet:
+    """`order-engine localnet` funds wallets: SOL by its faucet, tokens minted by the local
+    chain's genesis authority (the same `RNG_SEED`) or the engine's wallet (launches)."""
+    if settings.pools_file is not None:
+        return NoFaucet(
+            "this engine trades the pools of POOLS_FILE on a cluster it did not create: "
+            "fund the accounts' wallets on that cluster"
+        )
+    authority = derived_keypair(settings.rng_seed, "genesis-authority")
+    return ChainFaucet(chain, chain.request_airdrop, [authority, wallet])
 
 
 def token_registry(settings: Settings) -> TokenRegistry:
@@ -111,9 +135,10 @@ async def _no_launches(launch: Launch) -> None:
 
 
 async def _executions(
-    chain: RpcChain, venues: list[ChainVenue], wallet: Pubkey, order_id: str
+    chain: RpcChain, venues: list[ChainVenue], wallet: str, order_id: str, payer: str | None
 ) -> list[Execution]:
-    """Every swap of `order_id` the chain holds (the wallet's transactions with its memo),
-    landed, oldest first."""
-    signatures = await chain.signatures_with_memo(wallet, f"{ORDER_PREFIX}{order_id}")
+    """Every swap of `order_id` the chain holds (the transactions of the wallet that paid
+    for them, default the engine's, with its memo), landed, oldest first."""
+    paid_by = Pubkey.from_string(payer or wallet)
+    signatures = await chain.signatures_with_memo(paid_by, f"{ORDER_PREFIX}{order_id}")
     return landed_executions(venues, [await chain.transaction(s) for s in signatures])

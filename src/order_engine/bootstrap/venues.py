@@ -14,6 +14,7 @@ from solders.pubkey import Pubkey
 
 from order_engine.bootstrap.factories import ConfigurationError
 from order_engine.bootstrap.rpc_venues import rpc_venue_set
+from order_engine.chain.faucet import ChainFaucet, in_process_airdrop
 from order_engine.chain.faults import ChainFaults
 from order_engine.chain.genesis import GenesisSpec, derived_keypair
 from order_engine.chain.local import ChainMismatchError, LocalChain, open_local_chain
@@ -30,17 +31,25 @@ from order_engine.chain.wallet import WALLET_FILE, WalletFileError, load_or_crea
 from order_engine.domain.launches import Launch
 from order_engine.domain.orders import Execution
 from order_engine.domain.tokens import TokenRegistry
+from order_engine.engine.ports import Faucet
+from order_engine.engine.wallets import NoFaucet
 from order_engine.settings import Settings
 from order_engine.venues.base import Venue
 from order_engine.venues.chain.base import ChainVenue, ChainVenueSettings
 from order_engine.venues.chain.meteora import MeteoraChainVenue
 from order_engine.venues.chain.outcomes import landed_executions
 from order_engine.venues.chain.raydium import RaydiumChainVenue
+from order_engine.venues.chain.wallets import ChainWallets, Wallets
 from order_engine.venues.sim.ledger import SwapLedger
 from order_engine.venues.sim.simulated import apply_launch, b58encode, simulated_venues
 
 log = logging.getLogger(__name__)
 SLOT_S = 0.4  # a Solana slot, before the latency scale
+NO_CHAIN = NoFaucet(
+    "the simulated venues have no chain: wallets are funded on the chain venues (VENUES=chain)"
+)
+Executions = Callable[[str, str | None], Awaitable[list[Execution]]]
+"""Every swap of an order that landed, by its order id and the wallet that paid for it."""
 
 
 @dataclass
@@ -49,11 +58,13 @@ class VenueSet:
     venues: list[Venue]
     open_pools: Callable[[Launch], bool]
     new_mint: Callable[[], str]
-    executions: Callable[[str], Awaitable[list[Execution]]]
+    executions: Executions
     chain: Chain | None = None
     wallet: str | None = None
     market: BackgroundMarket | None = None
     prepare: Callable[[Launch], Awaitable[None]] | None = None  # opens a launch's pool first
+    wallets: ChainWallets | None = None  # the engine's and the accounts' (chain venues)
+    faucet: Faucet = NO_CHAIN  # funds wallets (the local chain)
 
 
 def resolve_venues(settings: Settings, command: str) -> tuple[str, ProgramBinaries | None]:
@@ -79,8 +90,13 @@ def resolve_venues(settings: Settings, command: str) -> tuple[str, ProgramBinari
 
 
 def chain_venue_set(
-    settings: Settings, binaries: ProgramBinaries, tokens: TokenRegistry
+    settings: Settings,
+    binaries: ProgramBinaries,
+    tokens: TokenRegistry,
+    accounts: Wallets | None = None,
 ) -> VenueSet:
+    """The programs on the in-process chain; swaps signed by the accounts' wallets
+    (`accounts`), else by the engine's."""
     s = settings
     try:
         wallet = load_or_create_wallet(s.wallet_keypair or s.data_dir / WALLET_FILE)
@@ -88,10 +104,11 @@ def chain_venue_set(
         raise ConfigurationError(str(exc)) from exc
     local = _open_chain(s, binaries, tokens, wallet.pubkey())
     venue_settings = ChainVenueSettings(s.priority_fee_micro_lamports)
+    wallets = ChainWallets(local.chain, wallet, accounts)
     args = (local.chain, wallet, tokens.by_mint, venue_settings)
     venues: list[ChainVenue] = [
-        RaydiumChainVenue("raydium", *args),
-        MeteoraChainVenue("meteora", *args),
+        RaydiumChainVenue("raydium", *args, wallets=wallets),
+        MeteoraChainVenue("meteora", *args, wallets=wallets),
     ]
     log.info(
         "chain venues: Raydium CPMM and Meteora DLMM programs from %s; wallet %s",
@@ -107,6 +124,12 @@ def chain_venue_set(
         local.chain,
         str(wallet.pubkey()),
         _market(s, local),
+        wallets=wallets,
+        faucet=ChainFaucet(
+            local.chain,
+            in_process_airdrop(local.chain),
+            [derived_keypair(s.rng_seed, "genesis-authority"), wallet],
+        ),
     )
 
 
@@ -153,7 +176,7 @@ def _market(s: Settings, local: LocalChain) -> BackgroundMarket | None:
 
 
 async def _chain_executions(
-    local: LocalChain, venues: list[ChainVenue], order_id: str
+    local: LocalChain, venues: list[ChainVenue], order_id: str, _payer: str | None = None
 ) -> list[Execution]:
     """Every swap of `order_id` that landed on the chain (found by its memo)."""
     signatures = local.chain.signatures_with_memo(f"{ORDER_PREFIX}{order_id}")
@@ -170,7 +193,7 @@ def sim_venue_set(settings: Settings, ledger: SwapLedger, tokens: TokenRegistry)
         tokens=tokens,
     )
 
-    async def executions(order_id: str) -> list[Execution]:
+    async def executions(order_id: str, _payer: str | None = None) -> list[Execution]:
         return [e.execution for e in await ledger.entries(order_id) if e.execution]
 
     return VenueSet(
@@ -183,13 +206,17 @@ def sim_venue_set(settings: Settings, ledger: SwapLedger, tokens: TokenRegistry)
 
 
 async def make_venue_set(
-    settings: Settings, command: str, ledger: SwapLedger, tokens: TokenRegistry
+    settings: Settings,
+    command: str,
+    ledger: SwapLedger,
+    tokens: TokenRegistry,
+    accounts: Wallets | None = None,
 ) -> VenueSet:
     """The venues by settings, knowing (and registering launched tokens in) `tokens`, the
-    engine's registry."""
+    engine's registry; chain venues sign with the accounts' wallets (`accounts`)."""
     kind, binaries = resolve_venues(settings, command)
     if kind == "rpc":
-        return await rpc_venue_set(settings, tokens)
+        return await rpc_venue_set(settings, tokens, accounts)
     if kind == "chain" and binaries is not None:
-        return chain_venue_set(settings, binaries, tokens)
+        return chain_venue_set(settings, binaries, tokens, accounts)
     return sim_venue_set(settings, ledger, tokens)

@@ -20,9 +20,15 @@ from order_engine.adapters.sql import create_engine
 from order_engine.adapters.sql.schema import create_database_if_missing, migrate, printable_url
 from order_engine.api.app import HotPaths, create_app
 from order_engine.bootstrap.engine import Engine
-from order_engine.bootstrap.factories import Adapters, check_urls, make_adapters
+from order_engine.bootstrap.factories import (
+    Adapters,
+    check_urls,
+    make_adapters,
+    make_wallet_vault,
+)
 from order_engine.bootstrap.rpc_venues import token_registry
 from order_engine.bootstrap.venues import VenueSet, make_venue_set
+from order_engine.bootstrap.wallets import check_wallets_open, with_master_key
 from order_engine.domain.errors import DependencyUnavailableError
 from order_engine.domain.tokens import TokenRegistry
 from order_engine.engine.executor import OrderExecutor
@@ -33,6 +39,7 @@ from order_engine.engine.retry import RetryPolicy
 from order_engine.engine.routing import SplitPolicy
 from order_engine.engine.service import OrderService
 from order_engine.engine.waiting_orders import WaitingOrders
+from order_engine.engine.wallets import AccountKeypairs
 from order_engine.logsetup import configure_logging
 from order_engine.settings import Settings
 
@@ -45,14 +52,20 @@ async def build_engine(
     """Pick adapters by URL scheme and wire the use cases: SQLite or PostgreSQL for the
     store; BullMQ, Redis Streams and Redis launches when `REDIS_URL` is set, else
     in-process. Every process applies every token launch (its venues open the pools).
-    The engine has its own token registry, shared by its venues and use cases."""
+    The engine has its own token registry, shared by its venues and use cases. Chain
+    venues sign each account's orders with its wallet (sealed under the master key:
+    `serve` makes one in the data directory when `WALLET_MASTER_KEY` is unset)."""
     check_urls(settings, command)
     tokens = token_registry(settings)
     policy = RetryPolicy(settings.max_attempts, settings.backoff_base_s, settings.backoff_factor)
     metrics = EngineMetrics()
     adapters = await make_adapters(settings, policy, metrics, auto_migrate=auto_migrate)
     try:
-        venue_set = await make_venue_set(settings, command, adapters.chain, tokens)
+        settings = with_master_key(settings, command)  # once the database answered
+        vault = make_wallet_vault(settings)
+        await check_wallets_open(adapters.accounts, vault)
+        keypairs = AccountKeypairs(adapters.accounts, vault)
+        venue_set = await make_venue_set(settings, command, adapters.chain, tokens, keypairs)
     except BaseException:
         await adapters.close()
         raise
@@ -118,6 +131,7 @@ def _wire(
         waiting_orders=waiting,
         max_price_impact_bps=s.max_price_impact_bps,
         outages=OutageWaits(max_wait_s=s.outage_max_wait_s, base_s=s.backoff_base_s),
+        funds=vs.wallets,
     )
     launches = TokenLaunches(
         a.board,

@@ -89,6 +89,11 @@ class TransactionDetails:
         """How much of `mint` the accounts of `owner` gained (negative: spent)."""
         return sum(c.delta for c in self.token_balances if c.owner == owner and c.mint == mint)
 
+    @property
+    def fee_payer(self) -> Pubkey | None:
+        """Who signed and paid for it (the first writable account; None if not known)."""
+        return self.lamport_balances[0][0] if self.lamport_balances else None
+
     def lamport_delta(self, account: Pubkey) -> int:
         return sum(post - pre for key, pre, post in self.lamport_balances if key == account)
 

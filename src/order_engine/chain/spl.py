@@ -162,6 +162,14 @@ def token_mint(data: bytes) -> Pubkey:
     return Pubkey.from_bytes(_token_account(data)[:_OWNER_OFFSET])
 
 
+def mint_authority(data: bytes) -> Pubkey | None:
+    """Who may mint more of a mint (its bytes, 82 or more); None: nobody (a fixed supply)."""
+    if len(data) < MINT_SIZE:
+        raise ValueError(f"a mint has {MINT_SIZE}+ bytes, got {len(data)}")
+    (tag,) = struct.unpack_from("<I", data, 0)
+    return Pubkey.from_bytes(data[4:36]) if tag == 1 else None
+
+
 def _token_account(data: bytes) -> bytes:
     if len(data) < TOKEN_ACCOUNT_SIZE:
         raise ValueError(f"a token account has {TOKEN_ACCOUNT_SIZE}+ bytes, got {len(data)}")

@@ -18,7 +18,8 @@ EngineError
 │   ├── NotCancellableError      order already submitted or final
 │   ├── AlreadyLaunchedError     a token launch for a symbol that exists
 │   ├── AccountExistsError       an account of that name exists
-│   └── LaunchesUnavailableError this engine trades a cluster's pools (POOLS_FILE): no launches
+│   ├── LaunchesUnavailableError this engine trades a cluster's pools (POOLS_FILE): no launches
+│   └── FundingUnavailableError  this chain cannot fund a wallet (simulated venues, a cluster's)
 ├── CapacityError                queue full (429, Retry-After)
 ├── DependencyUnavailableError   store/queue/bus down (503)
 ├── WalletVaultError             no master key, or a sealed wallet it does not open (setup)
@@ -35,6 +36,7 @@ EngineError
         ├── InsufficientFundsError  the wallet cannot pay the order (checked before sending)
         ├── PriceImpactTooHighError the route would move the price more than the order allows
         ├── ChainChangedError   a transaction was sent to a chain that is no longer there
+        ├── WalletUnavailableError the order's account or its wallet cannot be opened
         └── TransactionRejectedError the chain refused a transaction for good
 ```
 """
@@ -121,6 +123,10 @@ class AccountExistsError(ConflictError):
     code = "account_exists"
 
 
+class FundingUnavailableError(ConflictError):
+    code = "funding_unavailable"
+
+
 class CapacityError(EngineError):
     code = "queue_full"
 
@@ -194,3 +200,7 @@ class TransactionRejectedError(PermanentExecutionError):
 
 class ChainChangedError(PermanentExecutionError):
     code = "chain_changed"
+
+
+class WalletUnavailableError(PermanentExecutionError):
+    code = "wallet_unavailable"

@@ -31,7 +31,10 @@ NO_VAULT = "accounts get no wallet: set WALLET_MASTER_KEY (see .env.example)"
 
 class AccountAdmin:
     """`vault` None: accounts are made without a wallet (`ensure_wallet` adds one later).
-    `on_revoke` is told each revoked key id (e.g. `Authenticator.forget`)."""
+    `on_revoke` is told each revoked key id (e.g. `Authenticator.forget`). `first_wallet`:
+    the keypair the first account ever made gets instead of a new one (an embedded engine
+    hands its own wallet, funded by its local chain's genesis, to the admin account it
+    makes at its first start)."""
 
     def __init__(
         self,
@@ -40,19 +43,27 @@ class AccountAdmin:
         vault: WalletVault | None = None,
         *,
         on_revoke: Callable[[str], None] | None = None,
+        first_wallet: Keypair | None = None,
     ) -> None:
         self._store = store
         self._clock = clock
         self._vault = vault
         self._on_revoke = on_revoke
+        self._first_wallet = first_wallet
 
     async def create_account(self, name: str, *, admin: bool = False) -> Account:
         """Raises `RequestError` for a bad name, `AccountExistsError` for a taken one."""
         account = Account(str(uuid.uuid4()), check_account_name(name), self._clock.now_ms(), admin)
         if self._vault is not None:
-            account = replace(account, wallet=self._vault.create(account.id))
+            account = replace(account, wallet=await self._new_wallet(account.id))
         await self._store.create_account(account)
         return account
+
+    async def _new_wallet(self, account_id: str) -> SealedWallet:
+        assert self._vault is not None
+        if self._first_wallet is not None and not await self._store.list_accounts():
+            return self._vault.seal(account_id, self._first_wallet)
+        return self._vault.create(account_id)
 
     async def find_account(self, ref: str) -> Account:
         """The account named `ref`, else the one whose id it is (`AccountNotFoundError`)."""

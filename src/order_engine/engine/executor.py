@@ -27,7 +27,7 @@ from order_engine.domain.orders import Order, OrderError, OrderEvent, OrderStatu
 from order_engine.domain.tokens import TokenRegistry
 from order_engine.engine.outages import OutageWaits
 from order_engine.engine.paths import Router, TwoHopPolicy
-from order_engine.engine.ports import Clock, EventBus, Job, OrderStore
+from order_engine.engine.ports import Clock, EventBus, Funds, Job, OrderStore
 from order_engine.engine.retry import RetryPolicy
 from order_engine.engine.route_sender import RouteSender
 from order_engine.engine.routing import SplitPolicy
@@ -59,7 +59,10 @@ class OrderExecutor:
         waiting_orders: WaitingOrders | None = None,
         max_price_impact_bps: int = DEFAULT_MAX_PRICE_IMPACT_BPS,
         outages: OutageWaits | None = None,
+        funds: Funds | None = None,
     ) -> None:
+        """`funds`: checks that an order's wallet can pay before anything is sent (chain
+        venues; None: no check)."""
         self._store, self._bus, self._clock, self._policy = store, bus, clock, policy
         self._outages = outages or OutageWaits()
         self._tokens = tokens
@@ -67,7 +70,7 @@ class OrderExecutor:
         self._venues = {v.name: v for v in venues}
         router = Router(venues, tokens, quote_timeout_s, split_policy, two_hop_policy)
         self._routes = RouteSender(
-            self._venues, router, tokens, clock, self._advance, max_price_impact_bps
+            self._venues, router, tokens, clock, self._advance, max_price_impact_bps, funds
         )
         self._waiting = waiting_orders
         self._max_impact_bps = max_price_impact_bps

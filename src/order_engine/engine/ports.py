@@ -4,14 +4,16 @@ fake) and one contract test suite that every implementation passes."""
 from __future__ import annotations
 
 import builtins
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import TYPE_CHECKING, Protocol
 
 from order_engine.domain.accounts import Account, AccountLimits, ApiKey, SealedWallet
 from order_engine.domain.launches import Launch
 from order_engine.domain.orders import Order, OrderEvent, OrderStatus
+from order_engine.domain.tokens import Token
 
 if TYPE_CHECKING:
     from solders.keypair import Keypair
@@ -267,4 +269,34 @@ class WalletVault(Protocol):
     def open(self, account_id: str, wallet: SealedWallet) -> Keypair:
         """Raises `WalletVaultError` when the wallet does not open (another master key,
         another account's wallet, altered bytes)."""
+        ...
+
+
+class Funds(Protocol):
+    """Whether an order's wallet can pay it (`venues.chain.wallets.ChainWallets`)."""
+
+    async def check(
+        self, owner: str | None, token: Token, amount: Decimal, *, transactions: int = 1
+    ) -> None:
+        """Raise `InsufficientFundsError`, naming the balance and the need, unless the
+        wallet paying for `owner`'s orders (an account id; None: the engine's) holds
+        `amount` of `token` and the SOL the fees of `transactions` transactions need."""
+        ...
+
+
+class WalletBalances(Protocol):
+    """Wallets' balances read from the chain (`ChainWallets`)."""
+
+    async def balances(self, wallet: str, tokens: Sequence[Token]) -> builtins.list[Decimal]:
+        """`wallet`'s balance of each of `tokens` (0 where it holds no account of one)."""
+        ...
+
+
+class Faucet(Protocol):
+    """Funds wallets on the local chain: SOL by airdrop, other tokens by minting them."""
+
+    async def fund(self, wallet: str, token: Token, amount: Decimal) -> None:
+        """Give `wallet` `amount` of `token`, confirmed when this returns.
+        `FundingUnavailableError` when this chain cannot (no faucet, a mint this engine
+        cannot sign for), `RequestError` for wSOL (fund SOL)."""
         ...

@@ -31,7 +31,7 @@ from order_engine.domain.orders import Order, OrderStatus
 from order_engine.domain.quotes import RoutingDecision
 from order_engine.domain.tokens import Token, TokenRegistry
 from order_engine.engine.paths import Router
-from order_engine.engine.ports import Clock
+from order_engine.engine.ports import Clock, Funds
 from order_engine.engine.sending import build_leg, send_leg, submitted
 from order_engine.engine.settlement import failure_of
 from order_engine.engine.waiting_orders import venues_for
@@ -52,10 +52,12 @@ class RouteSender:
         clock: Clock,
         advance: Advance,
         max_impact_bps: int,
+        funds: Funds | None = None,
     ) -> None:
         self._venues, self._venue_list = venues, list(venues.values())
         self._router, self._tokens, self._clock = router, tokens, clock
         self._advance, self._max_impact_bps = advance, max_impact_bps
+        self._funds = funds
 
     async def send(
         self, order: Order, attempt: int, decision: RoutingDecision, amount: Decimal,
@@ -78,6 +80,9 @@ class RouteSender:
             floors = leg_floors(decision.route, order.slippage_bps, via.decimals)
             t_out = via
         await self._advance(order, Building(decision, need), attempt)
+        if self._funds is not None:  # the wallet pays it all, or nothing is sent
+            hops = len(decision.hops)
+            await self._funds.check(order.account_id, t_in, amount, transactions=hops)
         hop = 0 if decision.then is None else 1
         await self._send_legs(order, attempt, decision, floors, t_in, t_out, hop)
         if decision.then is not None:
@@ -123,7 +128,16 @@ class RouteSender:
         via = None if hop == 0 else (t_out.symbol if hop == 1 else t_in.symbol)
         sends = [
             await build_leg(
-                self._venues[q.venue], order.id, q, floor, attempt, t_in, t_out, hop=hop, via=via
+                self._venues[q.venue],
+                order.id,
+                q,
+                floor,
+                attempt,
+                t_in,
+                t_out,
+                hop=hop,
+                via=via,
+                owner=order.account_id,
             )
             for q, floor in zip(decision.route, floors, strict=True)
         ]

@@ -23,11 +23,13 @@ Send = tuple[Venue, SwapTransaction, Leg]
 
 async def build_leg(
     venue: Venue, order_id: str, quote: Quote, floor: Decimal, attempt: int, t_in: Token,
-    t_out: Token, *, hop: int = 0, via: str | None = None,
+    t_out: Token, *, hop: int = 0, via: str | None = None, owner: str | None = None,
 ) -> Send:  # fmt: skip
+    """Build and sign the leg (by `owner`'s wallet: the order's account id)."""
     tx = await venue.build(
-        quote, token_in=t_in, token_out=t_out, min_amount_out=floor, order_id=order_id
-    )
+        quote, token_in=t_in, token_out=t_out, min_amount_out=floor, order_id=order_id,
+        owner=owner,
+    )  # fmt: skip
     leg = Leg(
         venue.name, tx.signature, quote.amount_in, floor, attempt, signed=tx.signed, hop=hop,
         via=via,

@@ -84,7 +84,12 @@ class Venue(Protocol):
         token_out: Token,
         min_amount_out: Decimal,
         order_id: str,
-    ) -> SwapTransaction: ...
+        owner: str | None = None,
+    ) -> SwapTransaction:
+        """The swap, signed (chain venues) by the wallet of `owner` (the order's account
+        id; None, or an account without a wallet: the engine's wallet). The simulated
+        venues have no wallets and ignore it."""
+        ...
 
     async def submit(self, tx: SwapTransaction) -> None: ...
 

@@ -4,8 +4,10 @@ swap instruction, sending it, and reading its outcome off the chain.
 A swap transaction: a priority fee and a compute-unit limit (sized from a simulation of
 the same transaction), the output's associated token account created idempotently,
 native SOL wrapped into a temporary wSOL account before the swap (or unwrapped after it)
-and that account closed, and the swap with its minimum out. It is signed by the wallet;
-its bytes and last valid block height go to the engine before it is sent.
+and that account closed, and the swap with its minimum out. It is signed by the wallet of
+the order's account (fee payer and owner of its token accounts), or the engine's wallet
+for an order without one (`ChainWallets`); its bytes and last valid block height go to the
+engine before it is sent.
 """
 
 from __future__ import annotations
@@ -41,13 +43,13 @@ from order_engine.domain.tokens import Token
 from order_engine.venues.base import SwapTransaction
 from order_engine.venues.chain.book import ListedPools, PoolBook
 from order_engine.venues.chain.budget import ComputeBudgets, budget_key, limit_for
-from order_engine.venues.chain.curve import ChainCurve, from_units, to_units
+from order_engine.venues.chain.curve import ChainCurve, to_units
 from order_engine.venues.chain.describe import INSUFFICIENT_FUNDS, describe_failure, swap_steps
 from order_engine.venues.chain.outcomes import ChainOutcomes
+from order_engine.venues.chain.wallets import ChainWallets
 
 log = logging.getLogger(__name__)
 MAX_CU = 1_400_000
-SOL_RESERVE = Decimal("0.01")  # fees and temporary accounts' rent a native swap needs
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,8 +76,12 @@ class ChainVenue(ChainOutcomes, ABC):
         now: Callable[[], float] = time.time,
         *,
         pools: PoolBook | None = None,
+        wallets: ChainWallets | None = None,
     ) -> None:
-        self._name, self.chain, self._wallet = name, chain, wallet
+        """`wallet`: the engine's; `wallets`: the accounts' too (shared by the venues of
+        one chain; None: every swap is the engine wallet's)."""
+        self._name, self.chain = name, chain
+        self.wallets = wallets or ChainWallets(chain, wallet)
         self.pools: PoolBook = pools or ListedPools()
         self.wallet_key = wallet.pubkey()
         self._tokens_by_mint = tokens_by_mint
@@ -105,9 +111,9 @@ class ChainVenue(ChainOutcomes, ABC):
     @abstractmethod
     async def swap_instruction(
         self, quote: Quote, token_in: Token, token_out: Token, accounts: tuple[Pubkey, Pubkey],
-        amount_in: int, min_out: int,
+        amount_in: int, min_out: int, owner: Pubkey,
     ) -> Instruction:  # fmt: skip
-        """The program's swap from `accounts` (the wallet's input, output token account)."""
+        """The program's swap from `accounts` (`owner`'s input and output token accounts)."""
 
     async def quote(self, token_in: Token, token_out: Token, amount_in: Decimal) -> Quote:
         return (await self.curve(token_in, token_out)).quote(amount_in)
@@ -120,23 +126,28 @@ class ChainVenue(ChainOutcomes, ABC):
         token_out: Token,
         min_amount_out: Decimal,
         order_id: str,
+        owner: str | None = None,
     ) -> SwapTransaction:
+        """The swap signed by `owner`'s wallet (an account id; None: the engine's)."""
         if quote.venue != self.name:
             raise ValueError(f"{self.name} cannot build a swap quoted by {quote.venue}")
+        signer = await self.wallets.signer(owner)
+        me = signer.pubkey()
         amount, floor = to_units(quote.amount_in, token_in), to_units(min_amount_out, token_out)
-        accounts, before, after, creates = await self._wrapping(token_in, token_out, amount)
-        swap = await self.swap_instruction(quote, token_in, token_out, accounts, amount, floor)
+        accounts, before, after, creates = await self._wrapping(me, token_in, token_out, amount)
+        swap = await self.swap_instruction(quote, token_in, token_out, accounts, amount, floor, me)
         body = [*before, swap, *after, order_memo(order_id)]
         latest = await self.chain.latest_blockhash()
         key = budget_key(self.name, token_in, token_out, creates)
         units = self.budgets.cached(key, quote)
         if units is None:
-            units = await self._simulate(body, latest.blockhash, token_in, quote.amount_in)
+            simulated = self._sign(signer, body, MAX_CU, latest.blockhash)
+            units = await self._simulate(simulated, owner, token_in, quote.amount_in)
             self.budgets.record(key, units, quote)
         else:
-            await self._check_funds(token_in, quote.amount_in)
+            await self.wallets.check(owner, token_in, quote.amount_in)
         limit = min(limit_for(units), MAX_CU)
-        tx = self._sign(body, limit, latest.blockhash)
+        tx = self._sign(signer, body, limit, latest.blockhash)
         wire = base64.b64encode(bytes(tx)).decode()
         steps = swap_steps(quote, token_in, token_out, self.name, min_amount_out, limit, creates)
         signed = SignedTx(wire, latest.last_valid_block_height, self.chain_id)
@@ -145,13 +156,12 @@ class ChainVenue(ChainOutcomes, ABC):
         )
 
     async def _wrapping(
-        self, token_in: Token, token_out: Token, amount: int
+        self, me: Pubkey, token_in: Token, token_out: Token, amount: int
     ) -> tuple[tuple[Pubkey, Pubkey], list[Instruction], list[Instruction], bool]:
-        """The wallet's input and output token accounts, the instructions around the
+        """The wallet `me`'s input and output token accounts, the instructions around the
         swap: wrap native SOL into a temporary wSOL account (closed after), and create the
         output account unless it is known to exist (idempotently, as it may race), and
         whether the output account is created."""
-        me = self.wallet_key
         in_mint = Pubkey.from_string(token_in.swap_mint)
         in_account = get_associated_token_address(me, in_mint)
         out_account, create_out = spl.create_ata_idempotent(
@@ -170,7 +180,7 @@ class ChainVenue(ChainOutcomes, ABC):
         return (in_account, out_account), before, after, not exists
 
     async def _account_exists(self, account: Pubkey) -> bool:
-        """Whether the wallet's token account exists (remembered once seen: the engine
+        """Whether a wallet's token account exists (remembered once seen: the engine
         never closes its token accounts, only its temporary wSOL one)."""
         if account in self._existing:
             return True
@@ -180,53 +190,38 @@ class ChainVenue(ChainOutcomes, ABC):
         return found is not None
 
     async def _simulate(
-        self, body: list[Instruction], blockhash: Hash, token_in: Token, amount: Decimal
+        self, tx: Transaction, owner: str | None, token_in: Token, amount: Decimal
     ) -> int:
         """The compute units the transaction uses; raises what a failure means."""
-        simulation = await self.chain.simulate(bytes(self._sign(body, MAX_CU, blockhash)))
+        simulation = await self.chain.simulate(bytes(tx))
         if simulation.err is not None:
-            await self._refuse(simulation.err, simulation.custom_error, token_in, amount)
+            await self._refuse(simulation.err, simulation.custom_error, owner, token_in, amount)
         return simulation.compute_units
 
-    async def _check_funds(self, token_in: Token, amount: Decimal) -> None:
-        """Without a simulation: does the wallet hold the input (native SOL: and the fee
-        and the temporary accounts' rent)?"""
-        held = await self.holding(token_in)
-        needed = amount + (SOL_RESERVE if token_in.native else 0)
-        if held < needed:
-            raise InsufficientFundsError(
-                f"the wallet holds {held} {token_in.symbol}; the swap needs {amount} "
-                f"{token_in.symbol} and a transaction fee"
-            )
-
-    def _sign(self, body: list[Instruction], cu_limit: int, blockhash: Hash) -> Transaction:
+    def _sign(
+        self, signer: Keypair, body: list[Instruction], cu_limit: int, blockhash: Hash
+    ) -> Transaction:
         budget = [
             set_compute_unit_limit(cu_limit),
             set_compute_unit_price(self.settings.priority_fee_micro_lamports),
         ]
-        message = Message.new_with_blockhash([*budget, *body], self.wallet_key, blockhash)
-        return Transaction([self._wallet], message, blockhash)
+        message = Message.new_with_blockhash([*budget, *body], signer.pubkey(), blockhash)
+        return Transaction([signer], message, blockhash)
 
-    async def _refuse(self, err: str, custom: int | None, token_in: Token, amount: Decimal) -> None:
+    async def _refuse(
+        self, err: str, custom: int | None, owner: str | None, token_in: Token, amount: Decimal
+    ) -> None:
         """Raise the error a failed simulation means (nothing was sent)."""
         if custom == self.slippage_error:
             raise SlippageExceededError(f"{self.name}: the pool moved below the minimum out")
-        failure = describe_failure(err, custom)
-        if failure == INSUFFICIENT_FUNDS:
-            held = await self.holding(token_in)
-            raise InsufficientFundsError(
-                f"the wallet holds {held} {token_in.symbol}; the swap needs {amount} "
-                f"{token_in.symbol} and a transaction fee"
-            )
+        if describe_failure(err, custom) == INSUFFICIENT_FUNDS:
+            await self.wallets.check(owner, token_in, amount)  # raises, naming the balance
+            raise InsufficientFundsError(f"{self.name}: the wallet cannot pay the swap ({err})")
         raise TransactionRejectedError(f"{self.name}: the swap would fail ({err})")
 
     async def holding(self, token: Token) -> Decimal:
-        """The wallet's balance of `token` (native SOL: its lamports)."""
-        if token.native:
-            return from_units(await self.chain.balance(self.wallet_key), token)
-        ata = get_associated_token_address(self.wallet_key, Pubkey.from_string(token.mint))
-        (found,) = await self.chain.accounts([ata])
-        return from_units(spl.token_amount(found.data) if found else 0, token)
+        """The engine wallet's balance of `token` (native SOL: its lamports)."""
+        return await self.wallets.holding(self.wallet_key, token)
 
     async def submit(self, tx: SwapTransaction) -> None:
         if tx.signed is None:

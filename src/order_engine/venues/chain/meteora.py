@@ -87,7 +87,7 @@ class MeteoraChainVenue(ChainVenue):
 
     async def swap_instruction(
         self, quote: Quote, token_in: Token, token_out: Token, accounts: tuple[Pubkey, Pubkey],
-        amount_in: int, min_out: int,
+        amount_in: int, min_out: int, owner: Pubkey,
     ) -> Instruction:  # fmt: skip
         keys = self.pools.dlmm(token_in, token_out)
         swap_for_y = Pubkey.from_string(token_in.swap_mint) == keys.mint_x
@@ -96,6 +96,6 @@ class MeteoraChainVenue(ChainVenue):
             _, indexes, _, _ = await self._state(keys)
         ordered = sorted(indexes, reverse=swap_for_y)
         return dlmm.swap_ix(
-            keys, self.wallet_key, accounts[0], accounts[1], swap_for_y, amount_in, min_out,
+            keys, owner, accounts[0], accounts[1], swap_for_y, amount_in, min_out,
             ordered,
         )  # fmt: skip

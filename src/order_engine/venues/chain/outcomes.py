@@ -135,11 +135,11 @@ class ChainOutcomes:
         return self.execution_of(details)
 
     def execution_of(self, details: TransactionDetails) -> Execution:
-        """What the swap delivered, from the pool's side of the balance changes: its input
-        vault grew by what was paid, its output vault shrank by what was received."""
-        pool_side = [
-            c for c in details.token_balances if c.owner != self.wallet_key and c.delta != 0
-        ]
+        """What the swap delivered, from the pool's side of the balance changes (not the
+        wallet that paid for it): its input vault grew by what was paid, its output vault
+        shrank by what was received."""
+        payer = details.fee_payer or self.wallet_key
+        pool_side = [c for c in details.token_balances if c.owner != payer and c.delta != 0]
         paid = next((c for c in pool_side if c.delta > 0), None)
         received = next((c for c in pool_side if c.delta < 0), None)
         if paid is None or received is None:

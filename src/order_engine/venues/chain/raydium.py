@@ -70,10 +70,10 @@ class RaydiumChainVenue(ChainVenue):
 
     async def swap_instruction(
         self, quote: Quote, token_in: Token, token_out: Token, accounts: tuple[Pubkey, Pubkey],
-        amount_in: int, min_out: int,
+        amount_in: int, min_out: int, owner: Pubkey,
     ) -> Instruction:  # fmt: skip
         keys = self.pools.raydium(token_in, token_out)
         in_mint = Pubkey.from_string(token_in.swap_mint)
         return raydium.swap_base_input_ix(
-            keys, self.wallet_key, accounts[0], accounts[1], in_mint, amount_in, min_out
+            keys, owner, accounts[0], accounts[1], in_mint, amount_in, min_out
         )

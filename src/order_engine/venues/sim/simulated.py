@@ -197,7 +197,10 @@ class SimulatedVenue:
         token_out: Token,
         min_amount_out: Decimal,
         order_id: str,
+        owner: str | None = None,
     ) -> SwapTransaction:
+        """A mock signature; the simulated chain has no wallets, so `owner` changes
+        nothing here."""
         if quote.venue != self.name:
             raise ValueError(f"{self.name} cannot build a swap quoted by {quote.venue}")
         steps = swap_steps(quote, token_in, token_out, self.name, min_amount_out)
