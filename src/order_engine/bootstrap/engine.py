@@ -121,6 +121,7 @@ class Engine:
         await self.bus.close()
         await self.adapters.board.close()
         await self.adapters.chain.close()
+        await self.adapters.rates.close()
         if self.venue_set.market is not None:
             await self.venue_set.market.stop()
         if self.venue_set.chain is not None:
