@@ -45,15 +45,23 @@ class OrderPoster(Protocol):
     async def close(self) -> None: ...
 
 
+API_KEY_ENV = "ORDER_ENGINE_API_KEY"  # set by the bench once the engine made its key
+
+
+def auth_line() -> bytes:
+    key = os.environ.get(API_KEY_ENV)
+    return b"" if not key else b"Authorization: Bearer %s\r\n" % key.encode()
+
+
 class RawHttp:
     """One keep-alive connection; reconnects after `Connection: close` or an error."""
 
     def __init__(self, host: str, port: int) -> None:
         self._host, self._port = host, port
         self._request = (
-            b"POST /api/orders/execute HTTP/1.1\r\nHost: %s:%d\r\n"
+            b"POST /api/orders/execute HTTP/1.1\r\nHost: %s:%d\r\n%s"
             b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
-            % (host.encode(), port, len(BODY), BODY)
+            % (host.encode(), port, auth_line(), len(BODY), BODY)
         )
         self._streams: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
         self._used_at = 0.0
@@ -106,6 +114,8 @@ class LibHttp:
         import httpx
 
         headers = {"Content-Type": "application/json"}
+        if os.environ.get(API_KEY_ENV):
+            headers["Authorization"] = f"Bearer {os.environ[API_KEY_ENV]}"
         try:
             response = await self._client.post("/api/orders/execute", content=BODY, headers=headers)
         except httpx.HTTPError:

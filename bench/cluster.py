@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import secrets
 import shutil
@@ -130,6 +131,7 @@ class Cluster:
         if migrate.wait(120) != 0:
             raise SystemExit(f"migrate failed: {self.logs('migrate')}")
         del self.groups["migrate"]
+        self._admin_key()
         extra = ["--concurrency", str(concurrency)] if concurrency else []
         for _ in range(workers):
             self.start("worker", "worker", *extra)
@@ -142,6 +144,17 @@ class Cluster:
         problem = asyncio.run(warm_up(self.api_ports))
         if problem:
             raise SystemExit(f"warm-up order failed: {problem}\n{self.logs('worker')}")
+
+    def _admin_key(self) -> None:
+        """An admin account and key for the load (api requires keys), in the environment
+        the clients read it from."""
+        run = functools.partial(
+            subprocess.run, cwd=self.workdir, env=self.env, capture_output=True, check=True
+        )
+        order_engine = str(venv_bin("order-engine"))
+        run([order_engine, "accounts", "create", "bench", "--admin"])
+        made = run([order_engine, "keys", "create", "bench", "--scope", "admin"], text=True)
+        os.environ["ORDER_ENGINE_API_KEY"] = made.stdout.strip()
 
     def start_localnet(self) -> None:
         """`order-engine localnet` (its own data directory and wallet); the engine's

@@ -174,6 +174,9 @@ class EngineProcess:
             if self.process.poll() is not None:
                 raise RuntimeError(f"server exited with {self.process.returncode}: {self.log()}")
             if http_get(f"{self.base_url}/health", 0.5)[0] == 200:
+                key = self.workdir / "admin.key"  # serve's first admin key: the load sends it
+                if key.exists():
+                    os.environ["ORDER_ENGINE_API_KEY"] = key.read_text().strip()
                 return
             time.sleep(0.05)
         raise RuntimeError(f"server not healthy after {timeout_s} s: {self.log()}")

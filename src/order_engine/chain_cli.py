@@ -18,6 +18,7 @@ from urllib.parse import quote
 
 import httpx
 
+from order_engine.client_key import OPTION_HELP, auth_headers
 from order_engine.domain.tokens import TokenRegistry
 from order_engine.settings import Settings
 
@@ -31,12 +32,12 @@ def add_commands(sub: Any) -> None:
     chain = sub.add_parser("chain", help="read the chain of a running engine: pools, transactions")
     inner = chain.add_subparsers(dest="chain_command", required=True)
     pools = inner.add_parser("pools", help="every pool: venue, pair, price, reserves")
-    pools.set_defaults(run=lambda a: show_pools(a.url))
+    pools.set_defaults(run=lambda a: show_pools(a.url, a.api_key))
     tx = inner.add_parser(
         "tx", help="one transaction: slot, status, fee, compute units, balance changes, logs"
     )
     tx.add_argument("signature", help="the transaction's signature (an order's txHash)")
-    tx.set_defaults(run=lambda a: show_transaction(a.signature, a.url))
+    tx.set_defaults(run=lambda a: show_transaction(a.signature, a.url, a.api_key))
     for parser in (pools, tx):
         _url_option(parser)
 
@@ -47,23 +48,28 @@ def _url_option(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="the engine's base URL (default: PUBLIC_BASE_URL, else http://HOST:PORT)",
     )
+    parser.add_argument("--api-key", default=None, help=OPTION_HELP)
 
 
-def show_pools(base_url: str | None) -> int:
-    return _show(base_url, "/api/chain/pools", pools_text)
+def show_pools(base_url: str | None, key: str | None = None) -> int:
+    return _show(base_url, "/api/chain/pools", pools_text, key)
 
 
-def show_transaction(signature: str, base_url: str | None) -> int:
-    return _show(base_url, f"/api/chain/tx/{quote(signature, safe='')}", transaction_text)
+def show_transaction(signature: str, base_url: str | None, key: str | None = None) -> int:
+    path = f"/api/chain/tx/{quote(signature, safe='')}"
+    return _show(base_url, path, transaction_text, key)
 
 
 class _Refused(Exception):
     """The engine could not be reached, or answered with an error (one line)."""
 
 
-def _show(base_url: str | None, path: str, render: Callable[[dict[str, Any]], str]) -> int:
+def _show(
+    base_url: str | None, path: str, render: Callable[[dict[str, Any]], str], key: str | None
+) -> int:
     try:
-        body = _get((base_url or Settings().resolved_public_base_url).rstrip("/"), path)
+        base = (base_url or Settings().resolved_public_base_url).rstrip("/")
+        body = _get(base, path, auth_headers(key))
     except _Refused as exc:
         print(f"order-engine: {exc}", file=sys.stderr)
         return 1
@@ -71,10 +77,10 @@ def _show(base_url: str | None, path: str, render: Callable[[dict[str, Any]], st
     return 0
 
 
-def _get(base: str, path: str) -> dict[str, Any]:
+def _get(base: str, path: str, headers: dict[str, str]) -> dict[str, Any]:
     """The endpoint's JSON object; `_Refused` if there is none."""
     try:
-        response = httpx.get(base + path, timeout=30)
+        response = httpx.get(base + path, timeout=30, headers=headers)
     except (httpx.HTTPError, httpx.InvalidURL) as exc:
         why = (str(exc).splitlines() or [type(exc).__name__])[0]
         raise _Refused(f"cannot reach the engine at {base}: {why}") from exc

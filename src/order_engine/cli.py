@@ -18,6 +18,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from order_engine import accounts_cli, chain_cli, pools_cli, programs_cli
+from order_engine.client_key import OPTION_HELP
 from order_engine.launch_cli import launch as launch_token
 from order_engine.localnet.command import add_commands as add_localnet
 from order_engine.logsetup import configure_logging
@@ -199,7 +200,7 @@ def _parser() -> argparse.ArgumentParser:
         sub,
         "watch",
         "print an order's lifecycle events (JSON lines) until its stream closes",
-        lambda a: watch_order(a.order, _engine_url(a), a.after),
+        lambda a: watch_order(a.order, _engine_url(a), a.after, a.api_key),
     )
     watch.add_argument("order", help="an orderId or the wsUrl returned by POST")
     _url_option(watch)
@@ -247,6 +248,7 @@ def _launch_command(sub: Any) -> None:
                 "decimals": a.decimals,
                 "depthUsd": a.depth_usd,
             },
+            a.api_key,
         ),
     )
     launch.add_argument("symbol", help="the new token, e.g. PEPE")
@@ -264,6 +266,7 @@ def _url_option(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="the engine's base URL (default: PUBLIC_BASE_URL, else http://HOST:PORT)",
     )
+    parser.add_argument("--api-key", default=None, help=OPTION_HELP)
 
 
 def _engine_url(args: argparse.Namespace) -> str:

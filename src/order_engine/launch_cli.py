@@ -8,12 +8,14 @@ from typing import Any
 
 import httpx
 
+from order_engine.client_key import auth_headers
 
-def launch(base_url: str, body: dict[str, Any]) -> int:
+
+def launch(base_url: str, body: dict[str, Any], key: str | None = None) -> int:
     """POST the launch; print the launch (JSON) or the engine's error, exit 0 or 1."""
     url = base_url.rstrip("/") + "/api/admin/launch"
     try:
-        response = httpx.post(url, json=body, timeout=10)
+        response = httpx.post(url, json=body, timeout=10, headers=auth_headers(key))
     except httpx.HTTPError as exc:
         print(f"order-engine: cannot reach {url}: {exc}", file=sys.stderr)
         return 1

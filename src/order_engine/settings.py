@@ -30,6 +30,10 @@ class Settings(BaseSettings):
     public_base_url: str | None = None
     # browsers on these origins (comma-separated, or *) may call the API: CORS on every path
     cors_origins: str = ""
+    # keys: every call needs an API key (`serve` makes an admin key at first start);
+    # open: a call without a key acts for the local admin account (loopback HOST only)
+    auth_mode: Literal["keys", "open"] = "keys"
+    stream_token_ttl_s: int = Field(default=300, ge=10, le=86_400)  # wsUrl's token lives
     data_dir: Path = Path("data")
     database_url: str | None = None
     redis_url: str | None = None
@@ -138,7 +142,24 @@ class Settings(BaseSettings):
 
     def problem_for(self, command: str) -> str | None:
         """Why these settings cannot run `command` (serve, api, worker, migrate), or None."""
-        return self._url_problem() or self._key_problem() or self._command_problem(command)
+        return (
+            self._url_problem()
+            or self._key_problem()
+            or self._auth_problem(command)
+            or self._command_problem(command)
+        )
+
+    def _auth_problem(self, command: str) -> str | None:
+        if self.auth_mode == "open" and command in {"serve", "api"} and not self.loopback:
+            return (
+                f"AUTH_MODE=open serves without API keys, so only on a loopback HOST "
+                f"(127.0.0.1, ::1, localhost), not {self.host}: use AUTH_MODE=keys"
+            )
+        return None
+
+    @property
+    def loopback(self) -> bool:
+        return self.host in {"127.0.0.1", "::1", "localhost"} or self.host.startswith("127.")
 
     def _url_problem(self) -> str | None:
         scheme = self.resolved_database_url.split("://", 1)[0]

@@ -8,6 +8,8 @@ import sys
 from websockets.asyncio.client import connect
 from websockets.exceptions import WebSocketException
 
+from order_engine.client_key import auth_headers
+
 
 def ws_url_for(target: str, base_url: str, after: int | None) -> str:
     """A `ws://` URL as given, or the stream URL of an order id on `base_url`."""
@@ -23,8 +25,8 @@ def ws_url_for(target: str, base_url: str, after: int | None) -> str:
     return url
 
 
-async def _watch(url: str) -> int:
-    async with connect(url) as ws:
+async def _watch(url: str, headers: dict[str, str]) -> int:
+    async with connect(url, additional_headers=headers) as ws:
         async for message in ws:
             text = message if isinstance(message, str) else message.decode()
             print(text, flush=True)
@@ -35,10 +37,12 @@ async def _watch(url: str) -> int:
     return 0
 
 
-def watch(target: str, base_url: str, after: int | None) -> int:
+def watch(target: str, base_url: str, after: int | None, key: str | None = None) -> int:
+    """A `wsUrl` opens with its own token; an order id, with the API key."""
     url = ws_url_for(target, base_url, after)
+    headers = {} if "token=" in url else auth_headers(key)
     try:
-        return asyncio.run(_watch(url))
+        return asyncio.run(_watch(url, headers))
     except (OSError, WebSocketException) as exc:
         print(f"order-engine: cannot stream {url}: {exc}", file=sys.stderr)
         return 1

@@ -223,3 +223,22 @@ async def test_closed_store_is_unavailable(store: AccountStore) -> None:
         await store.list_accounts()
     with pytest.raises(DependencyUnavailableError):
         await store.create_account(account())
+
+
+async def test_a_shared_secret_is_made_once_and_then_always_the_same(
+    store: AccountStore,
+) -> None:
+    first, *again = await asyncio.gather(*(store.shared_secret("stream-tokens") for _ in range(4)))
+    assert len(first) == 32 and all(other == first for other in again)
+    assert await store.shared_secret("stream-tokens") == first
+    assert await store.shared_secret("another") != first
+
+
+async def test_two_sql_stores_on_one_database_share_the_secret(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path}/shared.db"
+    one, two = await create_sql_account_store(url), await create_sql_account_store(url)
+    try:
+        assert await one.shared_secret("s") == await two.shared_secret("s")
+    finally:
+        await one.close()
+        await two.close()

@@ -33,7 +33,13 @@ class RunningEngine:
     base_url: str
     ws_base: str
     engine: Engine
-    client: httpx.AsyncClient
+    client: httpx.AsyncClient  # sends the admin key (see `serving`)
+    api_key: str | None = None
+
+    @property
+    def auth(self) -> dict[str, str]:
+        """The admin key's header, for a WebSocket or a client of one's own."""
+        return {} if self.api_key is None else {"Authorization": f"Bearer {self.api_key}"}
 
     async def submit(self, body: dict[str, Any] | None = None, **headers: str) -> httpx.Response:
         payload = body if body is not None else DEFAULT_ORDER
@@ -49,7 +55,7 @@ class RunningEngine:
         """Events until (and with) the first one with `status`; then hang up."""
         url = f"{self.ws_base}/api/orders/execute?orderId={order_id}"
         events: list[dict[str, Any]] = []
-        async with connect(url) as ws:
+        async with connect(url, additional_headers=self.auth) as ws:
             async for message in ws:
                 events.append(orjson.loads(message))
                 if events[-1].get("status") == status:
@@ -62,11 +68,17 @@ class RunningEngine:
         if after is not None:
             url += f"&after={after}"
         events: list[dict[str, Any]] = []
-        async with connect(url) as ws:
+        async with connect(url, additional_headers=self.auth) as ws:
             async for message in ws:
                 events.append(orjson.loads(message))
             assert ws.close_code == 1000, (ws.close_code, ws.close_reason)
         return events
+
+
+def admin_key(settings: Settings) -> str | None:
+    """The key `serve` wrote at its first start (None: open mode, or not `serve`)."""
+    path = settings.data_dir / "admin.key"
+    return path.read_text().strip() if path.exists() else None
 
 
 def free_socket() -> socket.socket:
@@ -95,9 +107,12 @@ async def serving(settings: Settings, command: str = "serve") -> AsyncIterator[R
             task.result()
         await asyncio.sleep(0.005)
     base = f"http://127.0.0.1:{settings.port}"
+    key = admin_key(settings)
+    headers = {} if key is None else {"Authorization": f"Bearer {key}"}
     try:
-        async with httpx.AsyncClient(base_url=base, timeout=10) as client:
-            yield RunningEngine(base, f"ws://127.0.0.1:{settings.port}", app.state.engine, client)
+        async with httpx.AsyncClient(base_url=base, timeout=10, headers=headers) as client:
+            ws_base = f"ws://127.0.0.1:{settings.port}"
+            yield RunningEngine(base, ws_base, app.state.engine, client, key)
     finally:
         server.should_exit = True
         await task

@@ -212,7 +212,7 @@ async def test_idempotency_key_too_long_names_the_header(eng: RunningEngine) -> 
 async def test_bad_paths_and_queries_get_the_error_shape(
     eng: RunningEngine, method: str, path: str, status: int, code: str | None, field: str | None
 ) -> None:
-    response = await eng.client.request(method, path)
+    response = await eng.client.request(method, path, json={} if method == "POST" else None)
     assert_error(response, status, code=code, field=field)
     await assert_nothing_stored(eng)
 
@@ -226,7 +226,9 @@ async def test_unknown_order_events_as_sse_is_404_before_streaming(eng: RunningE
 
 async def close_of(eng: RunningEngine, query: str) -> tuple[int | None, str | None]:
     """Connect, expect the server to close without sending anything; its code and reason."""
-    async with connect(f"{eng.ws_base}/api/orders/execute{query}") as ws:
+    async with connect(
+        f"{eng.ws_base}/api/orders/execute{query}", additional_headers=eng.auth
+    ) as ws:
         with pytest.raises(ConnectionClosed):
             await ws.recv()
         return ws.close_code, ws.close_reason

@@ -30,6 +30,8 @@ async def order_engine(*args: str, cwd: Path, **settings: Any) -> Ran:
     names = set(Settings.model_fields)
     env = {k: v for k, v in os.environ.items() if k.lower() not in names}
     env.update({k.upper(): str(v) for k, v in settings.items()})
+    if (cwd / "admin.key").exists():  # the running engine's data dir: send its admin key
+        env["ORDER_ENGINE_API_KEY"] = (cwd / "admin.key").read_text().strip()
     process = await asyncio.create_subprocess_exec(
         str(ORDER_ENGINE), *args, cwd=cwd, env=env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
@@ -99,9 +101,10 @@ async def test_the_default_url_comes_from_the_settings(tmp_path: Path) -> None:
 async def test_an_unknown_signature_and_a_sim_engine_are_one_line_errors(tmp_path: Path) -> None:
     unknown = "1" * 64
     async with chain_engine(tmp_path / "chain") as eng:
-        missing = await order_engine("chain", "tx", unknown, "--url", eng.base_url, cwd=tmp_path)
+        where = tmp_path / "chain"
+        missing = await order_engine("chain", "tx", unknown, "--url", eng.base_url, cwd=where)
     async with running_engine(tmp_path / "sim", venues="sim") as eng:
-        sim = await order_engine("chain", "pools", "--url", eng.base_url, cwd=tmp_path)
+        sim = await order_engine("chain", "pools", "--url", eng.base_url, cwd=tmp_path / "sim")
     assert (missing.code, missing.out) == (1, "")
     assert missing.err.strip() == (
         f"order-engine: transaction_not_found: the chain has no transaction {unknown} (HTTP 404)"

@@ -56,7 +56,9 @@ def test_sigkill_mid_swap_then_restart_executes_each_order_once(tmp_path: Path) 
     port, data_dir = free_port(), tmp_path / "data"
     victim = start(tmp_path, port, data_dir)
     try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+        auth = {"Authorization": f"Bearer {(data_dir / 'admin.key').read_text().strip()}"}
+        base = f"http://127.0.0.1:{port}"
+        with httpx.Client(base_url=base, timeout=10, headers=auth) as client:
             ids = [client.post("/api/orders/execute", json=ORDER).json()["orderId"]
                    for _ in range(2)]  # fmt: skip
             wait_submitted(client, ids)

@@ -50,10 +50,15 @@ class Served:
     client: httpx.Client
     log: Path
     exit_code: int | None = None
+    api_key: str | None = None  # the admin key `serve` wrote at its first start
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {} if self.api_key is None else {"Authorization": f"Bearer {self.api_key}"}
 
     def stream(self, order_id: str) -> list[dict[str, Any]]:
         url = self.base_url.replace("http://", "ws://") + f"/api/orders/execute?orderId={order_id}"
-        with connect(url, open_timeout=5) as ws:
+        with connect(url, open_timeout=5, additional_headers=self.auth) as ws:
             events = [orjson.loads(message) for message in ws]
             assert ws.close_code == 1000, (ws.close_code, ws.close_reason)
         return events
@@ -101,8 +106,11 @@ def serving(cwd: Path, port: int, /, **settings: Any) -> Iterator[Served]:
     base_url = f"http://127.0.0.1:{port}"
     try:
         wait_healthy(process, base_url, log)
-        with httpx.Client(base_url=base_url, timeout=10) as client:
-            served = Served(process, base_url, client, log)
+        key_file = cwd / str(settings.get("data_dir", "data")) / "admin.key"
+        key = key_file.read_text().strip() if key_file.exists() else None
+        headers = {} if key is None else {"Authorization": f"Bearer {key}"}
+        with httpx.Client(base_url=base_url, timeout=10, headers=headers) as client:
+            served = Served(process, base_url, client, log, api_key=key)
             yield served
         served.exit_code = stop(process)
         assert served.exit_code in {0, -signal.SIGTERM}, log.read_text()
@@ -142,7 +150,7 @@ def test_serve_runs_an_order_and_stops_cleanly_on_sigterm(first_run: FirstRun) -
     assert_lifecycle(run.events, run.order_id, "confirmed")
     assert run.order["status"] == "confirmed"
     ws_url = f"ws://127.0.0.1:{run.port}/api/orders/execute?orderId={run.order_id}"
-    assert run.order["wsUrl"] == ws_url
+    assert run.order["wsUrl"].startswith(ws_url + "&token=")
     assert (run.data_dir / "orders.db").is_file()
     assert f"serving on http://127.0.0.1:{run.port}" in run.served.log.read_text()
     assert run.stop_s < STOP_TIMEOUT_S

@@ -52,6 +52,7 @@ class Served:
     base_url: str
     routes: list[tuple[str, str, list[str]]]  # path, method, query parameter names
     order_ids: list[str]  # orders that finished (their streams end)
+    auth: dict[str, str]  # the admin key: the fuzz reaches every handler, not just the 401
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +68,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
             ids = [await eng.order_id(ORDER) for _ in range(2)]
             for order_id in ids:
                 await eng.stream(order_id)
-            box["served"] = Served(eng.base_url, every_route(), ids)
+            box["served"] = Served(eng.base_url, every_route(), ids, eng.auth)
             ready.set()
             await stop.wait()
 
@@ -192,7 +193,7 @@ ROUTES = every_route()
 
 @pytest.mark.parametrize("route", ROUTES, ids=[f"{m} {p}" for p, m, _ in ROUTES])
 def test_every_endpoint_survives_fuzzing(served: Served, route: tuple[str, str, list[str]]) -> None:
-    with httpx.Client(base_url=served.base_url, timeout=10) as client:
+    with httpx.Client(base_url=served.base_url, timeout=10, headers=served.auth) as client:
 
         @settings(FUZZ, max_examples=250 if route[2] or "{" in route[0] else 40)
         @given(st.data())
@@ -216,7 +217,12 @@ def test_the_websocket_closes_with_a_code_and_reason_or_refuses_in_json(
     query = data.draw(st.fixed_dictionaries({}, optional={"orderId": ids, "after": tricky}))
     url = httpx.URL(served.base_url.replace("http", "ws", 1) + "/api/orders/execute")
     try:
-        with connect(str(url.copy_with(params=query)), open_timeout=5, close_timeout=5) as ws:
+        with connect(
+            str(url.copy_with(params=query)),
+            open_timeout=5,
+            close_timeout=5,
+            additional_headers=served.auth,
+        ) as ws:
             with contextlib.suppress(ConnectionClosed):
                 while True:
                     ws.recv(timeout=10)

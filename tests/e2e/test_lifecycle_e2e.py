@@ -6,6 +6,9 @@ import asyncio
 from decimal import Decimal
 from pathlib import Path
 
+import orjson
+from websockets.asyncio.client import connect
+
 from tests.e2e.harness import HAPPY, assert_lifecycle, running_engine, statuses
 
 
@@ -17,8 +20,11 @@ async def test_market_order_confirms_and_streams_every_status(tmp_path: Path) ->
         assert body["status"] == "pending"
         order_id = body["orderId"]
         assert response.headers["location"] == f"/api/orders/{order_id}"
-        assert body["wsUrl"] == f"{eng.ws_base}/api/orders/execute?orderId={order_id}"
-        events = await eng.stream(order_id)
+        stream = f"{eng.ws_base}/api/orders/execute?orderId={order_id}&token="
+        assert body["wsUrl"].startswith(stream) and body["websocketUrl"] == body["wsUrl"]
+        async with connect(body["wsUrl"]) as ws:  # no key: the wsUrl's token opens it
+            events = [orjson.loads(message) async for message in ws]
+            assert ws.close_code == 1000, ws.close_reason
         assert statuses(events) == HAPPY
         assert_lifecycle(events, order_id, "confirmed")
         confirmed = events[-1]

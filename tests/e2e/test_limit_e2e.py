@@ -61,11 +61,11 @@ async def test_a_waiting_limit_order_can_be_cancelled(tmp_path: Path) -> None:
     async with running_engine(tmp_path, limit_check_interval_s=0.05) as eng:
         order_id = (await eng.submit({**LIMIT, "limitPrice": "1000"})).json()["orderId"]
         first_two = await eng.stream_until(order_id, "waiting")
-        response = await eng.client.post(f"/api/orders/{order_id}/cancel")
+        response = await eng.client.post(f"/api/orders/{order_id}/cancel", json={})
         assert response.status_code == 200, response.text
         events = await eng.stream(order_id)
         executions = await eng.engine.executions(order_id)
-        again = await eng.client.post(f"/api/orders/{order_id}/cancel")
+        again = await eng.client.post(f"/api/orders/{order_id}/cancel", json={})
     assert statuses(first_two) == ["pending", "waiting"]
     assert statuses(events) == ["pending", "waiting", "cancelled"]
     assert executions == [] and again.status_code == 409

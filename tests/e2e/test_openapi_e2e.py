@@ -39,7 +39,8 @@ def test_schemathesis_finds_nothing_with_every_check(tmp_path: Path) -> None:
         done = subprocess.run(
             [str(ST), "run", f"{served.base_url}/openapi.json", "--checks", "all",
              "--max-examples", str(MAX_EXAMPLES), "--seed", str(SEED),
-             "--request-timeout", "10", "--no-color"],
+             "--request-timeout", "10", "--no-color",
+             "--header", f"Authorization: Bearer {served.api_key}"],
             cwd=ROOT, capture_output=True, text=True, timeout=240, check=False,
             env=env_with(),
         )  # fmt: skip
@@ -58,7 +59,7 @@ async def test_orders_of_every_type_and_state_match_their_documented_models(
         page = (await eng.client.get("/api/orders?limit=10")).json()
         events = (await eng.client.get(f"/api/orders/{market}/events")).json()
         quote = (await eng.client.get("/api/quote?tokenIn=SOL&tokenOut=USDC&amountIn=2")).json()
-        cancelled = (await eng.client.post(f"/api/orders/{limit}/cancel")).json()
+        cancelled = (await eng.client.post(f"/api/orders/{limit}/cancel", json={})).json()
         launches = (await eng.client.get("/api/admin/launches")).json()
     assert [v["status"] for v in views] == ["confirmed", "waiting", "waiting"], views
     for view in [*views, *page["items"], cancelled]:
@@ -100,7 +101,9 @@ async def submit_every_lifecycle(eng: RunningEngine) -> dict[str, str]:
     }
     for name in ("limit_cancelled", "sniper_cancelled"):
         await eng.stream_until(ids[name], "waiting")
-        assert (await eng.client.post(f"/api/orders/{ids[name]}/cancel")).status_code == 200
+        assert (
+            await eng.client.post(f"/api/orders/{ids[name]}/cancel", json={})
+        ).status_code == 200
     return ids
 
 

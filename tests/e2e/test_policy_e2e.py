@@ -194,7 +194,7 @@ async def test_cancel_a_pending_order(tmp_path: Path) -> None:
         live_sse = asyncio.create_task(sse_events(eng, second))
         await asyncio.sleep(0.05)  # let both subscribe while the order is pending
         assert not live_ws.done() and not live_sse.done()
-        response = await eng.client.post(f"/api/orders/{second}/cancel")
+        response = await eng.client.post(f"/api/orders/{second}/cancel", json={})
         assert response.status_code == 200, response.text
         assert response.json()["status"] == "cancelled"
         events = await asyncio.wait_for(live_ws, 5)
@@ -202,7 +202,7 @@ async def test_cancel_a_pending_order(tmp_path: Path) -> None:
         assert_lifecycle(events, second, "cancelled")
         assert await asyncio.wait_for(live_sse, 5) == ["pending", "cancelled"]
         for order_id in (second, first):
-            again = await eng.client.post(f"/api/orders/{order_id}/cancel")
+            again = await eng.client.post(f"/api/orders/{order_id}/cancel", json={})
             assert_error(again, 409, code="not_cancellable")
         await eng.engine.executor.handle(Job(second, 1, 3))  # the queued job comes due later
         assert await executions(eng, second) == 0

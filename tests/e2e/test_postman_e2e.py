@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 import pytest
 
-from tests.e2e.test_cli_e2e import free_port, serving
+from tests.e2e.test_cli_e2e import Served, free_port, serving
 
 ROOT = Path(__file__).resolve().parents[2]
 COLLECTION = ROOT / "postman_collection.json"
@@ -52,9 +52,11 @@ def request_names(node: dict[str, Any]) -> Iterator[str]:
             yield item["name"]
 
 
-def run_collection(newman: Path, base_url: str, report: Path, server_log: Path) -> dict[str, Any]:
+def run_collection(newman: Path, served: Served, report: Path) -> dict[str, Any]:
+    server_log = served.log
     done = subprocess.run(
-        [str(newman), "run", str(COLLECTION), "--env-var", f"baseUrl={base_url}",
+        [str(newman), "run", str(COLLECTION), "--env-var", f"baseUrl={served.base_url}",
+         "--env-var", f"apiKey={served.api_key}",
          "--reporters", "cli,json", "--reporter-json-export", str(report),
          "--timeout-request", "10000", "--color", "off", "--disable-unicode"],
         cwd=ROOT, capture_output=True, text=True, timeout=NEWMAN_TIMEOUT_S, check=False,
@@ -91,10 +93,7 @@ def test_postman_collection_passes_twice_against_the_same_server(
     port = free_port()
     settings = {"port": port, "data_dir": tmp_path / "data", **SERVERS[server]}
     with serving(tmp_path, port, **settings) as served:
-        runs = [
-            run_collection(newman, served.base_url, tmp_path / f"newman-{i}.json", served.log)
-            for i in range(RUNS)
-        ]
+        runs = [run_collection(newman, served, tmp_path / f"newman-{i}.json") for i in range(RUNS)]
     for run in runs:
         assert failures_in(run) == []
         executions = run["executions"]

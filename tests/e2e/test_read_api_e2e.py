@@ -44,7 +44,7 @@ async def test_list_pages_newest_first_without_gaps_and_filters(tmp_path: Path) 
         ids = [await eng.order_id() for _ in range(9)]
         for order_id in ids[:7]:
             assert_lifecycle(await eng.stream(order_id), order_id, "confirmed")
-        cancel = await eng.client.post(f"/api/orders/{ids[8]}/cancel")
+        cancel = await eng.client.post(f"/api/orders/{ids[8]}/cancel", json={})
         assert cancel.status_code == 200, cancel.text
         everything = await stored_orders(eng)
         pages = await walk_pages(eng, 3)

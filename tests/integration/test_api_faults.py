@@ -83,6 +83,7 @@ async def production_api(
                 "rng_seed": 7,
                 "backoff_base_s": 0.01,
                 "rate_limit_max": 0,
+                "auth_mode": "open",
                 "_env_file": None,
             }
             settings = Settings(**{**defaults, **overrides})

@@ -90,6 +90,7 @@ def engine_env(database_url: str, redis_url: str) -> dict[str, str]:
         LATENCY_SCALE="0",
         RATE_LIMIT_MAX="0",
         RNG_SEED="7",
+        AUTH_MODE="open",  # on 127.0.0.1: calls without a key act for the local account
     )
     return env
 

@@ -18,11 +18,11 @@ def calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, Any]]:
         monkeypatch.delenv(name.upper(), raising=False)
     monkeypatch.chdir("/tmp")  # no .env
 
-    def watch(order: str, url: str, after: int | None) -> int:
+    def watch(order: str, url: str, after: int | None, key: str | None = None) -> int:
         seen.append(("watch", url))
         return 0
 
-    def launch(url: str, body: dict[str, Any]) -> int:
+    def launch(url: str, body: dict[str, Any], key: str | None = None) -> int:
         seen.append(("launch", url))
         return 0
 

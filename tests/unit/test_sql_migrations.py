@@ -40,7 +40,14 @@ async def test_migrating_twice_is_idempotent(tmp_path: Path) -> None:
             assert await conn.run_sync(schema_of) == first
     finally:
         await engine.dispose()
-    assert first["tables"] == ["accounts", "alembic_version", "api_keys", "order_events", "orders"]
+    assert first["tables"] == [
+        "accounts",
+        "alembic_version",
+        "api_keys",
+        "engine_secrets",
+        "order_events",
+        "orders",
+    ]
     assert first["indexes"] == [
         "ix_orders_account_created", "ix_orders_account_status", "ix_orders_created",
         "ix_orders_status_created", "ix_orders_user_created",

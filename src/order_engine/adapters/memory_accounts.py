@@ -4,6 +4,7 @@ semantics. Accounts and keys are frozen dataclasses, so they are shared, never c
 from __future__ import annotations
 
 import builtins
+import secrets
 from dataclasses import replace
 
 from order_engine.domain.accounts import Account, AccountLimits, ApiKey, SealedWallet
@@ -20,6 +21,7 @@ class InMemoryAccountStore:
     def __init__(self) -> None:
         self._accounts: dict[str, Account] = {}
         self._keys: dict[str, ApiKey] = {}
+        self._secrets: dict[str, bytes] = {}
         self._closed = False
 
     async def create_account(self, account: Account) -> None:
@@ -80,6 +82,10 @@ class InMemoryAccountStore:
         if key.revoked_ms is None:
             key = self._keys[key_id] = replace(key, revoked_ms=revoked_ms)
         return key
+
+    async def shared_secret(self, name: str) -> bytes:
+        self._check_open()
+        return self._secrets.setdefault(name, secrets.token_bytes(32))
 
     async def ping(self) -> None:
         self._check_open()

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
 
+from order_engine.api.auth import Administrator, Reader
 from order_engine.api.context import ApiContext, context_dependency
 from order_engine.api.errors import HttpError
 from order_engine.api.jsonbody import check_json_request, parse_json_object, read_body
@@ -50,7 +51,7 @@ class LaunchBody(BaseModel):
     status_code=201,
     response_model=LaunchView,
     response_class=DOCUMENTED,
-    responses=errors(400, 409, 413, 415, 422, 503),
+    responses=errors(400, 401, 403, 409, 413, 415, 422, 503),
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -59,7 +60,7 @@ class LaunchBody(BaseModel):
     },
     summary="Launch a token: open its pool on a venue",
 )
-async def launch(request: Request, ctx: Ctx) -> Response:
+async def launch(request: Request, ctx: Ctx, _caller: Administrator) -> Response:
     check_json_request(request)
     body = parse_launch_body(await read_body(request, ctx.max_body_bytes))
     if ctx.launches is None:
@@ -72,10 +73,10 @@ async def launch(request: Request, ctx: Ctx) -> Response:
     "/launches",
     response_model=Launches,
     response_class=DOCUMENTED,
-    responses=errors(503),
+    responses=errors(401, 403, 503),
     summary="Every token launched so far, oldest first",
 )
-async def launches(ctx: Ctx) -> Response:
+async def launches(ctx: Ctx, _caller: Reader) -> Response:
     found = [] if ctx.launches is None else await ctx.launches.launches()
     return JsonResponse({"launches": [item.as_dict() for item in found]})
 

@@ -15,6 +15,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from solders.signature import Signature
 
+from order_engine.api.auth import Reader
 from order_engine.api.context import ApiContext, context_dependency
 from order_engine.api.errors import HttpError
 from order_engine.api.jsonresp import JsonResponse
@@ -93,10 +94,10 @@ class ChainPools(BaseModel):
     "/tx/{signature}",
     response_model=ChainTransaction,
     response_class=DOCUMENTED,
-    responses=errors(400, 404, 503),
+    responses=errors(400, 401, 403, 404, 503),
     summary="A transaction as the chain knows it: status, fee, logs, balance changes",
 )
-async def chain_transaction(signature: str, ctx: Ctx) -> Response:
+async def chain_transaction(signature: str, ctx: Ctx, _caller: Reader) -> Response:
     check_signature(signature)
     if ctx.chain_tx is None:
         raise _no_chain()
@@ -110,10 +111,10 @@ async def chain_transaction(signature: str, ctx: Ctx) -> Response:
     "/pools",
     response_model=ChainPools,
     response_class=DOCUMENTED,
-    responses=errors(404, 503),
+    responses=errors(401, 403, 404, 503),
     summary="Every pool on the chain: pair, reserves and price",
 )
-async def chain_pools(ctx: Ctx) -> Response:
+async def chain_pools(ctx: Ctx, _caller: Reader) -> Response:
     if ctx.chain_pools is None:
         raise _no_chain()
     return _render(ChainPools, await _from_chain(ctx.chain_pools()))

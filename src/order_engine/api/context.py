@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import Request
 
 from order_engine.engine.launches import TokenLaunches
 from order_engine.engine.service import OrderService
+
+if TYPE_CHECKING:
+    from order_engine.api.auth import Access
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,12 +28,18 @@ class ApiContext:
     # (None: unknown signature), and every pool on it with the slot read
     chain_tx: Callable[[str], Awaitable[dict[str, Any] | None]] | None = None
     chain_pools: Callable[[], Awaitable[dict[str, Any]]] | None = None
+    access: Access | None = None  # None: no access control (unit tests' apps)
 
     def ws_url(self, order_id: str) -> str:
+        """The order's stream; with access control, with a short-lived token that opens
+        this order's stream only (a browser cannot send a key on a WebSocket)."""
         base = self.public_base_url
         scheme, _, rest = base.partition("://")
         ws_scheme = {"https": "wss", "http": "ws"}.get(scheme, scheme)
-        return f"{ws_scheme}://{rest}/api/orders/execute?orderId={order_id}"
+        url = f"{ws_scheme}://{rest}/api/orders/execute?orderId={order_id}"
+        if self.access is not None:
+            url += f"&token={self.access.stream_token(order_id)}"
+        return url
 
 
 def context_of(request: Request) -> ApiContext:

@@ -62,7 +62,30 @@ def truthful(schema: dict[str, Any]) -> dict[str, Any]:
         components.update(body.pop("$defs"))
         submit["requestBody"]["content"]["application/json"]["schema"] = body
     _name_the_event(schema)
+    _document_keys(schema)
     return schema
+
+
+OPEN_PATHS = ("/health", "/ready", "/metrics")
+KEYS = (
+    "An API key (`order-engine keys create ACCOUNT`), as `Authorization: Bearer oe_...`. "
+    "Scopes: read (see), trade (submit, cancel), admin (launches; every account's orders). "
+    "An order's stream also opens with the token in its `wsUrl` (`token=`)."
+)
+
+
+def _document_keys(schema: dict[str, Any]) -> None:
+    """Every call needs a key, but health, readiness and metrics."""
+    schemes = schema.setdefault("components", {}).setdefault("securitySchemes", {})
+    schemes["apiKey"] = {"type": "http", "scheme": "bearer", "description": KEYS}
+    schema["security"] = [{"apiKey": []}]
+    paths = schema.get("paths", {})
+    for path in OPEN_PATHS:
+        for operation in paths.get(path, {}).values():
+            operation["security"] = []
+    upgrade = paths.get("/api/orders/execute", {}).get("get")
+    if upgrade is not None:  # a plain GET only says "use a WebSocket" (426)
+        upgrade["security"] = []
 
 
 EVENT_REF = {"$ref": "#/components/schemas/OrderEvent"}

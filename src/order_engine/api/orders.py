@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
+from order_engine.api.auth import Reader, Trader, stream_viewer
 from order_engine.api.context import ApiContext, context_dependency, context_of
 from order_engine.api.errors import HttpError, error_response
 from order_engine.api.event_models import OrderEvents
@@ -31,9 +32,11 @@ from order_engine.api.validation import (
     parse_status,
     whole_number,
 )
+from order_engine.domain.accounts import Scope
 from order_engine.domain.amounts import money
 from order_engine.domain.errors import EngineError, RequestError
 from order_engine.domain.quotes import minimum_out
+from order_engine.engine.service import parse_order_id
 
 router = APIRouter(prefix="/api", tags=["orders"])
 Ctx = Annotated[ApiContext, Depends(context_dependency)]
@@ -65,7 +68,7 @@ _EXECUTE_DOC: dict[str, Any] = {
     response_class=DOCUMENTED,
     responses={
         200: {"model": Accepted, "description": "a replay: the same Idempotency-Key and body"},
-        **errors(400, 409, 413, 415, 422, 429, 500, 503),
+        **errors(400, 401, 403, 409, 413, 415, 422, 429, 500, 503),
     },
     summary="Submit an order (market, limit, sniper); stream its lifecycle from wsUrl",
 )
@@ -84,8 +87,12 @@ async def submit_response(ctx: ApiContext, request: Request) -> Response:
             raise RequestError(
                 f"Idempotency-Key must be 1 to {MAX_KEY} characters", field="Idempotency-Key"
             )
+        caller = None
+        if ctx.access is not None:
+            auth = request.headers.get("authorization")
+            caller = await ctx.access.principal(auth, Scope.TRADE)
         order_request = parse_execute_body(await read_body(request, ctx.max_body_bytes))
-        order, created = await ctx.service.submit(order_request, key)
+        order, created = await ctx.service.submit(order_request, key, by=caller)
     except (EngineError, HttpError) as exc:
         return error_response(exc)
     ws_url = ctx.ws_url(order.id)
@@ -126,11 +133,11 @@ async def execute_stream_needs_upgrade() -> Response:
     "/orders/{order_id}",
     response_model=OrderView,
     response_class=DOCUMENTED,
-    responses=errors(404, 422, 503),
+    responses=errors(401, 403, 404, 422, 503),
     summary="One order with its execution details",
 )
-async def get_order(order_id: str, ctx: Ctx) -> Response:
-    order = await ctx.service.get(order_id)
+async def get_order(order_id: str, ctx: Ctx, caller: Reader) -> Response:
+    order = await ctx.service.get(order_id, caller)
     return JsonResponse(order_view(order, ctx.ws_url(order.id)))
 
 
@@ -138,23 +145,31 @@ async def get_order(order_id: str, ctx: Ctx) -> Response:
     "/orders",
     response_model=OrderPage,
     response_class=DOCUMENTED,
-    responses=errors(422, 503),
+    responses=errors(401, 403, 422, 503),
     summary="Orders, newest first, with cursor pagination",
 )
 async def list_orders(
     ctx: Ctx,
+    caller: Reader,
     status: str | None = None,
     limit: str | None = None,
     cursor: str | None = None,
     userId: str | None = None,
+    accountId: str | None = None,
 ) -> Response:
+    """The caller's orders; an admin's: everyone's, or one account's (`accountId`)."""
     if userId is not None and not 1 <= len(userId) <= MAX_LABEL:
         raise RequestError(f"userId must be 1 to {MAX_LABEL} characters", field="userId")
+    if accountId is not None and not 1 <= len(accountId) <= MAX_LABEL:
+        raise RequestError(f"accountId must be 1 to {MAX_LABEL} characters", field="accountId")
+    if caller is not None and not caller.admin:
+        accountId = caller.account_id
     page = await ctx.service.list(
         status=parse_status(status),
         limit=whole_number(limit, "limit", low=1, high=MAX_PAGE, default=50),
         cursor=cursor,
         user_id=userId,
+        account_id=accountId,
     )
     return JsonResponse(
         {
@@ -174,17 +189,20 @@ async def list_orders(
             "status and `data` one `OrderEvent` as JSON (`x-item-schema`).",
             "content": {"text/event-stream": {"schema": {"type": "string"}}},
         },
-        **errors(404, 422, 503),
+        **errors(401, 403, 404, 422, 503),
     },
     summary="The order's events (JSON, or Server-Sent Events with Accept: text/event-stream)",
 )
 async def order_events(
-    order_id: str, request: Request, ctx: Ctx, after: str | None = None
+    order_id: str, request: Request, ctx: Ctx, after: str | None = None, token: str | None = None
 ) -> Response:
+    """With an API key, or the order's stream token (`token`, from its `wsUrl`)."""
     seq = parse_after(after)
     if wants_sse(request):
         return await sse_response(ctx, order_id, request, seq)
-    events = await ctx.service.events(order_id, seq)
+    auth = request.headers.get("authorization")
+    viewer, _ = await stream_viewer(ctx.access, auth, token, parse_order_id(order_id))
+    events = await ctx.service.events(order_id, seq, viewer)
     return JsonResponse({"orderId": order_id, "events": [event_view(e) for e in events]})
 
 
@@ -192,11 +210,21 @@ async def order_events(
     "/orders/{order_id}/cancel",
     response_model=OrderView,
     response_class=DOCUMENTED,
-    responses=errors(404, 409, 422, 503),
+    responses=errors(401, 403, 404, 409, 415, 422, 503),
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "description": "`{}`: a cancel is a JSON POST (a cross-site form cannot send one)",
+            "content": {"application/json": {"schema": {"type": "object", "maxProperties": 0}}},
+        }
+    },
     summary="Cancel an order not yet submitted",
 )
-async def cancel_order(order_id: str, ctx: Ctx) -> Response:
-    order = await ctx.service.cancel(order_id)
+async def cancel_order(order_id: str, request: Request, ctx: Ctx, caller: Trader) -> Response:
+    """Needs a trade key and `Content-Type: application/json` (a cross-site form cannot
+    send either), with an empty body or `{}`."""
+    check_json_request(request)
+    order = await ctx.service.cancel(order_id, caller)
     return JsonResponse(order_view(order, ctx.ws_url(order.id)))
 
 
@@ -204,11 +232,12 @@ async def cancel_order(order_id: str, ctx: Ctx) -> Response:
     "/quote",
     response_model=QuoteView,
     response_class=DOCUMENTED,
-    responses=errors(422, 503),
+    responses=errors(401, 403, 422, 503),
     summary="Quote every venue and show the routing decision, without executing",
 )
 async def quote(
     ctx: Ctx,
+    _caller: Reader,
     tokenIn: str,
     tokenOut: str,
     amountIn: str,

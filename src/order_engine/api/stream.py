@@ -1,7 +1,10 @@
 """Lifecycle streams: the WebSocket on `/api/orders/execute` and Server-Sent Events.
 
 WebSocket close codes: 1000 after the terminal event, 4400 malformed `orderId`/`after`,
-4404 unknown order, 1013 a dependency is unavailable (try again later), 1011 internal."""
+4401 no valid key or stream token (an expired token), 4403 a token for another order or a
+key without the read scope, 4404 unknown order (or another account's), 1013 a dependency
+is unavailable (try again later), 1011 internal. The stream opens with an API key
+(`Authorization` header) or the order's stream token (`token=`, in its `wsUrl`)."""
 
 from __future__ import annotations
 
@@ -15,13 +18,16 @@ from fastapi import Request
 from fastapi.responses import StreamingResponse
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
+from order_engine.api.auth import stream_viewer
 from order_engine.api.context import ApiContext
 from order_engine.api.validation import parse_after
 from order_engine.domain.errors import (
     DependencyUnavailableError,
     EngineError,
+    ForbiddenError,
     OrderNotFoundError,
     RequestError,
+    UnauthenticatedError,
 )
 from order_engine.domain.orders import OrderEvent
 from order_engine.engine.service import parse_order_id
@@ -30,6 +36,7 @@ log = logging.getLogger(__name__)
 
 CLOSE_NORMAL, CLOSE_INTERNAL, CLOSE_TRY_LATER = 1000, 1011, 1013
 CLOSE_BAD_REQUEST, CLOSE_NOT_FOUND = 4400, 4404
+CLOSE_UNAUTHENTICATED, CLOSE_FORBIDDEN = 4401, 4403
 
 
 def _close_for(exc: EngineError) -> tuple[int, str]:
@@ -37,6 +44,10 @@ def _close_for(exc: EngineError) -> tuple[int, str]:
         return CLOSE_BAD_REQUEST, exc.message
     if isinstance(exc, OrderNotFoundError):
         return CLOSE_NOT_FOUND, "order not found"
+    if isinstance(exc, UnauthenticatedError):
+        return CLOSE_UNAUTHENTICATED, exc.message
+    if isinstance(exc, ForbiddenError):
+        return CLOSE_FORBIDDEN, exc.message
     if isinstance(exc, DependencyUnavailableError):
         return CLOSE_TRY_LATER, "a dependency is unavailable; reconnect later"
     return CLOSE_INTERNAL, "internal error"
@@ -46,8 +57,13 @@ async def serve_order_socket(ctx: ApiContext, websocket: WebSocket) -> None:
     """Replay every event so far, then live ones; close 1000 after the terminal event."""
     await websocket.accept()
     try:
-        order_id = parse_order_id(websocket.query_params.get("orderId"))
-        after = parse_after(websocket.query_params.get("after"))
+        query = websocket.query_params
+        order_id = parse_order_id(query.get("orderId"))
+        after = parse_after(query.get("after"))
+        auth = websocket.headers.get("authorization")
+        viewer, by_token = await stream_viewer(ctx.access, auth, query.get("token"), order_id)
+        if not by_token:
+            await ctx.service.get(order_id, viewer)  # another account's order: 4404
         code, reason = await _pump(ctx, websocket, order_id, after)
     except EngineError as exc:
         code, reason = _close_for(exc)
@@ -101,11 +117,14 @@ def wants_sse(request: Request) -> bool:
 async def sse_response(
     ctx: ApiContext, order_id: str, request: Request, after: int
 ) -> StreamingResponse:
-    """Server-Sent Events: `id` is the seq, so `Last-Event-ID` resumes after it."""
+    """Server-Sent Events: `id` is the seq, so `Last-Event-ID` resumes after it. Opens
+    with an API key or the order's stream token (`token=`), as the WebSocket does."""
     last_id = request.headers.get("last-event-id")
     if last_id is not None:
         after = max(after, parse_after(last_id, "Last-Event-ID"))
-    order = await ctx.service.get(order_id)  # 404 before the stream starts
+    auth, token = request.headers.get("authorization"), request.query_params.get("token")
+    viewer, _ = await stream_viewer(ctx.access, auth, token, parse_order_id(order_id))
+    order = await ctx.service.get(order_id, viewer)  # 404 before the stream starts
 
     async def frames() -> AsyncIterator[bytes]:
         async for event in ctx.service.stream(order.id, after):

@@ -9,16 +9,19 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from order_engine.adapters.clock import SystemClock
 from order_engine.adapters.heartbeats import worker_problem
 from order_engine.adapters.metrics import EngineMetrics
 from order_engine.api.context import ApiContext
-from order_engine.bootstrap.factories import Adapters
+from order_engine.bootstrap.access import make_access
+from order_engine.bootstrap.factories import Adapters, make_wallet_vault
 from order_engine.bootstrap.venues import VenueSet
 from order_engine.chain.port import Chain
 from order_engine.domain.errors import AlreadyLaunchedError, DependencyUnavailableError, EngineError
 from order_engine.domain.launches import LaunchRequest, parse_schedule
 from order_engine.domain.orders import Execution
 from order_engine.domain.tokens import TokenRegistry
+from order_engine.engine.accounts import AccountAdmin
 from order_engine.engine.executor import OrderExecutor
 from order_engine.engine.launches import TokenLaunches
 from order_engine.engine.ports import EventBus, JobQueue, OrderStore
@@ -122,6 +125,7 @@ class Engine:
         await self.adapters.board.close()
         await self.adapters.chain.close()
         await self.adapters.rates.close()
+        await self.adapters.accounts.close()
         if self.venue_set.market is not None:
             await self.venue_set.market.stop()
         if self.venue_set.chain is not None:
@@ -173,8 +177,14 @@ class Engine:
             live = None
         return await self.metrics.render(self.queue, live)
 
-    def api_context(self) -> ApiContext:
+    async def api_context(self, command: str = "serve") -> ApiContext:
+        """What the API needs, with access control (`AUTH_MODE`): an embedded `serve`
+        makes the first admin key; open mode, the local account."""
         s, chain = self.settings, self.venue_set.chain
+        clock = SystemClock()
+        store = self.adapters.accounts
+        admin = AccountAdmin(store, clock, make_wallet_vault(s))
+        access = await make_access(s, admin, store, clock, command)
         return ApiContext(
             service=self.service,
             public_base_url=s.resolved_public_base_url,
@@ -186,6 +196,7 @@ class Engine:
             chain_pools=_chain_pools(
                 [v for v in self.venues if isinstance(v, ChainVenue)], self.tokens
             ),
+            access=access,
         )
 
 

@@ -194,13 +194,14 @@ class Adapters:
     chain: SwapLedger  # the simulated venues' chain (unused with chain venues)
     board: LaunchBoard
     workers: WorkerHeartbeats
+    accounts: AccountStore
     rates: RateWindow  # accounts' orders per minute
 
     async def close(self) -> None:
         """Close what `make_adapters` opened (when the engine cannot be built)."""
         for closable in (self.queue, self.watch_queue):
             await closable.close(timeout_s=0)
-        for other in (self.bus, self.board, self.chain, self.rates, self.store):
+        for other in (self.bus, self.board, self.chain, self.rates, self.store, self.accounts):
             await other.close()
         await self.workers.stop()
 
@@ -209,6 +210,11 @@ async def make_adapters(
     settings: Settings, policy: RetryPolicy, metrics: EngineMetrics, *, auto_migrate: bool
 ) -> Adapters:
     store = LoggingOrderStore(await make_store(settings, auto_migrate))
+    try:
+        accounts = await make_account_store(settings, auto_migrate)
+    except BaseException:
+        await store.close()
+        raise
     return Adapters(
         store,
         make_queue(settings, policy),
@@ -217,5 +223,6 @@ async def make_adapters(
         make_chain(settings),
         make_launch_board(settings),
         make_workers(settings),
+        accounts,
         make_rate_window(settings),
     )

@@ -221,7 +221,11 @@ def build_app(settings: Settings, *, workers: bool = True, command: str = "serve
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = await build_engine(settings, command=command, auto_migrate=command == "serve")
         app.state.engine = engine
-        app.state.ctx = engine.api_context()
+        try:
+            app.state.ctx = await engine.api_context(command)
+        except BaseException:
+            await engine.stop()
+            raise
         if workers:
             await engine.start_workers()
         try:

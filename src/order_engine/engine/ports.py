@@ -264,6 +264,11 @@ class AccountStore(Protocol):
         """The keys of one account (every key when None), oldest first."""
         ...
 
+    async def shared_secret(self, name: str) -> bytes:
+        """The deployment's random secret `name` (32 bytes), made on first use: every
+        process on the same store gets the same bytes (e.g. to sign stream tokens)."""
+        ...
+
     async def revoke_key(self, key_id: str, revoked_ms: int) -> ApiKey:
         """Revoke a key (idempotent: a revoked key keeps its first `revoked_ms`); the key
         as stored now. Raises `ApiKeyNotFoundError`."""

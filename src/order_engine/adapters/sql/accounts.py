@@ -8,6 +8,8 @@ authenticator's short cache answers) run like the order store's.
 from __future__ import annotations
 
 import builtins
+import contextlib
+import secrets
 from collections.abc import Mapping
 from typing import Any
 
@@ -22,7 +24,7 @@ from order_engine.adapters.sql.errors import database_errors
 from order_engine.adapters.sql.runner import SqlRunner, T, Work, runner_for
 from order_engine.adapters.sql.schema import ensure_migrated
 from order_engine.adapters.sql.schema import migrate as migrate_schema
-from order_engine.adapters.sql.tables import accounts, api_keys
+from order_engine.adapters.sql.tables import accounts, api_keys, engine_secrets
 from order_engine.domain.accounts import Account, AccountLimits, ApiKey, Scope, SealedWallet
 from order_engine.domain.errors import (
     AccountExistsError,
@@ -39,6 +41,10 @@ ALL_ACCOUNTS = select(accounts).order_by(accounts.c.created_ms, accounts.c.id)
 KEY_BY_ID = select(api_keys).where(api_keys.c.id == bindparam("key_id"))
 ALL_KEYS = select(api_keys).order_by(api_keys.c.created_ms, api_keys.c.id)
 KEYS_OF_ACCOUNT = ALL_KEYS.where(api_keys.c.account_id == bindparam("account_id"))
+SECRET = select(engine_secrets.c.value).where(engine_secrets.c.name == bindparam("name"))
+
+
+SHARED_SECRET_BYTES = 32
 
 
 class SqlAccountStore:
@@ -126,6 +132,19 @@ class SqlAccountStore:
             return row_to_key(row)
 
         return await self._write(work)
+
+    async def shared_secret(self, name: str) -> bytes:
+        found = await self._read(SECRET, {"name": name})
+        if found:
+            return bytes(found[0]["value"])
+        fresh = {"name": name, "value": secrets.token_bytes(SHARED_SECRET_BYTES)}
+
+        def work(conn: Connection) -> None:
+            conn.execute(insert(engine_secrets), fresh)
+
+        with contextlib.suppress(ConflictError):  # another process made it first: theirs
+            await self._write(work, on_conflict=ConflictError("made by another process"))
+        return bytes((await self._read(SECRET, {"name": name}))[0]["value"])
 
     async def ping(self) -> None:
         await self._read(q.PING)

@@ -119,7 +119,7 @@ orders = Table(
     Index("ix_orders_created", "created_ms", "id"),
     Index("ix_orders_user_created", "user_id", "created_ms"),
     Index("ix_orders_account_created", "account_id", "created_ms"),
-    Index("ix_orders_account_status", "account_id", "status"),  # open orders per owner (0009)
+    Index("ix_orders_account_status", "account_id", "status"),  # open orders per owner (0010)
 )
 
 order_events = Table(
@@ -158,4 +158,12 @@ api_keys = Table(  # migration 0007: a key's secret is never stored, only its di
     Column("expires_ms", BigInteger),
     Column("revoked_ms", BigInteger),
     Index("ix_api_keys_account", "account_id", "created_ms"),
+)
+
+
+engine_secrets = Table(  # migration 0009: random secrets every process of a deployment shares
+    "engine_secrets",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", LargeBinary, nullable=False),
 )
