@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import builtins
 import logging
 import uuid
@@ -26,6 +25,7 @@ from order_engine.domain.orders import CANCELLABLE, Order, OrderEvent, OrderStat
 from order_engine.domain.quotes import RoutingDecision
 from order_engine.domain.tokens import TokenRegistry
 from order_engine.engine.account_limits import AccountLimiter, admission
+from order_engine.engine.order_stream import order_stream
 from order_engine.engine.paths import Router, TwoHopPolicy
 from order_engine.engine.ports import Clock, EventBus, JobQueue, OrderStore, Page
 from order_engine.engine.requests import OrderRequest, validate_pair
@@ -44,30 +44,6 @@ async def publish_best_effort(bus: EventBus, event: OrderEvent) -> None:
         await bus.publish(event)
     except DependencyUnavailableError as exc:
         log.warning("event %s#%d not published: %s", event.order_id, event.seq, exc.message)
-
-
-async def _with_idle_checks(
-    live: AsyncIterator[OrderEvent], idle_s: float
-) -> AsyncIterator[OrderEvent | None]:
-    """The live events, with a None after every `idle_s` without one."""
-    pending: asyncio.Future[OrderEvent] | None = None
-    try:
-        while True:
-            if pending is None:
-                pending = asyncio.ensure_future(anext(live))
-            done, _ = await asyncio.wait({pending}, timeout=idle_s)
-            if not done:
-                yield None
-                continue
-            try:
-                event = pending.result()
-            except StopAsyncIteration:
-                return
-            pending = None
-            yield event
-    finally:
-        if pending is not None:
-            pending.cancel()
 
 
 def parse_order_id(raw: str | None, *, field: str = "orderId") -> str:
@@ -277,35 +253,12 @@ class OrderService:
             return order
         raise ConcurrentUpdateError(f"order {order_id} kept changing; retry the cancel")
 
-    async def stream(self, order_id: str, after: int = 0) -> AsyncIterator[OrderEvent]:
+    def stream(self, order_id: str, after: int = 0) -> AsyncIterator[OrderEvent]:
         """Every event with seq > `after`: stored ones first, then live ones, with no gap
-        and no duplicate; ends after the terminal event."""
-        order_id = parse_order_id(order_id)
-        async with self._bus.subscribe(order_id, after) as live:
-            last = after
-            stored = await self._store.events(order_id, after)
-            if not stored:  # unknown order (404), or nothing after `after` yet
-                order = await self._store.get(order_id)
-                if order.is_terminal and after >= order.seq:
-                    return  # nothing more will ever come
-            for event in stored:
-                yield event
-                last = event.seq
-                if event.is_terminal:
-                    return
-            async for maybe in _with_idle_checks(live, self._idle_check_s):
-                # None: nothing live for a while; the store is the record, so look there
-                # (covers an event whose publish was lost, e.g. while Redis restarted)
-                fresh = [maybe] if maybe is not None else []
-                if maybe is None or maybe.seq > last + 1:
-                    fresh = await self._store.events(order_id, last)
-                for ev in fresh:
-                    if ev.seq <= last:
-                        continue
-                    yield ev
-                    last = ev.seq
-                    if ev.is_terminal:
-                        return
+        and no duplicate; ends after the terminal event (see `order_stream`)."""
+        return order_stream(
+            self._store, self._bus, parse_order_id(order_id), after, self._idle_check_s
+        )
 
     async def quote(self, token_in: str, token_out: str, amount_in: Decimal) -> RoutingDecision:
         t_in, t_out = validate_pair(self._tokens, token_in, token_out, amount_in)
