@@ -18,7 +18,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
-SERVER_ENV = {"LATENCY_SCALE": "0", "RATE_LIMIT_MAX": "0", "LOG_LEVEL": "warning", "RNG_SEED": "42"}
+# the engine's throughput, not its limits: no global rate limit, none per account either
+SERVER_ENV = {
+    "LATENCY_SCALE": "0",
+    "RATE_LIMIT_MAX": "0",
+    "ACCOUNT_MAX_OPEN_ORDERS": "0",
+    "ACCOUNT_ORDERS_PER_MINUTE": "0",
+    "LOG_LEVEL": "warning",
+    "RNG_SEED": "42",
+}
 
 
 def cpu_seconds(pid: int) -> float:

@@ -1,12 +1,14 @@
-"""`order-engine accounts create|list` and `order-engine keys create|list|revoke`: accounts
-and API keys in the database the settings name (`DATABASE_URL`, else the embedded SQLite
-file, migrated first; PostgreSQL must have been migrated by `order-engine migrate`).
-`accounts fund` asks the running engine (its admin endpoint, `fund_cli`).
+"""`order-engine accounts create|list|limits` and `order-engine keys create|list|revoke`:
+accounts, their limits and API keys in the database the settings name (`DATABASE_URL`,
+else the embedded SQLite file, migrated first; PostgreSQL must have been migrated by
+`order-engine migrate`). `accounts fund` asks the running engine (its admin endpoint,
+`fund_cli`).
 
 `keys create` prints the key alone on stdout (`KEY=$(order-engine keys create alice)`) and
 its id on stderr: the key is shown this once; only its digest is stored. Nothing else ever
-prints a key. Exit 0; 1 when the account or key is not found or the name is taken; 2 for
-bad input or settings.
+prints a key. `accounts limits NAME` shows the account's limits (and where each comes
+from); with flags it first changes them (`default`: back to the setting's). Exit 0; 1 when
+the account or key is not found or the name is taken; 2 for bad input or settings.
 """
 
 from __future__ import annotations
@@ -15,15 +17,28 @@ import asyncio
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 from order_engine import fund_cli
 from order_engine.domain.accounts import Account, ApiKey, Scope
+from order_engine.domain.amounts import NotPlainDecimalError, parse_plain_decimal
 from order_engine.domain.errors import EngineError, RequestError
 from order_engine.engine.accounts import AccountAdmin
 from order_engine.settings import Settings
 
 Command = Callable[[AccountAdmin], Awaitable[None]]
+# each limit's flag, `AccountLimits` field and whether it is a whole number
+LIMIT_FLAGS = (
+    ("--max-open-orders", "max_open_orders", True),
+    ("--orders-per-minute", "orders_per_minute", True),
+    ("--max-order-usd", "max_order_size", False),
+)
+LIMIT_ROWS = (
+    ("max open orders", "max_open_orders", "ACCOUNT_MAX_OPEN_ORDERS"),
+    ("orders per minute", "orders_per_minute", "ACCOUNT_ORDERS_PER_MINUTE"),
+    ("max order USD", "max_order_size", "ACCOUNT_MAX_ORDER_USD"),
+)
 
 
 def add_commands(sub: Any) -> None:
@@ -37,6 +52,16 @@ def add_commands(sub: Any) -> None:
     listing = inner.add_parser("list", help="every account")
     listing.set_defaults(run=lambda a: _run(list_accounts))
     fund_cli.add_command(inner)
+    limits = inner.add_parser("limits", help="show or change an account's limits (its own "
+                              "overrides of the ACCOUNT_* settings)")  # fmt: skip
+    limits.add_argument("name", help="the account's name or id")
+    for (flag, _, whole), (label, _, setting) in zip(LIMIT_FLAGS, LIMIT_ROWS, strict=True):
+        what = "N" if whole else "USD"
+        helped = f"the account's {label} ('default': {setting}'s)"
+        limits.add_argument(flag, metavar=f"{what}|default", help=helped)
+    limits.set_defaults(
+        run=lambda a: _run(lambda admin: account_limits(admin, a.name, a, Settings()))
+    )
 
     keys = sub.add_parser("keys", help="API keys: create, list, revoke")
     inner = keys.add_subparsers(dest="keys_command", required=True)
@@ -90,6 +115,44 @@ async def list_accounts(admin: AccountAdmin) -> None:
     print(_table(("ID", "NAME", "ROLE", "WALLET", "LIMITS", "CREATED"), rows))
 
 
+async def account_limits(admin: AccountAdmin, name: str, args: Any, settings: Settings) -> None:
+    """Change the limits named by flags (if any), then show the account's limits: its own,
+    or the setting's default (0 there: no limit)."""
+    changes = limit_changes(args)
+    account = await (admin.set_limits(name, changes) if changes else admin.find_account(name))
+    defaults = settings.account_limits
+    rows = []
+    for label, field, setting in LIMIT_ROWS:
+        own, default = getattr(account.limits, field), getattr(defaults, field)
+        value = own if own is not None else default
+        shown = "no limit" if value is None else str(value)
+        rows.append((label, shown, "this account" if own is not None else setting))
+    print(f"{'new limits' if changes else 'limits'} of {account.name}:")
+    print(_table(("LIMIT", "VALUE", "FROM"), rows))
+
+
+def limit_changes(args: Any) -> dict[str, object]:
+    """The limits the flags change: a positive value, or None for `default`."""
+    changes: dict[str, object] = {}
+    for flag, field, whole in LIMIT_FLAGS:
+        text = getattr(args, flag[2:].replace("-", "_"))
+        if text is not None:
+            default = text.strip().lower() == "default"
+            changes[field] = None if default else _positive(text.strip(), flag, whole)
+    return changes
+
+
+def _positive(text: str, flag: str, whole: bool) -> int | Decimal:
+    kind = "a whole number above 0" if whole else "an amount above 0"
+    try:
+        value = parse_plain_decimal(text)
+    except NotPlainDecimalError:
+        value = Decimal(0)
+    if value <= 0 or (whole and value != value.to_integral_value()):
+        raise RequestError(f"{flag} must be {kind}, or 'default'", field=flag)
+    return int(value) if whole else value
+
+
 async def create_key(admin: AccountAdmin, account: str, scope: str, expires: str | None) -> None:
     key, token = await admin.create_key(account, Scope.parse(scope), expires=expires)
     owner = await admin.find_account(key.account_id)
@@ -125,7 +188,7 @@ def _account_row(account: Account) -> tuple[str, ...]:
     parts = [
         f"open {limits.max_open_orders}" if limits.max_open_orders else "",
         f"{limits.orders_per_minute}/min" if limits.orders_per_minute else "",
-        f"size {limits.max_order_size}" if limits.max_order_size else "",
+        f"max {limits.max_order_size} USD" if limits.max_order_size else "",
     ]
     return (
         account.id,

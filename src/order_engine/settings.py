@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from order_engine.domain.accounts import AccountLimits
 from order_engine.domain.launches import parse_schedule
 
 SUPPORTED_DATABASES = ("sqlite+aiosqlite", "postgresql+asyncpg")
@@ -81,6 +82,11 @@ class Settings(BaseSettings):
     # sent; an order's maxPriceImpactBps may set its own, up to the cap
     max_price_impact_bps: int = Field(default=1_000, ge=1, le=10_000)
     max_price_impact_cap_bps: int = Field(default=5_000, ge=1, le=10_000)
+    # limits per account (an account's own overrides, `order-engine accounts limits`, come
+    # first; 0 = no limit): orders not final, orders per minute, an order's value in USD
+    account_max_open_orders: int = Field(default=1_000, ge=0)
+    account_orders_per_minute: int = Field(default=6_000, ge=0)
+    account_max_order_usd: Decimal = Field(default=Decimal(1_000_000), ge=0)
 
     # venues: `chain` (the real programs on the local chain) or `sim` (the product
     # description's mock). Unset: `chain` for `serve` when the program binaries are found.
@@ -200,6 +206,15 @@ class Settings(BaseSettings):
                     return "postgresql+asyncpg://" + url[len(plain) :]
             return url
         return f"sqlite+aiosqlite:///{(self.data_dir / 'orders.db').as_posix()}"
+
+    @property
+    def account_limits(self) -> AccountLimits:
+        """The per-account defaults (None where the setting is 0: no limit)."""
+        return AccountLimits(
+            self.account_max_open_orders or None,
+            self.account_orders_per_minute or None,
+            self.account_max_order_usd or None,
+        )
 
     @property
     def cors_origin_list(self) -> list[str]:

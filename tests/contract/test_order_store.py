@@ -503,3 +503,35 @@ async def test_waiting_orders_are_found_per_pair_oldest_first(order_store: Order
     assert await order_store.waiting_pairs() == [("SOL", "USDC"), ("USDC", "SOL")]
     # the recovery sweep queues what can run; waiting orders are watched per pair instead
     assert await order_store.unfinished() == [still_pending.id, market.id]
+
+
+async def test_count_open_counts_an_accounts_orders_not_yet_final(order_store: OrderStore) -> None:
+    async def owned(owner: str | None, created_ms: int, *, waits: bool = False) -> Order:
+        order = new_order(created_ms)
+        if waits:
+            order.type, order.limit_price = OrderType.LIMIT, Decimal("151")
+            order.expires_ms = created_ms + 60_000
+        order.account_id = owner
+        await order_store.create(order, order.start())
+        return order
+
+    assert await order_store.count_open("acc-a") == 0
+    pending = await owned("acc-a", T0)
+    running = await owned("acc-a", T0 + 1)
+    await advance(order_store, running, *TO_SUBMITTED)
+    waiting = await owned("acc-a", T0 + 2, waits=True)
+    await advance(order_store, waiting, S.WAITING)
+    confirmed = await owned("acc-a", T0 + 3)
+    await advance(order_store, confirmed, *TO_SUBMITTED)
+    await order_store.append(confirmed, confirmation(confirmed, T0 + 9))
+    failed = await owned("acc-a", T0 + 4)
+    await order_store.append(failed, failed.fail(OrderError("no_route", "x"), ts_ms=T0 + 5))
+    await owned("acc-b", T0 + 5)
+    await owned(None, T0 + 6)  # no owner (made before accounts): nobody's
+    assert [await order_store.count_open(a) for a in ("acc-a", "acc-b", "acc-c")] == [3, 1, 0]
+
+    await advance(order_store, waiting, S.CANCELLED)
+    await order_store.append(running, confirmation(running, T0 + 10))
+    assert await order_store.discard(pending.id) is True  # an undone create frees its place
+    assert await order_store.count_open("acc-a") == 0
+    assert await order_store.count_open("acc-b") == 1

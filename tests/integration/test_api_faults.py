@@ -147,7 +147,8 @@ async def test_redis_down_answers_503_stores_nothing_and_recovers(tmp_path: Path
         assert ready.status_code == 503, ready.text
         checks = ready.json()["checks"]
         assert checks["database"] == "ok" and checks["queue"] != "ok", checks
-        assert error["message"] == "job queue unavailable", error
+        # a submit's first Redis call: the account's orders-per-minute window (then the queue)
+        assert error["message"] == "Redis is unavailable (rate window)", error
         assert await api.stored_order_count() == 1  # nothing stored for the refused POST
 
         api.redis.start()

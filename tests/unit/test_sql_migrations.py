@@ -49,8 +49,8 @@ async def test_migrating_twice_is_idempotent(tmp_path: Path) -> None:
         "orders",
     ]
     assert first["indexes"] == [
-        "ix_orders_account_created", "ix_orders_created", "ix_orders_status_created",
-        "ix_orders_user_created",
+        "ix_orders_account_created", "ix_orders_account_status", "ix_orders_created",
+        "ix_orders_status_created", "ix_orders_user_created",
     ]  # fmt: skip
 
 

@@ -25,6 +25,7 @@ class InMemoryOrderStore:
         self._orders: dict[str, Order] = {}
         self._events: dict[str, builtins.list[OrderEvent]] = {}
         self._by_key: dict[str, str] = {}
+        self._open: dict[str, set[str]] = {}  # owner -> ids of its orders not final
         self._closed = False
 
     async def create(self, order: Order, event: OrderEvent) -> None:
@@ -38,6 +39,7 @@ class InMemoryOrderStore:
         self._events[order.id] = [copy.deepcopy(event)]
         if key is not None:
             self._by_key[key] = order.id
+        self._track(order)
 
     async def discard(self, order_id: str) -> bool:
         self._check_open()
@@ -47,6 +49,7 @@ class InMemoryOrderStore:
         del self._orders[order_id], self._events[order_id]
         if order.idempotency_key is not None:
             self._by_key.pop(order.idempotency_key, None)
+        self._track(order, gone=True)
         return True
 
     async def append(self, order: Order, event: OrderEvent) -> None:
@@ -54,6 +57,7 @@ class InMemoryOrderStore:
         self._check_seq(order.id, event.seq - 1)
         self._orders[order.id] = copy.deepcopy(order)
         self._events[order.id].append(copy.deepcopy(event))
+        self._track(order)
 
     async def save_details(self, order: Order) -> None:
         self._check_open()
@@ -106,6 +110,10 @@ class InMemoryOrderStore:
         self._check_open()
         return [copy.deepcopy(e) for e in self._events.get(order_id, []) if e.seq > after]
 
+    async def count_open(self, account_id: str) -> int:
+        self._check_open()
+        return len(self._open.get(account_id, ()))
+
     async def unfinished(self, limit: int = 1000) -> builtins.list[str]:
         self._check_open()
         open_orders = sorted(
@@ -149,6 +157,18 @@ class InMemoryOrderStore:
     def _check_open(self) -> None:
         if self._closed:
             raise DependencyUnavailableError("order store is closed")
+
+    def _track(self, order: Order, *, gone: bool = False) -> None:
+        """Keep the owner's set of open orders (an index, as the SQL store's) current."""
+        if order.account_id is None:
+            return
+        ids = self._open.setdefault(order.account_id, set())
+        if gone or order.is_terminal:
+            ids.discard(order.id)
+        else:
+            ids.add(order.id)
+        if not ids:
+            del self._open[order.account_id]
 
     def _check_seq(self, order_id: str, expected_seq: int) -> None:
         stored = self._orders.get(order_id)

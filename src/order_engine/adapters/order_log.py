@@ -128,6 +128,9 @@ class LoggingOrderStore:
     async def events(self, order_id: str, after: int = 0) -> builtins.list[OrderEvent]:
         return await self._inner.events(order_id, after)
 
+    async def count_open(self, account_id: str) -> int:
+        return await self._inner.count_open(account_id)
+
     async def unfinished(self, limit: int = 1000) -> builtins.list[str]:
         return await self._inner.unfinished(limit)
 

@@ -36,7 +36,8 @@ async def make_access(
             "(only on %s); set AUTH_MODE=keys to require keys",
             settings.host,
         )
-        return Access(authenticator, tokens, clock, Principal(local.id, "open", Scope.ADMIN, True))
+        open_as = Principal(local.id, "open", Scope.ADMIN, True, local.limits)  # as at start
+        return Access(authenticator, tokens, clock, open_as)
     if command == "serve":
         await first_admin_key(accounts, settings.data_dir)
     elif not await accounts.list_accounts():

@@ -125,6 +125,7 @@ class Engine:
         await self.bus.close()
         await self.adapters.board.close()
         await self.adapters.chain.close()
+        await self.adapters.rates.close()
         await self.adapters.accounts.close()
         if self.venue_set.market is not None:
             await self.venue_set.market.stop()

@@ -11,6 +11,7 @@ from order_engine.adapters.memory_launches import InMemoryLaunchBoard
 from order_engine.adapters.memory_queue import InMemoryJobQueue
 from order_engine.adapters.metrics import EngineMetrics, MetricsEventBus
 from order_engine.adapters.order_log import LoggingOrderStore
+from order_engine.adapters.rate_windows import InMemoryRateWindow, RedisRateWindow
 from order_engine.adapters.redis_bus import RedisEventBus
 from order_engine.adapters.redis_launches import RedisLaunchBoard
 from order_engine.adapters.redis_ledger import RedisSwapLedger
@@ -23,6 +24,7 @@ from order_engine.engine.ports import (
     JobQueue,
     LaunchBoard,
     OrderStore,
+    RateWindow,
     WalletVault,
 )
 from order_engine.engine.retry import RetryPolicy
@@ -165,6 +167,14 @@ def make_launch_board(settings: Settings) -> LaunchBoard:
     return InMemoryLaunchBoard()
 
 
+def make_rate_window(settings: Settings) -> RateWindow:
+    """Accounts' orders-per-minute windows: in Redis, one per account for every API process
+    of a deployment; in one process, its own."""
+    if settings.redis_url:
+        return RedisRateWindow(settings.redis_url, prefix=settings.redis_prefix)
+    return InMemoryRateWindow()
+
+
 def make_workers(settings: Settings) -> WorkerHeartbeats:
     """Worker heartbeats in Redis (every process of a deployment sees every worker), else
     this process's own workers."""
@@ -185,12 +195,13 @@ class Adapters:
     board: LaunchBoard
     workers: WorkerHeartbeats
     accounts: AccountStore
+    rates: RateWindow  # accounts' orders per minute
 
     async def close(self) -> None:
         """Close what `make_adapters` opened (when the engine cannot be built)."""
         for closable in (self.queue, self.watch_queue):
             await closable.close(timeout_s=0)
-        for other in (self.bus, self.board, self.chain, self.store, self.accounts):
+        for other in (self.bus, self.board, self.chain, self.rates, self.store, self.accounts):
             await other.close()
         await self.workers.stop()
 
@@ -213,4 +224,5 @@ async def make_adapters(
         make_launch_board(settings),
         make_workers(settings),
         accounts,
+        make_rate_window(settings),
     )

@@ -31,13 +31,15 @@ from order_engine.bootstrap.venues import VenueSet, make_venue_set
 from order_engine.bootstrap.wallets import check_wallets_open, with_master_key
 from order_engine.domain.errors import DependencyUnavailableError
 from order_engine.domain.tokens import TokenRegistry
+from order_engine.engine.account_limits import AccountLimiter
 from order_engine.engine.executor import OrderExecutor
 from order_engine.engine.launches import TokenLaunches
 from order_engine.engine.outages import OutageWaits
-from order_engine.engine.paths import TwoHopPolicy
+from order_engine.engine.paths import Router, TwoHopPolicy
 from order_engine.engine.retry import RetryPolicy
 from order_engine.engine.routing import SplitPolicy
 from order_engine.engine.service import OrderService
+from order_engine.engine.usd_prices import UsdPrices
 from order_engine.engine.waiting_orders import WaitingOrders
 from order_engine.engine.wallets import AccountKeypairs
 from order_engine.logsetup import configure_logging
@@ -104,6 +106,7 @@ def _wire(
         two_hop_policy=two_hops,
         max_time_in_force_s=s.limit_max_time_in_force_s,
         max_price_impact_cap_bps=s.max_price_impact_cap_bps,
+        account_limits=_account_limiter(s, a, Router(venues, tokens, timeout, split, two_hops)),
     )
     waiting = WaitingOrders(
         a.store,
@@ -144,6 +147,15 @@ def _wire(
         prepare=vs.prepare,
     )
     return Engine(settings, a, vs, service, executor, waiting, launches, metrics, tokens)
+
+
+def _account_limiter(settings: Settings, a: Adapters, router: Router) -> AccountLimiter:
+    """Per-account limits: the settings' defaults under each account's overrides; orders
+    valued at prices read from the venues' pools (`UsdPrices`)."""
+    prices = UsdPrices(router)
+    return AccountLimiter(
+        a.store, a.rates, SystemClock(), defaults=settings.account_limits, prices=prices
+    )
 
 
 async def preflight(settings: Settings, command: str) -> None:

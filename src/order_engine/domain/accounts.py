@@ -206,12 +206,14 @@ def parse_token(text: str) -> KeyToken | None:
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """Who a request acts for: an account, through one of its keys."""
+    """Who a request acts for: an account, through one of its keys (with the account's
+    limit overrides as read with the key, so that submitting needs no other lookup)."""
 
     account_id: str
     key_id: str
     scope: Scope
     admin: bool  # the account is an admin account
+    limits: AccountLimits = AccountLimits()
 
     def can(self, needed: Scope) -> bool:
         """Whether this key allows calls that need `needed` (admin also needs an admin

@@ -4,7 +4,8 @@
 EngineError
 ├── RequestError                 bad input (API: 422, names `field`)
 │   ├── UnknownTokenError
-│   └── SameTokenError
+│   ├── SameTokenError
+│   └── OrderTooLargeError       over the account's largest order (USD value)
 ├── UnauthenticatedError         no valid API key (401; one message whatever was wrong)
 ├── ForbiddenError               the key's scope or account does not allow the call (403)
 ├── NotFoundError                (404)
@@ -21,6 +22,8 @@ EngineError
 │   ├── LaunchesUnavailableError this engine trades a cluster's pools (POOLS_FILE): no launches
 │   └── FundingUnavailableError  this chain cannot fund a wallet (simulated venues, a cluster's)
 ├── CapacityError                queue full (429, Retry-After)
+│   ├── TooManyOpenOrdersError   the account has its most open orders
+│   └── AccountRateLimitedError  the account sent its most orders this minute
 ├── DependencyUnavailableError   store/queue/bus down (503)
 ├── WalletVaultError             no master key, or a sealed wallet it does not open (setup)
 └── ExecutionError               a swap attempt went wrong
@@ -65,6 +68,12 @@ class UnknownTokenError(RequestError):
 
 class SameTokenError(RequestError):
     code = "same_token"
+
+
+class OrderTooLargeError(RequestError):
+    """The order's value (USD) is over its account's `max_order_size` (names `amountIn`)."""
+
+    code = "order_too_large"
 
 
 class UnauthenticatedError(EngineError):
@@ -133,6 +142,18 @@ class CapacityError(EngineError):
     def __init__(self, message: str, *, retry_after_s: int = 1) -> None:
         super().__init__(message)
         self.retry_after_s = retry_after_s
+
+
+class TooManyOpenOrdersError(CapacityError):
+    """The account has `max_open_orders` orders not final yet (waiting ones included)."""
+
+    code = "too_many_open_orders"
+
+
+class AccountRateLimitedError(CapacityError):
+    """The account submitted `orders_per_minute` orders in the last 60 s."""
+
+    code = "account_rate_limited"
 
 
 class DependencyUnavailableError(EngineError):

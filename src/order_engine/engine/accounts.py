@@ -1,14 +1,15 @@
 """`AccountAdmin`: the operator's use cases on accounts and keys (the CLI's, later an admin
-API's): create and list accounts, issue, list and revoke keys, and give an account its
-wallet (a new Solana keypair, sealed by the wallet vault; never replaced once set)."""
+API's): create and list accounts, set their limits, issue, list and revoke keys, and give
+an account its wallet (a new Solana keypair, sealed by the wallet vault; never replaced
+once set)."""
 
 from __future__ import annotations
 
 import builtins
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from order_engine.domain.accounts import (
     Account,
@@ -72,6 +73,14 @@ class AccountAdmin:
 
     async def list_accounts(self) -> builtins.list[Account]:
         return await self._store.list_accounts()
+
+    async def set_limits(self, account_ref: str, changes: Mapping[str, Any]) -> Account:
+        """Change some of the account's (name or id) limit overrides: `changes` maps
+        `AccountLimits` fields to a value, or to None for the engine's default; the others
+        stay. Every process applies them within its key cache's time (2 s)."""
+        account = await self.find_account(account_ref)
+        limits = replace(account.limits, **changes)
+        return await self._store.set_limits(account.id, limits)
 
     async def create_key(
         self, account_ref: str, scope: Scope = Scope.TRADE, *, expires: str | None = None

@@ -90,7 +90,7 @@ class Authenticator:
         if state != "active":
             raise self._rejected(token.key_id, state)
         key, account = found.key, found.account
-        return Principal(account.id, key.id, key.scope, account.admin)
+        return Principal(account.id, key.id, key.scope, account.admin, account.limits)
 
     @staticmethod
     def require(principal: Principal, scope: Scope) -> None:

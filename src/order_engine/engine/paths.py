@@ -175,6 +175,10 @@ class Router:
         self._venues, self._tokens, self._timeout_s = list(venues), tokens, timeout_s
         self._split, self._two_hops = split or SplitPolicy(), two_hops or TwoHopPolicy()
 
+    @property
+    def tokens(self) -> TokenRegistry:
+        return self._tokens
+
     async def paths(
         self, t_in: Token, t_out: Token, venues: Sequence[Venue] | None = None, *,
         direct: bool = False,

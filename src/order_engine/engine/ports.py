@@ -76,6 +76,11 @@ class OrderStore(Protocol):
         """Events with `seq > after`, in order (empty for an unknown order)."""
         ...
 
+    async def count_open(self, account_id: str) -> int:
+        """How many of `account_id`'s orders are not final (`waiting` ones included), from
+        an index on the owner and status: never a scan of the account's history."""
+        ...
+
     async def unfinished(self, limit: int = 1000) -> builtins.list[str]:
         """Ids of orders that are neither terminal nor `waiting`, oldest first (waiting
         orders are watched per pair: see `waiting` and `waiting_pairs`)."""
@@ -164,6 +169,26 @@ class EventBus(Protocol):
         ...
 
     async def ping(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+class RateWindow(Protocol):
+    """Sliding windows of admissions, one per key (e.g. an account's orders of the last
+    minute), shared by every process that shares the implementation's backend. Driver
+    errors surface as `DependencyUnavailableError`."""
+
+    async def acquire(
+        self, key: str, entry: str, *, limit: int, window_ms: int, now_ms: int
+    ) -> int | None:
+        """Record `entry` (unique) under `key` if fewer than `limit` entries were recorded
+        in the `window_ms` before `now_ms`, and return None; else record nothing and
+        return how many ms until the oldest of them leaves the window (at least 1)."""
+        ...
+
+    async def release(self, key: str, entry: str) -> None:
+        """Forget `entry` (what it admitted was refused after all); unknown: a no-op."""
+        ...
 
     async def close(self) -> None: ...
 

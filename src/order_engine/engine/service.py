@@ -24,6 +24,7 @@ from order_engine.domain.limits import DEFAULT_TIME_IN_FORCE_S, MAX_TIME_IN_FORC
 from order_engine.domain.orders import CANCELLABLE, Order, OrderEvent, OrderStatus
 from order_engine.domain.quotes import RoutingDecision
 from order_engine.domain.tokens import TokenRegistry
+from order_engine.engine.account_limits import AccountLimiter, admission
 from order_engine.engine.order_stream import order_stream
 from order_engine.engine.paths import Router, TwoHopPolicy
 from order_engine.engine.ports import Clock, EventBus, JobQueue, OrderStore, Page
@@ -73,6 +74,7 @@ class OrderService:
         new_id: Callable[[], str] | None = None,
         stream_idle_check_s: float = STREAM_IDLE_CHECK_S,
         max_price_impact_cap_bps: int = DEFAULT_MAX_PRICE_IMPACT_CAP_BPS,
+        account_limits: AccountLimiter | None = None,
     ) -> None:
         self._store, self._queue, self._bus = store, queue, bus
         self._venues, self._clock, self._tokens = venues, clock, tokens
@@ -84,6 +86,7 @@ class OrderService:
         self._admitting = 0
         self._idle_check_s = stream_idle_check_s
         self._impact_cap_bps = max_price_impact_cap_bps
+        self._limits = account_limits
 
     @property
     def tokens(self) -> TokenRegistry:
@@ -99,7 +102,8 @@ class OrderService:
     ) -> tuple[Order, bool]:  # fmt: skip
         """Accept an order for `by`'s account: validate, persist with its `pending` event
         (naming `by`), queue, publish. Returns the order and whether it was created (False:
-        an idempotent replay; keys are per account)."""
+        an idempotent replay; keys are per account). An order with an owner is held to its
+        account's limits (`AccountLimiter`); a replay is answered before them."""
         token_in, token_out = request.tokens(self._tokens)
         if by is not None and idempotency_key is not None:
             idempotency_key = f"{by.account_id}:{idempotency_key}"
@@ -111,15 +115,17 @@ class OrderService:
             existing = await self._replay(idempotency_key, fingerprint)
             if existing is not None:
                 return existing, False
-        if await self._queue.depth() + self._admitting >= self._max_depth:
-            raise CapacityError("the order queue is full; retry later", retry_after_s=1)
-        self._admitting += 1  # holds a slot between the depth check and the enqueue
-        try:
-            return await self._admit(
-                request, idempotency_key, fingerprint, (token_in, token_out), by
-            )
-        finally:
-            self._admitting -= 1
+        async with admission(self._limits, by, token_in, request.amount_in) as admitted:
+            if await self._queue.depth() + self._admitting >= self._max_depth:
+                raise CapacityError("the order queue is full; retry later", retry_after_s=1)
+            self._admitting += 1  # holds a slot between the depth check and the enqueue
+            try:
+                order, admitted.created = await self._admit(
+                    request, idempotency_key, fingerprint, (token_in, token_out), by
+                )
+                return order, admitted.created
+            finally:
+                self._admitting -= 1
 
     async def _admit(
         self,

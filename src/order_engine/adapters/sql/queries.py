@@ -9,7 +9,7 @@ from sqlalchemy import Integer, and_, bindparam, func, or_, select
 from sqlalchemy.sql import Select
 
 from order_engine.adapters.sql.tables import order_events, orders
-from order_engine.domain.orders import NOT_RUNNABLE, OrderStatus
+from order_engine.domain.orders import NOT_RUNNABLE, TERMINAL, OrderStatus
 
 GET_ORDER = select(orders).where(orders.c.id == bindparam("order_id"))
 
@@ -61,6 +61,15 @@ WAITING_PAIRS = (
 )
 
 COUNT_ORDERS = select(func.count().label("n")).select_from(orders)
+
+OPEN_STATUSES = sorted(s.value for s in OrderStatus if s not in TERMINAL)
+
+# an account's orders not final: read from the index on (account_id, status) alone
+COUNT_OPEN = (
+    select(func.count().label("n"))
+    .select_from(orders)
+    .where(orders.c.account_id == bindparam("account_id"), orders.c.status.in_(OPEN_STATUSES))
+)
 
 PING = select(1)
 

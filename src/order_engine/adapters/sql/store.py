@@ -115,6 +115,10 @@ class SqlOrderStore:
         rows = await self._read(q.EVENTS_AFTER, {"order_id": order_id, "after": after})
         return [row_to_event(r) for r in rows]
 
+    async def count_open(self, account_id: str) -> int:
+        rows = await self._read(q.COUNT_OPEN, {"account_id": account_id})
+        return int(rows[0]["n"])
+
     async def unfinished(self, limit: int = 1000) -> builtins.list[str]:
         return [r["id"] for r in await self._read(q.UNFINISHED, {"limit": limit})]
 

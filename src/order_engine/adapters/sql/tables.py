@@ -119,6 +119,7 @@ orders = Table(
     Index("ix_orders_created", "created_ms", "id"),
     Index("ix_orders_user_created", "user_id", "created_ms"),
     Index("ix_orders_account_created", "account_id", "created_ms"),
+    Index("ix_orders_account_status", "account_id", "status"),  # open orders per owner (0010)
 )
 
 order_events = Table(
