@@ -21,6 +21,7 @@ from order_engine.api.admin import router as admin_router
 from order_engine.api.chain import router as chain_router
 from order_engine.api.context import ApiContext, context_of
 from order_engine.api.errors import error_body, install_error_handlers
+from order_engine.api.feed import router as feed_router
 from order_engine.api.jsonresp import JsonResponse
 from order_engine.api.models import DOCUMENTED, Health, Readiness
 from order_engine.api.openapi import truthful
@@ -114,6 +115,7 @@ def create_app(
     app.include_router(orders_router)
     app.include_router(admin_router)
     app.include_router(chain_router)
+    app.include_router(feed_router)
 
     @app.get(
         "/health", tags=["ops"], summary="Alive", response_model=Health, response_class=DOCUMENTED

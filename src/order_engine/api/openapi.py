@@ -83,9 +83,10 @@ def _document_keys(schema: dict[str, Any]) -> None:
     for path in OPEN_PATHS:
         for operation in paths.get(path, {}).values():
             operation["security"] = []
-    upgrade = paths.get("/api/orders/execute", {}).get("get")
-    if upgrade is not None:  # a plain GET only says "use a WebSocket" (426)
-        upgrade["security"] = []
+    for socket_path in ("/api/orders/execute", "/api/events/stream"):
+        upgrade = paths.get(socket_path, {}).get("get")
+        if upgrade is not None:  # a plain GET only says "use a WebSocket" (426)
+            upgrade["security"] = []
 
 
 EVENT_REF = {"$ref": "#/components/schemas/OrderEvent"}
