@@ -16,7 +16,7 @@ import pytest
 from tests.e2e.browser.server import ServerThread
 
 ROOT = Path(__file__).resolve().parents[3]
-SCREENSHOTS = Path(os.environ.get("DASHBOARD_SCREENSHOTS") or ROOT / "test-results" / "screenshots")
+SCREENSHOTS = Path(os.environ.get("DASHBOARD_SCREENSHOTS") or ROOT / "build" / "screenshots")
 
 
 def chromium_path() -> str:

@@ -8,6 +8,7 @@ import { clear, clock, h, short } from "./util.js";
 export const PAIRS = [["SOL", "USDC"], ["SOL", "USDT"], ["JUP", "USDC"]];
 const WINDOW_MS = 5 * 60_000;
 const POLL_MS = 3000;
+const MAX_FILLS = 300;  // markers kept per pair (the newest), so a busy run stays bounded
 const SVG = "http://www.w3.org/2000/svg";
 const W = 640, H = 220, PAD = { left: 64, right: 12, top: 12, bottom: 28 };
 // Venues differ by dash pattern and marker shape as well as by colour.
@@ -85,8 +86,9 @@ export class PriceChart {
       if (order.tokenIn === base && order.tokenOut === quote) side = "sell";
       else if (order.tokenIn === quote && order.tokenOut === base) { side = "buy"; price = 1 / price; }
       if (!side) continue;
-      this.fills.get(`${base}/${quote}`).push(
-        { t: event.tsMs, price, venue: event.dex, side, orderId: order.orderId });
+      const fills = this.fills.get(`${base}/${quote}`);
+      fills.push({ t: event.tsMs, price, venue: event.dex, side, orderId: order.orderId });
+      if (fills.length > MAX_FILLS) fills.splice(0, fills.length - MAX_FILLS);
     }
     this.trim(Date.now());
   }
@@ -163,6 +165,6 @@ export class PriceChart {
       this.legend.append(h("li", {}, key, ` ${venue}: ${last ? short(last.price) : "–"}`,
         ` (${["solid", "dashed", "dotted"][i % 3]} line)`));
     });
-    this.legend.append(h("li", {}, `▲ buy / ▼ sell fills: ${fills.length} in the last 5 minutes`));
+    this.legend.append(h("li", {}, `▲ buy / ▼ sell fills: ${fills.length} in the last 5 minutes (at most ${MAX_FILLS} drawn)`));
   }
 }

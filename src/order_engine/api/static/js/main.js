@@ -12,7 +12,7 @@ import { setupSubmit } from "./submit.js";
 import { $, debounce, h, shortId } from "./util.js";
 
 const PAGE = 200;
-const state = { who: null, loaded: false, shownOrder: null };
+const state = { who: null, loaded: false, shownOrder: null, events: 0 };
 const book = new OrderBook((orderId) => state.table?.changed(orderId));
 const chart = new PriceChart({ svg: $("#chart"), select: $("#chart-pair"), legend: $("#chart-legend"), status: $("#chart-status") });
 const queuePanel = new QueuePanel($("#queue"));
@@ -42,6 +42,7 @@ async function hello(message) {
 }
 
 function event(message) {
+  state.events += 1;
   book.addEvent(message);
   if (message.event.status === "confirmed") chart.addFill(message.order, message.event);
   if (state.shownOrder === message.order.orderId) redrawOrder();
