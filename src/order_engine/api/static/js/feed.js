@@ -57,7 +57,7 @@ export class Feed {
     if (message.type === "hello") {
       this.failures = 0;
       this.onState("live");
-      this.onHello(message);
+      this.onHello(message, { resumed: this.lastId !== null });
     } else if (message.type === "event") {
       this.lastId = message.id;
       this.onEvent(message);

@@ -34,8 +34,10 @@ function connection(status, waitMs) {
   }[status];
 }
 
-async function hello(message) {
-  if (!state.loaded || message.gap) {
+async function hello(message, { resumed }) {
+  // a first connection, a feed that lost events, or a reconnection before any event (the
+  // feed then starts from now): read the orders
+  if (!state.loaded || message.gap || !resumed) {
     state.loaded = true;
     await loadOrders();
   }
