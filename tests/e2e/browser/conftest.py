@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import Browser, BrowserType, Playwright, sync_playwright
 
 from tests.e2e.browser.server import ServerThread
 
@@ -28,6 +29,39 @@ def chromium_path() -> str:
     if os.environ.get("CI_REQUIRE_SERVICES") == "1":
         pytest.fail(f"{reason}; CI_REQUIRE_SERVICES=1 makes this a failure")
     pytest.skip(reason)
+
+
+@pytest.fixture(scope="package")
+def playwright() -> Iterator[Playwright]:
+    """The plugin's `playwright` (and below, the browser), for this package only: between
+    calls, sync Playwright marks its event loop as running in the test's thread, which the
+    asyncio tests after these would trip on; so it stops when this package's tests end."""
+    chromium_path()
+    with sync_playwright() as started:
+        yield started
+
+
+@pytest.fixture(scope="package")
+def browser_type(playwright: Playwright, browser_name: str) -> BrowserType:
+    kind: BrowserType = getattr(playwright, browser_name)
+    return kind
+
+
+@pytest.fixture(scope="package")
+def launch_browser(
+    browser_type_launch_args: dict[str, Any], browser_type: BrowserType
+) -> Callable[..., Browser]:
+    def launch(**kwargs: Any) -> Browser:
+        return browser_type.launch(**{**browser_type_launch_args, **kwargs})
+
+    return launch
+
+
+@pytest.fixture(scope="package")
+def browser(launch_browser: Callable[..., Browser]) -> Iterator[Browser]:
+    launched = launch_browser()
+    yield launched
+    launched.close()
 
 
 @pytest.fixture(scope="session")
@@ -49,9 +83,10 @@ def base_url() -> str | None:
     return None
 
 
-@pytest.fixture(scope="session")
-def browser_context_args(browser_context_args: dict[str, Any]) -> dict[str, Any]:
-    return {**browser_context_args, "viewport": {"width": 1400, "height": 1000}}
+@pytest.fixture(scope="package")
+def browser_context_args() -> dict[str, Any]:
+    """Instead of the plugin's (which needs its session-wide `playwright`)."""
+    return {"viewport": {"width": 1400, "height": 1000}}
 
 
 @pytest.fixture(scope="module")
