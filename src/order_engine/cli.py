@@ -96,6 +96,11 @@ def _serve_http(settings: Settings, app: Any, **extra: Any) -> int:
         f"{'Redis ' + settings.redis_url if settings.redis_url else 'in-process queue'}); "
         f"docs at {settings.resolved_public_base_url}/docs",
     )
+    _announce(
+        settings,
+        f"dashboard: open {settings.resolved_public_base_url}/ in a browser and sign in with "
+        f"an API key ({settings.data_dir / 'admin.key'} after serve's first start)",
+    )
     # uvicorn shuts down gracefully on SIGTERM/SIGINT, then re-raises the signal through the
     # handler that was installed before it: make that one a no-op so a clean stop exits 0
     for signum in (signal.SIGTERM, signal.SIGINT):

@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     # an order's Redis event stream lives this long after its terminal event (the database
     # keeps the record; the stream only has to outlive the subscribers reading it)
     finished_stream_ttl_s: int = Field(default=60, ge=1, le=86_400)
+    # the feed of every order's events (the dashboard's live stream) keeps about this many
+    # of the newest events, to resume from (Redis: one capped stream; embedded: in memory)
+    event_feed_length: int = Field(default=10_000, ge=100, le=1_000_000)
     log_level: str = "info"
     log_format: Literal["text", "json"] = "text"  # json: one JSON object per line
     # each worker process refreshes its heartbeat key (PREFIX:workers:ID) this often; the

@@ -1,15 +1,25 @@
-"""In-process `EventBus` (embedded mode and test fake): fan-out to per-subscriber inboxes."""
+"""In-process `EventBus` (embedded mode and test fake): fan-out to per-subscriber inboxes,
+and the feed of every order's events with a bounded history."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
+from order_engine.adapters.feed_inbox import Entry, FeedInbox, StreamId, parse_feed_id
 from order_engine.adapters.inbox import Inbox
 from order_engine.domain.orders import OrderEvent
 
+DEFAULT_FEED_LENGTH = 10_000
 
-class _Subscription(Inbox):
+
+def _wall_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class _Subscription(Inbox[OrderEvent]):
     """One subscriber: the events after `after` that were published since it joined."""
 
     def __init__(self, after: int) -> None:
@@ -23,15 +33,58 @@ class _Subscription(Inbox):
 
 class InMemoryEventBus:
     """`EventBus` within one process. `publish` never blocks; a subscription exists only
-    inside its context manager, and the bus keeps nothing for an order nobody watches."""
+    inside its context manager, and the bus keeps nothing for an order nobody watches. The
+    feed keeps the newest `feed_length` entries; its ids are `"<wall ms>-<n>"`, so ids of a
+    bus made after a restart sort after the previous one's, and resuming from an id of an
+    earlier bus reports a gap (what that bus published last is not here)."""
 
-    def __init__(self) -> None:
+    def __init__(
+        self, *, feed_length: int = DEFAULT_FEED_LENGTH, clock_ms: Callable[[], int] = _wall_ms
+    ) -> None:
         self._subs: dict[str, set[_Subscription]] = {}
         self._closed = False
+        self._clock_ms = clock_ms
+        self._feed: deque[Entry] = deque(maxlen=max(1, feed_length))
+        self._feed_subs: set[FeedInbox] = set()
+        self._born: StreamId = (clock_ms(), 0)  # ids before this are an earlier bus's
+        self._last_id: StreamId = (self._born[0], -1)
+        self._dropped: StreamId | None = None  # the newest id the history let go
 
     async def publish(self, event: OrderEvent) -> None:
         for sub in self._subs.get(event.order_id, ()):
             sub.offer(event)
+        entry = (self._next_id(), event)
+        if len(self._feed) == self._feed.maxlen:
+            self._dropped = self._feed[0][0]
+        self._feed.append(entry)
+        for feed_sub in self._feed_subs:
+            feed_sub.offer(entry)
+
+    def _next_id(self) -> StreamId:
+        ms, n = self._last_id
+        now = self._clock_ms()
+        self._last_id = (now, 0) if now > ms else (ms, n + 1)
+        return self._last_id
+
+    @asynccontextmanager
+    async def subscribe_all(self, after: str | None = None) -> AsyncIterator[FeedInbox]:
+        """The feed from now on, or after feed id `after` (ValueError when malformed)."""
+        if after is None:
+            sub = FeedInbox(self._last_id)
+        else:
+            start = parse_feed_id(after)
+            lost = start < self._born or (self._dropped is not None and start < self._dropped)
+            sub = FeedInbox(start, gap=lost)
+            sub.offer_all(self._feed)
+        if self._closed:
+            sub.end()
+        else:
+            self._feed_subs.add(sub)
+        try:
+            yield sub
+        finally:
+            sub.end()
+            self._feed_subs.discard(sub)
 
     @asynccontextmanager
     async def subscribe(
@@ -61,6 +114,9 @@ class InMemoryEventBus:
             for sub in subs:
                 sub.end()
         self._subs.clear()
+        for feed_sub in self._feed_subs:
+            feed_sub.end()
+        self._feed_subs.clear()
 
     def _remove(self, order_id: str, sub: _Subscription) -> None:
         subs = self._subs.get(order_id)

@@ -8,7 +8,7 @@ from contextlib import AbstractAsyncContextManager
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 
 from order_engine.domain.orders import OrderEvent, OrderStatus
-from order_engine.engine.ports import EventBus, JobQueue
+from order_engine.engine.ports import EventBus, FeedSubscription, JobQueue
 
 
 class EngineMetrics:
@@ -57,6 +57,11 @@ class MetricsEventBus:
         self, order_id: str, after: int = 0
     ) -> AbstractAsyncContextManager[AsyncIterator[OrderEvent]]:
         return self._inner.subscribe(order_id, after)
+
+    def subscribe_all(
+        self, after: str | None = None
+    ) -> AbstractAsyncContextManager[FeedSubscription]:
+        return self._inner.subscribe_all(after)
 
     async def ping(self) -> None:
         await self._inner.ping()

@@ -1,6 +1,9 @@
 """`EventBus` on Redis Streams: one stream per order, bounded (MAXLEN ~) and expiring (TTL
 refreshed on every publish; once the order's terminal event is published, a short one: the
 database holds the record, and the stream only has to outlive the subscribers reading it).
+Every event also goes to one capped stream of all orders' events (`PREFIX:events-feed`,
+about `feed_length` entries, in the same Lua call as the order's, its TTL refreshed like
+an unfinished order's), the feed of `subscribe_all`, whose ids are the stream's.
 
 A subscriber replays the stream with XRANGE, then receives live entries from the bus's one
 reader task: a single XREAD BLOCK over every watched stream on one dedicated connection,
@@ -20,8 +23,9 @@ from typing import Any, TypeVar
 import orjson
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, ResponseError
 
+from order_engine.adapters.feed_inbox import FeedInbox, parse_feed_id
 from order_engine.adapters.redis_client import redis_client
 from order_engine.adapters.redis_publish import StreamAppender
 from order_engine.adapters.redis_streams import (
@@ -32,6 +36,7 @@ from order_engine.adapters.redis_streams import (
     Subscription,
     decode_entry,
     format_id,
+    parse_id,
 )
 from order_engine.domain.errors import DependencyUnavailableError
 from order_engine.domain.orders import TERMINAL, OrderEvent, OrderStatus
@@ -58,6 +63,7 @@ def decode_event(payload: bytes | str) -> OrderEvent:
 
 
 MAX_IN_FLIGHT = 32  # Redis calls at once per bus: well under redis-py's pool of 100
+DEFAULT_FEED_LENGTH = 10_000
 
 
 class RedisEventBus:
@@ -71,6 +77,7 @@ class RedisEventBus:
         stream_ttl_s: int = 3600,
         finished_ttl_s: int = 60,
         maxlen: int = 1000,
+        feed_length: int = DEFAULT_FEED_LENGTH,
     ) -> None:
         self._owns_client = isinstance(client_or_url, str)
         self._client: Redis = (
@@ -79,8 +86,13 @@ class RedisEventBus:
         self._prefix, self._ttl_s, self._maxlen = prefix, stream_ttl_s, maxlen
         self._finished_ttl_s = finished_ttl_s
         self._gate = asyncio.Semaphore(MAX_IN_FLIGHT)
+        self._feed_key = f"{prefix}:events-feed"
         self._appender = StreamAppender(
-            self._client, self._publish_guard, maxlen=maxlen, ttl_s=stream_ttl_s
+            self._client,
+            self._publish_guard,
+            maxlen=maxlen,
+            ttl_s=stream_ttl_s,
+            feed=(self._feed_key, max(1, feed_length), stream_ttl_s),
         )
         self._reader: StreamReader | None = None
         self._closed = False
@@ -107,17 +119,62 @@ class RedisEventBus:
             sub.end()
             yield sub
             return
-        replayed_to = replay[-1][0] if replay else (0, 0)
         sub.offer_all(replay)
+        async with self._following(key, sub, replay[-1][0] if replay else (0, 0)):
+            yield sub
+
+    @asynccontextmanager
+    async def subscribe_all(self, after: str | None = None) -> AsyncIterator[FeedInbox]:
+        """The feed from now on (after its last id), or replayed after feed id `after`
+        (ValueError when malformed), then live from the bus's reader."""
+        start = (0, 0) if after is None else parse_feed_id(after)
+        sub, replay = FeedInbox(start), []
+        if not self._closed:
+            info = await self._feed_info()
+            if after is None:
+                start = info[0]
+                sub = FeedInbox(start)
+            else:
+                sub = FeedInbox(start, gap=info[1] and start < info[2])
+                replay = await self._range(self._feed_key, start, None)
+        if self._closed:
+            sub.end()
+            yield sub
+            return
+        sub.offer_all(replay)  # before the reader may deliver anything newer
+        async with self._following(self._feed_key, sub, replay[-1][0] if replay else start):
+            yield sub
+
+    async def _feed_info(self) -> tuple[StreamId, bool, StreamId]:
+        """The feed's last id, whether any entry was trimmed off it (no feed at all: as
+        if so, since one existed before Redis lost it), and its first retained id."""
+        try:
+            info: Any = await self._call(
+                "reading the event feed", partial(self._client.xinfo_stream, self._feed_key)
+            )
+        except DependencyUnavailableError as exc:
+            if isinstance(exc.__cause__, ResponseError):  # no such key
+                return (0, 0), True, (0, 0)
+            raise
+        first = info.get("recorded-first-entry-id") or b"0-0"
+        trimmed = int(info["entries-added"]) > int(info["length"])
+        return parse_id(info["last-generated-id"]), trimmed, parse_id(first)
+
+    @asynccontextmanager
+    async def _following(
+        self, key: str, sub: Subscription | FeedInbox, replayed_to: StreamId
+    ) -> AsyncIterator[None]:
+        """`sub` gets `key`'s entries after `replayed_to` from the reader (the catch-up
+        first, if the reader is already past it)."""
         reader = self._ensure_reader()
         covered_from, is_new = reader.add(key, sub, replayed_to)
         try:
-            if covered_from > replayed_to:  # the reader is already past our replay
+            if covered_from > replayed_to:
                 sub.hold()
                 sub.release(await self._range(key, replayed_to, covered_from))
             if is_new:
                 await self._call("subscribing to events", reader.wake)
-            yield sub
+            yield
         finally:
             sub.end()
             reader.remove(key, sub)

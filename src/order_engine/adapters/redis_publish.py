@@ -1,6 +1,7 @@
-"""Stream appends for `RedisEventBus`: XADD (MAXLEN ~) plus EXPIRE in one Lua call, with
-concurrent appends coalesced into one pipeline (one round trip, about a third of redis-py's
-CPU per event)."""
+"""Stream appends for `RedisEventBus`: XADD (MAXLEN ~) plus EXPIRE in one Lua call — and the
+same payload XADDed to the feed of every order's events (capped, no TTL) in that call —
+with concurrent appends coalesced into one pipeline (one round trip, about a third of
+redis-py's CPU per event)."""
 
 from __future__ import annotations
 
@@ -14,10 +15,16 @@ from redis.exceptions import NoScriptError
 
 from order_engine.domain.errors import DependencyUnavailableError
 
-# Atomic: a stream never lives without a TTL, and the TTL is refreshed on every append.
+# Atomic: a stream never lives without a TTL, and the TTL is refreshed on every append;
+# the feed (KEYS[2], when given) gets the entry in the same call, so it has every event
+# (and lives while events come: an idle deployment's feed goes after its TTL).
 APPEND_LUA = """
 redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'data', ARGV[2])
 redis.call('EXPIRE', KEYS[1], ARGV[3])
+if KEYS[2] then
+  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], '*', 'data', ARGV[2])
+  redis.call('EXPIRE', KEYS[2], ARGV[5])
+end
 return 1
 """
 MAX_BATCH = 500
@@ -36,9 +43,19 @@ class StreamAppender:
     """Appends `payload` to stream `key`. Appends made while a batch is in flight wait and
     go out together in the next one, in the order they were made."""
 
-    def __init__(self, client: Redis, guard: Guard, *, maxlen: int, ttl_s: int) -> None:
+    def __init__(
+        self,
+        client: Redis,
+        guard: Guard,
+        *,
+        maxlen: int,
+        ttl_s: int,
+        feed: tuple[str, int, int] | None = None,
+    ) -> None:
+        """`feed`: the key, length and TTL of the stream that also gets every append."""
         self._client, self._guard = client, guard
         self._maxlen, self._ttl_s = maxlen, ttl_s
+        self._feed = feed
         self._sha = client.register_script(APPEND_LUA).sha
         self._pending: list[Append] = []
         self._sender: asyncio.Task[None] | None = None
@@ -93,6 +110,13 @@ class StreamAppender:
     async def _pipeline(self, batch: list[Append]) -> list[Any]:
         async with self._client.pipeline(transaction=False) as pipe:
             for key, payload, ttl_s, _done in batch:
-                pipe.evalsha(self._sha, 1, key, self._maxlen, payload, ttl_s)
+                if self._feed is None:
+                    pipe.evalsha(self._sha, 1, key, self._maxlen, payload, ttl_s)
+                else:
+                    feed_key, feed_len, feed_ttl_s = self._feed
+                    pipe.evalsha(
+                        self._sha, 2, key, feed_key, self._maxlen, payload, ttl_s, feed_len,
+                        feed_ttl_s,
+                    )  # fmt: skip
             results: list[Any] = await pipe.execute(raise_on_error=False)
         return results

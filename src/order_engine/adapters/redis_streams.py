@@ -8,18 +8,18 @@ import contextlib
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from order_engine.adapters.feed_inbox import Entry, StreamId, format_id
 from order_engine.adapters.inbox import Inbox
 from order_engine.domain.orders import OrderEvent
 
 log = logging.getLogger(__name__)
 
-StreamId = tuple[int, int]
-Entry = tuple[StreamId, OrderEvent | None]  # None: a malformed payload, skipped
+__all__ = ["Entry", "StreamId", "format_id"]
 Decoder = Callable[[bytes], OrderEvent]
 
 REPLAY_PAGE = 1000  # entries per XRANGE page
@@ -36,11 +36,7 @@ def parse_id(raw: bytes | str) -> StreamId:
     return int(ms), int(seq or 0)
 
 
-def format_id(stream_id: StreamId) -> str:
-    return f"{stream_id[0]}-{stream_id[1]}"
-
-
-class Subscription(Inbox):
+class Subscription(Inbox[OrderEvent]):
     """One subscriber's inbox. Accepts an entry only if its stream id is past the last one
     accepted (never twice) and its seq past the last one yielded (in order, > `after`).
     While held, live entries wait until `release` has put the catch-up before them."""
@@ -76,10 +72,19 @@ class Subscription(Inbox):
         self.offer_all(held)
 
 
+class Reader(Protocol):
+    """What the reader hands a stream's entries to: an order's `Subscription`, or a
+    subscriber of the feed of every order's events (`FeedInbox`)."""
+
+    def offer(self, entry: Entry) -> None: ...
+
+    def end(self) -> None: ...
+
+
 @dataclass
 class _Watched:
     cursor: StreamId
-    subs: set[Subscription] = field(default_factory=set)
+    subs: set[Reader] = field(default_factory=set)
 
 
 def decode_entry(raw_id: bytes | str, fields: dict[Any, Any], decode: Decoder) -> Entry:
@@ -116,7 +121,7 @@ class StreamReader:
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
 
-    def add(self, key: str, sub: Subscription, replayed_to: StreamId) -> tuple[StreamId, bool]:
+    def add(self, key: str, sub: Reader, replayed_to: StreamId) -> tuple[StreamId, bool]:
         """Watch `key` for `sub`, whose replay reached `replayed_to`. Returns the id after
         which the reader delivers to `sub`, and whether `key` is newly watched."""
         if self._task is None:
@@ -128,7 +133,7 @@ class StreamReader:
         watched.subs.add(sub)
         return watched.cursor, is_new
 
-    def remove(self, key: str, sub: Subscription) -> None:
+    def remove(self, key: str, sub: Reader) -> None:
         watched = self._watched.get(key)
         if watched is not None:
             watched.subs.discard(sub)

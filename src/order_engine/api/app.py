@@ -21,7 +21,9 @@ from order_engine.api.account import router as account_router
 from order_engine.api.admin import router as admin_router
 from order_engine.api.chain import router as chain_router
 from order_engine.api.context import ApiContext, context_of
+from order_engine.api.dashboard import assets, page, prefers_html
 from order_engine.api.errors import error_body, install_error_handlers
+from order_engine.api.feed import router as feed_router
 from order_engine.api.jsonresp import JsonResponse
 from order_engine.api.models import DOCUMENTED, Health, Readiness
 from order_engine.api.openapi import truthful
@@ -116,6 +118,7 @@ def create_app(
     app.include_router(admin_router)
     app.include_router(chain_router)
     app.include_router(account_router)
+    app.include_router(feed_router)
 
     @app.get(
         "/health", tags=["ops"], summary="Alive", response_model=Health, response_class=DOCUMENTED
@@ -149,8 +152,15 @@ def create_app(
         body = await context_of(request).metrics()
         return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")
 
+    @app.get("/dashboard", include_in_schema=False)
+    async def dashboard() -> Response:
+        return page()
+
     @app.get("/", tags=["ops"], include_in_schema=False)
-    async def root() -> Response:
+    async def root(request: Request) -> Response:
+        """The dashboard for a browser; the service's name for any other client."""
+        if prefers_html(request.headers.get("accept")):
+            return page()
         return JsonResponse(
             {
                 "service": "order-engine",
@@ -158,7 +168,11 @@ def create_app(
                 "docs": "/docs",
                 "openapi": "/openapi.json",
                 "submit": "POST /api/orders/execute",
-            }
+                "dashboard": "/dashboard",
+            },
+            headers={"Vary": "Accept"},
         )
+
+    app.mount("/static", assets(), name="static")
 
     return HotPaths(app, cors_origins)

@@ -42,6 +42,11 @@ class Access:
     def check_stream_token(self, token: str, order_id: str) -> None:
         self.tokens.check(token, order_id, self.clock.now_ms())
 
+    def feed_token(self, principal: Principal) -> tuple[str, int]:
+        """A token for the feed of what `principal` may see, and when it expires (ms)."""
+        now = self.clock.now_ms()
+        return self.tokens.issue_feed(principal, now), now + self.tokens.ttl_s * 1000
+
 
 def needs(scope: Scope) -> Callable[[Request], Awaitable[Principal | None]]:
     """A dependency: the caller if its key allows `scope` (None: an app without access
@@ -59,6 +64,19 @@ def needs(scope: Scope) -> Callable[[Request], Awaitable[Principal | None]]:
 Reader = Annotated[Principal | None, Depends(needs(Scope.READ))]
 Trader = Annotated[Principal | None, Depends(needs(Scope.TRADE))]
 Administrator = Annotated[Principal | None, Depends(needs(Scope.ADMIN))]
+
+
+async def feed_viewer(
+    access: Access | None, authorization: str | None, token: str | None
+) -> Principal | None:
+    """Who opens the feed: by key (the read scope), or by a feed token (`token=`, from
+    `POST /api/events/token`: browsers cannot send a key on a WebSocket). None: an app
+    without access control (every order)."""
+    if access is None:
+        return None
+    if token is not None and not authorization:
+        return access.tokens.check_feed(token, access.clock.now_ms())
+    return await access.principal(authorization, Scope.READ)
 
 
 async def stream_viewer(

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi import Request
 
+from order_engine.engine.feed import OrderFeed
 from order_engine.engine.launches import TokenLaunches
 from order_engine.engine.service import OrderService
 from order_engine.engine.wallets import AccountWallets
@@ -31,6 +32,9 @@ class ApiContext:
     chain_pools: Callable[[], Awaitable[dict[str, Any]]] | None = None
     access: Access | None = None  # None: no access control (unit tests' apps)
     wallets: AccountWallets | None = None  # accounts' wallets: balances, funding
+    feed: OrderFeed | None = None  # the live feed of the orders a caller may see
+    # the queue panel: depth, live workers, in flight, rate limit, throughput
+    queue_activity: Callable[[], Awaitable[dict[str, Any]]] | None = None
 
     def ws_url(self, order_id: str) -> str:
         """The order's stream; with access control, with a short-lived token that opens

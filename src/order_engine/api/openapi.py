@@ -19,7 +19,14 @@ PARAMETERS: dict[str, dict[str, dict[str, Any]]] = {
     "/api/orders/{order_id}": {"order_id": _UUID},
     "/api/orders/{order_id}/events": {
         "order_id": _UUID,
-        "after": {"type": "integer", "minimum": 0, "maximum": 2**31 - 1},
+        "after": {
+            "anyOf": [
+                {"type": "integer", "minimum": 0, "maximum": 2**31 - 1},
+                {"type": "string", "maxLength": 0},
+            ],
+            "description": "an event seq: only the events after it (empty: 0)",
+        },
+        "token": {"type": "string", "minLength": 1, "description": "the wsUrl's stream token"},
     },
     "/api/orders/{order_id}/cancel": {"order_id": _UUID},
     "/api/orders": {
@@ -27,6 +34,12 @@ PARAMETERS: dict[str, dict[str, dict[str, Any]]] = {
         "limit": {"type": "integer", "minimum": 1, "maximum": 200},
         "cursor": {"type": "string", "minLength": 1, "description": "a page's nextCursor"},
         "userId": {"type": "string", "minLength": 1, "maxLength": 64, "description": "a label"},
+        "accountId": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 64,
+            "description": "admins: one account's orders (others see only their own)",
+        },
     },
     "/api/quote": {
         "tokenIn": _SYMBOL,
@@ -83,9 +96,10 @@ def _document_keys(schema: dict[str, Any]) -> None:
     for path in OPEN_PATHS:
         for operation in paths.get(path, {}).values():
             operation["security"] = []
-    upgrade = paths.get("/api/orders/execute", {}).get("get")
-    if upgrade is not None:  # a plain GET only says "use a WebSocket" (426)
-        upgrade["security"] = []
+    for socket_path in ("/api/orders/execute", "/api/events/stream"):
+        upgrade = paths.get(socket_path, {}).get("get")
+        if upgrade is not None:  # a plain GET only says "use a WebSocket" (426)
+            upgrade["security"] = []
 
 
 EVENT_REF = {"$ref": "#/components/schemas/OrderEvent"}

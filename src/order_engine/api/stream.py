@@ -34,12 +34,12 @@ from order_engine.engine.service import parse_order_id
 
 log = logging.getLogger(__name__)
 
-CLOSE_NORMAL, CLOSE_INTERNAL, CLOSE_TRY_LATER = 1000, 1011, 1013
+CLOSE_NORMAL, CLOSE_INTERNAL, CLOSE_RESTART, CLOSE_TRY_LATER = 1000, 1011, 1012, 1013
 CLOSE_BAD_REQUEST, CLOSE_NOT_FOUND = 4400, 4404
 CLOSE_UNAUTHENTICATED, CLOSE_FORBIDDEN = 4401, 4403
 
 
-def _close_for(exc: EngineError) -> tuple[int, str]:
+def close_for(exc: EngineError) -> tuple[int, str]:
     if isinstance(exc, RequestError):
         return CLOSE_BAD_REQUEST, exc.message
     if isinstance(exc, OrderNotFoundError):
@@ -66,7 +66,7 @@ async def serve_order_socket(ctx: ApiContext, websocket: WebSocket) -> None:
             await ctx.service.get(order_id, viewer)  # another account's order: 4404
         code, reason = await _pump(ctx, websocket, order_id, after)
     except EngineError as exc:
-        code, reason = _close_for(exc)
+        code, reason = close_for(exc)
     except WebSocketDisconnect:
         return
     if (

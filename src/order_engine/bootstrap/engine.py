@@ -13,6 +13,7 @@ from order_engine.adapters.clock import SystemClock
 from order_engine.adapters.heartbeats import worker_problem
 from order_engine.adapters.metrics import EngineMetrics
 from order_engine.api.context import ApiContext
+from order_engine.api.schemas import iso_ms
 from order_engine.bootstrap.access import make_access
 from order_engine.bootstrap.factories import Adapters, make_wallet_vault
 from order_engine.bootstrap.venues import VenueSet
@@ -22,7 +23,9 @@ from order_engine.domain.launches import LaunchRequest, parse_schedule
 from order_engine.domain.orders import Execution
 from order_engine.domain.tokens import TokenRegistry
 from order_engine.engine.accounts import AccountAdmin
+from order_engine.engine.activity import QueueActivity
 from order_engine.engine.executor import OrderExecutor
+from order_engine.engine.feed import OrderFeed
 from order_engine.engine.launches import TokenLaunches
 from order_engine.engine.ports import EventBus, JobQueue, OrderStore
 from order_engine.engine.service import OrderService
@@ -193,6 +196,8 @@ class Engine:
         first = wallets.engine_wallet if wallets is not None and command == "serve" else None
         admin = AccountAdmin(store, clock, make_wallet_vault(s), first_wallet=first)
         access = await make_access(s, admin, store, clock, command)
+        activity = QueueActivity(clock, window_s=s.rate_limit_window_s)
+        self._tasks.append(asyncio.create_task(activity.run(self.bus), name="queue-activity"))
         return ApiContext(
             service=self.service,
             public_base_url=s.resolved_public_base_url,
@@ -206,7 +211,35 @@ class Engine:
             ),
             access=access,
             wallets=AccountWallets(admin, self.tokens, wallets, self.venue_set.faucet),
+            feed=OrderFeed(self.store, self.bus),
+            queue_activity=functools.partial(self.queue_view, activity),
         )
+
+    async def queue_view(self, activity: QueueActivity) -> dict[str, Any]:
+        """The queue panel (`GET /api/queue`): the queue and workers now, and what the
+        feed of every order's events showed this process."""
+        s, seen = self.settings, activity.snapshot()
+        depth: int | None
+        try:
+            live: int | None = await self.adapters.workers.live()
+            depth = await self.queue.depth()
+        except EngineError:
+            live = depth = None
+        used_up = s.rate_limit_max > 0 and seen.started_in_window >= s.rate_limit_max
+        return {
+            "depth": depth,
+            "workers": live,
+            "concurrency": s.worker_concurrency,
+            "inFlight": seen.in_flight,
+            "rateLimit": {
+                "max": s.rate_limit_max,
+                "windowS": s.rate_limit_window_s,
+                "startedInWindow": seen.started_in_window,
+                "limited": used_up and bool(depth),
+            },
+            "finishedLastMinute": seen.finished_last_minute,
+            "since": iso_ms(seen.since_ms),
+        }
 
 
 async def chain_transaction(chain: Chain, signature: str) -> dict[str, Any] | None:

@@ -155,8 +155,9 @@ def make_bus(settings: Settings) -> EventBus:
             settings.redis_url,
             prefix=settings.redis_prefix,
             finished_ttl_s=settings.finished_stream_ttl_s,
+            feed_length=settings.event_feed_length,
         )
-    return InMemoryEventBus()
+    return InMemoryEventBus(feed_length=settings.event_feed_length)
 
 
 def make_launch_board(settings: Settings) -> LaunchBoard:

@@ -156,8 +156,29 @@ class JobQueue(Protocol):
     async def ping(self) -> None: ...
 
 
+@dataclass(frozen=True, slots=True)
+class FeedEntry:
+    """One event on the feed of every order's events, with its place on the feed: `id` is
+    `"<ms>-<n>"`, increasing along the feed (compare as the pair of integers)."""
+
+    id: str
+    event: OrderEvent
+
+
+class FeedSubscription(Protocol):
+    """Entries of the feed in publish order, each once. `gap` is True when the history no
+    longer reaches back to the `after` asked for (entries after it were dropped), so a
+    reader missed some events and should re-read the record (the store)."""
+
+    @property
+    def gap(self) -> bool: ...
+
+    def __aiter__(self) -> AsyncIterator[FeedEntry]: ...
+
+
 class EventBus(Protocol):
-    """Fan-out of committed lifecycle events to every process that streams them."""
+    """Fan-out of committed lifecycle events to every process that streams them: per order,
+    and one feed of every order's events (bounded history, for dashboards)."""
 
     async def publish(self, event: OrderEvent) -> None: ...
 
@@ -166,6 +187,15 @@ class EventBus(Protocol):
     ) -> AbstractAsyncContextManager[AsyncIterator[OrderEvent]]:
         """Events of `order_id` with `seq > after` published from now on (an
         implementation may also replay older ones; consumers drop duplicates by seq)."""
+        ...
+
+    def subscribe_all(
+        self, after: str | None = None
+    ) -> AbstractAsyncContextManager[FeedSubscription]:
+        """Every order's events published from now on (`after` None), or first the retained
+        ones after feed id `after`, then live ones: in publish order, once each. The
+        history is bounded (the newest entries, about the bus's feed length); a bus that
+        cannot tell whether it still holds everything after `after` reports a gap."""
         ...
 
     async def ping(self) -> None: ...
