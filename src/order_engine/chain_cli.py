@@ -8,7 +8,6 @@ on stderr when the engine cannot be reached or refuses.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -18,9 +17,8 @@ from urllib.parse import quote
 
 import httpx
 
-from order_engine.client_key import OPTION_HELP, auth_headers
+from order_engine.client_key import add_connection_options, auth_headers, engine_url
 from order_engine.domain.tokens import TokenRegistry
-from order_engine.settings import Settings
 
 PRICE_DIGITS = 10  # significant digits of a price in the table
 AMOUNT_DECIMALS = 6  # reserves in the table: at most this many decimal places
@@ -39,16 +37,7 @@ def add_commands(sub: Any) -> None:
     tx.add_argument("signature", help="the transaction's signature (an order's txHash)")
     tx.set_defaults(run=lambda a: show_transaction(a.signature, a.url, a.api_key))
     for parser in (pools, tx):
-        _url_option(parser)
-
-
-def _url_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--url",
-        default=None,
-        help="the engine's base URL (default: PUBLIC_BASE_URL, else http://HOST:PORT)",
-    )
-    parser.add_argument("--api-key", default=None, help=OPTION_HELP)
+        add_connection_options(parser)
 
 
 def show_pools(base_url: str | None, key: str | None = None) -> int:
@@ -68,7 +57,7 @@ def _show(
     base_url: str | None, path: str, render: Callable[[dict[str, Any]], str], key: str | None
 ) -> int:
     try:
-        base = (base_url or Settings().resolved_public_base_url).rstrip("/")
+        base = engine_url(base_url)
         body = _get(base, path, auth_headers(key))
     except _Refused as exc:
         print(f"order-engine: {exc}", file=sys.stderr)

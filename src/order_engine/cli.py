@@ -1,5 +1,6 @@
 """`order-engine` command line: serve, api, worker, migrate, watch, launch, chain, programs,
-pools, localnet, accounts, keys.
+pools, localnet, accounts, keys; and a client of a running engine: submit, orders, order,
+cancel, quote (`order_engine.client`).
 
 Heavy imports (web framework, ORM, Redis) happen inside the commands, so that a
 configuration error is reported at once."""
@@ -18,7 +19,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from order_engine import accounts_cli, chain_cli, pools_cli, programs_cli
-from order_engine.client_key import OPTION_HELP
+from order_engine.client import commands as client_commands
+from order_engine.client_key import add_connection_options, engine_url
 from order_engine.launch_cli import launch as launch_token
 from order_engine.localnet.command import add_commands as add_localnet
 from order_engine.logsetup import configure_logging
@@ -211,6 +213,7 @@ def _parser() -> argparse.ArgumentParser:
     _url_option(watch)
     watch.add_argument("--after", type=int, default=None, help="resume after this seq")
     _launch_command(sub)
+    client_commands.add_commands(sub)
     chain_cli.add_commands(sub)
     programs_cli.add_commands(sub)
     pools_cli.add_commands(sub)
@@ -266,18 +269,12 @@ def _launch_command(sub: Any) -> None:
 
 
 def _url_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--url",
-        default=None,
-        help="the engine's base URL (default: PUBLIC_BASE_URL, else http://HOST:PORT)",
-    )
-    parser.add_argument("--api-key", default=None, help=OPTION_HELP)
+    add_connection_options(parser)
 
 
 def _engine_url(args: argparse.Namespace) -> str:
-    """`--url`, else where the settings say the engine serves."""
-    url: str | None = args.url
-    return url.rstrip("/") if url else Settings().resolved_public_base_url
+    """`--url`, else `ORDER_ENGINE_URL`, else where the settings say the engine serves."""
+    return engine_url(args.url)
 
 
 def main(argv: list[str] | None = None) -> int:
