@@ -26,7 +26,10 @@ PARAMETERS: dict[str, dict[str, dict[str, Any]]] = {
             ],
             "description": "an event seq: only the events after it (empty: 0)",
         },
-        "token": {"type": "string", "minLength": 1, "description": "the wsUrl's stream token"},
+        "token": {
+            "type": "string",
+            "description": "the wsUrl's stream token (ignored when a key is sent)",
+        },
     },
     "/api/orders/{order_id}/cancel": {"order_id": _UUID},
     "/api/orders": {
