@@ -31,7 +31,7 @@ from order_engine.domain.errors import (
     ConflictError,
     DependencyUnavailableError,
 )
-from order_engine.engine.ports import AccountStore
+from order_engine.engine.account_ports import AccountStore
 from tests.pgdb import fresh_database
 
 T0 = 1_700_000_000_000

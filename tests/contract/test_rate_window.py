@@ -13,7 +13,7 @@ import pytest
 
 from order_engine.adapters.rate_windows import InMemoryRateWindow, RedisRateWindow
 from order_engine.domain.errors import DependencyUnavailableError
-from order_engine.engine.ports import RateWindow
+from order_engine.engine.account_ports import RateWindow
 from tests.services import delete_prefixed_keys, require_redis_url
 
 T0 = 1_700_000_000_000

@@ -16,9 +16,10 @@ from order_engine.domain.legs import SignedTx
 from order_engine.domain.orders import Execution, Order, OrderEvent
 from order_engine.domain.quotes import Quote, quantize
 from order_engine.domain.tokens import TOKENS, Token, TokenRegistry
+from order_engine.engine.account_ports import Funds
 from order_engine.engine.executor import OrderExecutor
 from order_engine.engine.paths import TwoHopPolicy
-from order_engine.engine.ports import Funds, Job
+from order_engine.engine.ports import Job
 from order_engine.engine.retry import RetryPolicy
 from order_engine.venues.base import PriceCurve, SwapTransaction, TxState, TxStatus, Venue
 

@@ -13,9 +13,10 @@ from order_engine.api.auth import Access
 from order_engine.domain.accounts import Account, Principal, Scope
 from order_engine.domain.errors import AccountExistsError
 from order_engine.domain.stream_tokens import StreamTokens
+from order_engine.engine.account_ports import AccountStore
 from order_engine.engine.accounts import AccountAdmin
 from order_engine.engine.auth import Authenticator
-from order_engine.engine.ports import AccountStore, Clock
+from order_engine.engine.ports import Clock
 from order_engine.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -18,15 +18,8 @@ from order_engine.adapters.redis_ledger import RedisSwapLedger
 from order_engine.adapters.sql import create_sql_account_store, create_sql_store
 from order_engine.adapters.sql.schema import UnmigratedDatabaseError
 from order_engine.adapters.wallet_vault import AesGcmWalletVault
-from order_engine.engine.ports import (
-    AccountStore,
-    EventBus,
-    JobQueue,
-    LaunchBoard,
-    OrderStore,
-    RateWindow,
-    WalletVault,
-)
+from order_engine.engine.account_ports import AccountStore, RateWindow, WalletVault
+from order_engine.engine.ports import EventBus, JobQueue, LaunchBoard, OrderStore
 from order_engine.engine.retry import RetryPolicy
 from order_engine.settings import Settings
 from order_engine.venues.sim.ledger import InMemorySwapLedger, SwapLedger

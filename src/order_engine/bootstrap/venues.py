@@ -31,7 +31,7 @@ from order_engine.chain.wallet import WALLET_FILE, WalletFileError, load_or_crea
 from order_engine.domain.launches import Launch
 from order_engine.domain.orders import Execution
 from order_engine.domain.tokens import TokenRegistry
-from order_engine.engine.ports import Faucet
+from order_engine.engine.account_ports import Faucet
 from order_engine.engine.wallets import NoFaucet
 from order_engine.settings import Settings
 from order_engine.venues.base import Venue

@@ -19,7 +19,7 @@ from pydantic import SecretStr
 
 from order_engine.bootstrap.factories import ConfigurationError
 from order_engine.domain.errors import WalletVaultError
-from order_engine.engine.ports import AccountStore, WalletVault
+from order_engine.engine.account_ports import AccountStore, WalletVault
 from order_engine.settings import WALLET_MASTER_KEY_BYTES, Settings, decode_master_key
 
 log = logging.getLogger(__name__)

@@ -46,7 +46,8 @@ from order_engine.domain.errors import (
     TooManyOpenOrdersError,
 )
 from order_engine.domain.quotes import quantize
-from order_engine.engine.ports import Clock, OrderStore, RateWindow
+from order_engine.engine.account_ports import RateWindow
+from order_engine.engine.ports import Clock, OrderStore
 from order_engine.engine.usd_prices import UsdPrices
 
 log = logging.getLogger(__name__)

@@ -22,7 +22,8 @@ from order_engine.domain.accounts import (
     parse_expiry,
 )
 from order_engine.domain.errors import ApiKeyNotFoundError, WalletVaultError
-from order_engine.engine.ports import AccountStore, Clock, WalletVault
+from order_engine.engine.account_ports import AccountStore, WalletVault
+from order_engine.engine.ports import Clock
 
 if TYPE_CHECKING:
     from solders.keypair import Keypair

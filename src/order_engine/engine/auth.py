@@ -31,7 +31,8 @@ from order_engine.domain.errors import (
     ForbiddenError,
     UnauthenticatedError,
 )
-from order_engine.engine.ports import AccountStore, Clock
+from order_engine.engine.account_ports import AccountStore
+from order_engine.engine.ports import Clock
 
 log = logging.getLogger(__name__)
 REJECTED = "a valid API key is required: send Authorization: Bearer <key>"

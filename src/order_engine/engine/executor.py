@@ -25,9 +25,10 @@ from order_engine.domain.limits import (
 )
 from order_engine.domain.orders import Order, OrderError, OrderEvent, OrderStatus
 from order_engine.domain.tokens import TokenRegistry
+from order_engine.engine.account_ports import Funds
 from order_engine.engine.outages import OutageWaits
 from order_engine.engine.paths import Router, TwoHopPolicy
-from order_engine.engine.ports import Clock, EventBus, Funds, Job, OrderStore
+from order_engine.engine.ports import Clock, EventBus, Job, OrderStore
 from order_engine.engine.retry import RetryPolicy
 from order_engine.engine.route_sender import RouteSender
 from order_engine.engine.routing import SplitPolicy

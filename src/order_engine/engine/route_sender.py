@@ -30,8 +30,9 @@ from order_engine.domain.limits import (
 from order_engine.domain.orders import Order, OrderStatus
 from order_engine.domain.quotes import RoutingDecision
 from order_engine.domain.tokens import Token, TokenRegistry
+from order_engine.engine.account_ports import Funds
 from order_engine.engine.paths import Router
-from order_engine.engine.ports import Clock, Funds
+from order_engine.engine.ports import Clock
 from order_engine.engine.sending import build_leg, send_leg, submitted
 from order_engine.engine.settlement import failure_of
 from order_engine.engine.waiting_orders import venues_for

@@ -18,8 +18,8 @@ from order_engine.domain.errors import (
     WalletVaultError,
 )
 from order_engine.domain.tokens import Token, TokenRegistry, check_amount
+from order_engine.engine.account_ports import AccountStore, Faucet, WalletBalances, WalletVault
 from order_engine.engine.accounts import AccountAdmin
-from order_engine.engine.ports import AccountStore, Faucet, WalletBalances, WalletVault
 
 if TYPE_CHECKING:
     from solders.keypair import Keypair
