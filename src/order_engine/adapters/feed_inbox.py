@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from typing import TypeVar
 
 from order_engine.adapters.inbox import Inbox
 from order_engine.domain.orders import OrderEvent
@@ -13,6 +14,7 @@ from order_engine.engine.ports import FeedEntry
 
 StreamId = tuple[int, int]
 Entry = tuple[StreamId, OrderEvent | None]  # None: a malformed payload, skipped
+T = TypeVar("T")
 _FEED_ID = re.compile(r"([0-9]{1,15})-([0-9]{1,15})")
 
 
@@ -28,19 +30,15 @@ def parse_feed_id(text: str) -> StreamId:
     return int(match.group(1)), int(match.group(2))
 
 
-class FeedInbox(Inbox[FeedEntry]):
-    """One feed subscriber: entries past the last id it took, in order, once each. While
-    held, live entries wait until `release` has put the catch-up before them."""
+class StreamInbox(Inbox[T]):
+    """A subscriber's inbox of stream entries: takes an entry only if its id is past the
+    last one taken (never twice, in order). While held, live entries wait until `release`
+    has put the catch-up before them. Subclasses say what a taken entry yields (`_take`)."""
 
-    def __init__(self, after: StreamId, *, gap: bool = False) -> None:
+    def __init__(self, after: StreamId) -> None:
         super().__init__()
         self._last_id = after
-        self._gap = gap
         self._held: list[Entry] | None = None
-
-    @property
-    def gap(self) -> bool:
-        return self._gap
 
     def offer(self, entry: Entry) -> None:
         if self._held is not None:
@@ -51,7 +49,10 @@ class FeedInbox(Inbox[FeedEntry]):
             return
         self._last_id = entry_id
         if event is not None:
-            self.push(FeedEntry(format_id(entry_id), event))
+            self._take(entry_id, event)
+
+    def _take(self, entry_id: StreamId, event: OrderEvent) -> None:
+        raise NotImplementedError
 
     def offer_all(self, entries: Iterable[Entry]) -> None:
         for entry in entries:
@@ -64,3 +65,18 @@ class FeedInbox(Inbox[FeedEntry]):
         held, self._held = self._held or [], None
         self.offer_all(catch_up)
         self.offer_all(held)
+
+
+class FeedInbox(StreamInbox[FeedEntry]):
+    """One feed subscriber: every entry past the last id it took, with its id."""
+
+    def __init__(self, after: StreamId, *, gap: bool = False) -> None:
+        super().__init__(after)
+        self._gap = gap
+
+    @property
+    def gap(self) -> bool:
+        return self._gap
+
+    def _take(self, entry_id: StreamId, event: OrderEvent) -> None:
+        self.push(FeedEntry(format_id(entry_id), event))

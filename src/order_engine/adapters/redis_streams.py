@@ -6,15 +6,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from order_engine.adapters.feed_inbox import Entry, StreamId, format_id
-from order_engine.adapters.inbox import Inbox
+from order_engine.adapters.feed_inbox import Entry, StreamId, StreamInbox, format_id
 from order_engine.domain.orders import OrderEvent
 
 log = logging.getLogger(__name__)
@@ -36,40 +35,18 @@ def parse_id(raw: bytes | str) -> StreamId:
     return int(ms), int(seq or 0)
 
 
-class Subscription(Inbox[OrderEvent]):
-    """One subscriber's inbox. Accepts an entry only if its stream id is past the last one
-    accepted (never twice) and its seq past the last one yielded (in order, > `after`).
-    While held, live entries wait until `release` has put the catch-up before them."""
+class Subscription(StreamInbox[OrderEvent]):
+    """One order subscriber's inbox: entries past the last stream id accepted (never twice)
+    whose seq is past the last one yielded (in order, > `after`)."""
 
     def __init__(self, after: int) -> None:
-        super().__init__()
-        self._last_id: StreamId = (0, 0)
+        super().__init__((0, 0))
         self._last_seq = after
-        self._held: list[Entry] | None = None
 
-    def offer(self, entry: Entry) -> None:
-        if self._held is not None:
-            self._held.append(entry)
-            return
-        entry_id, event = entry
-        if self._ended or entry_id <= self._last_id:
-            return
-        self._last_id = entry_id
-        if event is not None and event.seq > self._last_seq:
+    def _take(self, entry_id: StreamId, event: OrderEvent) -> None:
+        if event.seq > self._last_seq:
             self._last_seq = event.seq
             self.push(event)
-
-    def offer_all(self, entries: Iterable[Entry]) -> None:
-        for entry in entries:
-            self.offer(entry)
-
-    def hold(self) -> None:
-        self._held = []
-
-    def release(self, catch_up: list[Entry]) -> None:
-        held, self._held = self._held or [], None
-        self.offer_all(catch_up)
-        self.offer_all(held)
 
 
 class Reader(Protocol):

@@ -23,7 +23,7 @@ import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
-from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from order_engine.api.auth import Reader, feed_viewer
 from order_engine.api.context import ApiContext, context_of
@@ -31,7 +31,7 @@ from order_engine.api.errors import HttpError
 from order_engine.api.jsonresp import JsonResponse
 from order_engine.api.models import DOCUMENTED, errors
 from order_engine.api.schemas import iso_ms
-from order_engine.api.stream import CLOSE_INTERNAL, CLOSE_RESTART, close_for
+from order_engine.api.stream import CLOSE_INTERNAL, CLOSE_RESTART, close_for, close_quietly
 from order_engine.domain.accounts import Principal
 from order_engine.domain.amounts import money
 from order_engine.domain.errors import EngineError, RequestError
@@ -129,12 +129,7 @@ async def feed_socket(websocket: WebSocket) -> None:
         code, reason = close_for(exc)
     except WebSocketDisconnect:
         return
-    if (
-        websocket.application_state is not WebSocketState.DISCONNECTED
-        and websocket.client_state is not WebSocketState.DISCONNECTED
-    ):
-        with contextlib.suppress(RuntimeError, WebSocketDisconnect):
-            await websocket.close(code=code, reason=reason)
+    await close_quietly(websocket, code, reason)
 
 
 async def _serve(

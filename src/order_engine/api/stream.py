@@ -69,6 +69,11 @@ async def serve_order_socket(ctx: ApiContext, websocket: WebSocket) -> None:
         code, reason = close_for(exc)
     except WebSocketDisconnect:
         return
+    await close_quietly(websocket, code, reason)
+
+
+async def close_quietly(websocket: WebSocket, code: int, reason: str) -> None:
+    """Close with `code` and `reason`, unless either side has gone already."""
     if (
         websocket.application_state is not WebSocketState.DISCONNECTED
         and websocket.client_state is not WebSocketState.DISCONNECTED
