@@ -7,34 +7,17 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
-from order_engine import cli
 from order_engine.adapters.clock import SystemClock
 from order_engine.adapters.sql import create_sql_account_store
 from order_engine.domain.accounts import AccountLimits
 from order_engine.engine.auth import Authenticator
 from order_engine.settings import Settings
-
-
-@pytest.fixture
-def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """A clean environment in `tmp_path` (no .env), the database under `tmp_path/data`."""
-    for name in Settings.model_fields:
-        monkeypatch.delenv(name.upper(), raising=False)
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("DATA_DIR", str(tmp_path / "data"))
-    yield tmp_path
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    status = cli.main(list(argv))
-    out, err = capsys.readouterr()
-    return status, out, err
+from tests.unit.test_accounts_cli import run
 
 
 def rows(out: str) -> list[list[str]]:
