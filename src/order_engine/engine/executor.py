@@ -67,14 +67,12 @@ class OrderExecutor:
         self._store, self._bus, self._clock, self._policy = store, bus, clock, policy
         self._outages = outages or OutageWaits()
         self._tokens = tokens
-        self._venue_list = list(venues)
         self._venues = {v.name: v for v in venues}
         router = Router(venues, tokens, quote_timeout_s, split_policy, two_hop_policy)
         self._routes = RouteSender(
             self._venues, router, tokens, clock, self._advance, max_price_impact_bps, funds
         )
         self._waiting = waiting_orders
-        self._max_impact_bps = max_price_impact_bps
 
     def _waiting_orders(self) -> WaitingOrders:
         if self._waiting is None:

@@ -5,12 +5,12 @@ A venue's `PriceCurve` quotes any amount locally, so finding the split costs no 
 round trips: `optimal_split` searches the shares on the curves fetched once. A split is
 only tried when it could pay: if even the best venue's price with no price impact at all
 cannot beat the best single quote by `min_gain_bps`, the order goes to that venue whole.
+`engine.paths.Router` fetches and plans with these, directly and through SOL or USDC.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -22,7 +22,6 @@ from order_engine.domain.split import optimal_split
 from order_engine.domain.tokens import Token
 from order_engine.venues.base import PriceCurve, Venue
 
-log = logging.getLogger(__name__)
 MARGIN_SLICES = 64  # the slice whose price is "the price at the margin": 1/64 of the order
 NO_ROUTE = f"{NoRouteError.code}:"  # how a venue's "cannot trade this amount" reads
 

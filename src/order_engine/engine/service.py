@@ -79,7 +79,6 @@ class OrderService:
         self._store, self._queue, self._bus = store, queue, bus
         self._venues, self._clock, self._tokens = venues, clock, tokens
         self._max_depth = max_queue_depth
-        self._quote_timeout_s = quote_timeout_s
         self._router = Router(venues, tokens, quote_timeout_s, split_policy, two_hop_policy)
         self._max_time_in_force_s = max_time_in_force_s
         self._new_id = new_id or (lambda: str(uuid.uuid4()))
