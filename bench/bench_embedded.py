@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing as mp
+import os
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from bench.client import ClientJob, client_main
+from bench.client import AMOUNT_ENV, DEFAULT_AMOUNT, ClientJob, client_main
 from bench.common import (
     SERVER_ENV,
     EngineProcess,
@@ -44,6 +45,7 @@ from bench.report import (
     save_report,
     summarize_e2e,
 )
+from bench.round_trips import per_order, print_round_trips, sql_statements
 
 CONFIRMED = 'order_events_total{status="confirmed"}'
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -61,7 +63,8 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--orders", type=int, default=3000, help="phase 1 orders (0 skips)")
     p.add_argument("--e2e-orders", type=int, default=2000, help="phase 2 orders (0 skips)")
     p.add_argument("--connections", type=int, default=64, help="phase 1 keep-alive connections")
-    p.add_argument("--in-flight", type=int, default=200, help="phase 2 orders in flight")
+    p.add_argument("--in-flight", type=int, default=50, help="phase 2 orders in flight")
+    p.add_argument("--amount", default=DEFAULT_AMOUNT, help="SOL sold per order (for USDC)")
     p.add_argument("--clients", type=int, default=2, help="client processes (default 2)")
     p.add_argument("--lib", action="store_true", help="client on httpx + websockets (slower)")
     p.add_argument("--worker-concurrency", type=int, help="WORKER_CONCURRENCY (server default)")
@@ -163,7 +166,13 @@ def _chain_summary(units: list[int], exact: list[int]) -> dict[str, Any] | None:
     }
 
 
+def counters(engine: EngineProcess) -> dict[str, Any]:
+    """What the round trips per order are computed from (SQLite statements, here)."""
+    return {"sql": {"serve": sql_statements(f"{engine.base_url}/metrics")}}
+
+
 def intake_phase(engine: EngineProcess, args: argparse.Namespace) -> dict[str, Any]:
+    before = counters(engine)
     result = run_phase(engine, "intake", args.orders, args.connections, args)
     result["accepted_per_s"] = round(result["accepted"] / max(result["wall_s"], 1e-6), 1)
     cpu0 = cpu_seconds(engine.pid)
@@ -177,13 +186,16 @@ def intake_phase(engine: EngineProcess, args: argparse.Namespace) -> dict[str, A
         "server_cpu_s": round(cpu_seconds(engine.pid) - cpu0, 3),
         "executed_per_s": round(confirmed / (done - result["start_monotonic"]), 1),
     }
+    result["round_trips_per_order"] = per_order(before, counters(engine), result["accepted"])
     for key in ("latencies_ms", "accept_ms", "bad"):
         result.pop(key)
     return result
 
 
 def e2e_phase(engine: EngineProcess, args: argparse.Namespace) -> dict[str, Any]:
+    before = counters(engine)
     result = run_phase(engine, "e2e", args.e2e_orders, args.in_flight, args)
+    result["round_trips_per_order"] = per_order(before, counters(engine), result["accepted"])
     return summarize_e2e(result)
 
 
@@ -284,6 +296,8 @@ def run_venues(args: argparse.Namespace, venues: str) -> tuple[dict[str, Any], b
           f"Python {m['python']}")  # fmt: skip
     print_table(report, TARGET_INTAKE_PER_S, TARGET_E2E_PER_S)
     print_chain(e2e.get("chain"))
+    for phase in ("intake", "e2e"):
+        print_round_trips(phase, report[phase].get("round_trips_per_order", {}))
     if report["profile"] and "samples" in report["profile"]:
         print_summary(report["profile"])
     elif report["profile"]:
@@ -304,6 +318,7 @@ def print_chain(chain: dict[str, Any] | None) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = _args(argv)
+    os.environ[AMOUNT_ENV] = str(args.amount)  # the client processes read it
     results = {v: run_venues(args, v) for v in args.venues.split(",") if v}
     if {"sim", "chain"} <= set(results) and args.e2e_orders:
         sim = results["sim"][0]["e2e"]["confirmed_per_s"]

@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import itertools
 import multiprocessing as mp
+import os
 import sys
 import tempfile
 import time
@@ -26,7 +27,7 @@ from typing import Any
 
 import bench.client
 from bench.bench_embedded import _merge, _split
-from bench.client import ClientJob, RawHttp, client_main
+from bench.client import AMOUNT_ENV, DEFAULT_AMOUNT, ClientJob, RawHttp, client_main
 from bench.cluster import Cluster, confirmed, order_states, unfinished
 from bench.common import (
     SERVER_ENV,
@@ -43,6 +44,7 @@ from bench.report import (
     save_report,
     summarize_e2e,
 )
+from bench.round_trips import per_order, print_round_trips
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -56,7 +58,8 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--orders", type=int, default=3000, help="phase 1 orders (0 skips)")
     p.add_argument("--e2e-orders", type=int, default=2000, help="phase 2 orders (0 skips)")
     p.add_argument("--connections", type=int, default=64, help="phase 1 keep-alive connections")
-    p.add_argument("--in-flight", type=int, default=200, help="phase 2 orders in flight")
+    p.add_argument("--in-flight", type=int, default=50, help="phase 2 orders in flight")
+    p.add_argument("--amount", default=DEFAULT_AMOUNT, help="SOL sold per order (for USDC)")
     p.add_argument("--clients", type=int, default=2, help="client processes (default 2)")
     p.add_argument("--out", type=Path, default=RESULTS, help="directory for the JSON result")
     p.add_argument(
@@ -113,6 +116,7 @@ def run_phase(
 
 def intake_phase(cluster: Cluster, args: argparse.Namespace) -> dict[str, Any]:
     before = confirmed(asyncio.run(order_states(cluster.database_url)))
+    counts = cluster.counters()
     result = run_phase(cluster, "intake", args.orders, args.connections, args.clients)
     result["accepted_per_s"] = round(result["accepted"] / result["wall_s"], 1)
     states = asyncio.run(order_states(cluster.database_url))
@@ -130,17 +134,16 @@ def intake_phase(cluster: Cluster, args: argparse.Namespace) -> dict[str, Any]:
             (confirmed(states) - before) / (done - result["start_monotonic"]), 1
         ),
     }
+    result["round_trips_per_order"] = per_order(counts, cluster.counters(), result["accepted"])
     for key in ("latencies_ms", "accept_ms", "bad"):
         result.pop(key)
     return result
 
 
 def e2e_phase(cluster: Cluster, args: argparse.Namespace) -> dict[str, Any]:
-    requests0 = cluster.rpc_requests()
+    counts = cluster.counters()
     result = run_phase(cluster, "e2e", args.e2e_orders, args.in_flight, args.clients)
-    requests1 = cluster.rpc_requests()
-    if requests0 is not None and requests1 is not None and args.e2e_orders:
-        result["rpc_requests_per_order"] = round((requests1 - requests0) / args.e2e_orders, 1)
+    result["round_trips_per_order"] = per_order(counts, cluster.counters(), result["accepted"])
     return summarize_e2e(result)
 
 
@@ -192,6 +195,7 @@ def print_groups(report: dict[str, Any]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = _args(argv)
+    os.environ[AMOUNT_ENV] = str(args.amount)  # the client processes read it
     started = utc_now()
     report = report_header("production", args, SERVER_ENV, started)
     report.update(run(args))
@@ -207,8 +211,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     print_table(report, TARGET_INTAKE_PER_S, TARGET_E2E_PER_S)
     print_groups(report)
-    if "rpc_requests_per_order" in e2e:
-        print(f"  JSON-RPC requests per order, end to end: {e2e['rpc_requests_per_order']}")
+    for phase in ("intake", "e2e"):
+        print_round_trips(phase, report[phase].get("round_trips_per_order", {}))
     if e2e.get("chain"):
         from bench.bench_embedded import print_chain
 

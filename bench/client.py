@@ -23,7 +23,8 @@ from bench.common import vm_hwm_kib
 
 HAPPY = ["pending", "routing", "building", "submitted", "confirmed"]
 CONFIRMED_FIELDS = ("txHash", "dex", "executedPrice", "amountOut")
-BODY = b'{"tokenIn":"SOL","tokenOut":"USDC","amountIn":"1.5"}'
+AMOUNT_ENV = "BENCH_ORDER_AMOUNT"  # SOL per order (the bench sets it for its clients)
+DEFAULT_AMOUNT = "10"
 IDLE_REUSE_S = 4.0
 WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 Event = dict[str, Any]
@@ -48,6 +49,12 @@ class OrderPoster(Protocol):
 API_KEY_ENV = "ORDER_ENGINE_API_KEY"  # set by the bench once the engine made its key
 
 
+def order_body() -> bytes:
+    """A market order selling `BENCH_ORDER_AMOUNT` SOL for USDC."""
+    amount = os.environ.get(AMOUNT_ENV, DEFAULT_AMOUNT)
+    return b'{"tokenIn":"SOL","tokenOut":"USDC","amountIn":"%s"}' % amount.encode()
+
+
 def auth_line() -> bytes:
     key = os.environ.get(API_KEY_ENV)
     return b"" if not key else b"Authorization: Bearer %s\r\n" % key.encode()
@@ -58,10 +65,11 @@ class RawHttp:
 
     def __init__(self, host: str, port: int) -> None:
         self._host, self._port = host, port
+        body = order_body()
         self._request = (
             b"POST /api/orders/execute HTTP/1.1\r\nHost: %s:%d\r\n%s"
             b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
-            % (host.encode(), port, auth_line(), len(BODY), BODY)
+            % (host.encode(), port, auth_line(), len(body), body)
         )
         self._streams: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
         self._used_at = 0.0
@@ -117,7 +125,9 @@ class LibHttp:
         if os.environ.get(API_KEY_ENV):
             headers["Authorization"] = f"Bearer {os.environ[API_KEY_ENV]}"
         try:
-            response = await self._client.post("/api/orders/execute", content=BODY, headers=headers)
+            response = await self._client.post(
+                "/api/orders/execute", content=order_body(), headers=headers
+            )
         except httpx.HTTPError:
             return 0, b""
         return int(response.status_code), bytes(response.content)

@@ -13,12 +13,14 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import orjson
 
 from bench.client import HAPPY, RawHttp, lifecycle_problem, stream_raw
 from bench.common import CLK_TCK, SERVER_ENV, free_port, http_get, venv_bin
+from bench.round_trips import redis_commands, sql_statements
 
 PG_SERVER = "postgresql://postgres@127.0.0.1:5432"
 
@@ -69,6 +71,8 @@ class Cluster:
     groups: dict[str, list[subprocess.Popen[bytes]]] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)
     rpc_url: str = ""
+    redis_port: int = 0
+    worker_metrics_ports: list[int] = field(default_factory=list)
 
     @property
     def database_url(self) -> str:
@@ -85,7 +89,7 @@ class Cluster:
         binary = shutil.which("redis-server")
         if binary is None:
             raise SystemExit("redis-server is not installed")
-        port = free_port()
+        port = self.redis_port = free_port()
         args = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
         process = subprocess.Popen([*args, "--appendonly", "no"], stdout=subprocess.DEVNULL)
         self.groups["redis"] = [process]
@@ -134,7 +138,9 @@ class Cluster:
         self._admin_key()
         extra = ["--concurrency", str(concurrency)] if concurrency else []
         for _ in range(workers):
-            self.start("worker", "worker", *extra)
+            self.worker_metrics_ports.append(free_port())
+            metrics = ["--metrics-port", str(self.worker_metrics_ports[-1])]
+            self.start("worker", "worker", *extra, *metrics)
         for _ in range(api_procs):
             port = free_port()
             self.api_ports.append(port)
@@ -175,12 +181,27 @@ class Cluster:
             DATA_DIR=str(self.workdir / "engine"),
         )
 
-    def rpc_requests(self) -> int | None:
-        """JSON-RPC requests the localnet answered so far (None without one)."""
+    def rpc_requests(self) -> dict[str, float] | None:
+        """JSON-RPC calls the localnet answered so far, and the HTTP requests they came in
+        (None without a localnet)."""
         if not self.rpc_url:
             return None
         status, body = http_get(f"{self.rpc_url}/stats", 2)
-        return int(orjson.loads(body)["requests"]) if status == 200 else None
+        if status != 200:
+            return None
+        stats = orjson.loads(body)
+        return {"calls": float(stats["requests"]), "posts": float(stats["httpRequests"])}
+
+    def counters(self) -> dict[str, Any]:
+        """SQL statements per engine process, Redis commands by name, JSON-RPC requests:
+        what `bench.round_trips.per_order` divides by the orders of a phase."""
+        sql = {
+            f"api-{n}": sql_statements(f"http://127.0.0.1:{port}/metrics")
+            for n, port in enumerate(self.api_ports)
+        }
+        for n, port in enumerate(self.worker_metrics_ports):
+            sql[f"worker-{n}"] = sql_statements(f"http://127.0.0.1:{port}/metrics")
+        return {"sql": sql, "redis": redis_commands(self.redis_port), "rpc": self.rpc_requests()}
 
     def _wait_ready(self, port: int, process: subprocess.Popen[bytes]) -> None:
         deadline = time.monotonic() + 60

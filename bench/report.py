@@ -11,8 +11,9 @@ from typing import Any
 
 from bench.common import git_commit, machine_info, percentile
 
-TARGET_INTAKE_PER_S = 1500.0
-TARGET_E2E_PER_S = 400.0
+TARGET_INTAKE_PER_S = 1300.0
+TARGET_E2E_PER_S = 430.0
+TARGET_CPU_MS_PER_ORDER = 3.0
 
 
 def _cores(phase: dict[str, Any]) -> str:

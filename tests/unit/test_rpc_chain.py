@@ -3,11 +3,13 @@ RPC errors mapped into the engine's tree by their JSON-RPC code (transient vs fi
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable
 
 import httpx
 import pytest
+from solders.pubkey import Pubkey
 
 from order_engine.adapters.rpc_chain import RpcChain
 from order_engine.domain.errors import ChainUnavailableError, TransactionRejectedError
@@ -62,3 +64,83 @@ async def test_a_send_is_never_retried_here() -> None:
     with pytest.raises(ChainUnavailableError):
         await rpc.send(b"\x00" * 8)
     assert len(calls) == 1
+
+
+def batch_node() -> tuple[RpcChain, list[object]]:
+    """A node answering every call of a batch (or a lone call) with its slot: 40 + id."""
+    posts: list[object] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        posts.append(body)
+        calls = body if isinstance(body, list) else [body]
+        answers = [{"jsonrpc": "2.0", "result": 40 + c["id"], "id": c["id"]} for c in calls]
+        return httpx.Response(200, json=answers if isinstance(body, list) else answers[0])
+
+    client = httpx.AsyncClient(transport=httpx.MockTransport(handle))
+    return RpcChain("http://node/", client=client, backoff_s=0.001), posts
+
+
+async def test_calls_of_one_loop_turn_share_one_post_and_each_gets_its_answer() -> None:
+    rpc, posts = batch_node()
+    first, second, third = await asyncio.gather(rpc.slot(), rpc.block_height(), rpc.slot())
+    assert len(posts) == 1 and isinstance(posts[0], list)
+    assert [c["method"] for c in posts[0]] == ["getSlot", "getBlockHeight"]  # slot asked once
+    assert (first, second, third) == (40, 41, 40)
+    assert rpc.round_trips == 1
+
+
+async def test_a_lone_call_goes_as_itself_and_calls_in_later_turns_go_again() -> None:
+    rpc, posts = batch_node()
+    assert await rpc.slot() == 40
+    assert await rpc.slot() == 40
+    assert len(posts) == 2 and all(isinstance(p, dict) for p in posts)
+
+
+async def test_a_batch_is_cut_at_batch_max_calls() -> None:
+    posts: list[int] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        calls = body if isinstance(body, list) else [body]
+        posts.append(len(calls))
+        result = {"context": {"slot": 1}, "value": 7}
+        answers = [{"jsonrpc": "2.0", "result": result, "id": c["id"]} for c in calls]
+        return httpx.Response(200, json=answers if isinstance(body, list) else answers[0])
+
+    client = httpx.AsyncClient(transport=httpx.MockTransport(handle))
+    rpc = RpcChain("http://node/", client=client, batch_max=2)
+    keys = [Pubkey.new_unique() for _ in range(5)]
+    found = await asyncio.gather(*(rpc.balance(k) for k in keys))
+    assert found == [7] * 5 and sorted(posts) == [1, 2, 2]
+
+
+async def test_a_batch_the_node_did_not_answer_is_retried() -> None:
+    answers = [lambda: httpx.Response(503)]
+    posts: list[object] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        posts.append(body)
+        if answers:
+            return answers.pop()()
+        calls = body if isinstance(body, list) else [body]
+        answered = [{"jsonrpc": "2.0", "result": 9, "id": c["id"]} for c in calls]
+        return httpx.Response(200, json=answered if isinstance(body, list) else answered[0])
+
+    client = httpx.AsyncClient(transport=httpx.MockTransport(handle))
+    rpc = RpcChain("http://node/", client=client, backoff_s=0.001, batch_max=10)
+    assert list(await asyncio.gather(rpc.slot(), rpc.block_height())) == [9, 9]
+    assert isinstance(posts[0], list) and len(posts) >= 2
+
+
+async def test_a_call_missing_from_a_batch_answer_is_transient() -> None:
+    def handle(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        if isinstance(body, list):  # answers only the first call of a batch
+            return httpx.Response(200, json=[{"jsonrpc": "2.0", "result": 1, "id": 0}])
+        return httpx.Response(200, json={"jsonrpc": "2.0", "result": 2, "id": body["id"]})
+
+    client = httpx.AsyncClient(transport=httpx.MockTransport(handle))
+    rpc = RpcChain("http://node/", client=client, backoff_s=0.001)
+    assert list(await asyncio.gather(rpc.slot(), rpc.block_height())) == [1, 2]

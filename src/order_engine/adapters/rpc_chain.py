@@ -1,5 +1,7 @@
-"""`RpcChain`: the `Chain` port over Solana JSON-RPC 2.0 (httpx, with `solders.rpc`'s
+"""`RpcChain`: the `Chain` port over Solana JSON-RPC 2.0 (aiohttp, with `solders.rpc`'s
 request and response types), for `order-engine localnet` here and any cluster elsewhere.
+The calls of one event-loop turn (many orders' reads, sends and status checks) go out as
+one JSON-RPC batch (`RpcBatcher`).
 
 Reads are retried with exponential backoff when the node does not answer, answers 429/5xx
 or a transient RPC error; a send is not retried here (the venue sends the same bytes again
@@ -60,6 +62,13 @@ from solders.transaction import VersionedTransaction
 from solders.transaction_status import UiTransactionEncoding
 
 from order_engine.adapters.rpc_details import details_of, status_of
+from order_engine.adapters.rpc_transport import (
+    DEFAULT_BATCH_MAX,
+    AiohttpTransport,
+    HttpxTransport,
+    RpcBatcher,
+    RpcTransport,
+)
 from order_engine.chain.balances import custom_error_of
 from order_engine.chain.port import (
     CLOCK_SYSVAR,
@@ -74,7 +83,6 @@ from order_engine.domain.errors import ChainUnavailableError, TransactionRejecte
 
 log = logging.getLogger(__name__)
 MAX_ACCOUNTS_PER_CALL = 100  # getMultipleAccounts' limit
-POOL_SIZE = 16  # keep-alive connections to the node
 TRANSIENT_RPC_CODES = frozenset({-32004, -32005, -32007, -32009, -32014, -32016, -32603})
 R = TypeVar("R")
 
@@ -104,15 +112,17 @@ class RpcChain:
         backoff_s: float = 0.1,
         skip_preflight: bool = True,
         client: httpx.AsyncClient | None = None,
+        batch_max: int = DEFAULT_BATCH_MAX,
     ) -> None:
         self.url = url
-        # a small pool: httpcore checks every pooled connection's socket on each request
-        limits = httpx.Limits(max_connections=POOL_SIZE, max_keepalive_connections=POOL_SIZE)
-        self._client = client or httpx.AsyncClient(timeout=timeout_s, limits=limits)
+        self._transport: RpcTransport = (
+            AiohttpTransport(url, timeout_s) if client is None else HttpxTransport(url, client)
+        )
+        self._batcher = RpcBatcher(self._send_raw, batch_max)
         self._attempts, self._backoff_s = read_attempts, backoff_s
         self._skip_preflight = skip_preflight
         self._genesis = ""
-        self.round_trips = 0  # requests sent (benchmarks count them)
+        self.round_trips = 0  # HTTP requests sent (benchmarks count them)
 
     @classmethod
     async def connect(cls, url: str, **options: Any) -> RpcChain:
@@ -132,20 +142,17 @@ class RpcChain:
 
     # ---- transport -------------------------------------------------------------------
     async def _post(self, body: str) -> str:
+        """The answer to one call; calls made in the same loop turn share a POST."""
+        return await self._batcher.call(body)
+
+    async def _send_raw(self, body: bytes) -> bytes:
         self.round_trips += 1
-        try:
-            response = await self._client.post(
-                self.url, content=body, headers={"Content-Type": "application/json"}
-            )
-        except httpx.HTTPError as exc:
-            raise ChainUnavailableError(
-                f"{self.url} did not answer ({type(exc).__name__})"
-            ) from exc
-        if response.status_code == 429 or response.status_code >= 500:
-            raise ChainUnavailableError(f"{self.url} answered HTTP {response.status_code}")
-        if response.status_code != 200:
-            raise TransactionRejectedError(f"{self.url} answered HTTP {response.status_code}")
-        return response.text
+        status, answer = await self._transport.post(body)
+        if status == 429 or status >= 500:
+            raise ChainUnavailableError(f"{self.url} answered HTTP {status}")
+        if status != 200:
+            raise TransactionRejectedError(f"{self.url} answered HTTP {status}")
+        return answer
 
     async def _read(self, request: Any, kind: type[R]) -> R:
         """A read, retried with backoff while the node is unavailable."""
@@ -268,4 +275,4 @@ class RpcChain:
         return str(self._parse(text, RequestAirdropResp).value)
 
     async def close(self) -> None:
-        await self._client.aclose()
+        await self._transport.close()

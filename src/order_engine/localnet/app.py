@@ -38,8 +38,10 @@ def methods() -> Mapping[str, Handler]:
 
 def localnet_app(node: Localnet) -> Starlette:
     rpc = JsonRpc(node, methods())
+    posts = [0]  # HTTP requests (a batch of calls is one)
 
     async def call(request: Request) -> Response:
+        posts[0] += 1
         declared = request.headers.get("content-length", "0")
         if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
             return PlainTextResponse("request body too large", status_code=413)
@@ -57,8 +59,9 @@ def localnet_app(node: Localnet) -> Starlette:
         return PlainTextResponse("ok")
 
     async def stats(_request: Request) -> Response:
-        """How many JSON-RPC requests were answered (benchmarks: round trips per order)."""
-        body = {"requests": rpc.requests, "slot": node.chain.current_slot}
+        """How many JSON-RPC requests were answered, and in how many HTTP requests
+        (benchmarks: calls and round trips per order)."""
+        body = {"requests": rpc.requests, "httpRequests": posts[0], "slot": node.chain.current_slot}
         return Response(orjson.dumps(body), media_type="application/json")
 
     @asynccontextmanager

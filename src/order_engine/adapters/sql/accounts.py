@@ -253,7 +253,7 @@ async def create_sql_account_store(
 ) -> SqlAccountStore:
     """A ready account store for `url`, on an engine of its own with a small pool (its
     reads are point queries). `migrate` and `require_migrated` as for `create_sql_store`."""
-    engine = create_engine(url, pool_size=2, max_overflow=3)
+    engine = create_engine(url, pool_size=5, max_overflow=5)
     try:
         if migrate:
             await migrate_schema(engine)

@@ -1,0 +1,139 @@
+"""How JSON-RPC bodies reach a Solana node: an HTTP POST (`RpcTransport`), and the batcher
+that turns the calls a process makes in one event-loop turn into one POST.
+
+`AiohttpTransport` is the default (its C HTTP parser and simple pool cost a fraction of
+httpx's CPU per request under load: httpcore checked every pooled socket per request);
+`HttpxTransport` wraps an `httpx.AsyncClient` (tests give it a mock transport).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
+
+import aiohttp
+import httpx
+import orjson
+
+from order_engine.domain.errors import ChainUnavailableError
+
+HEADERS = {"Content-Type": "application/json"}
+POOL_SIZE = 16  # keep-alive connections to the node
+DEFAULT_BATCH_MAX = 50  # calls per POST (some providers cap batches; 1 turns batching off)
+
+
+class RpcTransport(Protocol):
+    async def post(self, body: bytes) -> tuple[int, bytes]:
+        """POST `body`; the HTTP status and body. `ChainUnavailableError` if no answer."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+class AiohttpTransport:
+    def __init__(self, url: str, timeout_s: float) -> None:
+        self._url, self._timeout = url, aiohttp.ClientTimeout(total=timeout_s)
+        self._session: aiohttp.ClientSession | None = None
+
+    async def post(self, body: bytes) -> tuple[int, bytes]:
+        if self._session is None:  # made on the loop that uses it
+            connector = aiohttp.TCPConnector(limit=POOL_SIZE)
+            self._session = aiohttp.ClientSession(connector=connector, timeout=self._timeout)
+        try:
+            async with self._session.post(self._url, data=body, headers=HEADERS) as response:
+                return response.status, await response.read()
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise ChainUnavailableError(
+                f"{self._url} did not answer ({type(exc).__name__})"
+            ) from exc
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+
+class HttpxTransport:
+    def __init__(self, url: str, client: httpx.AsyncClient) -> None:
+        self._url, self._client = url, client
+
+    async def post(self, body: bytes) -> tuple[int, bytes]:
+        try:
+            response = await self._client.post(self._url, content=body, headers=HEADERS)
+        except httpx.HTTPError as exc:
+            raise ChainUnavailableError(
+                f"{self._url} did not answer ({type(exc).__name__})"
+            ) from exc
+        return response.status_code, response.content
+
+    async def close(self) -> None:
+        await self._client.aclose()
+
+
+class RpcBatcher:
+    """Calls queued in the same event-loop turn leave as one JSON-RPC batch POST (up to
+    `batch_max` calls); identical calls queued together share one answer (each started
+    before the POST went out, so the answer is no older than any of them). A lone call goes
+    as itself. `send` posts a body and returns the answer's body (raises for HTTP faults).
+    """
+
+    def __init__(self, send: Callable[[bytes], Awaitable[bytes]], batch_max: int) -> None:
+        self._send, self._batch_max = send, max(1, batch_max)
+        self._queued: dict[str, asyncio.Future[str]] = {}
+        self._flushing = False
+
+    async def call(self, body: str) -> str:
+        """The answer (one JSON-RPC response object, as text) to the request `body`."""
+        future = self._queued.get(body)
+        if future is None:
+            future = asyncio.get_running_loop().create_future()
+            self._queued[body] = future
+            if not self._flushing:
+                self._flushing = True
+                asyncio.get_running_loop().call_soon(self._flush)
+        return await asyncio.shield(future)
+
+    def _flush(self) -> None:
+        self._flushing = False
+        queued, self._queued = list(self._queued.items()), {}
+        for start in range(0, len(queued), self._batch_max):
+            chunk = queued[start : start + self._batch_max]
+            asyncio.get_running_loop().create_task(self._post(chunk))
+
+    async def _post(self, chunk: list[tuple[str, asyncio.Future[str]]]) -> None:
+        try:
+            if len(chunk) == 1:
+                answers = [(await self._send(chunk[0][0].encode())).decode()]
+            else:
+                answers = _split_answers(await self._send(_batch_body(chunk)), len(chunk))
+        except Exception as exc:  # every caller gets the fault (reads retry themselves)
+            for _, future in chunk:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        for (_, future), answer in zip(chunk, answers, strict=True):
+            if not future.done():
+                future.set_result(answer)
+
+
+def _batch_body(chunk: list[tuple[str, Any]]) -> bytes:
+    """The calls as one JSON array, each with its position as its id."""
+    items = []
+    for n, (body, _) in enumerate(chunk):
+        item = orjson.loads(body)
+        item["id"] = n
+        items.append(item)
+    return orjson.dumps(items)
+
+
+def _split_answers(raw: bytes, count: int) -> list[str]:
+    """A batch answer as one text per call, in call order (a missing or malformed answer
+    becomes an unreadable one, which the caller treats as transient)."""
+    try:
+        answers = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        answers = None
+    if not isinstance(answers, list):  # e.g. one error object for the whole batch
+        return [raw.decode(errors="replace")] * count
+    by_id = {a.get("id"): a for a in answers if isinstance(a, dict)}
+    return [orjson.dumps(by_id[n]).decode() if n in by_id else "" for n in range(count)]
