@@ -128,6 +128,13 @@ async def test_quote_compares_every_venue_without_executing(tmp_path: Path) -> N
     assert body["unavailable"] == {}
 
 
+def statement_count(metrics: str) -> float:
+    """`db_statements_total`: the SQL statements the engine sent (benchmarks use it)."""
+    found = re.search(r"^db_statements_total (\S+)$", metrics, re.M)
+    assert found is not None, "db_statements_total missing"
+    return float(found.group(1))
+
+
 async def test_health_ready_metrics_and_docs(tmp_path: Path) -> None:
     async with running_engine(tmp_path) as eng:
         health = await eng.client.get("/health")
@@ -144,6 +151,8 @@ async def test_health_ready_metrics_and_docs(tmp_path: Path) -> None:
         for order_id in ids:
             assert_lifecycle(await eng.stream(order_id), order_id, "confirmed")
         metrics = await eng.client.get("/metrics")
+        assert_lifecycle(await eng.stream(order_id := await eng.order_id()), order_id, "confirmed")
+        later = await eng.client.get("/metrics")
         docs = await eng.client.get("/docs")
         openapi = (await eng.client.get("/openapi.json")).json()
     assert metrics.status_code == 200
@@ -151,6 +160,7 @@ async def test_health_ready_metrics_and_docs(tmp_path: Path) -> None:
     counted = re.findall(r'^order_events_total\{status="(\w+)"\} (\S+)$', metrics.text, re.M)
     counts = {status: float(value) for status, value in counted}
     assert counts["confirmed"] == 3 and counts["pending"] == 3 and counts["failed"] == 0
+    assert statement_count(metrics.text) < statement_count(later.text)  # the 4th order's
     assert docs.status_code == 200 and "text/html" in docs.headers["content-type"]
     post = openapi["paths"]["/api/orders/execute"]["post"]
     schema = post["requestBody"]["content"]["application/json"]["schema"]

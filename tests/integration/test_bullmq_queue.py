@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from bullmq import Queue
 
-from order_engine.adapters.bullmq_queue import BullMqJobQueue
+from order_engine.adapters.bullmq_queue import DEPTH_MAX_AGE_S, BullMqJobQueue
 from order_engine.adapters.redis_client import redis_client
 from order_engine.engine.ports import Job
 from order_engine.engine.retry import RetryPolicy
@@ -192,3 +192,35 @@ async def poll_until_depth(queue: BullMqJobQueue, value: int, timeout_s: float =
     async with asyncio.timeout(timeout_s):
         while await queue.depth() != value:  # noqa: ASYNC110
             await asyncio.sleep(0.02)
+
+
+async def test_depth_reads_redis_at_most_every_tenth_of_a_second() -> None:
+    """The API's admission check asks `depth()` on every POST: concurrent and quick
+    successive calls share one Redis read; this process's own enqueues count at once,
+    and another process's show up once the reading is older than `DEPTH_MAX_AGE_S`."""
+    url, prefix = require_redis_url(), f"oe-depth-{uuid.uuid4().hex[:8]}"
+    ours, theirs = (BullMqJobQueue(url, RetryPolicy(), prefix=prefix) for _ in range(2))
+    reads: list[int] = []
+    read = ours._depth_and_existence
+
+    async def counted(order_id: str | None) -> tuple[int, bool]:
+        reads.append(1)
+        return await read(order_id)
+
+    ours._depth_and_existence = counted  # type: ignore[method-assign]
+    try:
+        assert await asyncio.gather(*(ours.depth() for _ in range(20))) == [0] * 20
+        assert len(reads) == 1
+        await ours.enqueue(str(uuid.uuid4()))  # its own check reads once more
+        await theirs.enqueue(str(uuid.uuid4()))
+        assert await ours.depth() == 1 and len(reads) == 2  # not yet the other's job
+        await asyncio.sleep(DEPTH_MAX_AGE_S)
+        assert await ours.depth() == 2 and len(reads) == 3
+    finally:
+        await ours.close()
+        await theirs.close()
+        client = redis_client(url)
+        keys = [k async for k in client.scan_iter(f"{prefix}:*")]
+        if keys:
+            await client.delete(*keys)
+        await client.aclose()

@@ -54,6 +54,7 @@ ZSET_STATES = ("prioritized", "delayed")
 RECONNECT_DELAY_MS = 1_000  # bullmq's default 15 s pause after a Redis connection error
 MAX_STALLS = 10  # deliveries lost to dead workers before the recovery sweep takes the job
 POLICY_BACKOFF = "policy"
+DEPTH_MAX_AGE_S = 0.1  # `depth()` (the API's admission check) reads Redis at most this often
 
 
 class _LimiterAwareWorker(Worker):  # type: ignore[misc]
@@ -126,6 +127,8 @@ class BullMqJobQueue:
         self._worker: Any = None
         self._run_task: asyncio.Task[Any] | None = None
         self._closed = False
+        self._depth, self._depth_at, self._added_since = 0, -math.inf, 0
+        self._depth_lock = asyncio.Lock()
 
     async def enqueue(self, order_id: str, *, delay_s: float = 0.0) -> bool:
         """One round trip reads the depth and whether the id exists, a second adds the job.
@@ -147,7 +150,9 @@ class BullMqJobQueue:
             options = self._job_options(order_id)
             if delay_ms > 0:
                 options["delay"] = delay_ms
+            self._depth, self._depth_at, self._added_since = depth, time.monotonic(), 0
             await self._queue.add(JOB_NAME, {"orderId": order_id}, options)
+            self._added_since += 1
             return True
         except (RedisError, OSError) as error:
             raise DependencyUnavailableError("job queue unavailable") from error
@@ -181,11 +186,19 @@ class BullMqJobQueue:
         return max(1, round(self._policy.delay_s(attempts_made) * 1000))
 
     async def depth(self) -> int:
-        try:
-            depth, _ = await self._depth_and_existence(None)
-        except (RedisError, OSError) as error:
-            raise DependencyUnavailableError("job queue unavailable") from error
-        return depth
+        """Jobs waiting, delayed or active: read from Redis at most every `DEPTH_MAX_AGE_S`
+        (one pipeline; concurrent callers share it), plus what this process added since.
+        Other processes' jobs show up within that age; `enqueue`'s own check is exact."""
+        if time.monotonic() - self._depth_at < DEPTH_MAX_AGE_S:
+            return self._depth + self._added_since
+        async with self._depth_lock:
+            if time.monotonic() - self._depth_at >= DEPTH_MAX_AGE_S:
+                try:
+                    depth, _ = await self._depth_and_existence(None)
+                except (RedisError, OSError) as error:
+                    raise DependencyUnavailableError("job queue unavailable") from error
+                self._depth, self._depth_at, self._added_since = depth, time.monotonic(), 0
+        return self._depth + self._added_since
 
     async def ping(self) -> None:
         try:
