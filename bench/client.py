@@ -56,12 +56,12 @@ def auth_line() -> bytes:
 class RawHttp:
     """One keep-alive connection; reconnects after `Connection: close` or an error."""
 
-    def __init__(self, host: str, port: int) -> None:
+    def __init__(self, host: str, port: int, body: bytes = BODY) -> None:
         self._host, self._port = host, port
         self._request = (
             b"POST /api/orders/execute HTTP/1.1\r\nHost: %s:%d\r\n%s"
             b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
-            % (host.encode(), port, auth_line(), len(BODY), BODY)
+            % (host.encode(), port, auth_line(), len(body), body)
         )
         self._streams: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
         self._used_at = 0.0
