@@ -6,7 +6,7 @@ while Redis restarted), and the stream then reads the store, the record."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 
 from order_engine.domain.orders import OrderEvent
 from order_engine.engine.ports import EventBus, LiveEvents, OrderStore
@@ -15,7 +15,7 @@ from order_engine.engine.stream_watch import StreamWatch
 
 async def order_stream(
     store: OrderStore, bus: EventBus, order_id: str, after: int, watch: StreamWatch
-) -> AsyncIterator[OrderEvent]:
+) -> AsyncGenerator[OrderEvent, None]:
     """Every event with seq > `after`: stored ones first, then live ones, with no gap
     and no duplicate; ends after the terminal event."""
     async with bus.subscribe(order_id, after) as live:
@@ -25,6 +25,7 @@ async def order_stream(
             order = await store.get(order_id)
             if order.is_terminal and after >= order.seq:
                 return  # nothing more will ever come
+        event: OrderEvent | None = None
         with watch.watching(order_id, after, live.nudge) as watched:
             while batch is not None:
                 for event in batch:
@@ -35,6 +36,7 @@ async def order_stream(
                     if event.is_terminal:
                         return
                 watch.delivered(watched, last)
+                batch = event = None  # an idle stream holds no event while it waits
                 batch = await _next_batch(store, live, order_id, last)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import builtins
 import logging
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from decimal import Decimal
 
 from order_engine.domain.accounts import Principal
@@ -253,7 +253,7 @@ class OrderService:
             return order
         raise ConcurrentUpdateError(f"order {order_id} kept changing; retry the cancel")
 
-    def stream(self, order_id: str, after: int = 0) -> AsyncIterator[OrderEvent]:
+    def stream(self, order_id: str, after: int = 0) -> AsyncGenerator[OrderEvent, None]:
         """Every event with seq > `after`: stored ones first, then live ones, with no gap
         and no duplicate; ends after the terminal event (see `order_stream`)."""
         return order_stream(self._store, self._bus, parse_order_id(order_id), after, self._watch)
