@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint format typecheck imports check bench bench-quality clean
+.PHONY: install run test lint format typecheck imports check bench bench-streams bench-quality clean
 
 NEWMAN := tests/postman/node_modules/.bin/newman
 
@@ -49,6 +49,9 @@ check: lint typecheck imports test  ## everything CI cares about
 
 bench: $(STAMP)  ## embedded-mode benchmark over real HTTP + WebSocket
 	$(BIN)/python -m bench.bench_embedded
+
+bench-streams: $(STAMP)  ## 10,000 idle order streams: idle CPU, memory per stream, latency
+	$(BIN)/python -m bench.bench_streams
 
 bench-quality: $(STAMP)  ## the router's output vs the best single venue and a brute-force split
 	$(BIN)/python -m bench.bench_execution_quality

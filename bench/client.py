@@ -63,9 +63,9 @@ def auth_line() -> bytes:
 class RawHttp:
     """One keep-alive connection; reconnects after `Connection: close` or an error."""
 
-    def __init__(self, host: str, port: int) -> None:
+    def __init__(self, host: str, port: int, body: bytes | None = None) -> None:
         self._host, self._port = host, port
-        body = order_body()
+        body = order_body() if body is None else body
         self._request = (
             b"POST /api/orders/execute HTTP/1.1\r\nHost: %s:%d\r\n%s"
             b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"

@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     # open: a call without a key acts for the local admin account (loopback HOST only)
     auth_mode: Literal["keys", "open"] = "keys"
     stream_token_ttl_s: int = Field(default=300, ge=10, le=86_400)  # wsUrl's token lives
+    # every this often, one store read checks every quiet open order stream for events its
+    # live side missed (a lost publish): a stream then catches up within about twice this
+    stream_check_interval_s: float = Field(default=2.0, gt=0, le=300)
     data_dir: Path = Path("data")
     database_url: str | None = None
     redis_url: str | None = None

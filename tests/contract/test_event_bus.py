@@ -157,6 +157,45 @@ async def test_close_ends_iteration(bus: EventBus) -> None:
         await reader
 
 
+async def test_a_nudge_wakes_a_waiting_reader_with_none(bus: EventBus) -> None:
+    async with bus.subscribe("a") as events:
+        reader = asyncio.create_task(events.next_or_nudge())
+        await asyncio.sleep(0.02)  # waiting
+        assert not reader.done()
+        events.nudge()
+        async with asyncio.timeout(2.0):
+            assert await reader is None
+        reader = asyncio.create_task(events.next_or_nudge())  # the nudge was used up
+        await asyncio.sleep(0.02)
+        assert not reader.done()
+        await publish_all(bus, "a", range(1, 2))
+        async with asyncio.timeout(2.0):
+            got = await reader
+    assert got is not None and got.seq == 1
+
+
+async def test_a_nudge_comes_after_the_events_already_waiting(bus: EventBus) -> None:
+    async with bus.subscribe("a") as events:
+        await publish_all(bus, "a", range(1, 3))
+        async with asyncio.timeout(2.0):
+            first = await events.next_or_nudge()  # the reader may need the first to arrive
+        events.nudge()
+        async with asyncio.timeout(2.0):
+            rest = [await events.next_or_nudge(), await events.next_or_nudge()]
+    assert first is not None and first.seq == 1
+    assert [e.seq if e is not None else None for e in rest] == [2, None]
+
+
+async def test_next_or_nudge_ends_when_the_bus_closes(bus: EventBus) -> None:
+    async with bus.subscribe("a") as events:
+        reader = asyncio.create_task(events.next_or_nudge())
+        await asyncio.sleep(0.02)
+        await bus.close()
+        with pytest.raises(StopAsyncIteration):
+            async with asyncio.timeout(2.0):
+                await reader
+
+
 # The feed of every order's events (`subscribe_all`)
 
 

@@ -127,6 +127,16 @@ async def test_events_come_in_order_and_resume_after(order_store: OrderStore) ->
     assert await events_of(order_store, "no-such-order") == []
 
 
+async def test_latest_seqs_reads_many_orders_at_once(order_store: OrderStore) -> None:
+    orders = [await stored(order_store) for _ in range(1203)]  # over a few chunks
+    await advance(order_store, orders[0], *TO_SUBMITTED)
+    await advance(order_store, orders[-1], S.ROUTING)
+    ids = [o.id for o in orders] + ["no-such-order"]
+    latest = await order_store.latest_seqs(ids)
+    assert latest == {o.id: 4 if o is orders[0] else 2 if o is orders[-1] else 1 for o in orders}
+    assert await order_store.latest_seqs([]) == {}
+
+
 async def test_stale_append_raises_and_writes_nothing(order_store: OrderStore) -> None:
     order = await stored(order_store)
     winner, loser = await order_store.get(order.id), await order_store.get(order.id)

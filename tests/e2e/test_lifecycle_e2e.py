@@ -9,7 +9,14 @@ from pathlib import Path
 import orjson
 from websockets.asyncio.client import connect
 
-from tests.e2e.harness import HAPPY, assert_lifecycle, running_engine, statuses
+from order_engine.domain.event_payloads import Cancelled
+from tests.e2e.harness import (
+    DEFAULT_ORDER,
+    HAPPY,
+    assert_lifecycle,
+    running_engine,
+    statuses,
+)
 
 
 async def test_market_order_confirms_and_streams_every_status(tmp_path: Path) -> None:
@@ -67,3 +74,27 @@ async def test_twenty_concurrent_orders_all_confirm(tmp_path: Path) -> None:
             assert_lifecycle(events, order_id, "confirmed")
         executions = sum([len(await eng.engine.executions(i)) for i in ids])
         assert executions == 20
+
+
+async def test_an_event_whose_publish_was_lost_still_reaches_an_open_websocket(
+    tmp_path: Path,
+) -> None:
+    """The stream waits on the bus with no timeout; the stream watch finds the event the
+    bus never carried (committed, then its publish lost) and the stream reads the store."""
+    never_fills = {**DEFAULT_ORDER, "type": "limit", "limitPrice": "1000000"}
+    async with running_engine(tmp_path, stream_check_interval_s=0.05) as eng:
+        order_id = await eng.order_id(never_fills)
+        url = f"{eng.ws_base}/api/orders/execute?orderId={order_id}"
+        async with connect(url, additional_headers=eng.auth) as ws:
+            events: list[dict[str, object]] = []
+            while not events or events[-1]["status"] != "waiting":
+                events.append(orjson.loads(await asyncio.wait_for(ws.recv(), 5)))
+            store = eng.engine.store
+            order = await store.get(order_id)
+            cancelled = order.apply(Cancelled(actor=None), ts_ms=order.updated_ms + 1)
+            await store.append(order, cancelled)  # committed, never published
+            async with asyncio.timeout(5):
+                events += [orjson.loads(message) async for message in ws]
+            assert ws.close_code == 1000, ws.close_reason
+        assert statuses(events) == ["pending", "waiting", "cancelled"]
+        assert [e["seq"] for e in events] == [1, 2, 3]

@@ -35,6 +35,8 @@ class StreamInbox(Inbox[T]):
     last one taken (never twice, in order). While held, live entries wait until `release`
     has put the catch-up before them. Subclasses say what a taken entry yields (`_take`)."""
 
+    __slots__ = ("_held", "_last_id")
+
     def __init__(self, after: StreamId) -> None:
         super().__init__()
         self._last_id = after
@@ -69,6 +71,8 @@ class StreamInbox(Inbox[T]):
 
 class FeedInbox(StreamInbox[FeedEntry]):
     """One feed subscriber: every entry past the last id it took, with its id."""
+
+    __slots__ = ("_gap",)
 
     def __init__(self, after: StreamId, *, gap: bool = False) -> None:
         super().__init__(after)

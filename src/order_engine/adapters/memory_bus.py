@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 from order_engine.adapters.feed_inbox import Entry, FeedInbox, StreamId, parse_feed_id
 from order_engine.adapters.inbox import Inbox
 from order_engine.domain.orders import OrderEvent
+from order_engine.engine.ports import LiveEvents
 
 DEFAULT_FEED_LENGTH = 10_000
 
@@ -21,6 +22,8 @@ def _wall_ms() -> int:
 
 class _Subscription(Inbox[OrderEvent]):
     """One subscriber: the events after `after` that were published since it joined."""
+
+    __slots__ = ("_after",)
 
     def __init__(self, after: int) -> None:
         super().__init__()
@@ -87,9 +90,7 @@ class InMemoryEventBus:
             self._feed_subs.discard(sub)
 
     @asynccontextmanager
-    async def subscribe(
-        self, order_id: str, after: int = 0
-    ) -> AsyncIterator[AsyncIterator[OrderEvent]]:
+    async def subscribe(self, order_id: str, after: int = 0) -> AsyncIterator[LiveEvents]:
         sub = _Subscription(after)
         if self._closed:
             sub.end()

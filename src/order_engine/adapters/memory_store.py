@@ -110,6 +110,10 @@ class InMemoryOrderStore:
         self._check_open()
         return [copy.deepcopy(e) for e in self._events.get(order_id, []) if e.seq > after]
 
+    async def latest_seqs(self, order_ids: builtins.list[str]) -> dict[str, int]:
+        self._check_open()
+        return {i: self._orders[i].seq for i in order_ids if i in self._orders}
+
     async def count_open(self, account_id: str) -> int:
         self._check_open()
         return len(self._open.get(account_id, ()))

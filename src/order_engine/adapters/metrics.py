@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from contextlib import AbstractAsyncContextManager
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
@@ -12,7 +12,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from order_engine.domain.orders import OrderEvent, OrderStatus
-from order_engine.engine.ports import EventBus, FeedSubscription, JobQueue
+from order_engine.engine.ports import EventBus, FeedSubscription, JobQueue, LiveEvents
 
 
 class EngineMetrics:
@@ -79,9 +79,7 @@ class MetricsEventBus:
             self._metrics.attempts.inc(event.attempt - 1)
         await self._inner.publish(event)
 
-    def subscribe(
-        self, order_id: str, after: int = 0
-    ) -> AbstractAsyncContextManager[AsyncIterator[OrderEvent]]:
+    def subscribe(self, order_id: str, after: int = 0) -> AbstractAsyncContextManager[LiveEvents]:
         return self._inner.subscribe(order_id, after)
 
     def subscribe_all(

@@ -128,6 +128,9 @@ class LoggingOrderStore:
     async def events(self, order_id: str, after: int = 0) -> builtins.list[OrderEvent]:
         return await self._inner.events(order_id, after)
 
+    async def latest_seqs(self, order_ids: builtins.list[str]) -> dict[str, int]:
+        return await self._inner.latest_seqs(order_ids)
+
     async def count_open(self, account_id: str) -> int:
         return await self._inner.count_open(account_id)
 

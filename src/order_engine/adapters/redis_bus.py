@@ -40,6 +40,7 @@ from order_engine.adapters.redis_streams import (
 )
 from order_engine.domain.errors import DependencyUnavailableError
 from order_engine.domain.orders import TERMINAL, OrderEvent, OrderStatus
+from order_engine.engine.ports import LiveEvents
 
 T = TypeVar("T")
 _BASE_KEYS = ("orderId", "seq", "status", "tsMs", "attempt")
@@ -108,9 +109,7 @@ class RedisEventBus:
         await self._appender.append(self.stream_key(event.order_id), encode_event(event), ttl_s)
 
     @asynccontextmanager
-    async def subscribe(
-        self, order_id: str, after: int = 0
-    ) -> AsyncIterator[AsyncIterator[OrderEvent]]:
+    async def subscribe(self, order_id: str, after: int = 0) -> AsyncIterator[LiveEvents]:
         """Replay the stream (seq > `after`), then live events; in order, once each."""
         sub = Subscription(after)
         key = self.stream_key(order_id)

@@ -39,6 +39,8 @@ class Subscription(StreamInbox[OrderEvent]):
     """One order subscriber's inbox: entries past the last stream id accepted (never twice)
     whose seq is past the last one yielded (in order, > `after`)."""
 
+    __slots__ = ("_last_seq",)
+
     def __init__(self, after: int) -> None:
         super().__init__((0, 0))
         self._last_seq = after

@@ -4,6 +4,7 @@ a failed WebSocket handshake — use the API's JSON error shape like every other
 
 from __future__ import annotations
 
+import asyncio
 import http
 from typing import Any
 
@@ -72,8 +73,88 @@ def json_rejection(response: WsResponse) -> WsResponse:
     return WsResponse(response.status_code, response.reason_phrase, headers, body)
 
 
+class _Flag:
+    """`asyncio.Event` as uvicorn's WebSocket protocol uses it (`writable`: set, clear,
+    is_set, wait), without the deque of waiters every Event allocates (0.7 KiB a socket)."""
+
+    __slots__ = ("_is_set", "_waiters")
+
+    def __init__(self) -> None:
+        self._is_set = True
+        self._waiters: list[asyncio.Future[None]] | None = None
+
+    def is_set(self) -> bool:
+        return self._is_set
+
+    def set(self) -> None:
+        self._is_set = True
+        for waiter in self._waiters or ():
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def clear(self) -> None:
+        self._is_set = False
+
+    async def wait(self) -> bool:
+        while not self._is_set:
+            await _park(self._waiters if self._waiters is not None else self._new_waiters())
+        return True
+
+    def _new_waiters(self) -> list[asyncio.Future[None]]:
+        self._waiters = []
+        return self._waiters
+
+
+class _Messages:
+    """`asyncio.Queue` as uvicorn's WebSocket protocol uses it (`queue`: put_nowait, get,
+    empty; unbounded), without its three deques and Event (3 KiB a socket)."""
+
+    __slots__ = ("_getters", "_items")
+
+    def __init__(self) -> None:
+        self._items: list[Any] = []
+        self._getters: list[asyncio.Future[None]] = []
+
+    def put_nowait(self, item: Any) -> None:
+        self._items.append(item)
+        for getter in self._getters:
+            if not getter.done():
+                getter.set_result(None)
+
+    def empty(self) -> bool:
+        return not self._items
+
+    async def get(self) -> Any:
+        while not self._items:
+            await _park(self._getters)
+        return self._items.pop(0)
+
+
+async def _park(waiters: list[asyncio.Future[None]]) -> None:
+    """Wait until one of `waiters`' owners wakes them all."""
+    waiter = asyncio.get_running_loop().create_future()
+    waiters.append(waiter)
+    try:
+        await waiter
+    finally:
+        waiters.remove(waiter)
+
+
 class JsonWebSocketProtocol(WebSocketsSansIOProtocol):
-    """websockets (sans-I/O), with JSON for the handshakes it refuses."""
+    """websockets (sans-I/O), with JSON for the handshakes it refuses; lighter per socket
+    (measured with tracemalloc: thousands of streams sit idle on one process): a list-based
+    receive queue and writable flag, and no handshake request and response kept once the
+    socket is open."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.queue = _Messages()  # type: ignore[assignment]
+        self.writable = _Flag()  # type: ignore[assignment]
+
+    async def send(self, message: Any) -> None:
+        await super().send(message)
+        if message["type"] == "websocket.accept" and self.handshake_complete:
+            self.request = self.response = None  # type: ignore[assignment]
 
     def handle_connect(self, event: WsRequest) -> None:
         accept = self.conn.accept

@@ -85,23 +85,39 @@ async def close_quietly(websocket: WebSocket, code: int, reason: str) -> None:
 async def _pump(
     ctx: ApiContext, websocket: WebSocket, order_id: str, after: int
 ) -> tuple[int, str]:
-    """Send events until the terminal one; stop early if the client goes away."""
-    send = asyncio.ensure_future(_send_all(ctx, websocket, order_id, after))
-    watch = asyncio.ensure_future(_until_disconnect(websocket))
+    """Send events until the terminal one; stop early if the client goes away. The sending
+    runs in this task, the watch for a disconnect in one more (which cancels this one):
+    two tasks per open socket, with the connection's own."""
+    sender = asyncio.current_task()
+    assert sender is not None
+    gone, sending = False, True
+
+    def on_gone(watch: asyncio.Task[None]) -> None:
+        nonlocal gone
+        if not watch.cancelled():
+            watch.exception()  # retrieved: a receive that failed is a disconnect too
+            if sending:  # not once the sending is over (the close may be under way)
+                gone = True
+                sender.cancel()
+
+    watch = asyncio.create_task(_until_disconnect(websocket))
+    watch.add_done_callback(on_gone)
     try:
-        done, _ = await asyncio.wait({send, watch}, return_when=asyncio.FIRST_COMPLETED)
+        await _send_all(ctx, websocket, order_id, after)
+    except asyncio.CancelledError:
+        if gone and sender.uncancel() == 0:
+            raise WebSocketDisconnect(1000) from None
+        raise
     finally:
-        for task in (send, watch):
-            task.cancel()
-    if send in done:
-        send.result()  # re-raise engine errors for the close code
-        return CLOSE_NORMAL, "order reached a terminal status"
-    raise WebSocketDisconnect(1000)
+        sending = False
+        watch.cancel()
+    return CLOSE_NORMAL, "order reached a terminal status"
 
 
 async def _send_all(ctx: ApiContext, websocket: WebSocket, order_id: str, after: int) -> None:
-    async for event in ctx.service.stream(order_id, after):
-        await websocket.send_text(_frame(event).decode())
+    async with contextlib.aclosing(ctx.service.stream(order_id, after)) as events:
+        async for event in events:
+            await websocket.send_text(_frame(event).decode())
 
 
 def _frame(event: OrderEvent) -> bytes:

@@ -126,6 +126,7 @@ class Engine:
         await self.queue.close(timeout_s=self.settings.shutdown_timeout_s)
         await self.adapters.workers.stop()  # after the jobs in flight: it worked till now
         await self.bus.close()
+        await self.service.stream_watch.close()
         await self.adapters.board.close()
         await self.adapters.chain.close()
         await self.adapters.rates.close()

@@ -106,6 +106,7 @@ def _wire(
         two_hop_policy=two_hops,
         max_time_in_force_s=s.limit_max_time_in_force_s,
         max_price_impact_cap_bps=s.max_price_impact_cap_bps,
+        stream_idle_check_s=s.stream_check_interval_s,
         account_limits=_account_limiter(s, a, Router(venues, tokens, timeout, split, two_hops)),
     )
     waiting = WaitingOrders(

@@ -73,6 +73,11 @@ class OrderStore(Protocol):
         """Events with `seq > after`, in order (empty for an unknown order)."""
         ...
 
+    async def latest_seqs(self, order_ids: builtins.list[str]) -> dict[str, int]:
+        """Each known order's latest event seq, in one read (however many ids: chunked as
+        the database needs); unknown ids are left out."""
+        ...
+
     async def count_open(self, account_id: str) -> int:
         """How many of `account_id`'s orders are not final (`waiting` ones included), from
         an index on the owner and status: never a scan of the account's history."""
@@ -173,15 +178,32 @@ class FeedSubscription(Protocol):
     def __aiter__(self) -> AsyncIterator[FeedEntry]: ...
 
 
+class LiveEvents(Protocol):
+    """One order's live events (`EventBus.subscribe`): iterating yields them and ends when
+    the subscription ends. `nudge` wakes a reader waiting in `next_or_nudge`."""
+
+    def __aiter__(self) -> AsyncIterator[OrderEvent]: ...
+
+    async def __anext__(self) -> OrderEvent: ...
+
+    def nudge(self) -> None:
+        """Make `next_or_nudge` return None once no event is waiting (now, or at its next
+        call): somebody saw the store ahead of this subscriber."""
+        ...
+
+    async def next_or_nudge(self) -> OrderEvent | None:
+        """The next event, or None after a `nudge`; raises `StopAsyncIteration` once the
+        subscription ended and every event was read."""
+        ...
+
+
 class EventBus(Protocol):
     """Fan-out of committed lifecycle events to every process that streams them: per order,
     and one feed of every order's events (bounded history, for dashboards)."""
 
     async def publish(self, event: OrderEvent) -> None: ...
 
-    def subscribe(
-        self, order_id: str, after: int = 0
-    ) -> AbstractAsyncContextManager[AsyncIterator[OrderEvent]]:
+    def subscribe(self, order_id: str, after: int = 0) -> AbstractAsyncContextManager[LiveEvents]:
         """Events of `order_id` with `seq > after` published from now on (an
         implementation may also replay older ones; consumers drop duplicates by seq)."""
         ...

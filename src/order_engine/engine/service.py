@@ -5,7 +5,7 @@ from __future__ import annotations
 import builtins
 import logging
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from decimal import Decimal
 
 from order_engine.domain.accounts import Principal
@@ -30,11 +30,12 @@ from order_engine.engine.paths import Router, TwoHopPolicy
 from order_engine.engine.ports import Clock, EventBus, JobQueue, OrderStore, Page
 from order_engine.engine.requests import OrderRequest, validate_pair
 from order_engine.engine.routing import SplitPolicy
+from order_engine.engine.stream_watch import StreamWatch
 from order_engine.venues.base import Venue
 
 log = logging.getLogger(__name__)
 MAX_PAGE = 200
-STREAM_IDLE_CHECK_S = 2.0
+STREAM_IDLE_CHECK_S = 2.0  # how often the open streams are checked against the store
 
 
 async def publish_best_effort(bus: EventBus, event: OrderEvent) -> None:
@@ -83,7 +84,7 @@ class OrderService:
         self._max_time_in_force_s = max_time_in_force_s
         self._new_id = new_id or (lambda: str(uuid.uuid4()))
         self._admitting = 0
-        self._idle_check_s = stream_idle_check_s
+        self._watch = StreamWatch(store, stream_idle_check_s)
         self._impact_cap_bps = max_price_impact_cap_bps
         self._limits = account_limits
 
@@ -252,12 +253,16 @@ class OrderService:
             return order
         raise ConcurrentUpdateError(f"order {order_id} kept changing; retry the cancel")
 
-    def stream(self, order_id: str, after: int = 0) -> AsyncIterator[OrderEvent]:
+    def stream(self, order_id: str, after: int = 0) -> AsyncGenerator[OrderEvent, None]:
         """Every event with seq > `after`: stored ones first, then live ones, with no gap
         and no duplicate; ends after the terminal event (see `order_stream`)."""
-        return order_stream(
-            self._store, self._bus, parse_order_id(order_id), after, self._idle_check_s
-        )
+        return order_stream(self._store, self._bus, parse_order_id(order_id), after, self._watch)
+
+    @property
+    def stream_watch(self) -> StreamWatch:
+        """The watchdog of this process's open streams (one store read per period for all
+        of them: it finds the streams a lost publish left behind)."""
+        return self._watch
 
     async def quote(self, token_in: str, token_out: str, amount_in: Decimal) -> RoutingDecision:
         t_in, t_out = validate_pair(self._tokens, token_in, token_out, amount_in)

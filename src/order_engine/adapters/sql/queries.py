@@ -23,6 +23,12 @@ EVENTS_AFTER = (
     .order_by(order_events.c.seq)
 )
 
+# chunks of at most LATEST_SEQS_CHUNK ids: well under every driver's bound-parameter limit
+LATEST_SEQS_CHUNK = 500
+LATEST_SEQS = select(orders.c.id, orders.c.seq).where(
+    orders.c.id.in_(bindparam("ids", expanding=True))
+)
+
 UNFINISHED = (
     select(orders.c.id)
     .where(orders.c.status.not_in(sorted(s.value for s in NOT_RUNNABLE)))

@@ -115,6 +115,14 @@ class SqlOrderStore:
         rows = await self._read(q.EVENTS_AFTER, {"order_id": order_id, "after": after})
         return [row_to_event(r) for r in rows]
 
+    async def latest_seqs(self, order_ids: builtins.list[str]) -> dict[str, int]:
+        latest: dict[str, int] = {}
+        for start in range(0, len(order_ids), q.LATEST_SEQS_CHUNK):
+            chunk = order_ids[start : start + q.LATEST_SEQS_CHUNK]
+            rows = await self._read(q.LATEST_SEQS, {"ids": chunk})
+            latest.update((r["id"], int(r["seq"])) for r in rows)
+        return latest
+
     async def count_open(self, account_id: str) -> int:
         rows = await self._read(q.COUNT_OPEN, {"account_id": account_id})
         return int(rows[0]["n"])

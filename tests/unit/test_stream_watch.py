@@ -1,0 +1,180 @@
+"""The watchdog of open order streams (`StreamWatch`) and the streams it watches: idle
+streams cost no store reads of their own, one batched read per period checks them all, and
+a stream a lost publish left behind is nudged and catches up from the store."""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import contextlib
+import logging
+from collections.abc import Callable
+
+import pytest
+
+from order_engine.adapters.memory_bus import InMemoryEventBus
+from order_engine.adapters.memory_store import InMemoryOrderStore
+from order_engine.domain.errors import DependencyUnavailableError
+from order_engine.domain.orders import Order, OrderEvent, OrderStatus
+from order_engine.engine.order_stream import order_stream
+from order_engine.engine.stream_watch import StreamWatch
+from tests.contract.test_order_store import advance, stored
+from tests.event_samples import payload_for
+
+S = OrderStatus
+
+
+class CountingStore(InMemoryOrderStore):
+    """Counts the reads a stream or the watch makes; `down` makes the batched read fail."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.event_reads = 0
+        self.batches: list[int] = []
+        self.down = False
+
+    async def events(self, order_id: str, after: int = 0) -> builtins.list[OrderEvent]:
+        self.event_reads += 1
+        return await super().events(order_id, after)
+
+    async def latest_seqs(self, order_ids: builtins.list[str]) -> dict[str, int]:
+        if self.down:
+            raise DependencyUnavailableError("database down")
+        self.batches.append(len(order_ids))
+        return await super().latest_seqs(order_ids)
+
+
+class ManualClock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Nudges:
+    def __init__(self) -> None:
+        self.got: list[str] = []
+
+    def of(self, name: str) -> Callable[[], None]:
+        return lambda: self.got.append(name)
+
+
+async def test_a_sweep_nudges_only_quiet_streams_the_store_has_moved_past() -> None:
+    store, clock, nudges = CountingStore(), ManualClock(), Nudges()
+    watch = StreamWatch(store, 2.0, clock=clock)
+    behind, current, busy = [await stored(store) for _ in range(3)]
+    await advance(store, behind, S.ROUTING)  # seq 2: its stream delivered only 1
+    await advance(store, busy, S.ROUTING)
+    with (
+        watch.watching(behind.id, 1, nudges.of("behind")),
+        watch.watching(current.id, 1, nudges.of("current")),
+        watch.watching(busy.id, 1, nudges.of("busy")) as busy_watch,
+    ):
+        assert await watch.sweep() == 0  # nobody quiet for a period yet: no read
+        assert store.batches == []
+        clock.now += 1.5
+        watch.delivered(busy_watch, 1)  # delivered something just now
+        clock.now += 1.0
+        assert await watch.sweep() == 1
+        assert nudges.got == ["behind"]
+        assert store.batches == [2]  # one read for both quiet streams
+        assert len(watch) == 3
+    assert len(watch) == 0
+
+
+async def test_the_watch_task_runs_only_while_streams_are_watched() -> None:
+    store = CountingStore()
+    order = await stored(store)
+    watch = StreamWatch(store, 0.01)
+    with watch.watching(order.id, 1, lambda: None):
+        await asyncio.sleep(0.1)
+        assert len(store.batches) >= 3  # a read per period, for all streams together
+    await asyncio.sleep(0)
+    reads = len(store.batches)
+    await asyncio.sleep(0.05)
+    assert len(store.batches) == reads  # stopped with the last stream
+    assert not [t for t in asyncio.all_tasks() if t.get_name() == "stream-watch"]
+
+
+async def test_a_failing_store_read_is_logged_and_the_watch_goes_on(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    store = CountingStore()
+    order = await stored(store)
+    await advance(store, order, S.ROUTING)
+    nudged = asyncio.Event()
+    watch = StreamWatch(store, 0.01)
+    store.down = True
+    with watch.watching(order.id, 1, nudged.set), caplog.at_level(logging.WARNING):
+        await asyncio.sleep(0.05)
+        assert "could not check the open streams" in caplog.text
+        store.down = False
+        async with asyncio.timeout(2.0):
+            await nudged.wait()
+    await watch.close()
+
+
+class _LossyBus(InMemoryEventBus):
+    """Publishes of `order_id`'s events from `lose_from` on are lost (Redis was down)."""
+
+    def __init__(self, lose_from: int) -> None:
+        super().__init__()
+        self.lose_from = lose_from
+
+    async def publish(self, event: OrderEvent) -> None:
+        if event.seq < self.lose_from:
+            await super().publish(event)
+
+
+async def _follow(
+    store: CountingStore, bus: InMemoryEventBus, order: Order, watch: StreamWatch
+) -> tuple[asyncio.Task[None], list[OrderEvent]]:
+    got: list[OrderEvent] = []
+
+    async def follow() -> None:
+        async for event in order_stream(store, bus, order.id, 0, watch):
+            got.append(event)
+
+    task = asyncio.create_task(follow())
+    await asyncio.sleep(0.02)  # replayed, now waiting on the live side
+    return task, got
+
+
+async def publish_steps(bus: InMemoryEventBus, store: CountingStore, order: Order) -> None:
+    for event in await advance(store, order, S.ROUTING, S.BUILDING, S.SUBMITTED):
+        await bus.publish(event)
+
+
+async def test_an_idle_stream_reads_nothing_until_the_store_moves_past_it() -> None:
+    store, bus = CountingStore(), InMemoryEventBus()
+    order = await stored(store)
+    watch = StreamWatch(store, 0.01)
+    task, got = await _follow(store, bus, order, watch)
+    reads = store.event_reads
+    await asyncio.sleep(0.1)  # ten periods, nothing new
+    assert store.event_reads == reads  # no read of its own: one batched read per period
+    assert len(store.batches) >= 5 and set(store.batches) == {1}
+    await publish_steps(bus, store, order)
+    await asyncio.sleep(0.02)
+    assert [e.seq for e in got] == [1, 2, 3, 4]
+    assert store.event_reads == reads  # live events, no reads
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    assert len(watch) == 0
+
+
+async def test_a_lost_publish_still_reaches_the_stream_through_the_watch() -> None:
+    store, bus = CountingStore(), _LossyBus(lose_from=4)
+    order = await stored(store)
+    watch = StreamWatch(store, 0.01)
+    task, got = await _follow(store, bus, order, watch)
+    await publish_steps(bus, store, order)  # submitted (seq 4) is never published
+    confirmed = order.apply(payload_for(S.CONFIRMED), ts_ms=order.updated_ms + 1)
+    await store.append(order, confirmed)  # neither is this one: only the store has them
+    async with asyncio.timeout(2.0):
+        await task
+    assert [e.seq for e in got] == [1, 2, 3, 4, 5]
+    assert got == await store.events(order.id)
+    assert len(watch) == 0
