@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint format typecheck imports check bench bench-streams bench-quality clean
+.PHONY: install run test lint format typecheck imports check bench bench-production bench-scaling bench-streams bench-quality clean
 
 NEWMAN := tests/postman/node_modules/.bin/newman
 
@@ -49,6 +49,12 @@ check: lint typecheck imports test  ## everything CI cares about
 
 bench: $(STAMP)  ## embedded-mode benchmark over real HTTP + WebSocket
 	$(BIN)/python -m bench.bench_embedded
+
+bench-production: $(STAMP)  ## 1 api + 1 worker on PostgreSQL + Redis + a localnet (chain venues)
+	$(BIN)/python -m bench.bench_production --chain
+
+bench-scaling: $(STAMP)  ## production layouts 1x1, 1x2, 2x1 (APIs x workers), chain venues
+	$(BIN)/python -m bench.bench_scaling --chain
 
 bench-streams: $(STAMP)  ## 10,000 idle order streams: idle CPU, memory per stream, latency
 	$(BIN)/python -m bench.bench_streams
