@@ -26,6 +26,7 @@ from order_engine.domain.limits import (
 from order_engine.domain.orders import Order, OrderError, OrderEvent, OrderStatus
 from order_engine.domain.tokens import TokenRegistry
 from order_engine.engine.account_ports import Funds
+from order_engine.engine.handoff import JustCreated
 from order_engine.engine.outages import OutageWaits
 from order_engine.engine.paths import Router, TwoHopPolicy
 from order_engine.engine.ports import Clock, EventBus, Job, OrderStore
@@ -61,9 +62,11 @@ class OrderExecutor:
         max_price_impact_bps: int = DEFAULT_MAX_PRICE_IMPACT_BPS,
         outages: OutageWaits | None = None,
         funds: Funds | None = None,
+        handoff: JustCreated | None = None,
     ) -> None:
         """`funds`: checks that an order's wallet can pay before anything is sent (chain
-        venues; None: no check)."""
+        venues; None: no check). `handoff`: orders this process's API just stored, so
+        their first job does not read them back."""
         self._store, self._bus, self._clock, self._policy = store, bus, clock, policy
         self._outages = outages or OutageWaits()
         self._tokens = tokens
@@ -73,6 +76,7 @@ class OrderExecutor:
             self._venues, router, tokens, clock, self._advance, max_price_impact_bps, funds
         )
         self._waiting = waiting_orders
+        self._handoff = handoff
 
     def _waiting_orders(self) -> WaitingOrders:
         if self._waiting is None:
@@ -100,8 +104,9 @@ class OrderExecutor:
         return delay
 
     async def _handle(self, job: Job) -> float | None:
+        order = None if self._handoff is None else self._handoff.take(job.order_id)
         try:
-            order = await self._store.get(job.order_id)
+            order = order or await self._store.get(job.order_id)
         except OrderNotFoundError:
             log.warning("job for unknown order %s dropped", job.order_id)
             return None
