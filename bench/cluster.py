@@ -190,7 +190,10 @@ class Cluster:
         if status != 200:
             return None
         stats = orjson.loads(body)
-        return {"calls": float(stats["requests"]), "posts": float(stats["httpRequests"])}
+        counts = {"calls": float(stats["requests"])}
+        if "httpRequests" in stats:  # an older localnet counts calls only
+            counts["posts"] = float(stats["httpRequests"])
+        return counts
 
     def counters(self) -> dict[str, Any]:
         """SQL statements per engine process, Redis commands by name, JSON-RPC requests:

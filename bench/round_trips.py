@@ -74,7 +74,8 @@ def per_order(before: dict[str, Any], after: dict[str, Any], orders: int) -> dic
     if after.get("rpc") is not None and before.get("rpc") is not None:
         rpc = difference(before["rpc"], after["rpc"])
         out["rpc_calls"] = round(rpc.get("calls", 0.0) / orders, 2)
-        out["rpc_http_requests"] = round(rpc.get("posts", 0.0) / orders, 2)
+        if "posts" in after["rpc"]:
+            out["rpc_http_requests"] = round(rpc.get("posts", 0.0) / orders, 2)
     return out
 
 
@@ -88,8 +89,8 @@ def print_round_trips(phase: str, counts: dict[str, Any]) -> None:
     if "redis_commands" in counts:
         cells.append(f"Redis commands {counts['redis_commands']}")
     if "rpc_calls" in counts:
-        calls, posts = counts["rpc_calls"], counts["rpc_http_requests"]
-        cells.append(f"JSON-RPC calls {calls} in {posts} HTTP requests")
+        posts = counts.get("rpc_http_requests", "?")
+        cells.append(f"JSON-RPC calls {counts['rpc_calls']} in {posts} HTTP requests")
     print(f"  {phase} per order: " + "; ".join(cells))
     if "redis_commands_by_name" in counts:
         names = ", ".join(f"{k} {v}" for k, v in counts["redis_commands_by_name"].items())
