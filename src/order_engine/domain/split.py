@@ -25,7 +25,7 @@ OutFn = Callable[[Decimal], Decimal]
 BPS = Decimal(10_000)
 NEG_INF = Decimal("-Infinity")
 _INV_PHI2 = (381_966_011, 1_000_000_000)  # 1/φ² = 2 − φ, as an integer ratio
-GOLDEN_RESOLUTION = 1 << 10  # a two-venue search stops at 1/1,024 of the range
+GOLDEN_RESOLUTION = 1 << 14  # a two-venue search stops at 1/16,384 of the range
 
 
 @dataclass(frozen=True, slots=True)
