@@ -144,3 +144,10 @@ async def test_a_call_missing_from_a_batch_answer_is_transient() -> None:
     client = httpx.AsyncClient(transport=httpx.MockTransport(handle))
     rpc = RpcChain("http://node/", client=client, backoff_s=0.001)
     assert list(await asyncio.gather(rpc.slot(), rpc.block_height())) == [1, 2]
+
+
+async def test_an_answer_of_the_wrong_shape_is_transient() -> None:
+    rpc, calls = chain([ok('{"jsonrpc":"2.0","result":7,"id":0}')])  # a balance needs a context
+    with pytest.raises(ChainUnavailableError, match="unreadable"):
+        await rpc.balance(Pubkey.new_unique())
+    assert len(calls) == 4  # a read: retried, then given up as transient

@@ -20,6 +20,7 @@ from typing import Any, NoReturn, TypeVar
 import httpx
 from solders.account_decoder import UiAccountEncoding
 from solders.commitment_config import CommitmentLevel
+from solders.errors import SerdeJSONError
 from solders.pubkey import Pubkey
 from solders.rpc.config import (
     RpcAccountInfoConfig,
@@ -175,7 +176,7 @@ class RpcChain:
             _raise_rpc_error(text)
         try:
             parsed = kind.from_json(text)  # type: ignore[attr-defined]
-        except ValueError as exc:
+        except (ValueError, SerdeJSONError) as exc:  # e.g. a result of another shape
             raise ChainUnavailableError(f"unreadable RPC answer: {exc}") from exc
         if not isinstance(parsed, kind):
             _raise_rpc_error(text)
