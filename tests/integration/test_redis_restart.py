@@ -30,8 +30,7 @@ async def _restart_redis_with_orders_in_flight(tmp_path: Path, chain_url: str) -
         sim_chain_url=chain_url,
     ) as api:
         ids = []
-        for _ in range(12):
-            response = await api.submit()
+        for response in await asyncio.gather(*(api.submit() for _ in range(12))):  # queued at once
             assert response.status_code == 201, response.text
             ids.append(response.json()["orderId"])
         await asyncio.sleep(0.25)  # quotes take ~40 ms and swaps ~0.4-0.6 s: 2 are mid-swap

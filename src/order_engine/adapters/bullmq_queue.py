@@ -150,7 +150,6 @@ class BullMqJobQueue:
             options = self._job_options(order_id)
             if delay_ms > 0:
                 options["delay"] = delay_ms
-            self._depth, self._depth_at, self._added_since = depth, time.monotonic(), 0
             await self._queue.add(JOB_NAME, {"orderId": order_id}, options)
             self._added_since += 1
             return True
@@ -193,11 +192,15 @@ class BullMqJobQueue:
             return self._depth + self._added_since
         async with self._depth_lock:
             if time.monotonic() - self._depth_at >= DEPTH_MAX_AGE_S:
+                added_before = self._added_since  # these are in Redis before the read
                 try:
                     depth, _ = await self._depth_and_existence(None)
                 except (RedisError, OSError) as error:
                     raise DependencyUnavailableError("job queue unavailable") from error
-                self._depth, self._depth_at, self._added_since = depth, time.monotonic(), 0
+                # adds that finished during the read may be counted twice: the check errs
+                # on the side of full, never lets the queue past its depth
+                self._depth, self._depth_at = depth, time.monotonic()
+                self._added_since -= added_before
         return self._depth + self._added_since
 
     async def ping(self) -> None:
