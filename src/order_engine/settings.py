@@ -42,9 +42,6 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     sim_chain_url: str | None = None  # Redis of the simulated chain; default REDIS_URL
     redis_prefix: str = Field(default="oe", min_length=1, max_length=64)
-    # an order's Redis event stream lives this long after its terminal event (the database
-    # keeps the record; the stream only has to outlive the subscribers reading it)
-    finished_stream_ttl_s: int = Field(default=60, ge=1, le=86_400)
     # the feed of every order's events (the dashboard's live stream) keeps about this many
     # of the newest events, to resume from (Redis: one capped stream; embedded: in memory)
     event_feed_length: int = Field(default=10_000, ge=100, le=1_000_000)

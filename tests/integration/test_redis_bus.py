@@ -1,5 +1,6 @@
-"""`RedisEventBus` against real Redis: fan-out across processes, replay plus live with no
-gap or duplicate, bounded and expiring streams, and Redis down or restarted."""
+"""`RedisEventBus` against real Redis: fan-out across processes, live delivery from the
+moment of subscribing with no gap or duplicate, one bounded and expiring feed (no key per
+order), and Redis down or restarted."""
 
 from __future__ import annotations
 
@@ -12,13 +13,14 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 import pytest
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from order_engine.adapters.redis_bus import MAX_IN_FLIGHT, RedisEventBus, decode_event
 from order_engine.adapters.redis_client import redis_client
-from order_engine.adapters.redis_streams import StreamReader, Subscription
+from order_engine.adapters.redis_streams import FeedReader, Subscription
 from order_engine.domain.errors import DependencyUnavailableError
 from order_engine.domain.orders import OrderEvent, OrderStatus
 from tests.integration.redis_server import free_port, private_redis
@@ -57,8 +59,9 @@ class Buses:
         self.created.append(bus)
         return bus
 
-    def key(self, order_id: str) -> str:
-        return f"{self.prefix}:events:{order_id}"
+    @property
+    def feed(self) -> str:
+        return f"{self.prefix}:events-feed"
 
     async def keys(self) -> list[bytes]:
         return [key async for key in self.admin.scan_iter(match=f"{self.prefix}:*")]
@@ -112,14 +115,23 @@ async def test_a_subscriber_gets_every_event_another_process_publishes(buses: Bu
         await assert_quiet(events)
 
 
+async def tail(events: AsyncIterator[OrderEvent], last: int, timeout_s: float = 10.0) -> list[int]:
+    """Seqs up to and including `last`."""
+    got: list[int] = []
+    async with asyncio.timeout(timeout_s):
+        while not got or got[-1] < last:
+            got.append((await anext(events)).seq)
+    return got
+
+
 async def test_3000_events_reach_early_and_midway_subscribers_in_order_once(
     buses: Buses,
 ) -> None:
-    publisher, watcher = buses.make(maxlen=10_000), buses.make(maxlen=10_000)
+    publisher, watcher = buses.make(), buses.make()
     halfway = asyncio.Event()
     published = 0
 
-    async def publish() -> None:  # ten at a time: they go out in one pipeline, in order
+    async def publish() -> None:  # ten at a time: they go out in one call, in order
         nonlocal published
         for first in range(1, 3001, 10):
             await asyncio.gather(
@@ -136,79 +148,64 @@ async def test_3000_events_reach_early_and_midway_subscribers_in_order_once(
         async with (
             watcher.subscribe("o") as same_reader,
             publisher.subscribe("o") as own_reader,
-            watcher.subscribe("o", after=1000) as resumed,
+            watcher.subscribe("o", after=2000) as resumed,
         ):
+            joined = published  # everything after this was published after they subscribed
             got = await asyncio.gather(
-                seqs(early, 3000), seqs(same_reader, 3000), seqs(own_reader, 3000)
+                tail(early, 3000), tail(same_reader, 3000), tail(own_reader, 3000)
             )
-            assert list(got) == [list(range(1, 3001))] * 3
-            assert await seqs(resumed, 2000) == list(range(1001, 3001))
+            assert got[0] == list(range(1, 3001))
+            for midway in got[1:]:
+                assert midway[0] <= joined + 1
+                assert midway == list(range(midway[0], 3001))  # no gap, no repeat
+            assert await seqs(resumed, 1000) == list(range(2001, 3001))
             await publishing
             for events in (early, same_reader, own_reader, resumed):
                 await assert_quiet(events)
 
 
-async def test_a_replay_older_than_the_readers_position_is_caught_up(
-    buses: Buses, monkeypatch: pytest.MonkeyPatch
+async def test_a_subscription_gets_what_is_published_once_it_returns_not_before(
+    buses: Buses,
+) -> None:
+    publisher = buses.make()
+    await publish_range(publisher, "o", 1, 3)
+    for _ in range(3):  # a fresh reader each time: its first XREAD may not be out yet
+        watcher = buses.make()
+        async with watcher.subscribe("o") as events:
+            await publisher.publish(event("o", 4))
+            assert await seqs(events, 1) == [4]
+            await assert_quiet(events)
+        await buses.admin.xtrim(buses.feed, maxlen=0)
+
+
+async def test_entries_are_routed_by_order_id_without_the_payload_being_decoded(
+    buses: Buses, caplog: pytest.LogCaptureFixture
 ) -> None:
     bus = buses.make()
-    await publish_range(bus, "o", 1, 3)
-    async with bus.subscribe("o") as first:
-        assert await seqs(first, 3) == [1, 2, 3]
-        real_range = bus._range
-
-        async def stale_replay(key: str, after: Any, until: Any) -> Any:
-            entries = await real_range(key, after, until)
-            if after is None:  # the reader moves past this replay before it is used
-                await publish_range(bus, "o", 4, 6)
-                assert await seqs(first, 3) == [4, 5, 6]
-            return entries
-
-        monkeypatch.setattr(bus, "_range", stale_replay)
-        async with bus.subscribe("o") as second:
-            await publish_range(bus, "o", 7, 8)
-            assert await seqs(second, 8) == list(range(1, 9))
-            await assert_quiet(second)
+    async with bus.subscribe("a") as events:
+        await buses.admin.xadd(buses.feed, {"o": "b", "data": b"not json"})  # unwatched
+        await buses.admin.xadd(buses.feed, {"data": orjson.dumps(event("a", 1).as_dict())})
+        await bus.publish(event("a", 2))
+        assert await seqs(events, 2) == [1, 2]  # an entry without its order id: from its payload
+    assert "malformed" not in caplog.text
 
 
-async def test_streams_expire_and_each_publish_refreshes_the_ttl(buses: Buses) -> None:
-    bus = buses.make(stream_ttl_s=120)
-    await bus.publish(event("o", 1))
-    assert 0 < await buses.admin.ttl(buses.key("o")) <= 120
-    await buses.admin.expire(buses.key("o"), 5)
-    await bus.publish(event("o", 2))
-    assert 5 < await buses.admin.ttl(buses.key("o")) <= 120
+async def test_the_feed_is_the_only_key_and_each_publish_refreshes_its_ttl(buses: Buses) -> None:
+    bus = buses.make(feed_ttl_s=120)
     async with bus.subscribe("o") as events:
+        await bus.publish(event("o", 1))
+        assert 0 < await buses.admin.ttl(buses.feed) <= 120
+        await buses.admin.expire(buses.feed, 5)
+        await bus.publish(event("o", 2))
+        assert 5 < await buses.admin.ttl(buses.feed) <= 120
         assert await seqs(events, 2) == [1, 2]
-        keys = await buses.keys()
-        assert len(keys) == 3  # the order's stream, the bus's wake stream and the feed
-        for key in keys:
-            assert 0 < await buses.admin.ttl(key) <= 120, key
+        assert await buses.keys() == [buses.feed.encode()]
 
 
-async def test_a_finished_orders_stream_goes_soon_and_a_live_ones_stays(buses: Buses) -> None:
-    bus = buses.make(stream_ttl_s=3600, finished_ttl_s=2)
-    for n in range(200):
-        for seq, status in enumerate(("pending", "routing", "building", "confirmed"), 1):
-            final = f"done-{n}"
-            await bus.publish(OrderEvent(final, seq, OrderStatus(status), ts_ms=seq, attempt=1))
-        await bus.publish(OrderEvent(f"live-{n}", 1, OrderStatus.PENDING, ts_ms=1, attempt=1))
-    assert 0 < await buses.admin.pttl(buses.key(f"done-{n}")) <= 2000
-    assert 3000 < await buses.admin.ttl(buses.key("live-0")) <= 3600
-    await asyncio.sleep(2.2)
-    left = {key.decode().rsplit(":", 1)[1] for key in await buses.keys()}
-    left.discard("events-feed")  # the feed of every order's events (capped) stays
-    assert left == {f"live-{n}" for n in range(200)}  # nothing of the 200 finished orders
-
-
-async def test_streams_are_trimmed_to_about_maxlen(buses: Buses) -> None:
-    bus = buses.make(maxlen=100)
-    await publish_range(bus, "o", 1, 1000)
-    length = await buses.admin.xlen(buses.key("o"))
-    assert 100 <= length < 300
-    async with bus.subscribe("o") as events:
-        assert await seqs(events, length) == list(range(1001 - length, 1001))
-        await assert_quiet(events)
+async def test_the_feed_is_trimmed_to_about_its_length(buses: Buses) -> None:
+    bus = buses.make(feed_length=100)
+    await asyncio.gather(*(bus.publish(event(f"o{n % 7}", n)) for n in range(1, 1001)))
+    assert 100 <= await buses.admin.xlen(buses.feed) < 300
 
 
 async def test_redis_down_raises_dependency_unavailable_quickly() -> None:
@@ -250,9 +247,10 @@ async def test_publish_and_live_delivery_recover_after_a_redis_restart() -> None
                 await publisher.ping()
                 await publisher.publish(event("o", 3))
                 assert await seqs(events, 1, timeout_s=5.0) == [3]
-            async with watcher.subscribe("o") as replay:  # Redis kept nothing from before
-                assert await seqs(replay, 1) == [3]
-                await assert_quiet(replay)
+            async with watcher.subscribe("o") as later:
+                await publisher.publish(event("o", 4))
+                assert await seqs(later, 1) == [4]
+                await assert_quiet(later)
         finally:
             await publisher.close()
             await watcher.close()
@@ -261,8 +259,9 @@ async def test_publish_and_live_delivery_recover_after_a_redis_restart() -> None
 async def test_the_reader_stops_promptly_whenever_it_is_closed(buses: Buses) -> None:
     """redis-py 8.1 swallows a cancel that lands while it connects; close() must not hang."""
     for ticks in range(30):
-        reader = StreamReader(buses.admin, f"{buses.prefix}:wake", decode_event, wake_ttl_s=60)
-        reader.add(buses.key("o"), Subscription(0), (0, 0))
+        reader = FeedReader(buses.admin, buses.feed, decode_event)
+        reader.add_order("o", Subscription(0))
+        reader.run_from((0, 0))
         for _ in range(ticks):  # lands the cancel at each step of connecting and reading
             await asyncio.sleep(0)
         started = time.monotonic()
@@ -270,16 +269,20 @@ async def test_the_reader_stops_promptly_whenever_it_is_closed(buses: Buses) -> 
         assert time.monotonic() - started < 1.0, ticks
 
 
-async def test_one_bad_publish_does_not_fail_the_others_in_its_batch(buses: Buses) -> None:
+async def test_a_failed_publish_fails_its_batch_and_the_next_one_goes_through(
+    buses: Buses,
+) -> None:
     bus = buses.make()
-    await buses.admin.set(buses.key("bad"), b"not a stream")
-    bad, good = await asyncio.gather(
-        bus.publish(event("bad", 1)), bus.publish(event("good", 1)), return_exceptions=True
+    await buses.admin.set(buses.feed, b"not a stream")
+    failed = await asyncio.gather(
+        bus.publish(event("a", 1)), bus.publish(event("b", 1)), return_exceptions=True
     )
-    assert isinstance(bad, DependencyUnavailableError) and "WRONGTYPE" not in str(bad)
-    assert good is None
-    async with bus.subscribe("good") as events:
-        assert await seqs(events, 1) == [1]
+    for error in failed:
+        assert isinstance(error, DependencyUnavailableError) and "WRONGTYPE" not in str(error)
+    await buses.admin.delete(buses.feed)
+    async with bus.subscribe("a") as events:
+        await bus.publish(event("a", 2))
+        assert await seqs(events, 1) == [2]
 
 
 async def test_200_subscribers_share_a_few_connections_and_free_them() -> None:

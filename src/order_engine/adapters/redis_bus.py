@@ -1,20 +1,20 @@
-"""`EventBus` on Redis Streams: one stream per order, bounded (MAXLEN ~) and expiring (TTL
-refreshed on every publish; once the order's terminal event is published, a short one: the
-database holds the record, and the stream only has to outlive the subscribers reading it).
-Every event also goes to one capped stream of all orders' events (`PREFIX:events-feed`,
-about `feed_length` entries, in the same Lua call as the order's, its TTL refreshed like
-an unfinished order's), the feed of `subscribe_all`, whose ids are the stream's.
+"""`EventBus` on Redis Streams: every event goes to one capped stream of all orders' events
+(`PREFIX:events-feed`, about `feed_length` entries, expiring `feed_ttl_s` after the last
+append), each entry carrying its order id in a field of its own; its ids are the ids of
+`subscribe_all`'s feed. The database holds every event (the record); the bus carries live
+ones.
 
-A subscriber replays the stream with XRANGE, then receives live entries from the bus's one
-reader task: a single XREAD BLOCK over every watched stream on one dedicated connection,
-fanned out to per-subscriber inboxes. So a process with N subscribers holds one blocked
-connection, not N. Entries are filtered by stream id (never twice) and seq (in order).
+A process follows the feed with one reader task: a single XREAD BLOCK of that one key on
+one dedicated connection, fanned out to per-subscriber inboxes by order id. So a process
+with N subscribers holds one blocked connection, not N, and a new subscription costs no
+round trip once the reader runs (the first one reads the feed's last id to start from).
+An order's subscription gets the events published from then on (`order_stream` reads the
+older ones from the store); entries are filtered by feed id (never twice) and seq (in order).
 """
 
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from functools import partial
@@ -27,19 +27,19 @@ from redis.exceptions import RedisError, ResponseError
 
 from order_engine.adapters.feed_inbox import FeedInbox, parse_feed_id
 from order_engine.adapters.redis_client import redis_client
-from order_engine.adapters.redis_publish import StreamAppender
+from order_engine.adapters.redis_publish import FeedAppender
 from order_engine.adapters.redis_streams import (
     REPLAY_PAGE,
     Entry,
+    FeedReader,
     StreamId,
-    StreamReader,
     Subscription,
     decode_entry,
     format_id,
     parse_id,
 )
 from order_engine.domain.errors import DependencyUnavailableError
-from order_engine.domain.orders import TERMINAL, OrderEvent, OrderStatus
+from order_engine.domain.orders import OrderEvent, OrderStatus
 from order_engine.engine.ports import LiveEvents
 
 T = TypeVar("T")
@@ -75,52 +75,49 @@ class RedisEventBus:
         client_or_url: Redis | str,
         *,
         prefix: str = "oe",
-        stream_ttl_s: int = 3600,
-        finished_ttl_s: int = 60,
-        maxlen: int = 1000,
+        feed_ttl_s: int = 3600,
         feed_length: int = DEFAULT_FEED_LENGTH,
     ) -> None:
         self._owns_client = isinstance(client_or_url, str)
         self._client: Redis = (
             redis_client(client_or_url) if isinstance(client_or_url, str) else client_or_url
         )
-        self._prefix, self._ttl_s, self._maxlen = prefix, stream_ttl_s, maxlen
-        self._finished_ttl_s = finished_ttl_s
         self._gate = asyncio.Semaphore(MAX_IN_FLIGHT)
         self._feed_key = f"{prefix}:events-feed"
-        self._appender = StreamAppender(
+        self._appender = FeedAppender(
             self._client,
             self._publish_guard,
-            maxlen=maxlen,
-            ttl_s=stream_ttl_s,
-            feed=(self._feed_key, max(1, feed_length), stream_ttl_s),
+            self._feed_key,
+            maxlen=max(1, feed_length),
+            ttl_s=feed_ttl_s,
         )
-        self._reader: StreamReader | None = None
+        self._reader = FeedReader(self._client, self._feed_key, decode_event)
+        self._starting: asyncio.Lock = asyncio.Lock()
         self._closed = False
 
-    def stream_key(self, order_id: str) -> str:
-        return f"{self._prefix}:events:{order_id}"
-
     async def publish(self, event: OrderEvent) -> None:
-        """XADD (trimmed to about `maxlen`) and refresh the TTL (after a terminal event:
-        `finished_ttl_s`), atomically. A retried publish may add the event twice;
-        subscribers drop the copy by seq."""
-        ttl_s = self._finished_ttl_s if event.status in TERMINAL else self._ttl_s
-        await self._appender.append(self.stream_key(event.order_id), encode_event(event), ttl_s)
+        """XADD to the feed (trimmed to about `feed_length`) and refresh its TTL,
+        atomically, in one call with the other publishes made meanwhile. A retried publish
+        may add the event twice; subscribers drop the copy by seq."""
+        await self._appender.append(event.order_id, encode_event(event))
 
     @asynccontextmanager
     async def subscribe(self, order_id: str, after: int = 0) -> AsyncIterator[LiveEvents]:
-        """Replay the stream (seq > `after`), then live events; in order, once each."""
+        """The events of `order_id` with seq > `after` published from now on; in order,
+        once each."""
         sub = Subscription(after)
-        key = self.stream_key(order_id)
-        replay = [] if self._closed else await self._range(key, None, None)
-        if self._closed:  # also when close() ran during the replay
+        if not self._closed:
+            await self._running_reader()
+        if self._closed:  # also when close() ran while the reader started
             sub.end()
             yield sub
             return
-        sub.offer_all(replay)
-        async with self._following(key, sub, replay[-1][0] if replay else (0, 0)):
+        self._reader.add_order(order_id, sub)
+        try:
             yield sub
+        finally:
+            sub.end()
+            self._reader.remove_order(order_id, sub)
 
     @asynccontextmanager
     async def subscribe_all(self, after: str | None = None) -> AsyncIterator[FeedInbox]:
@@ -135,14 +132,34 @@ class RedisEventBus:
                 sub = FeedInbox(start)
             else:
                 sub = FeedInbox(start, gap=info[1] and start < info[2])
-                replay = await self._range(self._feed_key, start, None)
+                replay = await self._range(start, None)
+            await self._running_reader(info[0])
         if self._closed:
             sub.end()
             yield sub
             return
         sub.offer_all(replay)  # before the reader may deliver anything newer
-        async with self._following(self._feed_key, sub, replay[-1][0] if replay else start):
+        replayed_to = replay[-1][0] if replay else start
+        covered_from = self._reader.add_feed(sub)
+        try:
+            if covered_from > replayed_to:  # the reader is past the replay: catch up
+                sub.hold()
+                sub.release(await self._range(replayed_to, covered_from))
             yield sub
+        finally:
+            sub.end()
+            self._reader.remove_feed(sub)
+
+    async def _running_reader(self, last_id: StreamId | None = None) -> None:
+        """Start the reader (once) after the feed's last id: `last_id` when the caller
+        just read it, else read here."""
+        if self._reader.running:
+            return
+        async with self._starting:
+            if not self._reader.running:
+                if last_id is None:
+                    last_id = (await self._feed_info())[0]
+                self._reader.run_from(last_id)
 
     async def _feed_info(self) -> tuple[StreamId, bool, StreamId]:
         """The feed's last id, whether any entry was trimmed off it (no feed at all: as
@@ -159,29 +176,9 @@ class RedisEventBus:
         trimmed = int(info["entries-added"]) > int(info["length"])
         return parse_id(info["last-generated-id"]), trimmed, parse_id(first)
 
-    @asynccontextmanager
-    async def _following(
-        self, key: str, sub: Subscription | FeedInbox, replayed_to: StreamId
-    ) -> AsyncIterator[None]:
-        """`sub` gets `key`'s entries after `replayed_to` from the reader (the catch-up
-        first, if the reader is already past it)."""
-        reader = self._ensure_reader()
-        covered_from, is_new = reader.add(key, sub, replayed_to)
-        try:
-            if covered_from > replayed_to:
-                sub.hold()
-                sub.release(await self._range(key, replayed_to, covered_from))
-            if is_new:
-                await self._call("subscribing to events", reader.wake)
-            yield
-        finally:
-            sub.end()
-            reader.remove(key, sub)
-
     def subscriber_count(self, order_id: str) -> int:
         """Live subscriptions to `order_id` in this process."""
-        reader = self._reader
-        return 0 if reader is None else reader.subscriber_count(self.stream_key(order_id))
+        return self._reader.subscriber_count(order_id)
 
     async def ping(self) -> None:
         await self._call("ping", self._client.ping)
@@ -190,34 +187,26 @@ class RedisEventBus:
         """End every subscriber's iteration; later subscriptions end at once."""
         self._closed = True
         await self._appender.close()
-        if self._reader is not None:
-            await self._reader.close()
-            self._reader = None
+        await self._reader.close()
         if self._owns_client:
             await self._client.aclose()
 
-    def _ensure_reader(self) -> StreamReader:
-        if self._reader is None:
-            wake_key = f"{self._prefix}:bus-wake:{uuid.uuid4().hex}"
-            self._reader = StreamReader(self._client, wake_key, decode_event, self._ttl_s)
-        return self._reader
-
-    async def _range(self, key: str, after: StreamId | None, until: StreamId | None) -> list[Entry]:
-        """Entries with `after` < id <= `until` (None: the whole side), paged."""
+    async def _range(self, after: StreamId, until: StreamId | None) -> list[Entry]:
+        """The feed's entries with `after` < id <= `until` (None: to the end), paged."""
         entries: list[Entry] = []
         high = "+" if until is None else format_id(until)
-        low = "-" if after is None else "(" + format_id(after)
+        low = "(" + format_id(after)
         while True:
             page: Any = await self._call(
                 "reading events",
-                partial(self._client.xrange, key, min=low, max=high, count=REPLAY_PAGE),
+                partial(self._client.xrange, self._feed_key, min=low, max=high, count=REPLAY_PAGE),
             )
             entries.extend(decode_entry(raw_id, fields, decode_event) for raw_id, fields in page)
             if len(page) < REPLAY_PAGE:
                 return entries
             low = "(" + format_id(entries[-1][0])
 
-    async def _publish_guard(self, send: Callable[[], Awaitable[list[Any]]]) -> list[Any]:
+    async def _publish_guard(self, send: Callable[[], Awaitable[Any]]) -> Any:
         return await self._call("publishing an event", send)
 
     async def _call(self, action: str, operation: Callable[[], Awaitable[T]]) -> T:

@@ -1,13 +1,12 @@
-"""The Redis Streams machinery behind `RedisEventBus`: subscriber inboxes and the one reader
-task per bus that multiplexes every watched stream over a single blocking XREAD."""
+"""The Redis Streams machinery behind `RedisEventBus`: the one reader task per bus that
+follows the feed of every order's events over a single blocking XREAD of one key, and
+hands each entry to the subscriptions of its order and to every feed subscriber."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from redis.asyncio import Redis
@@ -22,10 +21,9 @@ __all__ = ["Entry", "StreamId", "format_id"]
 Decoder = Callable[[bytes], OrderEvent]
 
 REPLAY_PAGE = 1000  # entries per XRANGE page
-READ_COUNT = 1000  # entries per stream per XREAD
+READ_COUNT = 1000  # entries per XREAD
 BLOCK_MS = 10_000  # well under the client's socket timeout
 RETRY_MIN_S, RETRY_MAX_S = 0.05, 1.0
-WAKE_MAXLEN = 16
 STOP_GRACE_S = 0.05
 
 
@@ -36,8 +34,8 @@ def parse_id(raw: bytes | str) -> StreamId:
 
 
 class Subscription(StreamInbox[OrderEvent]):
-    """One order subscriber's inbox: entries past the last stream id accepted (never twice)
-    whose seq is past the last one yielded (in order, > `after`)."""
+    """One order subscriber's inbox: feed entries past the last one accepted (never
+    twice) whose seq is past the last one yielded (in order, > `after`)."""
 
     __slots__ = ("_last_seq",)
 
@@ -52,18 +50,12 @@ class Subscription(StreamInbox[OrderEvent]):
 
 
 class Reader(Protocol):
-    """What the reader hands a stream's entries to: an order's `Subscription`, or a
-    subscriber of the feed of every order's events (`FeedInbox`)."""
+    """What the reader hands entries to: an order's `Subscription`, or a subscriber of the
+    feed of every order's events (`FeedInbox`)."""
 
     def offer(self, entry: Entry) -> None: ...
 
     def end(self) -> None: ...
-
-
-@dataclass
-class _Watched:
-    cursor: StreamId
-    subs: set[Reader] = field(default_factory=set)
 
 
 def decode_entry(raw_id: bytes | str, fields: dict[Any, Any], decode: Decoder) -> Entry:
@@ -76,77 +68,78 @@ def decode_entry(raw_id: bytes | str, fields: dict[Any, Any], decode: Decoder) -
         return entry_id, None
 
 
-def _reply_streams(reply: Any) -> list[tuple[str, list[Any]]]:
-    """XREAD's reply as (key, entries) pairs, for RESP2 (list) and RESP3 (dict) alike."""
+def _reply_entries(reply: Any) -> list[Any]:
+    """XREAD's entries of its one stream, for RESP2 (list) and RESP3 (dict) alike."""
     if isinstance(reply, dict):
-        pairs = [(key, value[0] if value else []) for key, value in reply.items()]
-    else:
-        pairs = [(key, value) for key, value in reply or []]
-    return [(k.decode() if isinstance(k, bytes) else str(k), v) for k, v in pairs]
+        return [entry for value in reply.values() if value for entry in value[0]]
+    return [entry for _key, entries in reply or [] for entry in entries]
 
 
-class StreamReader:
-    """One task, one dedicated connection: XREAD BLOCK over every watched stream plus a
-    private wake stream (written when a new stream is watched, so the blocked read restarts
-    with it). Survives Redis outages by retrying with backoff from the last ids seen."""
+def _order_of(fields: dict[Any, Any]) -> str | None:
+    raw = fields.get(b"o") or fields.get("o")
+    return raw.decode() if isinstance(raw, bytes) else raw
 
-    def __init__(self, client: Redis, wake_key: str, decode: Decoder, wake_ttl_s: int) -> None:
-        self._client = client
+
+class FeedReader:
+    """One task, one dedicated connection: XREAD BLOCK on the feed from `cursor` on. An
+    entry goes to the subscriptions of its order and to every feed subscriber; entries
+    nobody watches are skipped undecoded. Survives Redis outages by retrying with backoff
+    from the last id seen. A reader that falls more than the feed's length behind misses
+    what was trimmed: order streams catch up from the store (`StreamWatch`)."""
+
+    def __init__(self, client: Redis, key: str, decode: Decoder) -> None:
         self._conn = client.client()  # a single dedicated connection from the pool
-        self._wake_key, self._wake_id, self._wake_ttl_s = wake_key, (0, 0), wake_ttl_s
-        self._wake_pending = False
-        self._decode = decode
-        self._watched: dict[str, _Watched] = {}
+        self._key, self._decode = key, decode
+        self._orders: dict[str, set[Reader]] = {}
+        self._feeds: set[Reader] = set()
+        self._cursor: StreamId = (0, 0)
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
 
-    def add(self, key: str, sub: Reader, replayed_to: StreamId) -> tuple[StreamId, bool]:
-        """Watch `key` for `sub`, whose replay reached `replayed_to`. Returns the id after
-        which the reader delivers to `sub`, and whether `key` is newly watched."""
-        if self._task is None:
+    @property
+    def running(self) -> bool:
+        return self._task is not None
+
+    @property
+    def cursor(self) -> StreamId:
+        """Every entry after this id reaches the subscribers added from now on."""
+        return self._cursor
+
+    def run_from(self, cursor: StreamId) -> None:
+        """Start reading after `cursor` (once)."""
+        if self._task is None and not self._stopping:
+            self._cursor = cursor
             self._task = asyncio.create_task(self._run(), name="redis-event-bus-reader")
-        watched = self._watched.get(key)
-        is_new = watched is None
-        if watched is None:
-            watched = self._watched[key] = _Watched(replayed_to)
-        watched.subs.add(sub)
-        return watched.cursor, is_new
 
-    def remove(self, key: str, sub: Reader) -> None:
-        watched = self._watched.get(key)
-        if watched is not None:
-            watched.subs.discard(sub)
-            if not watched.subs:
-                del self._watched[key]
+    def add_order(self, order_id: str, sub: Reader) -> None:
+        self._orders.setdefault(order_id, set()).add(sub)
 
-    def subscriber_count(self, key: str) -> int:
-        watched = self._watched.get(key)
-        return 0 if watched is None else len(watched.subs)
+    def remove_order(self, order_id: str, sub: Reader) -> None:
+        subs = self._orders.get(order_id)
+        if subs is not None:
+            subs.discard(sub)
+            if not subs:
+                del self._orders[order_id]
 
-    async def wake(self) -> None:
-        """Make the blocked read restart with the current set of streams (coalesced)."""
-        if self._wake_pending:
-            return
-        self._wake_pending = True
-        try:
-            async with self._client.pipeline(transaction=False) as pipe:
-                pipe.xadd(self._wake_key, {"w": b"1"}, maxlen=WAKE_MAXLEN)
-                pipe.expire(self._wake_key, self._wake_ttl_s)
-                await pipe.execute()
-        except BaseException:
-            self._wake_pending = False
-            raise
+    def add_feed(self, sub: Reader) -> StreamId:
+        """Returns the id after which the reader delivers to `sub`."""
+        self._feeds.add(sub)
+        return self._cursor
+
+    def remove_feed(self, sub: Reader) -> None:
+        self._feeds.discard(sub)
+
+    def subscriber_count(self, order_id: str) -> int:
+        return len(self._orders.get(order_id, ()))
 
     async def close(self) -> None:
         self._stopping = True
-        for watched in self._watched.values():
-            for sub in watched.subs:
-                sub.end()
-        self._watched.clear()
+        for sub in [*self._feeds, *(s for subs in self._orders.values() for s in subs)]:
+            sub.end()
+        self._orders.clear()
+        self._feeds.clear()
         if self._task is not None:
             await self._stop(self._task)
-        with contextlib.suppress(RedisError, OSError):
-            await self._client.delete(self._wake_key)
         await self._conn.aclose()
 
     async def _stop(self, task: asyncio.Task[None]) -> None:
@@ -163,7 +156,9 @@ class StreamReader:
         delay = RETRY_MIN_S
         while not self._stopping:
             try:
-                reply = await self._read()
+                reply = await self._conn.xread(
+                    {self._key: format_id(self._cursor)}, count=READ_COUNT, block=BLOCK_MS
+                )
             except Exception as exc:
                 if self._stopping:
                     return
@@ -173,25 +168,21 @@ class StreamReader:
                 delay = min(delay * 2, RETRY_MAX_S)
                 continue
             delay = RETRY_MIN_S
-            self._dispatch(reply)
+            self._dispatch(_reply_entries(reply))
 
-    async def _read(self) -> Any:
-        streams = {self._wake_key: format_id(self._wake_id)}
-        streams.update((key, format_id(w.cursor)) for key, w in self._watched.items())
-        self._wake_pending = False  # any stream watched from now on needs a new wake
-        return await self._conn.xread(streams, count=READ_COUNT, block=BLOCK_MS)  # type: ignore[arg-type]
-
-    def _dispatch(self, reply: Any) -> None:
-        for key, raw_entries in _reply_streams(reply):
-            if key == self._wake_key:
-                for raw_id, _fields in raw_entries:
-                    self._wake_id = max(self._wake_id, parse_id(raw_id))
-                continue
-            watched = self._watched.get(key)
-            if watched is None:
-                continue  # unwatched while the read was in flight
-            for raw_id, fields in raw_entries:
-                entry = decode_entry(raw_id, fields, self._decode)
-                watched.cursor = max(watched.cursor, entry[0])
-                for sub in watched.subs:
-                    sub.offer(entry)
+    def _dispatch(self, raw_entries: list[Any]) -> None:
+        if not raw_entries:
+            return
+        for raw_id, fields in raw_entries:
+            order_id = _order_of(fields)
+            subs = self._orders.get(order_id) if order_id is not None else None
+            if not subs and not self._feeds and order_id is not None:
+                continue  # nobody here watches it
+            entry = decode_entry(raw_id, fields, self._decode)
+            if order_id is None and entry[1] is not None:  # appended without its order id
+                subs = self._orders.get(entry[1].order_id)
+            for sub in subs or ():
+                sub.offer(entry)
+            for sub in self._feeds:
+                sub.offer(entry)
+        self._cursor = max(self._cursor, parse_id(raw_entries[-1][0]))

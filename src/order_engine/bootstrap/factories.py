@@ -147,7 +147,6 @@ def make_bus(settings: Settings) -> EventBus:
         return RedisEventBus(
             settings.redis_url,
             prefix=settings.redis_prefix,
-            finished_ttl_s=settings.finished_stream_ttl_s,
             feed_length=settings.event_feed_length,
         )
     return InMemoryEventBus(feed_length=settings.event_feed_length)
