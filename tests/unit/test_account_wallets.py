@@ -4,6 +4,7 @@ and funding it; with fakes for the chain."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Sequence
 from decimal import Decimal
@@ -23,7 +24,12 @@ from order_engine.domain.errors import (
 )
 from order_engine.domain.tokens import Token, TokenRegistry
 from order_engine.engine.accounts import AccountAdmin
-from order_engine.engine.wallets import AccountKeypairs, AccountWallets, NoFaucet
+from order_engine.engine.wallets import (
+    AccountKeypairs,
+    AccountWallets,
+    NoFaucet,
+    one_read_per_attempt,
+)
 from tests.unit.fakes import FakeClock
 
 D = Decimal
@@ -73,6 +79,29 @@ async def test_an_account_without_a_wallet_uses_the_engines() -> None:
     store = InMemoryAccountStore()
     bare = await AccountAdmin(store, FakeClock()).create_account("bare")
     assert await AccountKeypairs(store, vault()).keypair_for(bare.id) is None
+
+
+async def test_an_attempt_reads_an_account_without_a_wallet_once() -> None:
+    store, sealer = CountingStore(), vault()
+    bare = await AccountAdmin(store, FakeClock()).create_account("bare")
+    keypairs = AccountKeypairs(store, sealer)
+    assert [await keypairs.keypair_for(bare.id) for _ in range(2)] == [None, None]
+    assert store.reads == 2  # outside an attempt: every call reads
+
+    async def steps() -> list[Keypair | None]:  # the funds check, then each leg's build
+        first = await keypairs.keypair_for(bare.id)
+        legs = [asyncio.create_task(keypairs.keypair_for(bare.id)) for _ in range(2)]
+        return [first, *(await asyncio.gather(*legs))]
+
+    with one_read_per_attempt():
+        assert await steps() == [None, None, None]
+    assert store.reads == 3
+    await AccountAdmin(store, FakeClock(), sealer).ensure_wallet(bare.id)
+    before = store.reads
+    with one_read_per_attempt():  # the next attempt sees the wallet made meanwhile
+        made = await steps()
+    assert made[0] is not None and made == [made[0]] * 3
+    assert store.reads == before + 1
 
 
 async def test_a_wallet_that_cannot_be_opened_fails_the_order_for_good() -> None:

@@ -38,6 +38,7 @@ from order_engine.engine.settlement import (
     settle_all,
 )
 from order_engine.engine.waiting_orders import WaitingOrders
+from order_engine.engine.wallets import one_read_per_attempt
 from order_engine.venues.base import Venue
 
 log = logging.getLogger(__name__)
@@ -92,7 +93,8 @@ class OrderExecutor:
         The attempt number comes from the order (the last one it started + 1), so a
         recovered job continues the count instead of starting again at 1."""
         try:
-            delay = await self._handle(job)
+            with one_read_per_attempt():
+                delay = await self._handle(job)
         except DependencyUnavailableError as exc:
             delay = self._outages.delay_s(job.order_id)
             if delay is None:

@@ -5,6 +5,9 @@ the chain, and funding it on a chain that can be funded (`AccountWallets`)."""
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING
@@ -25,6 +28,22 @@ if TYPE_CHECKING:
     from solders.keypair import Keypair
 
 CACHED_KEYPAIRS = 10_000
+
+# The accounts found without a wallet during the current attempt (see `one_read_per_attempt`).
+_NO_WALLET: ContextVar[set[str] | None] = ContextVar("no_wallet_this_attempt", default=None)
+
+
+@contextmanager
+def one_read_per_attempt() -> Iterator[None]:
+    """Inside (one attempt at an order, in its task and the tasks it starts), an account
+    read once without a wallet stays without one: the funds check and every leg's build
+    agree on who pays, and the account is read once instead of once per step. A wallet
+    made meanwhile pays from the next attempt on."""
+    token = _NO_WALLET.set(set())
+    try:
+        yield
+    finally:
+        _NO_WALLET.reset(token)
 
 
 class AccountKeypairs:
@@ -47,11 +66,16 @@ class AccountKeypairs:
         if keypair is not None:
             self._opened.move_to_end(account_id)
             return keypair
+        no_wallet = _NO_WALLET.get()
+        if no_wallet is not None and account_id in no_wallet:
+            return None
         try:
             account = await self._store.get_account(account_id)
         except AccountNotFoundError:
             raise WalletUnavailableError(f"the order's account {account_id} is gone") from None
         if account.wallet is None:
+            if no_wallet is not None:
+                no_wallet.add(account_id)
             return None
         if self._vault is None:
             raise WalletUnavailableError(
