@@ -285,6 +285,16 @@ async def order_states(database_url: str) -> dict[tuple[str, int], int]:
     return {(r["status"], r["seq"]): r["n"] for r in rows}
 
 
+async def order_attempts(database_url: str) -> dict[int, int]:
+    """Attempts an order took -> number of orders (a slippage revert costs one more)."""
+    conn = await asyncpg.connect(database_url, timeout=5)
+    try:
+        rows = await conn.fetch("SELECT attempt, count(*) AS n FROM orders GROUP BY 1 ORDER BY 1")
+    finally:
+        await conn.close()
+    return {r["attempt"]: r["n"] for r in rows}
+
+
 def confirmed(states: dict[tuple[str, int], int]) -> int:
     return states.get(("confirmed", len(HAPPY)), 0)
 
