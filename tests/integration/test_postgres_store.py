@@ -262,11 +262,13 @@ async def test_batched_updates_write_every_column(
     pg_store: SqlOrderStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     batches: list[int] = []
+    with_events: list[int] = []
     batch_update = updates._update_by_arrays
 
-    def counting(conn: Connection, params: list[dict[str, Any]]) -> None:
+    def counting(conn: Connection, params: list[dict[str, Any]], events: Any) -> None:
         batches.append(len(params))
-        batch_update(conn, params)
+        with_events.append(len(events))
+        batch_update(conn, params, events)
 
     monkeypatch.setattr(updates, "_update_by_arrays", counting)
     orders = [new_order(f"{i}.{i:03d}", i) for i in range(40)]
@@ -285,6 +287,16 @@ async def test_batched_updates_write_every_column(
     await asyncio.gather(*(fail(o, i) for i, o in enumerate(orders)))
     assert [await pg_store.get(o.id) for o in orders] == orders
     assert batches and max(batches) > 1  # the one-statement path ran, for many rows
+    assert max(with_events) > 1  # ... and inserted their events in the same statement
+    for order in orders:
+        stored = await pg_store.events(order.id)
+        assert [(e.seq, e.status) for e in stored] == [
+            (1, S.PENDING),
+            (2, S.ROUTING),
+            (3, S.FAILED),
+        ]
+        assert (stored[1].ts_ms, stored[2].ts_ms) == (T0 + 50, T0 + 53)
+        assert "none" in str(stored[2].data)  # the JSON column went through its encoder
 
 
 class DeadlockOnceRunner(AsyncRunner):

@@ -35,10 +35,10 @@ def add_commands(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from order_engine.bootstrap.factories import ConfigurationError  # noqa: PLC0415
-    from order_engine.localnet.app import serve  # noqa: PLC0415
     import uvloop  # noqa: PLC0415
 
+    from order_engine.bootstrap.factories import ConfigurationError  # noqa: PLC0415
+    from order_engine.localnet.app import serve  # noqa: PLC0415
     from order_engine.localnet.node import open_localnet  # noqa: PLC0415
 
     settings = Settings()

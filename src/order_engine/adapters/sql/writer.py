@@ -27,8 +27,13 @@ from order_engine.adapters.sql.errors import (
     translate,
 )
 from order_engine.adapters.sql.runner import SqlRunner
-from order_engine.adapters.sql.tables import order_events, orders
-from order_engine.adapters.sql.updates import UPDATE_ORDER, StaleWriteError, update_orders
+from order_engine.adapters.sql.tables import orders
+from order_engine.adapters.sql.updates import (
+    INSERT_EVENT,
+    UPDATE_ORDER,
+    StaleWriteError,
+    update_orders,
+)
 from order_engine.domain.errors import (
     ConcurrentUpdateError,
     ConflictError,
@@ -41,7 +46,6 @@ from order_engine.domain.errors import (
 MAX_BATCH = 500
 
 INSERT_ORDER = insert(orders)
-INSERT_EVENT = insert(order_events)
 
 
 class Kind(Enum):
@@ -161,16 +165,17 @@ class GroupCommitWriter:
 
 
 def write_group(conn: Connection, group: list[Write]) -> None:
-    """All writes of `group` (distinct order ids) with one executemany per statement."""
-    creates = [w.row for w in group if w.kind is Kind.CREATE]
-    updates = [w.update_params() for w in group if w.kind is not Kind.CREATE]
-    events = [w.event_row for w in group if w.event_row is not None]
+    """All writes of `group` (distinct order ids) with one executemany per statement (the
+    updates and their events: one statement on PostgreSQL)."""
+    creates = [w for w in group if w.kind is Kind.CREATE]
+    updates = [w for w in group if w.kind is not Kind.CREATE]
     if creates:
-        conn.execute(INSERT_ORDER, creates)
+        conn.execute(INSERT_ORDER, [w.row for w in creates])
+        if events := [w.event_row for w in creates if w.event_row is not None]:
+            conn.execute(INSERT_EVENT, events)
     if updates:
-        update_orders(conn, updates)
-    if events:
-        conn.execute(INSERT_EVENT, events)
+        events = [w.event_row for w in updates if w.event_row is not None]
+        update_orders(conn, [w.update_params() for w in updates], events)
 
 
 def write_one(conn: Connection, write: Write) -> None:
