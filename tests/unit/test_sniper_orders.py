@@ -44,7 +44,7 @@ class RecordingQueue(InMemoryJobQueue):
         super().__init__(policy, rate_limit_max=0)
         self.enqueued: list[str] = []
 
-    async def enqueue(self, order_id: str, *, delay_s: float = 0.0) -> bool:
+    async def enqueue(self, order_id: str, *, delay_s: float = 0.0, new: bool = False) -> bool:
         self.enqueued.append(order_id)
         return await super().enqueue(order_id, delay_s=delay_s)
 

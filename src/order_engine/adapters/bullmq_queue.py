@@ -130,16 +130,18 @@ class BullMqJobQueue:
         self._depth, self._depth_at, self._added_since = 0, -math.inf, 0
         self._depth_lock = asyncio.Lock()
 
-    async def enqueue(self, order_id: str, *, delay_s: float = 0.0) -> bool:
+    async def enqueue(self, order_id: str, *, delay_s: float = 0.0, new: bool = False) -> bool:
         """One round trip reads the depth and whether the id exists, a second adds the job.
         (BullMQ's add of an existing id is a silent no-op that returns that id, so the
         existence check comes first; two concurrent enqueues of one id may both get True,
-        never a False for a job that was added.)"""
+        never a False for a job that was added.) A `new` order's job is only added: its
+        caller checked the depth (`depth()`, from this process's cache), and its id was
+        never queued."""
         delay_ms = math.ceil(checked_delay_s(delay_s) * 1000)
         if self._closed:
             raise DependencyUnavailableError("job queue is closed")
         try:
-            depth, exists = await self._depth_and_existence(order_id)
+            depth, exists = (0, False) if new else await self._depth_and_existence(order_id)
             if exists:
                 return False
             if depth >= self._max_depth:

@@ -80,7 +80,8 @@ class InMemoryJobQueue:
         self._dispatcher: asyncio.Task[None] | None = None
         self._closed = False
 
-    async def enqueue(self, order_id: str, *, delay_s: float = 0.0) -> bool:
+    async def enqueue(self, order_id: str, *, delay_s: float = 0.0, new: bool = False) -> bool:
+        """`new` changes nothing here: the checks cost no round trip."""
         delay_s = checked_delay_s(delay_s)
         if self._closed:
             raise DependencyUnavailableError("job queue is closed")

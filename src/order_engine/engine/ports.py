@@ -134,11 +134,13 @@ class JobQueue(Protocol):
     returns a delay is run again after it without using an attempt (see `JobHandler`).
     Scheduled waits are timers of the queue, not a sleeping task per job."""
 
-    async def enqueue(self, order_id: str, *, delay_s: float = 0.0) -> bool:
+    async def enqueue(self, order_id: str, *, delay_s: float = 0.0, new: bool = False) -> bool:
         """Queue a job for `order_id` (any string key, e.g. `watch:SOL:USDC`), runnable once
         `delay_s` seconds have passed (0 = now); False if one is already waiting, delayed or
         active. Raises `CapacityError` when the queue holds its maximum depth, `ValueError`
-        for a negative or non-finite delay."""
+        for a negative or non-finite delay. `new`: the caller just made `order_id` (it was
+        never queued) and checked `depth()` itself, so a queue whose checks cost a round
+        trip may skip both."""
         ...
 
     async def depth(self) -> int:

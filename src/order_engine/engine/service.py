@@ -176,7 +176,7 @@ class OrderService:
         if self._handoff is not None:  # before the enqueue: the job may start at once
             self._handoff.put(order)
         try:
-            await self._queue.enqueue(order.id)
+            await self._queue.enqueue(order.id, new=True)  # the depth was checked above
         except CapacityError:  # lost a race for the last slot: the order is durable
             log.warning(
                 "queue full after order %s was stored; the recovery sweep queues it", order.id
