@@ -141,14 +141,15 @@ class BullMqJobQueue:
         if self._closed:
             raise DependencyUnavailableError("job queue is closed")
         try:
-            depth, exists = (0, False) if new else await self._depth_and_existence(order_id)
-            if exists:
-                return False
-            if depth >= self._max_depth:
-                raise CapacityError(
-                    f"queue holds its maximum of {self._max_depth} jobs",
-                    retry_after_s=self._retry_after_s,
-                )
+            if not new:
+                depth, exists = await self._depth_and_existence(order_id)
+                if exists:
+                    return False
+                if depth >= self._max_depth:
+                    raise CapacityError(
+                        f"queue holds its maximum of {self._max_depth} jobs",
+                        retry_after_s=self._retry_after_s,
+                    )
             options = self._job_options(order_id)
             if delay_ms > 0:
                 options["delay"] = delay_ms

@@ -100,11 +100,6 @@ class FeedReader:
     def running(self) -> bool:
         return self._task is not None
 
-    @property
-    def cursor(self) -> StreamId:
-        """Every entry after this id reaches the subscribers added from now on."""
-        return self._cursor
-
     def run_from(self, cursor: StreamId) -> None:
         """Start reading after `cursor` (once)."""
         if self._task is None and not self._stopping:
