@@ -1,5 +1,7 @@
-"""The client CPU of one point read of an order: through the store's SQLAlchemy runner
-(`SqlOrderStore`'s query) vs a `SELECT *` by id on asyncpg alone. Creates a throwaway database
+"""The client CPU of one point read of an order: through SQLAlchemy's execution (what the
+store's reads did until 2026-12-04), through the store's read as it is (the statement
+compiled once by SQLAlchemy, run on asyncpg: `adapters/sql/direct.py`), and a `SELECT *` by
+id on asyncpg alone. Creates a throwaway database
 on the PostgreSQL server at `--url`, reads a missing id `--reads` times each way (after a
 warm-up), prints microseconds of CPU and wall time per read, and drops the database.
 
@@ -18,6 +20,7 @@ from typing import Any
 import asyncpg
 
 from order_engine.adapters.sql import queries
+from order_engine.adapters.sql.runner import fetch_rows
 from order_engine.adapters.sql.store import create_sql_store
 
 WARM_UP = 200
@@ -42,15 +45,19 @@ async def run(url: str, reads: int) -> None:
         store = await create_sql_store(dsn.replace("postgresql://", "postgresql+asyncpg://", 1))
         conn = await asyncpg.connect(dsn, timeout=5)
         try:
+            params = {"order_id": "missing"}
             ways: dict[str, Callable[[], Awaitable[Any]]] = {
-                "SQLAlchemy (the store's runner)": lambda: store._read(
-                    queries.GET_ORDER, {"order_id": "missing"}
+                "SQLAlchemy execution": lambda: store._runner.read(
+                    fetch_rows(queries.GET_ORDER, params)
+                ),
+                "the store's read (compiled, asyncpg)": lambda: store._read(
+                    queries.GET_ORDER, params
                 ),
                 "asyncpg alone": lambda: conn.fetch(BY_ID, "missing"),
             }
             for label, read in ways.items():
                 cpu_us, wall_us = await per_read_us(read, reads)
-                print(f"{label:<34} {cpu_us:6.0f} us CPU, {wall_us:6.0f} us wall per read")
+                print(f"{label:<38} {cpu_us:6.0f} us CPU, {wall_us:6.0f} us wall per read")
         finally:
             await conn.close()
             await store.close()

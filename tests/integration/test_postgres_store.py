@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -14,9 +14,8 @@ import asyncpg
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, Select, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from order_engine.adapters.sql import (
@@ -27,9 +26,9 @@ from order_engine.adapters.sql import (
     ensure_migrated,
     is_at_head,
     migrate,
-    updates,
+    pg_batches,
 )
-from order_engine.adapters.sql.runner import AsyncRunner, Work
+from order_engine.adapters.sql.runner import AsyncRunner
 from order_engine.adapters.sql.tables import metadata
 from order_engine.domain.errors import ConcurrentUpdateError
 from order_engine.domain.legs import Leg
@@ -263,14 +262,14 @@ async def test_batched_updates_write_every_column(
 ) -> None:
     batches: list[int] = []
     with_events: list[int] = []
-    batch_update = updates._update_by_arrays
+    batch_update = pg_batches.update_statement
 
-    def counting(conn: Connection, params: list[dict[str, Any]], events: Any) -> None:
+    def counting(params: list[dict[str, Any]], events: Any, dialect: Any) -> Any:
         batches.append(len(params))
         with_events.append(len(events))
-        batch_update(conn, params, events)
+        return batch_update(params, events, dialect)
 
-    monkeypatch.setattr(updates, "_update_by_arrays", counting)
+    monkeypatch.setattr(pg_batches, "update_statement", counting)
     orders = [new_order(f"{i}.{i:03d}", i) for i in range(40)]
     await asyncio.gather(*(pg_store.create(o, o.start()) for o in orders))
 
@@ -299,17 +298,44 @@ async def test_batched_updates_write_every_column(
         assert "none" in str(stored[2].data)  # the JSON column went through its encoder
 
 
+async def test_a_stale_order_in_a_batch_fails_alone_and_adds_no_event(pg_url: str) -> None:
+    stores = [await create_sql_store(pg_url) for _ in range(2)]
+    try:
+        orders = [new_order(i=i) for i in range(6)]
+        await asyncio.gather(*(stores[0].create(o, o.start()) for o in orders))
+        stale = await stores[1].get(orders[2].id)
+        await stores[1].append(stale, stale.apply(payload_for(S.ROUTING), ts_ms=T0 + 1))
+
+        events = [o.apply(payload_for(S.ROUTING), ts_ms=T0 + 2) for o in orders]
+        results = await asyncio.gather(
+            *(stores[0].append(o, e) for o, e in zip(orders, events, strict=True)),
+            return_exceptions=True,
+        )
+        assert isinstance(results[2], ConcurrentUpdateError)
+        assert [r for i, r in enumerate(results) if i != 2] == [None] * 5
+        # the stale order keeps the other store's event only; the rest got theirs
+        assert [e.ts_ms for e in await stores[0].events(orders[2].id, after=1)] == [T0 + 1]
+        for i, order in enumerate(orders):
+            if i != 2:
+                assert await stores[0].events(order.id, after=1) == [events[i]]
+                assert (await stores[0].get(order.id)).seq == 2
+    finally:
+        for store in stores:
+            await store.close()
+
+
 class DeadlockOnceRunner(AsyncRunner):
-    """PostgreSQL picks this process's batch as the victim of a lock cycle, once."""
+    """PostgreSQL picks this process's batch as the victim of a lock cycle, once (the batch
+    goes straight to asyncpg as one statement; its replay, write by write, through
+    SQLAlchemy)."""
 
     deadlocks = 0
 
-    async def write(self, work: Work[T]) -> T:
+    async def execute_one(self, statement: Select[Any], params: Mapping[str, Any]) -> list[Any]:
         if self.deadlocks == 0:
             self.deadlocks += 1
-            orig = asyncpg.DeadlockDetectedError("deadlock detected")
-            raise OperationalError("UPDATE orders", {}, orig)
-        return await super().write(work)
+            raise asyncpg.DeadlockDetectedError("deadlock detected")
+        return await super().execute_one(statement, params)
 
 
 async def test_a_deadlocked_batch_is_retried_write_by_write(pg_url: str) -> None:

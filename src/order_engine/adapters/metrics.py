@@ -11,6 +11,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
+from order_engine.adapters.sql.direct import DirectStatementCount
 from order_engine.domain.orders import OrderEvent, OrderStatus
 from order_engine.engine.ports import EventBus, FeedSubscription, JobQueue, LiveEvents
 
@@ -48,7 +49,8 @@ class EngineMetrics:
 
 class SqlStatementCount(Collector):
     """`db_statements_total`: SQL statements this process sent to its databases (an
-    executemany counts once), counted by one process-wide SQLAlchemy listener. Benchmarks
+    executemany counts once), counted by one process-wide SQLAlchemy listener, plus those
+    sent straight on asyncpg (`DirectStatementCount`). Benchmarks
     divide it by the orders to get statements (round trips, on a server) per order."""
 
     count = 0
@@ -59,7 +61,9 @@ class SqlStatementCount(Collector):
 
     def collect(self) -> Iterator[CounterMetricFamily]:
         yield CounterMetricFamily(
-            "db_statements", "SQL statements sent by this process", value=SqlStatementCount.count
+            "db_statements",
+            "SQL statements sent by this process",
+            value=SqlStatementCount.count + DirectStatementCount.count,
         )
 
 

@@ -173,11 +173,8 @@ class SqlAccountStore:
     ) -> builtins.list[Any]:
         self._check_open()
 
-        def fetch(conn: Connection) -> builtins.list[Any]:
-            return list(conn.execute(query, params).mappings())
-
         with database_errors():
-            return await self._runner.read(fetch)
+            return await self._runner.fetch(query, params)
 
     def _check_open(self) -> None:
         if self._closed:

@@ -4,13 +4,37 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import event
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from order_engine.adapters.sql.runner import set_sqlite_pragmas
+SQLITE_PRAGMAS = (
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA synchronous=NORMAL",
+    "PRAGMA busy_timeout=5000",
+    "PRAGMA foreign_keys=ON",
+)
+
+
+def set_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    try:
+        for pragma in SQLITE_PRAGMAS:
+            cursor.execute(pragma)
+    finally:
+        cursor.close()
+
+
+# What `create_engine` gave asyncpg's connect, for connections opened beside the engine's
+# pool (`direct.py`): the same timeout and session settings.
+_ASYNCPG_CONNECT_ARGS: WeakKeyDictionary[Engine, dict[str, Any]] = WeakKeyDictionary()
+
+
+def asyncpg_connect_args(engine: AsyncEngine) -> dict[str, Any]:
+    return dict(_ASYNCPG_CONNECT_ARGS.get(engine.sync_engine, {}))
 
 
 def create_engine(
@@ -47,6 +71,7 @@ def create_engine(
     )
     if parsed.get_driver_name() == "asyncpg":
         event.listen(engine.sync_engine, "checkout", _refuse_closed_connection)
+        _ASYNCPG_CONNECT_ARGS[engine.sync_engine] = connect_args
     return engine
 
 

@@ -23,6 +23,12 @@ UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
     OSError,
 )
 
+# A constraint violation, through SQLAlchemy or straight from asyncpg (`direct.py`).
+INTEGRITY_ERRORS: tuple[type[BaseException], ...] = (
+    sa_exc.IntegrityError,
+    asyncpg.IntegrityConstraintViolationError,
+)
+
 # SQLSTATEs of a transaction PostgreSQL aborted to break a lock cycle or a serialization
 # conflict: the same writes, retried one per transaction, succeed.
 RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})
@@ -50,7 +56,7 @@ def translate(error: BaseException) -> BaseException:
     """The engine error to raise in place of `error` (unknown errors pass through)."""
     if isinstance(error, EngineError):
         return error
-    if isinstance(error, sa_exc.IntegrityError | asyncpg.IntegrityConstraintViolationError):
+    if isinstance(error, INTEGRITY_ERRORS):
         return ConflictError("the change conflicts with stored data")
     if isinstance(error, UNAVAILABLE_ERRORS):
         why = WHY_UNAVAILABLE.get(sqlstate(error) or "", "database unavailable")

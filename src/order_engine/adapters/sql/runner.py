@@ -2,7 +2,8 @@
 a `Connection`; a runner decides how that function reaches the database:
 
 - `AsyncRunner` (PostgreSQL, any async driver): the function in SQLAlchemy's greenlet, as
-  `AsyncConnection.run_sync` runs it; reads in autocommit.
+  `AsyncConnection.run_sync` runs it; reads in autocommit. On asyncpg, `fetch` of a single
+  statement skips SQLAlchemy's execution: compiled once, run on asyncpg (`direct.py`).
 - `SqliteRunner` (SQLite files): the same function on pysqlite connections. aiosqlite makes
   3-4 thread hops per statement, and a hop costs ~100 us of CPU on these machines. Writes
   run in one writer thread, a whole group-commit transaction per hop (SQLite has one
@@ -14,24 +15,21 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import Connection, Engine, NullPool, create_engine, event
+from sqlalchemy import Connection, Dialect, Engine, NullPool, create_engine, event
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.sql import Select
 from sqlalchemy.util import greenlet_spawn
+
+from order_engine.adapters.sql.direct import DirectStatements
+from order_engine.adapters.sql.engines import asyncpg_connect_args, set_sqlite_pragmas
 
 T = TypeVar("T")
 Work = Callable[[Connection], T]
-
-SQLITE_PRAGMAS = (
-    "PRAGMA journal_mode=WAL",
-    "PRAGMA synchronous=NORMAL",
-    "PRAGMA busy_timeout=5000",
-    "PRAGMA foreign_keys=ON",
-)
 
 
 class SqlRunner(Protocol):
@@ -41,16 +39,34 @@ class SqlRunner(Protocol):
 
     async def read(self, work: Work[T]) -> T: ...
 
+    async def fetch(
+        self, statement: Select[Any], params: Mapping[str, Any] | None = None
+    ) -> list[Any]:
+        """The rows of one read-only statement, as mappings (autocommit)."""
+        ...
+
+    async def execute_one(self, statement: Select[Any], params: Mapping[str, Any]) -> list[Any]:
+        """Run one statement that writes, committed on its own; its rows."""
+        ...
+
+    @property
+    def dialect(self) -> Dialect: ...
+
     async def close(self) -> None: ...
 
 
-def set_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    try:
-        for pragma in SQLITE_PRAGMAS:
-            cursor.execute(pragma)
-    finally:
-        cursor.close()
+def one_statement(statement: Select[Any], params: Mapping[str, Any]) -> Work[list[Any]]:
+    def run(conn: Connection) -> list[Any]:
+        return list(conn.execute(statement, params).mappings())
+
+    return run
+
+
+def fetch_rows(statement: Select[Any], params: Mapping[str, Any] | None) -> Work[list[Any]]:
+    def fetch(conn: Connection) -> list[Any]:
+        return list(conn.execute(statement, params).mappings())
+
+    return fetch
 
 
 def is_sqlite_memory(engine: AsyncEngine) -> bool:
@@ -76,6 +92,13 @@ class AsyncRunner:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine.sync_engine
         self._reader = engine.sync_engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._direct: DirectStatements | None = None
+        if engine.url.get_driver_name() == "asyncpg":
+            size = getattr(engine.pool, "size", lambda: 10)()
+            connect_args = asyncpg_connect_args(engine)
+            self._direct = DirectStatements(
+                engine.url, engine.dialect, max_size=size, connect_args=connect_args
+            )
 
     async def write(self, work: Work[T]) -> T:
         return await greenlet_spawn(self._write, work)
@@ -83,8 +106,27 @@ class AsyncRunner:
     async def read(self, work: Work[T]) -> T:
         return await greenlet_spawn(self._read, work)
 
+    async def fetch(
+        self, statement: Select[Any], params: Mapping[str, Any] | None = None
+    ) -> list[Any]:
+        direct = None if self._direct is None else self._direct.compiled(statement)
+        if direct is None or self._direct is None:  # not on asyncpg, or an IN list
+            return await self.read(fetch_rows(statement, params))
+        return list(await self._direct.fetch(direct, params))
+
+    async def execute_one(self, statement: Select[Any], params: Mapping[str, Any]) -> list[Any]:
+        direct = None if self._direct is None else self._direct.compiled(statement)
+        if direct is None or self._direct is None:
+            return await self.write(one_statement(statement, params))
+        return list(await self._direct.fetch(direct, params))  # autocommit: its own commit
+
+    @property
+    def dialect(self) -> Dialect:
+        return self._engine.dialect
+
     async def close(self) -> None:
-        return None
+        if self._direct is not None:
+            await self._direct.close()
 
     def _write(self, work: Work[T]) -> T:
         with self._engine.begin() as conn:
@@ -111,6 +153,18 @@ class SqliteRunner:
 
     async def read(self, work: Work[T]) -> T:
         return self._on_connection(work)
+
+    async def fetch(
+        self, statement: Select[Any], params: Mapping[str, Any] | None = None
+    ) -> list[Any]:
+        return await self.read(fetch_rows(statement, params))
+
+    async def execute_one(self, statement: Select[Any], params: Mapping[str, Any]) -> list[Any]:
+        return await self.write(one_statement(statement, params))
+
+    @property
+    def dialect(self) -> Dialect:
+        return self._sync.dialect
 
     async def close(self) -> None:
         await asyncio.to_thread(self._writer.shutdown, wait=True)

@@ -173,11 +173,8 @@ class SqlOrderStore:
         if self._closed:
             raise DependencyUnavailableError("order store is closed")
 
-        def fetch(conn: Connection) -> builtins.list[Any]:
-            return list(conn.execute(query, params).mappings())
-
         with database_errors():
-            return await self._runner.read(fetch)
+            return await self._runner.fetch(query, params)
 
 
 async def create_sql_store(

@@ -18,9 +18,10 @@ from functools import partial
 from typing import Any
 
 from sqlalchemy import Connection, exists, insert, select
-from sqlalchemy.exc import IntegrityError
 
+from order_engine.adapters.sql import pg_batches
 from order_engine.adapters.sql.errors import (
+    INTEGRITY_ERRORS,
     UNAVAILABLE_ERRORS,
     database_errors,
     is_retryable,
@@ -44,6 +45,8 @@ from order_engine.domain.errors import (
 )
 
 MAX_BATCH = 500
+# one write's fault: replay the group write by write to find whose
+REPLAY_EACH: tuple[type[BaseException], ...] = (*INTEGRITY_ERRORS, StaleWriteError)
 
 INSERT_ORDER = insert(orders)
 
@@ -128,22 +131,50 @@ class GroupCommitWriter:
                 _settle(write, DependencyUnavailableError("order store is closed"))
 
     async def _write_batch(self, batch: list[Write]) -> None:
+        one_statement = self._runner.dialect.name == "postgresql"
         for group in _groups([w for w in batch if not w.future.done()]):
-            try:
-                await self._runner.write(partial(write_group, group=group))
-            except (IntegrityError, StaleWriteError):
-                await self._write_each(group)
-            except UNAVAILABLE_ERRORS as exc:
-                if is_retryable(exc):  # a deadlock with another process's batch
-                    await self._write_each(group)
-                else:  # the database is down: no use trying each
-                    for write in group:
-                        _settle(write, exc)
-            except Exception:  # e.g. one caller's unencodable data: it alone should fail
-                await self._write_each(group)
+            parts = _split_kinds(group) if one_statement else [group]
+            for part in parts:
+                await self._commit(part, one_statement)
+
+    async def _commit(self, group: list[Write], one_statement: bool) -> None:
+        """`group` in one transaction (on PostgreSQL: one statement, no transaction); a
+        group that fails is replayed write by write, so each caller gets its own outcome."""
+        try:
+            if one_statement:
+                missed = await self._one_statement(group)
             else:
+                await self._runner.write(partial(write_group, group=group))
+                missed = []
+        except REPLAY_EACH:
+            await self._write_each(group)
+        except UNAVAILABLE_ERRORS as exc:
+            if is_retryable(exc):  # a deadlock with another process's batch
+                await self._write_each(group)
+            else:  # the database is down: no use trying each
                 for write in group:
+                    _settle(write, exc)
+        except Exception:  # e.g. one caller's unencodable data: it alone should fail
+            await self._write_each(group)
+        else:
+            stale = {w.order_id for w in missed}
+            for write in group:
+                if write.order_id not in stale:
                     _settle(write, None)
+            await self._write_each(missed)
+
+    async def _one_statement(self, group: list[Write]) -> list[Write]:
+        """Creates alone or updates alone (`_split_kinds`), as one statement; the updates
+        it did not apply (their order moved on) are returned: their events were not added."""
+        dialect = self._runner.dialect
+        events = [w.event_row for w in group if w.event_row is not None]
+        if group[0].kind is Kind.CREATE:
+            statement, arrays = pg_batches.create_statement([w.row for w in group], events, dialect)
+        else:
+            params = [w.update_params() for w in group]
+            statement, arrays = pg_batches.update_statement(params, events, dialect)
+        written = {row["id"] for row in await self._runner.execute_one(statement, arrays)}
+        return [w for w in group if w.order_id not in written]
 
     async def _write_each(self, group: list[Write]) -> None:
         for write in group:
@@ -158,7 +189,7 @@ class GroupCommitWriter:
     async def _write_alone(self, write: Write) -> None:
         try:
             await self._runner.write(lambda conn: write_one(conn, write))
-        except IntegrityError as exc:
+        except INTEGRITY_ERRORS as exc:
             raise await self._runner.read(lambda conn: explain_conflict(conn, write)) from exc
         except StaleWriteError:
             raise await self._runner.read(lambda conn: explain_stale(conn, write)) from None
@@ -207,6 +238,12 @@ def explain_stale(conn: Connection, write: Write) -> EngineError:
 
 def _exists(conn: Connection, condition: Any) -> bool:
     return bool(conn.scalar(select(exists().where(condition))))
+
+
+def _split_kinds(group: list[Write]) -> list[list[Write]]:
+    creates = [w for w in group if w.kind is Kind.CREATE]
+    updates = [w for w in group if w.kind is not Kind.CREATE]
+    return [part for part in (creates, updates) if part]
 
 
 def _groups(writes: list[Write]) -> list[list[Write]]:
