@@ -97,6 +97,32 @@ async def test_a_lone_call_goes_as_itself_and_calls_in_later_turns_go_again() ->
     assert len(posts) == 2 and all(isinstance(p, dict) for p in posts)
 
 
+async def test_calls_made_while_posts_are_out_wait_and_leave_together() -> None:
+    posts: list[list[str]] = []
+    release = asyncio.Event()
+
+    async def handle(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        calls = body if isinstance(body, list) else [body]
+        posts.append([c["method"] for c in calls])
+        if len(posts) == 1:
+            await release.wait()  # the first POST stays out
+        answers = [{"jsonrpc": "2.0", "result": 5, "id": c["id"]} for c in calls]
+        return httpx.Response(200, json=answers if isinstance(body, list) else answers[0])
+
+    client = httpx.AsyncClient(transport=httpx.MockTransport(handle))
+    rpc = RpcChain("http://node/", client=client, max_in_flight=1)
+    first = asyncio.ensure_future(rpc.slot())
+    await asyncio.sleep(0.01)
+    later = [asyncio.ensure_future(c) for c in (rpc.block_height(), rpc.slot())]
+    for _ in range(3):  # three more turns: the slot's POST is still out
+        await asyncio.sleep(0.01)
+    assert posts == [["getSlot"]]
+    release.set()
+    assert await first == 5 and [await c for c in later] == [5, 5]
+    assert posts == [["getSlot"], ["getBlockHeight", "getSlot"]]  # a new slot: asked again
+
+
 async def test_a_batch_is_cut_at_batch_max_calls() -> None:
     posts: list[int] = []
 

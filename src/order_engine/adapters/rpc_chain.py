@@ -65,6 +65,7 @@ from solders.transaction_status import UiTransactionEncoding
 from order_engine.adapters.rpc_details import details_of, status_of
 from order_engine.adapters.rpc_transport import (
     DEFAULT_BATCH_MAX,
+    DEFAULT_MAX_IN_FLIGHT,
     AiohttpTransport,
     HttpxTransport,
     RpcBatcher,
@@ -114,12 +115,13 @@ class RpcChain:
         skip_preflight: bool = True,
         client: httpx.AsyncClient | None = None,
         batch_max: int = DEFAULT_BATCH_MAX,
+        max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
     ) -> None:
         self.url = url
         self._transport: RpcTransport = (
             AiohttpTransport(url, timeout_s) if client is None else HttpxTransport(url, client)
         )
-        self._batcher = RpcBatcher(self._send_raw, batch_max)
+        self._batcher = RpcBatcher(self._send_raw, batch_max, max_in_flight)
         self._attempts, self._backoff_s = read_attempts, backoff_s
         self._skip_preflight = skip_preflight
         self._genesis = ""
