@@ -224,3 +224,45 @@ async def test_depth_reads_redis_at_most_every_tenth_of_a_second() -> None:
         if keys:
             await client.delete(*keys)
         await client.aclose()
+
+
+async def test_new_orders_enqueued_together_share_a_round_trip() -> None:
+    """New orders' jobs added while an add is out go together in one `addBulk`; each job is
+    queued with its options, and a lone add still goes by itself."""
+    url, prefix = require_redis_url(), f"oe-adds-{uuid.uuid4().hex[:8]}"
+    queue = BullMqJobQueue(url, RetryPolicy(), prefix=prefix)
+    sizes: list[int] = []
+    add, add_bulk = queue._queue.add, queue._queue.addBulk
+
+    async def one(name: str, data: Any, opts: Any) -> Any:
+        sizes.append(1)
+        return await add(name, data, opts)
+
+    async def bulk(jobs: list[dict[str, Any]]) -> Any:
+        sizes.append(len(jobs))
+        return await add_bulk(jobs)
+
+    queue._queue.add, queue._queue.addBulk = one, bulk
+    ids = [str(uuid.uuid4()) for _ in range(30)]
+    try:
+        assert await asyncio.gather(*(queue.enqueue(i, new=True) for i in ids)) == [True] * 30
+        assert sizes == [30]  # made in one loop turn: one MULTI/EXEC
+        ids.append(str(uuid.uuid4()))
+        assert await queue.enqueue(ids[-1], new=True)
+        assert sizes == [30, 1]  # alone: BullMQ's add
+        client = redis_client(url, decode_responses=True)
+        try:
+            for order_id in ids:
+                stored = await client.hgetall(f"{prefix}:orders:{order_id}")
+                assert json.loads(stored["data"]) == {"orderId": order_id}
+                assert json.loads(stored["opts"])["attempts"] == RetryPolicy().max_attempts
+        finally:
+            await client.aclose()
+        await poll_until_depth(queue, 31)
+    finally:
+        await queue.close()
+        client = redis_client(url)
+        keys = [k async for k in client.scan_iter(f"{prefix}:*")]
+        if keys:
+            await client.delete(*keys)
+        await client.aclose()

@@ -40,6 +40,7 @@ from typing import Any, NoReturn
 from bullmq import DelayedError, Queue, Worker
 from redis.exceptions import RedisError
 
+from order_engine.adapters.coalesce import Coalescer
 from order_engine.adapters.queue_limits import checked_delay_s, full_queue_retry_after_s
 from order_engine.adapters.redis_client import redis_client
 from order_engine.domain.errors import CapacityError, DependencyUnavailableError
@@ -129,6 +130,8 @@ class BullMqJobQueue:
         self._closed = False
         self._depth, self._depth_at, self._added_since = 0, -math.inf, 0
         self._depth_lock = asyncio.Lock()
+        # new orders' jobs added while an add is out go together: one round trip for many
+        self._new_jobs = Coalescer(self._add_jobs, max_batch=200, name="bullmq-adds")
 
     async def enqueue(self, order_id: str, *, delay_s: float = 0.0, new: bool = False) -> bool:
         """One round trip reads the depth and whether the id exists, a second adds the job.
@@ -153,11 +156,18 @@ class BullMqJobQueue:
             options = self._job_options(order_id)
             if delay_ms > 0:
                 options["delay"] = delay_ms
-            await self._queue.add(JOB_NAME, {"orderId": order_id}, options)
+            job = {"name": JOB_NAME, "data": {"orderId": order_id}, "opts": options}
+            await (self._new_jobs.submit(job) if new else self._add_jobs([job]))
             self._added_since += 1
             return True
         except (RedisError, OSError) as error:
             raise DependencyUnavailableError("job queue unavailable") from error
+
+    async def _add_jobs(self, jobs: list[dict[str, Any]]) -> None:
+        if len(jobs) == 1:
+            await self._queue.add(jobs[0]["name"], jobs[0]["data"], jobs[0]["opts"])
+        else:  # one MULTI/EXEC of BullMQ's add script per job
+            await self._queue.addBulk(jobs)
 
     async def _depth_and_existence(self, order_id: str | None) -> tuple[int, bool]:
         keys = self._queue.keys
@@ -244,6 +254,7 @@ class BullMqJobQueue:
         if self._closed:
             return
         self._closed = True
+        await self._new_jobs.close()
         if self._worker is not None:
             await self._close_worker(self._worker, timeout_s)
         with contextlib.suppress(RedisError, OSError):

@@ -6,13 +6,14 @@ one round trip, in the order they were made."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any
 
 from redis.asyncio import Redis
 from redis.exceptions import NoScriptError
+
+from order_engine.adapters.coalesce import Coalescer
 
 # Atomic: the feed never lives without a TTL, and the TTL is refreshed on every batch.
 APPEND_LUA = """
@@ -24,7 +25,7 @@ return 1
 """
 MAX_BATCH = 500
 
-Append = tuple[str, bytes, "asyncio.Future[None]"]  # order id, payload, caller
+Append = tuple[str, bytes]  # order id, payload
 Guard = Callable[[Callable[[], Awaitable[Any]]], Awaitable[Any]]
 
 
@@ -37,44 +38,22 @@ class FeedAppender:
         self._client, self._guard, self._key = client, guard, key
         self._maxlen, self._ttl_s = maxlen, ttl_s
         self._sha = client.register_script(APPEND_LUA).sha
-        self._pending: list[Append] = []
-        self._sender: asyncio.Task[None] | None = None
+        self._batches = Coalescer(self._guarded, max_batch=MAX_BATCH, name="redis-bus-appender")
 
     async def append(self, order_id: str, payload: bytes) -> None:
         """Raises what `guard` raises for the batch the append went out in."""
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._pending.append((order_id, payload, done))
-        if self._sender is None or self._sender.done():
-            self._sender = asyncio.create_task(self._send_all(), name="redis-bus-appender")
-        await done
+        await self._batches.submit((order_id, payload))
 
     async def close(self) -> None:
-        if self._sender is not None:
-            await asyncio.gather(self._sender, return_exceptions=True)
+        await self._batches.close()
 
-    async def _send_all(self) -> None:
-        while self._pending:
-            batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
-            try:
-                await self._guard(partial(self._send, batch))
-            except asyncio.CancelledError:
-                for *_, done in batch + self._pending:
-                    done.cancel()
-                self._pending = []
-                raise
-            except Exception as exc:  # the callers see it through their futures
-                for *_, done in batch:
-                    if not done.done():
-                        done.set_exception(exc)
-                continue
-            for *_, done in batch:
-                if not done.done():
-                    done.set_result(None)
+    async def _guarded(self, batch: list[Append]) -> None:
+        await self._guard(partial(self._send, batch))
 
     async def _send(self, batch: list[Append]) -> None:
         """One script call; reloads the script once if Redis lost it (a restart)."""
         args: list[Any] = [self._maxlen, self._ttl_s]
-        for order_id, payload, _done in batch:
+        for order_id, payload in batch:
             args += (order_id, payload)
         try:
             await self._client.evalsha(self._sha, 1, self._key, *args)
