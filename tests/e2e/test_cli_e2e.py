@@ -189,10 +189,16 @@ def refused(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Refused]:
         )
         runs[name] = (process, cwd)
     results = {}
-    for name, (process, cwd) in runs.items():
-        _, stderr = process.communicate(timeout=STOP_TIMEOUT_S)
-        elapsed = time.monotonic() - started
-        results[name] = Refused(process.returncode, stderr.decode(), elapsed, cwd)
+    try:
+        for name, (process, cwd) in runs.items():
+            _, stderr = process.communicate(timeout=STOP_TIMEOUT_S)
+            elapsed = time.monotonic() - started
+            results[name] = Refused(process.returncode, stderr.decode(), elapsed, cwd)
+    finally:  # one that hangs fails the tests here, not later ones with its unclosed pipe
+        for process, _ in runs.values():
+            if process.poll() is None:
+                process.kill()
+            process.communicate()
     return results
 
 

@@ -32,16 +32,29 @@ class CountingStore(InMemoryOrderStore):
         self.event_reads = 0
         self.batches: list[int] = []
         self.down = False
+        self.batch_reads = asyncio.Event()  # cleared: the batched read waits
+        self.batch_reads.set()
 
     async def events(self, order_id: str, after: int = 0) -> builtins.list[OrderEvent]:
         self.event_reads += 1
         return await super().events(order_id, after)
 
     async def latest_seqs(self, order_ids: builtins.list[str]) -> dict[str, int]:
+        await self.batch_reads.wait()
         if self.down:
             raise DependencyUnavailableError("database down")
         self.batches.append(len(order_ids))
         return await super().latest_seqs(order_ids)
+
+
+async def until(condition: Callable[[], bool], timeout_s: float = 5.0) -> None:
+    """Wait for `condition`: what takes a few of the watch's 10 ms periods alone can take
+    longer on a loaded machine (the suite runs in parallel processes)."""
+    async with asyncio.timeout(timeout_s):
+        while True:
+            if condition():
+                return
+            await asyncio.sleep(0.005)
 
 
 class ManualClock:
@@ -88,8 +101,7 @@ async def test_the_watch_task_runs_only_while_streams_are_watched() -> None:
     order = await stored(store)
     watch = StreamWatch(store, 0.01)
     with watch.watching(order.id, 1, lambda: None):
-        await asyncio.sleep(0.1)
-        assert len(store.batches) >= 3  # a read per period, for all streams together
+        await until(lambda: len(store.batches) >= 3)  # a read per period, for all streams
     await asyncio.sleep(0)
     reads = len(store.batches)
     await asyncio.sleep(0.05)
@@ -107,8 +119,7 @@ async def test_a_failing_store_read_is_logged_and_the_watch_goes_on(
     watch = StreamWatch(store, 0.01)
     store.down = True
     with watch.watching(order.id, 1, nudged.set), caplog.at_level(logging.WARNING):
-        await asyncio.sleep(0.05)
-        assert "could not check the open streams" in caplog.text
+        await until(lambda: "could not check the open streams" in caplog.text)
         store.down = False
         async with asyncio.timeout(2.0):
             await nudged.wait()
@@ -137,7 +148,7 @@ async def _follow(
             got.append(event)
 
     task = asyncio.create_task(follow())
-    await asyncio.sleep(0.02)  # replayed, now waiting on the live side
+    await until(lambda: len(watch) == 1)  # replayed, now waiting on the live side
     return task, got
 
 
@@ -152,11 +163,18 @@ async def test_an_idle_stream_reads_nothing_until_the_store_moves_past_it() -> N
     watch = StreamWatch(store, 0.01)
     task, got = await _follow(store, bus, order, watch)
     reads = store.event_reads
-    await asyncio.sleep(0.1)  # ten periods, nothing new
+    await until(lambda: len(store.batches) >= 5)  # five periods, nothing new
     assert store.event_reads == reads  # no read of its own: one batched read per period
-    assert len(store.batches) >= 5 and set(store.batches) == {1}
+    assert set(store.batches) == {1}
+    # a sweep between a step's store write and its delivery would nudge the stream (a publish
+    # still on its way looks lost): on a loaded machine that window can take a period, so
+    # the watch's reads wait until the steps are delivered
+    store.batch_reads.clear()
     await publish_steps(bus, store, order)
-    await asyncio.sleep(0.02)
+    await until(lambda: len(got) == 4)
+    store.batch_reads.set()
+    batches = len(store.batches)
+    await until(lambda: len(store.batches) >= batches + 2)  # the watch saw them delivered
     assert [e.seq for e in got] == [1, 2, 3, 4]
     assert store.event_reads == reads  # live events, no reads
     task.cancel()
