@@ -28,8 +28,11 @@ install: $(STAMP) $(NEWMAN)
 run: $(STAMP)  ## install and start the engine (embedded: SQLite + in-process queue)
 	$(BIN)/order-engine serve
 
+# pytest-xdist: 3 worker processes, each test file one unit of work (the files
+# tests/conftest.py names as serial are one unit together); `make test PYTEST_N=0` runs serially
+PYTEST_N ?= 3
 test: $(STAMP) $(NEWMAN)  ## install and run the whole test suite
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(PYTEST_N) --dist loadfile --no-loadscope-reorder
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
