@@ -26,6 +26,7 @@ from order_engine.bootstrap.factories import (
     make_adapters,
     make_wallet_vault,
 )
+from order_engine.bootstrap.heap import freeze_startup_heap
 from order_engine.bootstrap.rpc_venues import token_registry
 from order_engine.bootstrap.venues import VenueSet, make_venue_set
 from order_engine.bootstrap.wallets import check_wallets_open, with_master_key
@@ -202,9 +203,10 @@ async def migrate_database(settings: Settings) -> str:
     return printable_url(engine.url) + (" (created now)" if created else "")
 
 
-async def run_worker(settings: Settings) -> None:
+async def run_worker(settings: Settings, *, freeze_heap: bool = False) -> None:
     """`order-engine worker`: execute jobs until SIGTERM/SIGINT, then stop taking jobs,
-    let the ones in flight finish (up to `SHUTDOWN_TIMEOUT_S`) and exit."""
+    let the ones in flight finish (up to `SHUTDOWN_TIMEOUT_S`) and exit. `freeze_heap`:
+    see `heap.py` (the command line's process)."""
     engine = await build_engine(settings, command="worker", auto_migrate=False)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -218,6 +220,8 @@ async def run_worker(settings: Settings) -> None:
             metrics = await serve_metrics(engine.render_metrics, settings.host, port)
             log.info("worker metrics at http://%s:%d/metrics", settings.host, port)
         log.info("worker started (concurrency %d)", settings.worker_concurrency)
+        if freeze_heap:
+            freeze_startup_heap()
         await stop.wait()
         log.info("worker stopping: finishing the jobs in flight")
     finally:
@@ -231,11 +235,14 @@ def api_app_from_env() -> HotPaths:
     sets up its own logging)."""
     settings = Settings()
     configure_logging(settings.log_level, settings.log_format)
-    return build_app(settings, workers=False, command="api")
+    return build_app(settings, workers=False, command="api", freeze_heap=True)
 
 
-def build_app(settings: Settings, *, workers: bool = True, command: str = "serve") -> HotPaths:
-    """The app with its engine built at startup and stopped at shutdown."""
+def build_app(
+    settings: Settings, *, workers: bool = True, command: str = "serve", freeze_heap: bool = False
+) -> HotPaths:
+    """The app with its engine built at startup and stopped at shutdown. `freeze_heap`:
+    see `heap.py` (the command line's process)."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -248,6 +255,8 @@ def build_app(settings: Settings, *, workers: bool = True, command: str = "serve
             raise
         if workers:
             await engine.start_workers()
+        if freeze_heap:
+            freeze_startup_heap()
         try:
             yield
         finally:

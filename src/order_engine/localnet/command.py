@@ -38,6 +38,7 @@ def run(args: argparse.Namespace) -> int:
     import uvloop  # noqa: PLC0415
 
     from order_engine.bootstrap.factories import ConfigurationError  # noqa: PLC0415
+    from order_engine.bootstrap.heap import freeze_startup_heap  # noqa: PLC0415
     from order_engine.localnet.app import serve  # noqa: PLC0415
     from order_engine.localnet.node import open_localnet  # noqa: PLC0415
 
@@ -50,6 +51,7 @@ def run(args: argparse.Namespace) -> int:
     except ConfigurationError as exc:
         print(f"order-engine: {exc}", file=sys.stderr)
         return 2
+    freeze_startup_heap()  # the chain, its programs and accounts live as long as the process
     host = args.host or settings.host
     shown = "localhost" if host in {"0.0.0.0", "::", ""} else host
     line = (
