@@ -95,6 +95,7 @@ async def test_a_failed_statement_frees_its_place_for_waiting_callers(pg_url: st
         assert all(isinstance(r, asyncpg.DivisionByZeroError) for r in results[:3])
         assert [r[0]["n"] for r in results[3:]] == list(range(5))  # type: ignore[index]
         assert pool.open_connections <= 3
+        assert not any(conn.is_closed() for conn in opened)  # a refused statement: kept
     finally:
         await pool.close()
 

@@ -1,10 +1,10 @@
 """PostgreSQL statements straight on asyncpg. SQLAlchemy compiles each Core statement once
 (to asyncpg's `$n` SQL); asyncpg runs it on a lean pool of its own (`pg_pool.py`), with its
-prepared-statement cache. A point read costs ~60 us of client CPU this way against ~200 us
-through SQLAlchemy's execution (`bench/bench_sql_read.py`, 2026-12-04). The column types
-that are ours (`TypeDecorator`s: money, JSON text) encode and decode here as SQLAlchemy
-would; the rest are asyncpg's own. Statements with an expanding `IN` list are not compiled
-here (`compile_direct` returns None): the caller runs those through SQLAlchemy.
+prepared-statement cache. A point read costs 0.35-0.5x the client CPU of SQLAlchemy's
+execution this way (`bench/bench_sql_read.py`, 2026-12-04: 56-121 us against 200-307 us).
+The column types that are ours (`TypeDecorator`s: money, JSON text) encode and decode here
+as SQLAlchemy would; the rest are asyncpg's own. Statements with an expanding `IN` list are
+not compiled here (`compile_direct` returns None): the caller runs those through SQLAlchemy.
 """
 
 from __future__ import annotations

@@ -5,7 +5,9 @@ to, and even then runs each release in a task of its own (`asyncio.shield`) and 
 inactivity timer: ~60 us of CPU per statement here, as much as the statement itself. This
 pool hands out idle connections last-in first-out, opens one when none is idle (at most
 `max_size`), queues callers beyond that in arrival order, and never reuses a connection a
-statement failed or was cancelled on (it may be mid-protocol): it is closed instead.
+statement was cancelled or timed out on, or lost (it may be mid-protocol): it is closed
+instead. An error the server answered (a constraint, a bad value) leaves it in use: each
+statement is its own transaction, so nothing is left open.
 """
 
 from __future__ import annotations
@@ -38,6 +40,9 @@ class PgConnectionPool:
         conn = await self._acquire()
         try:
             records: list[asyncpg.Record] = await conn.fetch(sql, *args)
+        except asyncpg.PostgresError:  # the server refused it: the session is fine
+            self._release(conn)
+            raise
         except BaseException:
             self._discard(conn)
             raise
