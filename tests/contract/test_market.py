@@ -64,6 +64,12 @@ async def sell_sol(local: LocalChain, venue: str, sells: int) -> int:
     return landed
 
 
+# Slots of 20 ms: a blockhash lives 3 s, so a test process held off the CPU for a moment
+# (a loaded machine, the suite's parallel workers) does not see it expire between asking for
+# it and sending (with the helpers' default 2 ms slots it lives 0.3 s).
+SLOT_S = 0.02
+
+
 async def send(local: LocalChain, ixs: list[Instruction]) -> bool:
     b, chain = local.launches._builder, local.chain
     blockhash = (await chain.latest_blockhash()).blockhash  # a slot each: no equal bytes
@@ -78,7 +84,7 @@ def within(report: StepReport, pools: tuple[str, ...], share: Decimal) -> bool:
 
 
 async def test_one_sided_sells_are_pulled_back_to_the_reference() -> None:
-    local = local_chain(Keypair())
+    local = local_chain(Keypair(), slot_s=SLOT_S)
     market = market_on(local, MarketSettings(seed=1))
     assert await sell_sol(local, "raydium", 1_000) == 1_000  # 10,000 SOL each
     assert await sell_sol(local, "meteora", 1_000) == 1_000
@@ -92,7 +98,7 @@ async def test_one_sided_sells_are_pulled_back_to_the_reference() -> None:
 
 
 async def test_one_sided_flow_between_steps_drains_no_pool() -> None:
-    local = local_chain(Keypair())
+    local = local_chain(Keypair(), slot_s=SLOT_S)
     market = market_on(local, MarketSettings(seed=2))
     worst = D(0)
     for _ in range(20):  # 2,000 sells of 10 SOL into each pool, 100 between steps
@@ -105,7 +111,7 @@ async def test_one_sided_flow_between_steps_drains_no_pool() -> None:
 
 
 async def test_noise_moves_prices_and_the_venues_disagree_by_realistic_amounts() -> None:
-    local = local_chain(Keypair())
+    local = local_chain(Keypair(), slot_s=SLOT_S)
     settings = MarketSettings(seed=3, volatility_bps=D(0), noise_trades=10)  # fixed reference
     market = market_on(local, settings)
     reports = [await market.step() for _ in range(60)]
@@ -147,7 +153,7 @@ async def test_the_same_seed_makes_the_same_trades() -> None:
 async def test_the_loop_steps_until_stopped_and_survives_a_failed_step(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    local = local_chain(Keypair())
+    local = local_chain(Keypair(), slot_s=SLOT_S)
     off = market_on(local, MarketSettings())
     off.start()
     assert not off.running  # interval 0: the market is off
