@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol, TypeVar
 
@@ -55,14 +55,9 @@ class SqlRunner(Protocol):
     async def close(self) -> None: ...
 
 
-def one_statement(statement: Select[Any], params: Mapping[str, Any]) -> Work[list[Any]]:
-    def run(conn: Connection) -> list[Any]:
-        return list(conn.execute(statement, params).mappings())
-
-    return run
-
-
 def fetch_rows(statement: Select[Any], params: Mapping[str, Any] | None) -> Work[list[Any]]:
+    """`statement`'s rows as mappings, as work for a runner's `read` or `write`."""
+
     def fetch(conn: Connection) -> list[Any]:
         return list(conn.execute(statement, params).mappings())
 
@@ -109,16 +104,21 @@ class AsyncRunner:
     async def fetch(
         self, statement: Select[Any], params: Mapping[str, Any] | None = None
     ) -> list[Any]:
-        direct = None if self._direct is None else self._direct.compiled(statement)
-        if direct is None or self._direct is None:  # not on asyncpg, or an IN list
-            return await self.read(fetch_rows(statement, params))
-        return list(await self._direct.fetch(direct, params))
+        return await self._run(statement, params, self.read)
 
     async def execute_one(self, statement: Select[Any], params: Mapping[str, Any]) -> list[Any]:
+        return await self._run(statement, params, self.write)  # direct: autocommit, own commit
+
+    async def _run(
+        self,
+        statement: Select[Any],
+        params: Mapping[str, Any] | None,
+        through_sqlalchemy: Callable[[Work[list[Any]]], Awaitable[list[Any]]],
+    ) -> list[Any]:
         direct = None if self._direct is None else self._direct.compiled(statement)
-        if direct is None or self._direct is None:
-            return await self.write(one_statement(statement, params))
-        return list(await self._direct.fetch(direct, params))  # autocommit: its own commit
+        if direct is None or self._direct is None:  # not on asyncpg, or an IN list
+            return await through_sqlalchemy(fetch_rows(statement, params))
+        return list(await self._direct.fetch(direct, params))
 
     @property
     def dialect(self) -> Dialect:
@@ -160,7 +160,7 @@ class SqliteRunner:
         return await self.read(fetch_rows(statement, params))
 
     async def execute_one(self, statement: Select[Any], params: Mapping[str, Any]) -> list[Any]:
-        return await self.write(one_statement(statement, params))
+        return await self.write(fetch_rows(statement, params))
 
     @property
     def dialect(self) -> Dialect:
