@@ -31,13 +31,15 @@ async def pg_url() -> AsyncIterator[str]:
         yield url
 
 
-def connector(url: str, opened: list[asyncpg.Connection]) -> PgConnectionPool:
+def connector(
+    url: str, opened: list[asyncpg.Connection], max_idle_s: float = 300.0
+) -> PgConnectionPool:
     async def connect() -> asyncpg.Connection:
         conn = await asyncpg.connect(asyncpg_dsn(make_url(url)), timeout=5)
         opened.append(conn)
         return conn
 
-    return PgConnectionPool(connect, max_size=3)
+    return PgConnectionPool(connect, max_size=3, max_idle_s=max_idle_s)
 
 
 def test_statements_compile_once_with_their_own_bound_values() -> None:
@@ -67,6 +69,20 @@ async def test_pool_queues_callers_beyond_its_size_and_reuses_connections(pg_url
     finally:
         await pool.close()
     assert all(conn.is_closed() for conn in opened)
+
+
+async def test_a_connection_idle_too_long_is_closed_instead_of_used(pg_url: str) -> None:
+    opened: list[asyncpg.Connection] = []
+    pool = connector(pg_url, opened, max_idle_s=0.05)
+    try:
+        await pool.fetch("SELECT 1", [])
+        await pool.fetch("SELECT 1", [])  # at once: the same one
+        assert len(opened) == 1
+        await asyncio.sleep(0.1)
+        assert (await pool.fetch("SELECT 2 AS n", []))[0]["n"] == 2
+        assert len(opened) == 2 and opened[0].is_closed() and pool.open_connections == 1
+    finally:
+        await pool.close()
 
 
 async def test_a_cancelled_statement_never_hands_its_connection_on(pg_url: str) -> None:

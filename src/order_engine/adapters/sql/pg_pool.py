@@ -13,6 +13,7 @@ statement is its own transaction, so nothing is left open.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -23,9 +24,11 @@ Connect = Callable[[], Awaitable[asyncpg.Connection]]
 
 
 class PgConnectionPool:
-    def __init__(self, connect: Connect, *, max_size: int = 10) -> None:
-        self._connect, self._max_size = connect, max_size
-        self._idle: list[asyncpg.Connection] = []
+    def __init__(self, connect: Connect, *, max_size: int = 10, max_idle_s: float = 300.0) -> None:
+        """A connection idle longer than `max_idle_s` is closed instead of used (a firewall
+        or the server may have dropped it without a word)."""
+        self._connect, self._max_size, self._max_idle_s = connect, max_size, max_idle_s
+        self._idle: list[tuple[asyncpg.Connection, float]] = []  # with when it went idle
         self._owned: set[asyncpg.Connection] = set()  # idle or in use
         self._opening = 0
         self._waiters: deque[asyncio.Future[None]] = deque()
@@ -53,7 +56,7 @@ class PgConnectionPool:
         """Close the idle connections; those in use close when their statement ends."""
         self._closed = True
         idle, self._idle = self._idle, []
-        for conn in idle:
+        for conn, _ in idle:
             self._owned.discard(conn)
             try:
                 await asyncio.wait_for(conn.close(), timeout=5)
@@ -69,10 +72,10 @@ class PgConnectionPool:
             if self._closed:
                 raise asyncpg.InterfaceError("the pool is closed")
             while self._idle:
-                conn = self._idle.pop()
-                if not conn.is_closed():
+                conn, since = self._idle.pop()
+                if not conn.is_closed() and time.monotonic() - since <= self._max_idle_s:
                     return conn
-                self._owned.discard(conn)
+                self._discard(conn, wake=False)
             if self.open_connections < self._max_size:
                 return await self._open_one()
             await self._wait_turn()
@@ -106,13 +109,14 @@ class PgConnectionPool:
         if self._closed or conn.is_closed() or conn not in self._owned:
             self._discard(conn)
             return
-        self._idle.append(conn)
+        self._idle.append((conn, time.monotonic()))
         self._wake_one()
 
-    def _discard(self, conn: asyncpg.Connection) -> None:
+    def _discard(self, conn: asyncpg.Connection, *, wake: bool = True) -> None:
         self._owned.discard(conn)
         conn.terminate()
-        self._wake_one()
+        if wake:
+            self._wake_one()
 
     def _wake_one(self) -> None:
         while self._waiters:
@@ -127,7 +131,7 @@ class PgConnectionPool:
         loop = asyncio.get_running_loop()
         if self._loop is loop:
             return
-        for conn in self._idle:
+        for conn, _ in self._idle:
             conn.terminate()
         self._idle, self._owned, self._waiters, self._loop = [], set(), deque(), loop
         self._opening = 0
