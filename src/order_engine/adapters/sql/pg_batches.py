@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import Dialect, Select, bindparam, func, insert, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.sql import TableValuedAlias
+from sqlalchemy.sql.selectable import CTE
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from order_engine.adapters.sql.tables import order_events, orders
@@ -106,12 +107,10 @@ def _build_update(columns: tuple[str, ...], with_events: bool, dialect: Dialect)
         .returning(orders.c.id)
         .cte("updated")
     )
-    answer = select(updated.c.id)
     if not with_events:
-        return answer
+        return _ids_of(updated)
     new = _new_events(dialect)
-    matched = select(*new.c).where(new.c.order_id.in_(select(updated.c.id)))
-    return answer.add_cte(insert(order_events).from_select(EVENT_KEYS, matched).cte("added"))
+    return _ids_of(updated, select(*new.c).where(new.c.order_id.in_(select(updated.c.id))))
 
 
 def _build_create(with_events: bool, dialect: Dialect) -> Select[Any]:
@@ -122,12 +121,16 @@ def _build_create(with_events: bool, dialect: Dialect) -> Select[Any]:
         .returning(orders.c.id)
         .cte("created")
     )
-    answer = select(created.c.id)
-    if not with_events:
+    return _ids_of(created, select(*_new_events(dialect).c) if with_events else None)
+
+
+def _ids_of(written: CTE, new_events: Select[Any] | None = None) -> Select[Any]:
+    """The statement's answer: the ids `written` returned; `new_events` (rows of
+    `order_events`) go in by a CTE of the same statement."""
+    answer = select(written.c.id)
+    if new_events is None:
         return answer
-    new = _new_events(dialect)
-    adding = insert(order_events).from_select(EVENT_KEYS, select(*new.c))
-    return answer.add_cte(adding.cte("added"))
+    return answer.add_cte(insert(order_events).from_select(EVENT_KEYS, new_events).cte("added"))
 
 
 def _order_column_type(key: str) -> TypeEngine[Any]:

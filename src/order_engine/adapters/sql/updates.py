@@ -1,6 +1,6 @@
 """The optimistic-lock UPDATE of orders: each row changes only if it is still at the seq the
-caller read. Many rows in one statement where the dialect can say which rows matched; on
-PostgreSQL the new events of those orders go in by the same statement (`pg_batches.py`)."""
+caller read. Many rows in one executemany where the dialect can say which rows matched.
+(PostgreSQL's group commit does not come here: `pg_batches.py` writes its batches.)"""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, insert, update
 
-from order_engine.adapters.sql.pg_batches import update_statement
 from order_engine.adapters.sql.tables import order_events, orders
 
 # SET columns come from the parameter keys; the WHERE clause is the optimistic lock.
@@ -29,9 +28,6 @@ def update_orders(
     """Apply every update in `params` (distinct order ids) and insert `events` (rows of
     `order_events`), or raise `StaleWriteError` (the caller's transaction then rolls back
     both)."""
-    if conn.dialect.name == "postgresql":
-        _update_by_arrays(conn, params, events)
-        return
     if len(params) == 1:
         if conn.execute(UPDATE_ORDER, params[0]).rowcount != 1:
             raise StaleWriteError
@@ -44,12 +40,3 @@ def update_orders(
                 raise StaleWriteError
     if events:
         conn.execute(INSERT_EVENT, list(events))
-
-
-def _update_by_arrays(
-    conn: Connection, params: list[dict[str, Any]], events: Sequence[dict[str, Any]]
-) -> None:
-    """PostgreSQL: the whole batch and its events in one statement (`pg_batches.py`)."""
-    statement, arrays = update_statement(params, events, conn.dialect)
-    if len(conn.execute(statement, arrays).all()) != len(params):
-        raise StaleWriteError

@@ -167,7 +167,7 @@ class GroupCommitWriter:
         """Creates alone or updates alone (`_split_kinds`), as one statement; the updates
         it did not apply (their order moved on) are returned: their events were not added."""
         dialect = self._runner.dialect
-        events = [w.event_row for w in group if w.event_row is not None]
+        events = _event_rows(group)
         if group[0].kind is Kind.CREATE:
             statement, arrays = pg_batches.create_statement([w.row for w in group], events, dialect)
         else:
@@ -196,17 +196,15 @@ class GroupCommitWriter:
 
 
 def write_group(conn: Connection, group: list[Write]) -> None:
-    """All writes of `group` (distinct order ids) with one executemany per statement (the
-    updates and their events: one statement on PostgreSQL)."""
-    creates = [w for w in group if w.kind is Kind.CREATE]
-    updates = [w for w in group if w.kind is not Kind.CREATE]
+    """All writes of `group` (distinct order ids) with one executemany per statement, in
+    the caller's transaction (every dialect but PostgreSQL: see `_one_statement`)."""
+    creates, updates = _by_kind(group)
     if creates:
         conn.execute(INSERT_ORDER, [w.row for w in creates])
-        if events := [w.event_row for w in creates if w.event_row is not None]:
+        if events := _event_rows(creates):
             conn.execute(INSERT_EVENT, events)
     if updates:
-        events = [w.event_row for w in updates if w.event_row is not None]
-        update_orders(conn, [w.update_params() for w in updates], events)
+        update_orders(conn, [w.update_params() for w in updates], _event_rows(updates))
 
 
 def write_one(conn: Connection, write: Write) -> None:
@@ -240,10 +238,18 @@ def _exists(conn: Connection, condition: Any) -> bool:
     return bool(conn.scalar(select(exists().where(condition))))
 
 
-def _split_kinds(group: list[Write]) -> list[list[Write]]:
+def _by_kind(group: list[Write]) -> tuple[list[Write], list[Write]]:
+    """`group`'s creates and its other writes (updates)."""
     creates = [w for w in group if w.kind is Kind.CREATE]
-    updates = [w for w in group if w.kind is not Kind.CREATE]
-    return [part for part in (creates, updates) if part]
+    return creates, [w for w in group if w.kind is not Kind.CREATE]
+
+
+def _split_kinds(group: list[Write]) -> list[list[Write]]:
+    return [part for part in _by_kind(group) if part]
+
+
+def _event_rows(writes: list[Write]) -> list[dict[str, Any]]:
+    return [w.event_row for w in writes if w.event_row is not None]
 
 
 def _groups(writes: list[Write]) -> list[list[Write]]:
