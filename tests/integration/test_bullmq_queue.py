@@ -23,7 +23,7 @@ from order_engine.adapters.redis_client import redis_client
 from order_engine.engine.ports import Job
 from order_engine.engine.retry import RetryPolicy
 from tests.contract.test_job_queue import starts_per_window
-from tests.services import require_redis_url
+from tests.services import delete_prefixed_keys, require_redis_url
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 QUEUE_NAME = "orders"
@@ -219,11 +219,7 @@ async def test_depth_reads_redis_at_most_every_tenth_of_a_second() -> None:
     finally:
         await ours.close()
         await theirs.close()
-        client = redis_client(url)
-        keys = [k async for k in client.scan_iter(f"{prefix}:*")]
-        if keys:
-            await client.delete(*keys)
-        await client.aclose()
+        await delete_prefixed_keys(url, prefix)
 
 
 async def test_new_orders_enqueued_together_share_a_round_trip() -> None:
@@ -261,8 +257,4 @@ async def test_new_orders_enqueued_together_share_a_round_trip() -> None:
         await poll_until_depth(queue, 31)
     finally:
         await queue.close()
-        client = redis_client(url)
-        keys = [k async for k in client.scan_iter(f"{prefix}:*")]
-        if keys:
-            await client.delete(*keys)
-        await client.aclose()
+        await delete_prefixed_keys(url, prefix)
