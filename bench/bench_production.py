@@ -28,7 +28,14 @@ from typing import Any
 import bench.client
 from bench.bench_embedded import _merge, _split
 from bench.client import AMOUNT_ENV, DEFAULT_AMOUNT, ClientJob, RawHttp, client_main
-from bench.cluster import Cluster, confirmed, order_attempts, order_states, unfinished
+from bench.cluster import (
+    Cluster,
+    confirmed,
+    engine_connections,
+    order_attempts,
+    order_states,
+    unfinished,
+)
 from bench.common import (
     SERVER_ENV,
     system_busy_seconds,
@@ -158,6 +165,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             e2e = e2e_phase(cluster, args)
             states = asyncio.run(order_states(cluster.database_url))
             attempts = asyncio.run(order_attempts(cluster.database_url))
+            connections = asyncio.run(engine_connections(cluster.database_url))
             hwm = {g: max(vm_hwm_kib(p.pid) for p in ps) for g, ps in cluster.groups.items()}
         finally:
             exits = cluster.stop()
@@ -172,6 +180,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "expected_confirmed": expected,
             "all_confirmed_seq_5": states == {("confirmed", 5): expected},
             "orders_by_attempts": attempts,
+            "engine_connections_at_end": connections,
         },
         "memory_kib": {
             "server_vm_hwm": max(hwm.values(), default=0),
@@ -196,6 +205,8 @@ def print_groups(report: dict[str, Any]) -> None:
     by_attempts = stored["orders_by_attempts"]
     mean = sum(a * n for a, n in by_attempts.items()) / max(1, sum(by_attempts.values()))
     print(f"  orders by attempts taken: {by_attempts} (mean {mean:.3f}; a revert costs one more)")
+    held = stored["engine_connections_at_end"]
+    print(f"  PostgreSQL connections the engine held at the end: {held}")
 
 
 def main(argv: list[str] | None = None) -> int:

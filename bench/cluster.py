@@ -275,24 +275,35 @@ async def warm_up(ports: list[int]) -> str | None:
     return None
 
 
-async def order_states(database_url: str) -> dict[tuple[str, int], int]:
-    """(status, seq) -> number of orders, read straight from PostgreSQL."""
+async def _fetch(database_url: str, sql: str) -> list[asyncpg.Record]:
     conn = await asyncpg.connect(database_url, timeout=5)
     try:
-        rows = await conn.fetch("SELECT status, seq, count(*) AS n FROM orders GROUP BY 1, 2")
+        rows: list[asyncpg.Record] = await conn.fetch(sql)
     finally:
         await conn.close()
+    return rows
+
+
+async def order_states(database_url: str) -> dict[tuple[str, int], int]:
+    """(status, seq) -> number of orders, read straight from PostgreSQL."""
+    rows = await _fetch(database_url, "SELECT status, seq, count(*) AS n FROM orders GROUP BY 1, 2")
     return {(r["status"], r["seq"]): r["n"] for r in rows}
 
 
 async def order_attempts(database_url: str) -> dict[int, int]:
     """Attempts an order took -> number of orders (a slippage revert costs one more)."""
-    conn = await asyncpg.connect(database_url, timeout=5)
-    try:
-        rows = await conn.fetch("SELECT attempt, count(*) AS n FROM orders GROUP BY 1 ORDER BY 1")
-    finally:
-        await conn.close()
-    return {r["attempt"]: r["n"] for r in rows}
+    sql = "SELECT attempt, count(*) AS n FROM orders GROUP BY 1 ORDER BY 1"
+    return {r["attempt"]: r["n"] for r in await _fetch(database_url, sql)}
+
+
+async def engine_connections(database_url: str) -> int:
+    """Connections the engine's processes hold to the database now (its pools keep what
+    the load opened: idle ones stay)."""
+    sql = (
+        "SELECT count(*) AS n FROM pg_stat_activity "
+        "WHERE datname = current_database() AND application_name = 'order-engine'"
+    )
+    return int((await _fetch(database_url, sql))[0]["n"])
 
 
 def confirmed(states: dict[tuple[str, int], int]) -> int:
