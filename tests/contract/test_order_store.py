@@ -137,6 +137,57 @@ async def test_latest_seqs_reads_many_orders_at_once(order_store: OrderStore) ->
     assert await order_store.latest_seqs([]) == {}
 
 
+async def test_changes_name_only_what_was_written_since_the_cursor(
+    order_store: OrderStore,
+) -> None:
+    before = await stored(order_store)
+    start = await order_store.changes(None)
+    assert start.latest == {}  # "since now": nothing yet
+    assert (await order_store.changes(start.cursor)).latest == {}  # nothing written since
+
+    order = await stored(order_store)
+    await advance(order_store, before, S.ROUTING)
+    first = await order_store.changes(start.cursor)
+    assert first.latest == {order.id: 1, before.id: 2}
+
+    await advance(order_store, order, S.ROUTING, S.BUILDING)
+    second = await order_store.changes(first.cursor)
+    assert second.latest == {order.id: 3}  # `before` was not written again
+    order.best_price = Decimal("101.5")
+    await order_store.save_details(order)  # a write without a new event counts too
+    assert (await order_store.changes(second.cursor)).latest == {order.id: 3}
+    idle = await order_store.changes((await order_store.changes(second.cursor)).cursor)
+    assert idle.latest == {}
+
+
+async def test_changes_miss_no_write_committed_while_they_read(order_store: OrderStore) -> None:
+    orders = [await stored(order_store) for _ in range(40)]
+    cursor = (await order_store.changes(None)).cursor
+    seen: dict[str, int] = {}
+    done = asyncio.Event()
+
+    async def writer(order: Order) -> None:
+        await advance(order_store, order, *TO_SUBMITTED)
+
+    async def reader() -> None:
+        nonlocal cursor
+        while True:
+            finished = done.is_set()
+            answer = await order_store.changes(cursor)
+            cursor = answer.cursor
+            for order_id, seq in answer.latest.items():
+                seen[order_id] = max(seq, seen.get(order_id, 0))
+            if finished:
+                return
+            await asyncio.sleep(0)
+
+    reading = asyncio.create_task(reader())
+    await asyncio.gather(*(writer(o) for o in orders))
+    done.set()
+    await reading
+    assert seen == {o.id: 4 for o in orders}
+
+
 async def test_stale_append_raises_and_writes_nothing(order_store: OrderStore) -> None:
     order = await stored(order_store)
     winner, loser = await order_store.get(order.id), await order_store.get(order.id)

@@ -44,13 +44,14 @@ async def test_migrating_twice_is_idempotent(tmp_path: Path) -> None:
         "accounts",
         "alembic_version",
         "api_keys",
+        "change_clock",
         "engine_secrets",
         "order_events",
         "orders",
     ]
     assert first["indexes"] == [
-        "ix_orders_account_created", "ix_orders_account_status", "ix_orders_created",
-        "ix_orders_status_created", "ix_orders_user_created",
+        "ix_orders_account_created", "ix_orders_account_status", "ix_orders_change_no",
+        "ix_orders_created", "ix_orders_status_created", "ix_orders_user_created",
     ]  # fmt: skip
 
 

@@ -1,6 +1,7 @@
 """The watchdog of open order streams (`StreamWatch`) and the streams it watches: idle
-streams cost no store reads of their own, one batched read per period checks them all, and
-a stream a lost publish left behind is nudged and catches up from the store."""
+streams cost no store reads of their own, one read of what changed per period checks them
+all (a new stream is checked by id once), and a stream a lost publish left behind is
+nudged and catches up from the store."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from order_engine.adapters.memory_store import InMemoryOrderStore
 from order_engine.domain.errors import DependencyUnavailableError
 from order_engine.domain.orders import Order, OrderEvent, OrderStatus
 from order_engine.engine.order_stream import order_stream
+from order_engine.engine.ports import Changes
 from order_engine.engine.stream_watch import StreamWatch
 from tests.contract.test_order_store import advance, stored
 from tests.event_samples import payload_for
@@ -25,15 +27,23 @@ S = OrderStatus
 
 
 class CountingStore(InMemoryOrderStore):
-    """Counts the reads a stream or the watch makes; `down` makes the batched read fail."""
+    """Counts the reads a stream or the watch makes; `down` makes the watch's reads fail."""
 
     def __init__(self) -> None:
         super().__init__()
         self.event_reads = 0
-        self.batches: list[int] = []
+        self.batches: list[int] = []  # ids per by-id read
+        self.change_reads = 0
         self.down = False
-        self.batch_reads = asyncio.Event()  # cleared: the batched read waits
+        self.batch_reads = asyncio.Event()  # cleared: the watch's reads wait
         self.batch_reads.set()
+
+    async def changes(self, cursor: int | None) -> Changes:
+        await self.batch_reads.wait()
+        if self.down:
+            raise DependencyUnavailableError("database down")
+        self.change_reads += 1
+        return await super().changes(cursor)
 
     async def events(self, order_id: str, after: int = 0) -> builtins.list[OrderEvent]:
         self.event_reads += 1
@@ -73,27 +83,70 @@ class Nudges:
         return lambda: self.got.append(name)
 
 
-async def test_a_sweep_nudges_only_quiet_streams_the_store_has_moved_past() -> None:
+async def test_a_new_stream_is_checked_by_id_once_then_through_the_changes() -> None:
     store, clock, nudges = CountingStore(), ManualClock(), Nudges()
     watch = StreamWatch(store, 2.0, clock=clock)
-    behind, current, busy = [await stored(store) for _ in range(3)]
+    behind, current = [await stored(store) for _ in range(2)]
     await advance(store, behind, S.ROUTING)  # seq 2: its stream delivered only 1
-    await advance(store, busy, S.ROUTING)
     with (
         watch.watching(behind.id, 1, nudges.of("behind")),
         watch.watching(current.id, 1, nudges.of("current")),
-        watch.watching(busy.id, 1, nudges.of("busy")) as busy_watch,
     ):
-        assert await watch.sweep() == 0  # nobody quiet for a period yet: no read
-        assert store.batches == []
-        clock.now += 1.5
-        watch.delivered(busy_watch, 1)  # delivered something just now
-        clock.now += 1.0
+        clock.now += 2.0
         assert await watch.sweep() == 1
-        assert nudges.got == ["behind"]
-        assert store.batches == [2]  # one read for both quiet streams
-        assert len(watch) == 3
+        assert nudges.got == ["behind"] and store.batches == [2]  # one read for both
+        for _ in range(3):  # nothing written since: no read by id, nobody nudged
+            assert await watch.sweep() == 0
+        assert store.batches == [2] and store.change_reads == 4
+        await advance(store, current, S.ROUTING)
+        assert await watch.sweep() == 1
+        assert nudges.got == ["behind", "current"]
+        assert store.batches == [2]  # seen in the changes, not read by id
+        assert len(watch) == 2
     assert len(watch) == 0
+
+
+async def test_a_stream_that_just_delivered_is_checked_again_at_the_next_sweep() -> None:
+    store, clock, nudges = CountingStore(), ManualClock(), Nudges()
+    watch = StreamWatch(store, 2.0, clock=clock)
+    order = await stored(store)
+    with watch.watching(order.id, 1, nudges.of("busy")) as busy:
+        assert await watch.sweep() == 0  # its first check: up to date
+        clock.now += 1.5
+        await advance(store, order, S.ROUTING, S.BUILDING)
+        watch.delivered(busy, 2)  # seq 3's publish may be on its way: not nudged yet
+        assert await watch.sweep() == 0
+        clock.now += 2.0  # nothing written since, yet it is still behind: nudged
+        assert await watch.sweep() == 1
+        assert nudges.got == ["busy"] and store.batches == [1, 1]
+
+
+async def test_a_stream_opened_after_the_cursor_passed_its_write_is_still_checked() -> None:
+    store, clock, nudges = CountingStore(), ManualClock(), Nudges()
+    watch = StreamWatch(store, 2.0, clock=clock)
+    other, order = await stored(store), await stored(store)
+    with watch.watching(other.id, 1, nudges.of("other")):
+        await watch.sweep()  # the cursor is set
+        await advance(store, order, S.ROUTING)  # written after `order`'s stream read seq 1
+        await watch.sweep()  # the changes name `order`: no stream of it yet
+        with watch.watching(order.id, 1, nudges.of("late")):  # it read before the write
+            clock.now += 2.0
+            assert await watch.sweep() == 1
+    assert nudges.got == ["late"]
+
+
+async def test_an_idle_watch_of_many_streams_reads_only_the_changes() -> None:
+    store, clock, nudges = CountingStore(), ManualClock(), Nudges()
+    watch = StreamWatch(store, 2.0, clock=clock)
+    orders = [await stored(store) for _ in range(1000)]
+    with contextlib.ExitStack() as streams:
+        for order in orders:
+            streams.enter_context(watch.watching(order.id, 1, nudges.of(order.id)))
+        for _ in range(5):
+            clock.now += 2.0
+            assert await watch.sweep() == 0
+        assert store.batches == [1000]  # the first sweep's check by id, then none
+        assert store.change_reads == 5 and nudges.got == []
 
 
 async def test_the_watch_task_runs_only_while_streams_are_watched() -> None:
@@ -101,11 +154,11 @@ async def test_the_watch_task_runs_only_while_streams_are_watched() -> None:
     order = await stored(store)
     watch = StreamWatch(store, 0.01)
     with watch.watching(order.id, 1, lambda: None):
-        await until(lambda: len(store.batches) >= 3)  # a read per period, for all streams
+        await until(lambda: store.change_reads >= 3)  # a read per period, for all streams
     await asyncio.sleep(0)
-    reads = len(store.batches)
+    reads = store.change_reads
     await asyncio.sleep(0.05)
-    assert len(store.batches) == reads  # stopped with the last stream
+    assert store.change_reads == reads  # stopped with the last stream
     assert not [t for t in asyncio.all_tasks() if t.get_name() == "stream-watch"]
 
 
@@ -163,9 +216,9 @@ async def test_an_idle_stream_reads_nothing_until_the_store_moves_past_it() -> N
     watch = StreamWatch(store, 0.01)
     task, got = await _follow(store, bus, order, watch)
     reads = store.event_reads
-    await until(lambda: len(store.batches) >= 5)  # five periods, nothing new
-    assert store.event_reads == reads  # no read of its own: one batched read per period
-    assert set(store.batches) == {1}
+    await until(lambda: store.change_reads >= 5)  # five periods, nothing new
+    assert store.event_reads == reads  # no read of its own: one read of changes per period
+    assert store.batches == [1]  # its first check by id
     # a sweep between a step's store write and its delivery would nudge the stream (a publish
     # still on its way looks lost): on a loaded machine that window can take a period, so
     # the watch's reads wait until the steps are delivered
@@ -173,8 +226,8 @@ async def test_an_idle_stream_reads_nothing_until_the_store_moves_past_it() -> N
     await publish_steps(bus, store, order)
     await until(lambda: len(got) == 4)
     store.batch_reads.set()
-    batches = len(store.batches)
-    await until(lambda: len(store.batches) >= batches + 2)  # the watch saw them delivered
+    change_reads = store.change_reads
+    await until(lambda: store.change_reads >= change_reads + 2)  # saw them delivered
     assert [e.seq for e in got] == [1, 2, 3, 4]
     assert store.event_reads == reads  # live events, no reads
     task.cancel()

@@ -14,7 +14,7 @@ from order_engine.domain.errors import (
     OrderNotFoundError,
 )
 from order_engine.domain.orders import NOT_RUNNABLE, Order, OrderEvent, OrderStatus
-from order_engine.engine.ports import Page
+from order_engine.engine.ports import Changes, Page
 
 
 class InMemoryOrderStore:
@@ -26,6 +26,8 @@ class InMemoryOrderStore:
         self._events: dict[str, builtins.list[OrderEvent]] = {}
         self._by_key: dict[str, str] = {}
         self._open: dict[str, set[str]] = {}  # owner -> ids of its orders not final
+        self._stamps: dict[str, int] = {}  # id -> its last write's change number, oldest first
+        self._clock = 0
         self._closed = False
 
     async def create(self, order: Order, event: OrderEvent) -> None:
@@ -40,6 +42,7 @@ class InMemoryOrderStore:
         if key is not None:
             self._by_key[key] = order.id
         self._track(order)
+        self._stamp(order.id)
 
     async def discard(self, order_id: str) -> bool:
         self._check_open()
@@ -50,6 +53,7 @@ class InMemoryOrderStore:
         if order.idempotency_key is not None:
             self._by_key.pop(order.idempotency_key, None)
         self._track(order, gone=True)
+        self._stamps.pop(order_id, None)
         return True
 
     async def append(self, order: Order, event: OrderEvent) -> None:
@@ -58,11 +62,13 @@ class InMemoryOrderStore:
         self._orders[order.id] = copy.deepcopy(order)
         self._events[order.id].append(copy.deepcopy(event))
         self._track(order)
+        self._stamp(order.id)
 
     async def save_details(self, order: Order) -> None:
         self._check_open()
         self._check_seq(order.id, order.seq)
         self._orders[order.id] = copy.deepcopy(order)
+        self._stamp(order.id)
 
     async def get(self, order_id: str) -> Order:
         self._check_open()
@@ -113,6 +119,22 @@ class InMemoryOrderStore:
     async def latest_seqs(self, order_ids: builtins.list[str]) -> dict[str, int]:
         self._check_open()
         return {i: self._orders[i].seq for i in order_ids if i in self._orders}
+
+    async def changes(self, cursor: int | None) -> Changes:
+        self._check_open()
+        latest: dict[str, int] = {}
+        if cursor is not None:
+            for order_id, stamp in reversed(self._stamps.items()):  # newest first
+                if stamp < cursor:
+                    break
+                latest[order_id] = self._orders[order_id].seq
+        return Changes(self._clock + 1, latest)
+
+    def _stamp(self, order_id: str) -> None:
+        """Number this write and move the order to the newest end of `_stamps`."""
+        self._clock += 1
+        self._stamps.pop(order_id, None)
+        self._stamps[order_id] = self._clock
 
     async def count_open(self, account_id: str) -> int:
         self._check_open()

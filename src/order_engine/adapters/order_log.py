@@ -12,7 +12,7 @@ from typing import Any
 
 from order_engine.domain.amounts import money
 from order_engine.domain.orders import Order, OrderEvent, OrderStatus
-from order_engine.engine.ports import OrderStore, Page
+from order_engine.engine.ports import Changes, OrderStore, Page
 
 log = logging.getLogger("order_engine.orders")
 S = OrderStatus
@@ -130,6 +130,9 @@ class LoggingOrderStore:
 
     async def latest_seqs(self, order_ids: builtins.list[str]) -> dict[str, int]:
         return await self._inner.latest_seqs(order_ids)
+
+    async def changes(self, cursor: int | None) -> Changes:
+        return await self._inner.changes(cursor)
 
     async def count_open(self, account_id: str) -> int:
         return await self._inner.count_open(account_id)

@@ -22,6 +22,15 @@ class Page:
     next_cursor: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class Changes:
+    """`OrderStore.changes`' answer: each order written since the cursor asked about, with
+    its latest seq, and the cursor to ask with next."""
+
+    cursor: int
+    latest: dict[str, int]
+
+
 class OrderStore(Protocol):
     """Durable orders and their event logs. The row and its event change in one
     transaction. Driver errors surface as `DependencyUnavailableError`."""
@@ -76,6 +85,13 @@ class OrderStore(Protocol):
     async def latest_seqs(self, order_ids: builtins.list[str]) -> dict[str, int]:
         """Each known order's latest event seq, in one read (however many ids: chunked as
         the database needs); unknown ids are left out."""
+        ...
+
+    async def changes(self, cursor: int | None) -> Changes:
+        """The orders written since the answer that gave `cursor` was read (None: since
+        now, so none), each with its latest seq, at the cost of what changed. Every write
+        committed after that answer is in this one (a write may be in two answers); the
+        orders' first events count as writes."""
         ...
 
     async def count_open(self, account_id: str) -> int:

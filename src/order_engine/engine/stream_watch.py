@@ -4,11 +4,15 @@ A stream waits on its live subscription with no timeout, so an idle stream costs
 and no timer. What the waiting alone would not cover is a publish that was lost (the event
 committed, its fan-out failed, e.g. while Redis restarted): the stream would wait forever.
 So every open stream is registered here with the last seq it delivered, and every
-`period_s` the watch asks the store, in one batched read for every stream that has
-delivered nothing for at least `period_s`, for each order's latest seq. A stream whose
-order the store has moved past what it delivered is nudged: it wakes and re-reads the
-store (`order_stream`). An idle process then costs one query per period, not one per
-stream, and a lost publish reaches its stream within about two periods.
+`period_s` the watch asks the store which orders were written since it last asked
+(`OrderStore.changes`: a cursor, no clocks, every committed write seen) and compares only
+the streams of those orders. A stream is also checked by id once, at its first sweep (it
+may have read the store after the write the cursor passed). A stream whose order the
+store has moved past what it delivered is nudged when it has been quiet for a period (it
+wakes and re-reads the store, `order_stream`); one that delivered just now (its live
+event may be on its way) is checked by id again at the next sweep. So an idle process
+costs one small read per period however many streams are open, a busy one a read of what
+changed, and a lost publish reaches its stream within about two periods.
 """
 
 from __future__ import annotations
@@ -42,7 +46,10 @@ class StreamWatch:
         self, store: OrderStore, period_s: float, *, clock: Callable[[], float] = time.monotonic
     ) -> None:
         self._store, self._period_s, self._clock = store, period_s, clock
-        self._watched: set[Watched] = set()
+        self._by_order: dict[str, set[Watched]] = {}
+        self._count = 0
+        self._by_id: set[Watched] = set()  # to check by id at the next sweep
+        self._cursor: int | None = None  # the store's changes cursor (None: not asked yet)
         self._task: asyncio.Task[None] | None = None
 
     @property
@@ -50,39 +57,67 @@ class StreamWatch:
         return self._period_s
 
     def __len__(self) -> int:
-        return len(self._watched)
+        return self._count
 
     @contextlib.contextmanager
     def watching(self, order_id: str, seq: int, nudge: Callable[[], None]) -> Iterator[Watched]:
         """Watch a stream of `order_id` that has delivered up to `seq`, while inside; call
         `delivered` on what it yields after each event it delivers."""
         watched = Watched(order_id, seq, nudge, self._clock())
-        self._watched.add(watched)
+        self._by_order.setdefault(order_id, set()).add(watched)
+        self._by_id.add(watched)
+        self._count += 1
         if self._task is None:
             self._task = asyncio.create_task(self._run(), name="stream-watch")
         try:
             yield watched
         finally:
-            self._watched.discard(watched)
-            if not self._watched and self._task is not None:
-                self._task.cancel()
-                self._task = None
+            self._forget(watched)
+
+    def _forget(self, watched: Watched) -> None:
+        streams = self._by_order.get(watched.order_id, set())
+        streams.discard(watched)
+        if not streams:
+            self._by_order.pop(watched.order_id, None)
+        self._by_id.discard(watched)
+        self._count -= 1
+        if not self._count and self._task is not None:
+            self._task.cancel()
+            self._task, self._cursor = None, None
 
     def delivered(self, watched: Watched, seq: int) -> None:
         watched.seq, watched.quiet_since = seq, self._clock()
 
     async def sweep(self) -> int:
-        """One check of every stream quiet for at least a period: nudge those whose order
-        the store has moved past what they delivered. Returns how many were nudged."""
-        now = self._clock()
-        due = [w for w in self._watched if now - w.quiet_since >= self._period_s]
-        if not due:
-            return 0
-        latest = await self._store.latest_seqs(list({w.order_id for w in due}))
-        behind = [w for w in due if latest.get(w.order_id, 0) > w.seq]
-        for watched in behind:
-            watched.nudge()
-        return len(behind)
+        """One check (see the module's docstring): the streams of the orders written since
+        the last sweep, and those due a check by id. Returns how many were nudged."""
+        by_id, self._by_id = self._by_id, set()
+        try:
+            changes = await self._store.changes(self._cursor)
+            latest = dict(changes.latest)
+            unknown = {w.order_id for w in by_id} - latest.keys()
+            if unknown:  # read after the changes: nothing between the two is missed
+                latest.update(await self._store.latest_seqs(sorted(unknown)))
+        except BaseException:  # to check again at the next sweep, those still open
+            self._by_id |= {w for w in by_id if w in self._by_order.get(w.order_id, ())}
+            raise
+        self._cursor = changes.cursor
+        checked = by_id.union(*(self._by_order.get(i, ()) for i in changes.latest))
+        return self._nudge_behind(checked, latest)
+
+    def _nudge_behind(self, checked: set[Watched], latest: dict[str, int]) -> int:
+        now, nudged = self._clock(), 0
+        for watched in checked:
+            if latest.get(watched.order_id, 0) <= watched.seq:
+                continue
+            if watched not in self._by_order.get(watched.order_id, ()):
+                continue  # its stream ended meanwhile
+            if now - watched.quiet_since >= self._period_s:
+                watched.nudge()
+                nudged += 1
+            else:  # it delivered just now: its live event may be on its way
+                self._by_id.add(watched)
+        return nudged
 
     async def _run(self) -> None:
         while True:

@@ -26,7 +26,8 @@ from order_engine.adapters.sql.tables import order_events, orders
 
 LOCK_KEYS = ("b_id", "b_expected_seq")  # the update's WHERE: id and the seq it expects
 EVENT_KEYS = tuple(c.name for c in order_events.c)
-ORDER_KEYS = tuple(c.name for c in orders.c)
+# every column a caller writes (`change_no` is the statement's own: a column default)
+ORDER_KEYS = tuple(c.name for c in orders.c if c.name != "change_no")
 
 Statement = tuple[Select[Any], dict[str, list[Any]]]
 

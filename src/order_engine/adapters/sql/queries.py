@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Integer, and_, bindparam, func, or_, select
+from sqlalchemy import BigInteger, Integer, and_, bindparam, func, null, or_, select
 from sqlalchemy.sql import Select
 
+from order_engine.adapters.sql.changes import ChangeHorizon
 from order_engine.adapters.sql.tables import order_events, orders
 from order_engine.domain.orders import NOT_RUNNABLE, TERMINAL, OrderStatus
 
@@ -28,6 +29,19 @@ LATEST_SEQS_CHUNK = 500
 LATEST_SEQS = select(orders.c.id, orders.c.seq).where(
     orders.c.id.in_(bindparam("ids", expanding=True))
 )
+
+HORIZON = select(ChangeHorizon().label("horizon"))
+# one statement, so one snapshot: a horizon row (id NULL), and the orders written since
+_CHANGED = (
+    select(ChangeHorizon().label("horizon"), null().label("id"), null().label("seq"))
+    .union_all(
+        select(null(), orders.c.id, orders.c.seq).where(
+            orders.c.change_no >= bindparam("cursor", type_=BigInteger)
+        )
+    )
+    .subquery("changed")
+)
+CHANGES = select(_CHANGED.c.horizon, _CHANGED.c.id, _CHANGED.c.seq)
 
 UNFINISHED = (
     select(orders.c.id)

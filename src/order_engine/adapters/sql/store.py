@@ -31,7 +31,7 @@ from order_engine.adapters.sql.tables import order_events, orders
 from order_engine.adapters.sql.writer import GroupCommitWriter, Kind, Write
 from order_engine.domain.errors import DependencyUnavailableError, OrderNotFoundError
 from order_engine.domain.orders import Order, OrderEvent, OrderStatus
-from order_engine.engine.ports import Page
+from order_engine.engine.ports import Changes, Page
 
 
 class SqlOrderStore:
@@ -122,6 +122,13 @@ class SqlOrderStore:
             rows = await self._read(q.LATEST_SEQS, {"ids": chunk})
             latest.update((r["id"], int(r["seq"])) for r in rows)
         return latest
+
+    async def changes(self, cursor: int | None) -> Changes:
+        if cursor is None:
+            return Changes(int((await self._read(q.HORIZON))[0]["horizon"]), {})
+        rows = await self._read(q.CHANGES, {"cursor": cursor})
+        horizon = next(r["horizon"] for r in rows if r["id"] is None)
+        return Changes(int(horizon), {r["id"]: int(r["seq"]) for r in rows if r["id"] is not None})
 
     async def count_open(self, account_id: str) -> int:
         rows = await self._read(q.COUNT_OPEN, {"account_id": account_id})

@@ -23,6 +23,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
+from order_engine.adapters.sql.changes import CLOCK_TABLE, ChangeStamp
+
 
 class Money(TypeDecorator[Decimal]):
     """Exact decimals: TEXT on SQLite (which has no decimal type), unconstrained NUMERIC on
@@ -115,11 +117,21 @@ orders = Table(
     Column("max_price_impact_bps", Integer),  # the order's own guard (migration 0005)
     Column("created_ms", BigInteger, nullable=False),
     Column("updated_ms", BigInteger, nullable=False),
+    # every write stamps it (migration 0011; see changes.py): never set by a caller
+    Column("change_no", BigInteger, default=ChangeStamp(), onupdate=ChangeStamp()),
     Index("ix_orders_status_created", "status", "created_ms", "id"),
     Index("ix_orders_created", "created_ms", "id"),
     Index("ix_orders_user_created", "user_id", "created_ms"),
     Index("ix_orders_account_created", "account_id", "created_ms"),
     Index("ix_orders_account_status", "account_id", "status"),  # open orders per owner (0010)
+    Index("ix_orders_change_no", "change_no"),  # what changed since a cursor (0011)
+)
+
+change_clock = Table(  # migration 0011: SQLite's change numbers (one row; see changes.py)
+    CLOCK_TABLE,
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("n", BigInteger, nullable=False),
 )
 
 order_events = Table(

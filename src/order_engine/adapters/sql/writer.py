@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import Connection, exists, insert, select
 
 from order_engine.adapters.sql import pg_batches
+from order_engine.adapters.sql.changes import tick_clock
 from order_engine.adapters.sql.errors import (
     INTEGRITY_ERRORS,
     UNAVAILABLE_ERRORS,
@@ -199,6 +200,7 @@ def write_group(conn: Connection, group: list[Write]) -> None:
     """All writes of `group` (distinct order ids) with one executemany per statement, in
     the caller's transaction (every dialect but PostgreSQL: see `_one_statement`)."""
     creates, updates = _by_kind(group)
+    tick_clock(conn)
     if creates:
         conn.execute(INSERT_ORDER, [w.row for w in creates])
         if events := _event_rows(creates):
@@ -208,6 +210,7 @@ def write_group(conn: Connection, group: list[Write]) -> None:
 
 
 def write_one(conn: Connection, write: Write) -> None:
+    tick_clock(conn)
     if write.kind is Kind.CREATE:
         conn.execute(INSERT_ORDER, write.row)
     elif conn.execute(UPDATE_ORDER, write.update_params()).rowcount != 1:
