@@ -67,7 +67,18 @@ def package_of(path: str) -> str:
 # Where a sample's work came from (first match from the task's root down) ...
 ACTIVITIES = (
     ("bench GET /metrics polling", ("create_app.<locals>.metrics",)),
-    ("WebSocket stream", ("WebSocketsSansIO", "_send_all", "_until_disconnect", "order_socket")),
+    (
+        "WebSocket stream",
+        (
+            "WebSocketsSansIO",
+            "JsonWebSocketProtocol",
+            "Ticks.",
+            "_send_all",
+            "_until_disconnect",
+            "serve_order_socket",
+            "order_socket",
+        ),
+    ),
     ("WebSocket stream", ("handle_websocket_upgrade",)),
     ("order execution (worker)", ("InMemoryJobQueue.", "OrderExecutor.")),
     ("group-commit writer task", ("GroupCommitWriter.",)),

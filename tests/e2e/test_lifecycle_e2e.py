@@ -7,8 +7,10 @@ from decimal import Decimal
 from pathlib import Path
 
 import orjson
+import pytest
 from websockets.asyncio.client import connect
 
+from order_engine.api.server import server_protocols
 from order_engine.domain.event_payloads import Cancelled
 from tests.e2e.harness import (
     DEFAULT_ORDER,
@@ -98,3 +100,77 @@ async def test_an_event_whose_publish_was_lost_still_reaches_an_open_websocket(
             assert ws.close_code == 1000, ws.close_reason
         assert statuses(events) == ["pending", "waiting", "cancelled"]
         assert [e["seq"] for e in events] == [1, 2, 3]
+
+
+@pytest.mark.parametrize(
+    "protocols",
+    [None, {"ws": "websockets-sansio"}],
+    ids=["our-protocol", "uvicorn-protocol"],
+)
+async def test_a_client_that_hangs_up_leaves_no_stream_open(
+    tmp_path: Path, protocols: dict[str, str] | None
+) -> None:
+    """Ours tells the stream that the client went away (no task reads for it; what the
+    client sends meanwhile is dropped and the server goes on reading: its pongs); under
+    uvicorn's own protocol a second task reads until the disconnect."""
+    never_fills = {**DEFAULT_ORDER, "type": "limit", "limitPrice": "1000000"}
+    async with running_engine(tmp_path, protocols=protocols) as eng:
+        watch = eng.engine.service.stream_watch
+        order_id = await eng.order_id(never_fills)
+        url = f"{eng.ws_base}/api/orders/execute?orderId={order_id}"
+        async with connect(url, additional_headers=eng.auth) as ws:
+            events: list[dict[str, object]] = []
+            while not events or events[-1]["status"] != "waiting":
+                events.append(orjson.loads(await asyncio.wait_for(ws.recv(), 5)))
+            for n in range(50):
+                await ws.send(f"nobody reads this {n}")
+            await asyncio.wait_for(await ws.ping(), 5)
+            assert len(watch) == 1
+        async with asyncio.timeout(5):
+            while len(watch):  # noqa: ASYNC110 -- polled: the watch has no event to wait on
+                await asyncio.sleep(0.01)
+        assert statuses(events) == ["pending", "waiting"]
+
+
+async def _read_frame(reader: asyncio.StreamReader) -> tuple[int, bytes]:
+    """One unmasked frame from the server: (opcode, payload)."""
+    head = await reader.readexactly(2)
+    length = head[1] & 0x7F
+    if length >= 126:
+        length = int.from_bytes(await reader.readexactly(2 if length == 126 else 8), "big")
+    return head[0] & 0x0F, await reader.readexactly(length)
+
+
+async def test_keepalive_pings_an_open_stream_and_closes_it_when_unanswered(
+    tmp_path: Path,
+) -> None:
+    """Every open socket's keepalive (one timer per event loop for all of them): a client
+    that answers the pings keeps its stream; one that does not is closed with 1011."""
+    never_fills = {**DEFAULT_ORDER, "type": "limit", "limitPrice": "1000000"}
+    fast = {**server_protocols(), "ws_ping_interval": 0.2, "ws_ping_timeout": 0.3}
+    async with running_engine(tmp_path, protocols=fast) as eng:
+        answering, silent = await eng.order_id(never_fills), await eng.order_id(never_fills)
+        url = f"{eng.ws_base}/api/orders/execute?orderId={answering}"
+        async with connect(url, additional_headers=eng.auth, ping_interval=None) as ws:
+            reader, writer = await asyncio.open_connection("127.0.0.1", eng.engine.settings.port)
+            writer.write(
+                f"GET /api/orders/execute?orderId={silent} HTTP/1.1\r\nHost: x\r\n"
+                f"Authorization: Bearer {eng.api_key}\r\nUpgrade: websocket\r\n"
+                "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                "Sec-WebSocket-Version: 13\r\n\r\n".encode()
+            )
+            assert (await reader.readuntil(b"\r\n\r\n")).startswith(b"HTTP/1.1 101")
+            opcodes: list[int] = []
+            async with asyncio.timeout(5):
+                while not opcodes or opcodes[-1] != 8:
+                    opcode, payload = await _read_frame(reader)
+                    opcodes.append(opcode)
+            assert 9 in opcodes, opcodes  # pinged, never answered
+            assert int.from_bytes(payload[:2], "big") == 1011
+            writer.close()
+            await asyncio.sleep(1)  # five intervals: the answering client is still served
+            response = await eng.client.post(f"/api/orders/{answering}/cancel", json={})
+            assert response.status_code == 200, response.text
+            events = [orjson.loads(message) async for message in ws]
+            assert ws.close_code == 1000, ws.close_reason
+        assert statuses(events) == ["pending", "waiting", "cancelled"]

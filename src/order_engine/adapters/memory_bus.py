@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from order_engine.adapters.feed_inbox import Entry, FeedInbox, StreamId, parse_feed_id
 from order_engine.adapters.inbox import Inbox
@@ -21,17 +21,26 @@ def _wall_ms() -> int:
 
 
 class _Subscription(Inbox[OrderEvent]):
-    """One subscriber: the events after `after` that were published since it joined."""
+    """One subscriber: the events after `after` that were published since it joined. Its
+    own context manager (no generator-based one per stream: thousands sit idle)."""
 
-    __slots__ = ("_after",)
+    __slots__ = ("_after", "_bus", "_order_id")
 
-    def __init__(self, after: int) -> None:
+    def __init__(self, bus: InMemoryEventBus, order_id: str, after: int) -> None:
         super().__init__()
-        self._after = after
+        self._bus, self._order_id, self._after = bus, order_id, after
 
     def offer(self, event: OrderEvent) -> None:
         if not self._ended and event.seq > self._after:
             self.push(event)
+
+    async def __aenter__(self) -> LiveEvents:
+        self._bus._add(self._order_id, self)
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self.end()
+        self._bus._remove(self._order_id, self)
 
 
 class InMemoryEventBus:
@@ -44,7 +53,8 @@ class InMemoryEventBus:
     def __init__(
         self, *, feed_length: int = DEFAULT_FEED_LENGTH, clock_ms: Callable[[], int] = _wall_ms
     ) -> None:
-        self._subs: dict[str, set[_Subscription]] = {}
+        # an order's subscriber, or its set of them when there are several
+        self._subs: dict[str, _Subscription | set[_Subscription]] = {}
         self._closed = False
         self._clock_ms = clock_ms
         self._feed: deque[Entry] = deque(maxlen=max(1, feed_length))
@@ -54,8 +64,12 @@ class InMemoryEventBus:
         self._dropped: StreamId | None = None  # the newest id the history let go
 
     async def publish(self, event: OrderEvent) -> None:
-        for sub in self._subs.get(event.order_id, ()):
-            sub.offer(event)
+        subs = self._subs.get(event.order_id)
+        if isinstance(subs, _Subscription):
+            subs.offer(event)
+        elif subs is not None:
+            for sub in subs:
+                sub.offer(event)
         entry = (self._next_id(), event)
         if len(self._feed) == self._feed.maxlen:
             self._dropped = self._feed[0][0]
@@ -89,21 +103,12 @@ class InMemoryEventBus:
             sub.end()
             self._feed_subs.discard(sub)
 
-    @asynccontextmanager
-    async def subscribe(self, order_id: str, after: int = 0) -> AsyncIterator[LiveEvents]:
-        sub = _Subscription(after)
-        if self._closed:
-            sub.end()
-        else:
-            self._subs.setdefault(order_id, set()).add(sub)
-        try:
-            yield sub
-        finally:
-            sub.end()
-            self._remove(order_id, sub)
+    def subscribe(self, order_id: str, after: int = 0) -> AbstractAsyncContextManager[LiveEvents]:
+        return _Subscription(self, order_id, after)
 
     def subscriber_count(self, order_id: str) -> int:
-        return len(self._subs.get(order_id, ()))
+        subs = self._subs.get(order_id)
+        return 1 if isinstance(subs, _Subscription) else len(subs or ())
 
     async def ping(self) -> None:
         return None
@@ -112,17 +117,30 @@ class InMemoryEventBus:
         """End every subscriber's iteration; later subscriptions end at once."""
         self._closed = True
         for subs in self._subs.values():
-            for sub in subs:
+            for sub in (subs,) if isinstance(subs, _Subscription) else subs:
                 sub.end()
         self._subs.clear()
         for feed_sub in self._feed_subs:
             feed_sub.end()
         self._feed_subs.clear()
 
-    def _remove(self, order_id: str, sub: _Subscription) -> None:
+    def _add(self, order_id: str, sub: _Subscription) -> None:
+        if self._closed:
+            sub.end()
+            return
         subs = self._subs.get(order_id)
         if subs is None:
-            return
-        subs.discard(sub)
-        if not subs:
+            self._subs[order_id] = sub
+        elif isinstance(subs, _Subscription):
+            self._subs[order_id] = {subs, sub}
+        else:
+            subs.add(sub)
+
+    def _remove(self, order_id: str, sub: _Subscription) -> None:
+        subs = self._subs.get(order_id)
+        if subs is sub:
             del self._subs[order_id]
+        elif isinstance(subs, set):
+            subs.discard(sub)
+            if len(subs) == 1:
+                self._subs[order_id] = subs.pop()

@@ -16,10 +16,13 @@ from collections.abc import AsyncIterator
 import orjson
 from fastapi import Request
 from fastapi.responses import StreamingResponse
+from starlette.datastructures import Headers, QueryParams
+from starlette.types import Scope
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from order_engine.api.auth import stream_viewer
 from order_engine.api.context import ApiContext
+from order_engine.api.server import WATCH_DISCONNECT, WatchDisconnect
 from order_engine.api.validation import parse_after
 from order_engine.domain.errors import (
     DependencyUnavailableError,
@@ -54,22 +57,47 @@ def close_for(exc: EngineError) -> tuple[int, str]:
 
 
 async def serve_order_socket(ctx: ApiContext, websocket: WebSocket) -> None:
-    """Replay every event so far, then live ones; close 1000 after the terminal event."""
+    """Replay every event so far, then live ones; close 1000 after the terminal event; stop
+    early if the client goes away. The sending runs in the connection's task, and an idle
+    stream holds no event and no frame while it waits for the next (thousands sit idle)."""
     await websocket.accept()
+    hangup = _Hangup(websocket)
     try:
-        query = websocket.query_params
-        order_id = parse_order_id(query.get("orderId"))
-        after = parse_after(query.get("after"))
-        auth = websocket.headers.get("authorization")
-        viewer, by_token = await stream_viewer(ctx.access, auth, query.get("token"), order_id)
-        if not by_token:
-            await ctx.service.get(order_id, viewer)  # another account's order: 4404
-        code, reason = await _pump(ctx, websocket, order_id, after)
+        order_id, after = await _opened(ctx, websocket.scope)
+        hangup.watch(websocket)
+        events = ctx.service.stream(order_id, after)
+        try:
+            async for event in events:
+                await websocket.send_text(_frame(event).decode())
+                del event
+        finally:
+            await events.aclose()
+        code, reason = CLOSE_NORMAL, "order reached a terminal status"
     except EngineError as exc:
         code, reason = close_for(exc)
     except WebSocketDisconnect:
         return
+    except asyncio.CancelledError:
+        if hangup.gone and hangup.sender.uncancel() == 0:
+            return  # the client went away
+        raise
+    finally:
+        hangup.unwatch()
     await close_quietly(websocket, code, reason)
+
+
+async def _opened(ctx: ApiContext, scope: Scope) -> tuple[str, int]:
+    """The order and the seq to stream after, once the caller may read that order. What
+    the handshake carried is read here and let go of: an open stream keeps none of it."""
+    query = QueryParams(scope["query_string"])
+    order_id = parse_order_id(query.get("orderId"))
+    after = parse_after(query.get("after"))
+    auth = Headers(scope=scope).get("authorization")
+    viewer, by_token = await stream_viewer(ctx.access, auth, query.get("token"), order_id)
+    if not by_token:
+        await ctx.service.get(order_id, viewer)  # another account's order: 4404
+    scope["headers"] = []  # read: the stream needs no header again
+    return order_id, after
 
 
 async def close_quietly(websocket: WebSocket, code: int, reason: str) -> None:
@@ -82,42 +110,46 @@ async def close_quietly(websocket: WebSocket, code: int, reason: str) -> None:
             await websocket.close(code=code, reason=reason)
 
 
-async def _pump(
-    ctx: ApiContext, websocket: WebSocket, order_id: str, after: int
-) -> tuple[int, str]:
-    """Send events until the terminal one; stop early if the client goes away. The sending
-    runs in this task, the watch for a disconnect in one more (which cancels this one):
-    two tasks per open socket, with the connection's own."""
-    sender = asyncio.current_task()
-    assert sender is not None
-    gone, sending = False, True
+class _Hangup:
+    """Cancels the sending task (`sender`, the current one) if the client goes away while
+    it sends (`gone`). Told by the server (`WATCH_DISCONNECT`, our uvicorn protocol), else
+    by one more task that reads until the disconnect."""
 
-    def on_gone(watch: asyncio.Task[None]) -> None:
-        nonlocal gone
-        if not watch.cancelled():
-            watch.exception()  # retrieved: a receive that failed is a disconnect too
-            if sending:  # not once the sending is over (the close may be under way)
-                gone = True
-                sender.cancel()
+    __slots__ = ("_server_watch", "_task", "gone", "sender", "sending")
 
-    watch = asyncio.create_task(_until_disconnect(websocket))
-    watch.add_done_callback(on_gone)
-    try:
-        await _send_all(ctx, websocket, order_id, after)
-    except asyncio.CancelledError:
-        if gone and sender.uncancel() == 0:
-            raise WebSocketDisconnect(1000) from None
-        raise
-    finally:
-        sending = False
-        watch.cancel()
-    return CLOSE_NORMAL, "order reached a terminal status"
+    def __init__(self, websocket: WebSocket) -> None:
+        sender = asyncio.current_task()
+        assert sender is not None
+        self.sender, self.gone, self.sending = sender, False, False
+        extensions = websocket.scope.get("extensions") or {}
+        self._server_watch: WatchDisconnect | None = extensions.get(WATCH_DISCONNECT)
+        self._task: asyncio.Task[None] | None = None
 
+    def watch(self, websocket: WebSocket) -> None:
+        self.sending = True
+        if self._server_watch is not None:
+            self._server_watch(self)
+        else:
+            self._task = asyncio.create_task(_until_disconnect(websocket))
+            self._task.add_done_callback(self._watch_done)
 
-async def _send_all(ctx: ApiContext, websocket: WebSocket, order_id: str, after: int) -> None:
-    async with contextlib.aclosing(ctx.service.stream(order_id, after)) as events:
-        async for event in events:
-            await websocket.send_text(_frame(event).decode())
+    def unwatch(self) -> None:
+        """The sending is over (the close may be under way): a disconnect is no hang-up."""
+        self.sending = False
+        if self._server_watch is not None:
+            self._server_watch(None)
+        elif self._task is not None:
+            self._task.cancel()
+
+    def __call__(self) -> None:
+        if self.sending:
+            self.gone = True
+            self.sender.cancel()
+
+    def _watch_done(self, task: asyncio.Task[None]) -> None:
+        if not task.cancelled():
+            task.exception()  # retrieved: a receive that failed is a disconnect too
+            self()
 
 
 def _frame(event: OrderEvent) -> bytes:
