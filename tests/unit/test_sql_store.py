@@ -11,8 +11,15 @@ from typing import TypeVar
 import pytest
 from sqlalchemy import Connection, text
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.sql.elements import ClauseElement
 
-from order_engine.adapters.sql import SqlOrderStore, create_engine, create_sql_store, migrate
+from order_engine.adapters.sql import (
+    SqlOrderStore,
+    create_engine,
+    create_sql_store,
+    migrate,
+    queries,
+)
 from order_engine.adapters.sql.runner import SqliteRunner, Work
 from order_engine.domain.errors import DependencyUnavailableError
 from order_engine.domain.orders import Order, OrderStatus
@@ -154,3 +161,17 @@ async def test_a_bad_write_fails_alone(tmp_path: Path) -> None:
         assert [e.seq for e in await store.events(orders[4].id)] == [1, 2]
     finally:
         await store.close()
+
+
+def test_every_prepared_query_is_compiled_once() -> None:
+    """A statement without a cache key is compiled again on every execution (SQLAlchemy
+    skips its compiled cache): each of the store's prepared queries has one."""
+    statements: dict[str, ClauseElement] = {}
+    for name, value in vars(queries).items():
+        by_key = value if isinstance(value, dict) else {"": value}
+        for key, stmt in by_key.items():
+            if isinstance(stmt, ClauseElement) and not name.startswith("_"):
+                statements[f"{name}[{key}]" if key != "" else name] = stmt
+    assert {"CHANGES", "HORIZON", "GET_ORDER"} <= statements.keys()
+    uncached = [name for name, stmt in statements.items() if stmt._generate_cache_key() is None]
+    assert uncached == []

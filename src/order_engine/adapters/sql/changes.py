@@ -30,6 +30,7 @@ class ChangeStamp(ColumnElement[int]):
 
     type = BigInteger()
     inherit_cache = True
+    _traverse_internals: list[Any] = []  # no state: one cache key (compiled once)
 
 
 class ChangeHorizon(ColumnElement[int]):
@@ -37,6 +38,7 @@ class ChangeHorizon(ColumnElement[int]):
 
     type = BigInteger()
     inherit_cache = True
+    _traverse_internals: list[Any] = []  # no state: one cache key (compiled once)
 
 
 @compiles(ChangeStamp, "postgresql")
