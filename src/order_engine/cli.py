@@ -113,7 +113,8 @@ def _serve_http(settings: Settings, app: Any, **extra: Any) -> int:
         port=settings.port,
         log_level=settings.log_level,
         loop="uvloop",
-        **server_protocols(),  # uvicorn's, answering its own errors in our JSON shape
+        # uvicorn's, answering its own errors in our JSON shape; the WebSocket keepalive
+        **server_protocols(settings.ws_ping_interval_s, settings.ws_ping_timeout_s),
         ws_per_message_deflate=False,
         log_config=None,  # uvicorn's lines go through ours (text or JSON)
         access_log=False,  # ours: `order_engine.access`, the hot paths included

@@ -37,6 +37,10 @@ class Settings(BaseSettings):
     # every this often, one store read checks every quiet open order stream for events its
     # live side missed (a lost publish): a stream then catches up within about twice this
     stream_check_interval_s: float = Field(default=2.0, gt=0, le=300)
+    # every open WebSocket is pinged this often; one whose pong is later than the timeout
+    # is closed (1011). The pings are most of what idle streams cost (500/s at 10k open)
+    ws_ping_interval_s: float = Field(default=20.0, gt=0, le=3600)
+    ws_ping_timeout_s: float = Field(default=20.0, gt=0, le=3600)
     data_dir: Path = Path("data")
     database_url: str | None = None
     redis_url: str | None = None

@@ -91,16 +91,14 @@ def free_socket() -> socket.socket:
 
 
 @contextlib.asynccontextmanager
-async def serving(
-    settings: Settings, command: str = "serve", *, protocols: dict[str, Any] | None = None
-) -> AsyncIterator[RunningEngine]:
+async def serving(settings: Settings, command: str = "serve") -> AsyncIterator[RunningEngine]:
     """`build_app(settings, command=...)` under uvicorn on a free port (it sets
     `settings.port`), inside the test's event loop, with a client for it; uvicorn's
-    `http` and `ws` options are the API's (`server_protocols`) unless `protocols` says."""
+    options are the API's (`server_protocols`, with the settings' keepalive)."""
     sock = free_socket()
     settings.port = sock.getsockname()[1]
     app = build_app(settings, workers=command == "serve", command=command)
-    protocols = server_protocols() if protocols is None else protocols
+    protocols = server_protocols(settings.ws_ping_interval_s, settings.ws_ping_timeout_s)
     config = uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False, **protocols)
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))
@@ -124,9 +122,8 @@ async def serving(
 @contextlib.asynccontextmanager
 async def running_engine(tmp_path: Path, **overrides: Any) -> AsyncIterator[RunningEngine]:
     """The engine as `order-engine serve` runs it, on a free port, latency 0, fixed seed,
-    on the simulated venues unless `venues="chain"` (the real programs); `protocols=`
-    goes to `serving`, every other override to the settings."""
-    protocols: dict[str, Any] | None = overrides.pop("protocols", None)
+    on the simulated venues unless `venues="chain"` (the real programs); overrides go to
+    the settings."""
     defaults: dict[str, Any] = {
         "venues": "sim",
         "market_interval_s": 0,  # no background trades: outcomes depend on the orders only
@@ -138,7 +135,7 @@ async def running_engine(tmp_path: Path, **overrides: Any) -> AsyncIterator[Runn
         "rate_limit_max": 0,
         "_env_file": None,
     }
-    async with serving(Settings(**{**defaults, **overrides}), protocols=protocols) as running:
+    async with serving(Settings(**{**defaults, **overrides})) as running:
         yield running
 
 

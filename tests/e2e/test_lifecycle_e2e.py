@@ -10,7 +10,6 @@ import orjson
 import pytest
 from websockets.asyncio.client import connect
 
-from order_engine.api.server import server_protocols
 from order_engine.domain.event_payloads import Cancelled
 from tests.e2e.harness import (
     DEFAULT_ORDER,
@@ -147,8 +146,8 @@ async def test_keepalive_pings_an_open_stream_and_closes_it_when_unanswered(
     """Every open socket's keepalive (one timer per event loop for all of them): a client
     that answers the pings keeps its stream; one that does not is closed with 1011."""
     never_fills = {**DEFAULT_ORDER, "type": "limit", "limitPrice": "1000000"}
-    fast = {**server_protocols(), "ws_ping_interval": 0.2, "ws_ping_timeout": 0.3}
-    async with running_engine(tmp_path, protocols=fast) as eng:
+    keepalive = {"ws_ping_interval_s": 0.2, "ws_ping_timeout_s": 0.3}
+    async with running_engine(tmp_path, **keepalive) as eng:
         answering, silent = await eng.order_id(never_fills), await eng.order_id(never_fills)
         url = f"{eng.ws_base}/api/orders/execute?orderId={answering}"
         async with connect(url, additional_headers=eng.auth, ping_interval=None) as ws:

@@ -278,6 +278,13 @@ class JsonWebSocketProtocol(WebSocketsSansIOProtocol):
         self.transport.write(b"".join(self.conn.data_to_send()))
 
 
-def server_protocols() -> dict[str, Any]:
-    """uvicorn's `http` and `ws` options for every server of the API."""
-    return {"http": JsonHttpProtocol, "ws": JsonWebSocketProtocol}
+def server_protocols(ping_interval_s: float = 20.0, ping_timeout_s: float = 20.0) -> dict[str, Any]:
+    """uvicorn's `http` and `ws` options for every server of the API: our protocols, and
+    the WebSocket keepalive (`WS_PING_INTERVAL_S`, `WS_PING_TIMEOUT_S`): a ping to every
+    open socket each interval, and a socket whose pong is later than the timeout closed."""
+    return {
+        "http": JsonHttpProtocol,
+        "ws": JsonWebSocketProtocol,
+        "ws_ping_interval": ping_interval_s,
+        "ws_ping_timeout": ping_timeout_s,
+    }
