@@ -125,6 +125,10 @@ def _merge(
     exact = [sum(p.get("quote_exact", [0, 0])[i] for p in parts) for i in (0, 1)]
     accept = [x for p in parts for x in p["accept_ms"]]
     bad = [x for p in parts for x in p["bad"]]
+    stages: dict[str, list[int]] = {}
+    for part in parts:
+        for key, times in part.get("stage_ms", {}).items():
+            stages.setdefault(key, []).extend(times)
     return {
         "orders": orders,
         "accepted": statuses.get("201", 0),
@@ -141,6 +145,7 @@ def _merge(
         "client_vm_hwm_kib_max": max(p["vm_hwm_kib"] for p in parts),
         "latencies_ms": latencies,
         "accept_ms": accept,
+        "stage_ms": stages,
         "bad": bad,
         "chain": _chain_summary(units, exact),
     }
@@ -187,7 +192,7 @@ def intake_phase(engine: EngineProcess, args: argparse.Namespace) -> dict[str, A
         "executed_per_s": round(confirmed / (done - result["start_monotonic"]), 1),
     }
     result["round_trips_per_order"] = per_order(before, counters(engine), result["accepted"])
-    for key in ("latencies_ms", "accept_ms", "bad"):
+    for key in ("latencies_ms", "accept_ms", "stage_ms", "bad"):
         result.pop(key)
     return result
 

@@ -142,7 +142,7 @@ def intake_phase(cluster: Cluster, args: argparse.Namespace) -> dict[str, Any]:
         ),
     }
     result["round_trips_per_order"] = per_order(counts, cluster.counters(), result["accepted"])
-    for key in ("latencies_ms", "accept_ms", "bad"):
+    for key in ("latencies_ms", "accept_ms", "stage_ms", "bad"):
         result.pop(key)
     return result
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import itertools
 import os
 import struct
 import time
@@ -240,6 +241,7 @@ class Phase:
         self.statuses: Counter[int] = Counter()
         self.latencies_ms: list[float] = []
         self.accept_ms: list[float] = []
+        self.stage_ms: dict[str, list[int]] = {}  # by "from->to" status, server clock
         self.bad: list[str] = []
         self.compute_units: list[int] = []  # per landed leg (chain venues)
         self.quote_exact = [0, 0]  # legs executed exactly as quoted, legs comparable
@@ -276,9 +278,17 @@ class Phase:
             problem = lifecycle_problem(answer["orderId"], events, code)
             if problem is None:
                 self.latencies_ms.append((last_at - t0) * 1000)
+                self._stage_times(events)
                 self._chain_stats(events)
             else:
                 self.bad.append(f"{answer['orderId']}: {problem}")
+
+    def _stage_times(self, events: list[Event]) -> None:
+        """Time between consecutive events (their `tsMs`: the server's clock), by the pair
+        of statuses, for where an order's latency goes (a retried order has more pairs)."""
+        for before, after in itertools.pairwise(events):
+            key = f"{before['status']}->{after['status']}"
+            self.stage_ms.setdefault(key, []).append(after["tsMs"] - before["tsMs"])
 
     def _chain_stats(self, events: list[Event]) -> None:
         """Compute units of each leg, and whether it executed exactly the quoted amount
@@ -327,6 +337,7 @@ class Phase:
             "statuses": {str(k): v for k, v in self.statuses.items()},
             "latencies_ms": self.latencies_ms,
             "accept_ms": self.accept_ms,
+            "stage_ms": self.stage_ms,
             "bad": self.bad,
             "compute_units": self.compute_units,
             "quote_exact": self.quote_exact,

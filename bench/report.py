@@ -54,6 +54,8 @@ def print_table(report: dict[str, Any], intake_target: float, e2e_target: float)
     for name, value, target in rows:
         print(f"  {name:<{width}}  {value:<28} {target}".rstrip())
     print("  (cores: CPU seconds per wall second; other = the rest of the machine)")
+    for key, stage in e.get("stage_ms", {}).items():
+        print(f"  e2e {key}: {stage['count']} times, p50 {stage['p50']} / p99 {stage['p99']} ms")
     for example in e.get("bad_examples", []):
         print(f"  BAD: {example}")
     for line in report["server_log_tail"]:
@@ -117,4 +119,8 @@ def summarize_e2e(result: dict[str, Any]) -> dict[str, Any]:
         f"p{p}": round(percentile(latencies, p), 2) for p in (50, 90, 99, 100)
     }
     result["submit_to_201_ms"] = {f"p{p}": round(percentile(accept, p), 2) for p in (50, 99)}
+    result["stage_ms"] = {
+        key: {"count": len(times), "p50": percentile(times, 50), "p99": percentile(times, 99)}
+        for key, times in sorted(result.pop("stage_ms").items(), key=lambda kv: -len(kv[1]))
+    }
     return result
