@@ -59,15 +59,30 @@ class ChainOutcomes:
         raise NotImplementedError
 
     async def status(self, signature: str) -> TxStatus:
-        (found,) = await self.chain.signature_statuses([signature])
+        return (await self._look(signature, with_details=False))[0]
+
+    async def _look(
+        self, signature: str, *, with_details: bool
+    ) -> tuple[TxStatus, TransactionDetails | None]:
+        """The transaction's status, and its details once it is final. `with_details`: read
+        both at once, one round trip (a batching chain sends calls made together as one
+        request), so one that landed as it was sent (a local chain) needs no second read;
+        otherwise the details are read only when it has landed or reverted."""
+        if with_details:
+            (found,), details = await asyncio.gather(
+                self.chain.signature_statuses([signature]), self.chain.transaction(signature)
+            )
+        else:
+            (found,), details = await self.chain.signature_statuses([signature]), None
         if found is None:
-            return TxStatus(TxState.UNKNOWN)
+            return TxStatus(TxState.UNKNOWN), None
         if found.commitment is Commitment.PROCESSED:
-            return TxStatus(TxState.PENDING)
+            return TxStatus(TxState.PENDING), None
         if found.err is not None:
             reason = describe_failure(found.err, found.custom_error, self.slippage_error)
-            return TxStatus(TxState.REVERTED, reason=reason)
-        return TxStatus(TxState.LANDED, await self._execution(signature))
+            return TxStatus(TxState.REVERTED, reason=reason), details
+        details = details or await self._details(signature)
+        return TxStatus(TxState.LANDED, self.execution_of(details)), details
 
     async def confirm(self, signature: str, *, signed: SignedTx | None = None) -> Execution:
         """Poll until it lands, reverts or expires; meanwhile send the same bytes again
@@ -75,13 +90,15 @@ class ChainOutcomes:
         chain that does not answer for a while is asked again until the deadline."""
         deadline = time.monotonic() + self.confirm_timeout_s
         sent_at: int | None = None
+        first = True  # just sent: it may have landed already (a local chain)
         while True:
             try:
-                status = await self.status(signature)
+                status, details = await self._look(signature, with_details=first)
+                first = False
                 if status.state is TxState.LANDED and status.execution is not None:
                     return status.execution
                 if status.state is TxState.REVERTED:
-                    await self._reverted(signature)
+                    await self._reverted(signature, details)
                 if status.state is TxState.UNKNOWN:
                     sent_at = await self._unseen(signature, signed, sent_at, deadline)
             except ChainUnavailableError:
@@ -111,8 +128,8 @@ class ChainOutcomes:
             return height
         return sent_at
 
-    async def _reverted(self, signature: str) -> None:
-        details = await self.chain.transaction(signature)
+    async def _reverted(self, signature: str, details: TransactionDetails | None) -> None:
+        details = details or await self.chain.transaction(signature)
         err = details.err if details and details.err else "unknown error"
         custom = details.custom_error if details else None
         if custom == self.slippage_error:
@@ -128,11 +145,11 @@ class ChainOutcomes:
             raise VenueUnavailableError(f"{self.name}: the swap ran out of compute units")
         raise TransactionRejectedError(f"{self.name}: the swap failed on chain ({err})")
 
-    async def _execution(self, signature: str) -> Execution:
+    async def _details(self, signature: str) -> TransactionDetails:
         details = await self.chain.transaction(signature)
         if details is None:
             raise ChainUnavailableError(f"{self.name}: no details for {signature} yet")
-        return self.execution_of(details)
+        return details
 
     def execution_of(self, details: TransactionDetails) -> Execution:
         """What the swap delivered, from the pool's side of the balance changes (not the

@@ -1,0 +1,83 @@
+"""Confirming a chain swap: a transaction that landed as it was sent is confirmed in one
+round trip (its status and details read together), and a later look reads only the
+status until the transaction is final."""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from solders.keypair import Keypair
+
+from order_engine.domain.errors import SlippageExceededError
+from order_engine.domain.tokens import TOKENS
+from order_engine.venues.chain.base import ChainVenue
+from tests.chain_helpers import chain_venues, local_chain
+
+SOL, USDC = TOKENS["SOL"], TOKENS["USDC"]
+
+
+class Rounds:
+    """Counts the chain reads confirming makes, and the round trips they would take: reads
+    started in the same event-loop turn share one (as `RpcBatcher` sends them)."""
+
+    def __init__(self, venue: ChainVenue) -> None:
+        self.reads: list[str] = []
+        self.rounds = 0
+        self._in_round = False
+        for name in ("signature_statuses", "transaction"):
+            setattr(venue.chain, name, self._counted(name, getattr(venue.chain, name)))
+
+    def _counted(self, name: str, read: Any) -> Any:
+        async def counted(*args: Any) -> Any:
+            self.reads.append(name)
+            if not self._in_round:
+                self._in_round, self.rounds = True, self.rounds + 1
+                asyncio.get_running_loop().call_soon(self._end_round)
+            await asyncio.sleep(0.005)  # the network: the reply comes in a later turn
+            return await read(*args)
+
+        return counted
+
+    def _end_round(self) -> None:
+        self._in_round = False
+
+
+async def built_swap(venue: ChainVenue, amount: str, order_id: str) -> Any:
+    quote = await venue.quote(SOL, USDC, Decimal(amount))
+    return await venue.build(
+        quote, token_in=SOL, token_out=USDC, min_amount_out=quote.amount_out, order_id=order_id
+    )
+
+
+@pytest.mark.parametrize("index", [0, 1], ids=["raydium", "meteora"])
+async def test_a_swap_that_landed_as_it_was_sent_is_confirmed_in_one_round_trip(
+    index: int,
+) -> None:
+    wallet = Keypair()
+    venue = chain_venues(local_chain(wallet), wallet)[index]
+    tx = await built_swap(venue, "1.5", "o1")
+    await venue.submit(tx)
+    rounds = Rounds(venue)
+    execution = await venue.confirm(tx.signature, signed=tx.signed)
+    assert execution.tx_hash == tx.signature and execution.amount_out > 0
+    assert sorted(rounds.reads) == ["signature_statuses", "transaction"]
+    assert rounds.rounds == 1
+    status = await venue.status(tx.signature)  # a status alone reads the details only then
+    assert status.execution == execution
+
+
+async def test_a_reverted_swap_is_explained_from_the_details_read_with_its_status() -> None:
+    wallet = Keypair()
+    venue = chain_venues(local_chain(wallet), wallet)[0]
+    late = await built_swap(venue, "5", "late")
+    ahead = await built_swap(venue, "1500", "ahead")  # moves the pool under `late`
+    await venue.submit(ahead)
+    await venue.confirm(ahead.signature, signed=ahead.signed)
+    await venue.submit(late)
+    rounds = Rounds(venue)
+    with pytest.raises(SlippageExceededError):
+        await venue.confirm(late.signature, signed=late.signed)
+    assert rounds.rounds == 1 and len(rounds.reads) == 2
