@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from decimal import Decimal
 
 from order_engine.domain.errors import (
     ChainUnavailableError,
@@ -24,7 +25,8 @@ from order_engine.domain.limits import (
     waits_again,
 )
 from order_engine.domain.orders import Order, OrderError, OrderEvent, OrderStatus
-from order_engine.domain.tokens import TokenRegistry
+from order_engine.domain.quotes import RoutingDecision
+from order_engine.domain.tokens import Token, TokenRegistry
 from order_engine.engine.account_ports import Funds
 from order_engine.engine.handoff import JustCreated
 from order_engine.engine.outages import OutageWaits
@@ -39,6 +41,7 @@ from order_engine.engine.settlement import (
 )
 from order_engine.engine.waiting_orders import WaitingOrders
 from order_engine.engine.wallets import one_read_per_attempt
+from order_engine.engine.write_behind import alongside
 from order_engine.venues.base import Venue
 
 log = logging.getLogger(__name__)
@@ -225,15 +228,34 @@ class OrderExecutor:
         if remaining <= 0 and not held(order.legs):
             await self._confirm(order)
             return
-        await self._advance(order, Routing(), attempt)
-        t_in = self._tokens.find(order.token_in, field="tokenIn")
-        t_out = self._tokens.find(order.token_out, field="tokenOut")
-        await self._routes.second_hops(order, attempt, t_out)  # what an earlier hop bought
-        if remaining > 0:
-            if decision is None or remaining != order.amount_in:
-                decision = await self._routes.fresh_route(order, t_in, t_out, remaining)
-            await self._routes.send(order, attempt, decision, remaining, t_in, t_out)
+        routing = self._advance(order, Routing(), attempt)
+        if held(order.legs) or remaining <= 0 or decision is not None:
+            await routing
+            decision = await self._second_hops_then_route(order, attempt, remaining, decision)
+        else:  # the common case: the quotes are read while `routing` is written
+            decision = await alongside(routing, self._route(order, remaining))
+        if decision is not None:
+            await self._routes.send(order, attempt, decision, remaining, *self._pair(order))
         await self._confirm(order)
+
+    def _pair(self, order: Order) -> tuple[Token, Token]:
+        t_in = self._tokens.find(order.token_in, field="tokenIn")
+        return t_in, self._tokens.find(order.token_out, field="tokenOut")
+
+    async def _route(self, order: Order, amount: Decimal) -> RoutingDecision:
+        return await self._routes.fresh_route(order, *self._pair(order), amount)
+
+    async def _second_hops_then_route(
+        self, order: Order, attempt: int, remaining: Decimal, decision: RoutingDecision | None
+    ) -> RoutingDecision | None:
+        """Sell what an earlier hop bought; then the route for what is left, if anything
+        (a fired limit order's decision stands when it is for the whole order)."""
+        await self._routes.second_hops(order, attempt, self._pair(order)[1])
+        if remaining <= 0:
+            return None
+        if decision is None or remaining != order.amount_in:
+            decision = await self._route(order, remaining)
+        return decision
 
     async def _advance(self, order: Order, payload: EventPayload, attempt: int) -> None:
         """Emit `payload` unless an earlier attempt already sent its status; then only save

@@ -33,9 +33,10 @@ from order_engine.domain.tokens import Token, TokenRegistry
 from order_engine.engine.account_ports import Funds
 from order_engine.engine.paths import Router
 from order_engine.engine.ports import Clock
-from order_engine.engine.sending import build_leg, send_leg, submitted
+from order_engine.engine.sending import Send, build_leg, send_leg, submitted
 from order_engine.engine.settlement import failure_of
 from order_engine.engine.waiting_orders import venues_for
+from order_engine.engine.write_behind import alongside
 from order_engine.venues.base import Venue
 
 log = logging.getLogger(__name__)
@@ -80,12 +81,13 @@ class RouteSender:
             via = self._tokens.find(decision.route[0].token_out, field="via")
             floors = leg_floors(decision.route, order.slippage_bps, via.decimals)
             t_out = via
-        await self._advance(order, Building(decision, need), attempt)
+        building = self._advance(order, Building(decision, need), attempt)
         if self._funds is not None:  # the wallet pays it all, or nothing is sent
             hops = len(decision.hops)
-            await self._funds.check(order.account_id, t_in, amount, transactions=hops)
+            check = self._funds.check(order.account_id, t_in, amount, transactions=hops)
+            building = alongside(building, check)  # checked while `building` is written
         hop = 0 if decision.then is None else 1
-        await self._send_legs(order, attempt, decision, floors, t_in, t_out, hop)
+        await self._send_legs(order, attempt, decision, floors, t_in, t_out, hop, building)
         if decision.then is not None:
             await self.second_hops(
                 order,
@@ -122,26 +124,24 @@ class RouteSender:
 
     async def _send_legs(
         self, order: Order, attempt: int, decision: RoutingDecision, floors: list[Decimal],
-        t_in: Token, t_out: Token, hop: int,
+        t_in: Token, t_out: Token, hop: int, building: Awaitable[None] | None = None,
     ) -> None:  # fmt: skip
-        """Build every leg of one hop, record them (write-ahead), send them and wait for
-        their outcomes; raise if one failed or its outcome is not known yet."""
+        """Build every leg of one hop (while `building` is written), record them
+        (write-ahead), send them and wait for their outcomes; raise if one failed or its
+        outcome is not known yet."""
         via = None if hop == 0 else (t_out.symbol if hop == 1 else t_in.symbol)
-        sends = [
-            await build_leg(
-                self._venues[q.venue],
-                order.id,
-                q,
-                floor,
-                attempt,
-                t_in,
-                t_out,
-                hop=hop,
-                via=via,
-                owner=order.account_id,
-            )
-            for q, floor in zip(decision.route, floors, strict=True)
-        ]
+
+        async def build_all() -> list[Send]:
+            sends = []
+            for q, floor in zip(decision.route, floors, strict=True):
+                venue, owner = self._venues[q.venue], order.account_id
+                leg = build_leg(
+                    venue, order.id, q, floor, attempt, t_in, t_out, hop=hop, via=via, owner=owner
+                )
+                sends.append(await leg)
+            return sends
+
+        sends = await (build_all() if building is None else alongside(building, build_all()))
         if any(q.expired(self._clock.now_ms()) for q in decision.route):
             raise QuoteExpiredError("the quote expired before the swap was sent; re-quoting")
         order.legs.extend(leg for _, _, leg in sends)
