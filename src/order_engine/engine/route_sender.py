@@ -82,12 +82,12 @@ class RouteSender:
             floors = leg_floors(decision.route, order.slippage_bps, via.decimals)
             t_out = via
         building = self._advance(order, Building(decision, need), attempt)
+        funds = None
         if self._funds is not None:  # the wallet pays it all, or nothing is sent
             hops = len(decision.hops)
-            check = self._funds.check(order.account_id, t_in, amount, transactions=hops)
-            building = alongside(building, check)  # checked while `building` is written
+            funds = self._funds.check(order.account_id, t_in, amount, transactions=hops)
         hop = 0 if decision.then is None else 1
-        await self._send_legs(order, attempt, decision, floors, t_in, t_out, hop, building)
+        await self._send_legs(order, attempt, decision, floors, t_in, t_out, hop, building, funds)
         if decision.then is not None:
             await self.second_hops(
                 order,
@@ -125,13 +125,16 @@ class RouteSender:
     async def _send_legs(
         self, order: Order, attempt: int, decision: RoutingDecision, floors: list[Decimal],
         t_in: Token, t_out: Token, hop: int, building: Awaitable[None] | None = None,
+        funds: Awaitable[None] | None = None,
     ) -> None:  # fmt: skip
-        """Build every leg of one hop (while `building` is written), record them
-        (write-ahead), send them and wait for their outcomes; raise if one failed or its
-        outcome is not known yet."""
+        """Check the funds and build every leg of one hop (while `building` is written),
+        record them (write-ahead), send them and wait for their outcomes; raise if one
+        failed or its outcome is not known yet."""
         via = None if hop == 0 else (t_out.symbol if hop == 1 else t_in.symbol)
 
         async def build_all() -> list[Send]:
+            if funds is not None:
+                await funds
             sends = []
             for q, floor in zip(decision.route, floors, strict=True):
                 venue, owner = self._venues[q.venue], order.account_id
