@@ -10,13 +10,13 @@ data directory beside the engine's own database.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
+import orjson
 from solders.pubkey import Pubkey
 
 from order_engine.chain.port import TokenBalanceChange, TransactionDetails
@@ -90,7 +90,7 @@ class ChainJournal:
             )
             self._db.execute(
                 "INSERT OR REPLACE INTO txs VALUES (?, ?, ?)",
-                (details.signature, details.memo, json.dumps(_details_record(details))),
+                (details.signature, details.memo, orjson.dumps(_details_record(details)).decode()),
             )
             self._db.execute("INSERT INTO tx_payers VALUES (?, ?)", (payer, details.signature))
 
@@ -117,7 +117,7 @@ class ChainJournal:
     def transaction(self, signature: str) -> TransactionDetails | None:
         row = self._db.execute("SELECT details FROM txs WHERE signature = ?", (signature,))
         found = row.fetchone()
-        return None if found is None else _details_from(json.loads(found[0]))
+        return None if found is None else _details_from(orjson.loads(found[0]))
 
     def signatures_with_memo(self, memo: str) -> list[str]:
         rows = self._db.execute("SELECT signature FROM txs WHERE memo = ? ORDER BY rowid", (memo,))
