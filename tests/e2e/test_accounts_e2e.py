@@ -188,7 +188,8 @@ async def test_a_cross_site_form_post_does_nothing(two: Two) -> None:
         "/api/orders/execute", content=b"tokenIn=SOL", headers=form
     )
     assert submit_form.status_code == 415
-    assert (await two.alice.client.get(f"/api/orders/{order_id}")).json()["status"] == "waiting"
+    status = (await two.alice.client.get(f"/api/orders/{order_id}")).json()["status"]
+    assert status in ("pending", "waiting")  # not cancelled (the worker may not have run yet)
 
 
 async def test_keys_never_appear_in_logs_or_errors(
