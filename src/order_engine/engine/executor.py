@@ -7,7 +7,7 @@ earlier one recorded (asking the venue whether it landed), then routes only what
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from decimal import Decimal
 
 from order_engine.domain.errors import (
@@ -257,17 +257,18 @@ class OrderExecutor:
             decision = await self._route(order, remaining)
         return decision
 
-    async def _advance(self, order: Order, payload: EventPayload, attempt: int) -> None:
-        """Emit `payload` unless an earlier attempt already sent its status; then only save
-        details."""
+    def _advance(self, order: Order, payload: EventPayload, attempt: int) -> Awaitable[None]:
+        """Move `order` on by `payload` now (its event is stamped now), unless an earlier
+        attempt already sent its status (then only its details change); the awaitable
+        returned writes that (and publishes the event), whenever it is awaited."""
         status = payload.status
         if order.status is status or _sent_before(order.status, status):
             order.attempt = attempt
             if isinstance(payload, Submitted):  # the new transaction's signature, before sending
                 order.note_submission(payload)
-                await self._store.save_details(order)
-            return
-        await self._emit(order, order.apply(payload, ts_ms=self._clock.now_ms(), attempt=attempt))
+                return self._store.save_details(order)
+            return _nothing()
+        return self._emit(order, order.apply(payload, ts_ms=self._clock.now_ms(), attempt=attempt))
 
     async def _confirm(self, order: Order) -> None:
         await self._emit(order, order.confirm_fill(ts_ms=self._clock.now_ms()))
@@ -275,6 +276,10 @@ class OrderExecutor:
     async def _emit(self, order: Order, event: OrderEvent) -> None:
         await self._store.append(order, event)
         await publish_best_effort(self._bus, event)
+
+
+async def _nothing() -> None:
+    return None
 
 
 _ORDER = (S.PENDING, S.WAITING, S.ROUTING, S.BUILDING, S.SUBMITTED)
