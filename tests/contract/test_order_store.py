@@ -20,7 +20,7 @@ from order_engine.domain.errors import (
 )
 from order_engine.domain.legs import Leg
 from order_engine.domain.orders import Order, OrderError, OrderEvent, OrderStatus, OrderType
-from order_engine.engine.ports import OrderStore
+from order_engine.engine.ports import Changes, OrderStore
 from tests.event_samples import payload_for, with_data
 
 S = OrderStatus
@@ -138,26 +138,41 @@ async def test_latest_seqs_reads_many_orders_at_once(order_store: OrderStore) ->
 
 
 async def test_changes_name_only_what_was_written_since_the_cursor(
-    order_store: OrderStore,
+    order_store: OrderStore, request: pytest.FixtureRequest
 ) -> None:
     before = await stored(order_store)
+    mine: set[str] = {before.id}
+    # PostgreSQL's feed may also name orders written just before its cursor (the horizon,
+    # the snapshot's xmin, is held back by any transaction open in the cluster, e.g. another
+    # test's): there it names at least what was written, each at its current seq
+    exact = request.node.callspec.params["order_store"] != "postgresql"
+
+    async def names(found: Changes, expected: dict[str, int]) -> None:
+        if exact:
+            assert found.latest == expected
+            return
+        assert expected.items() <= found.latest.items()
+        for order_id in mine & found.latest.keys():
+            assert found.latest[order_id] == (await order_store.get(order_id)).seq
+
     start = await order_store.changes(None)
-    assert start.latest == {}  # "since now": nothing yet
-    assert (await order_store.changes(start.cursor)).latest == {}  # nothing written since
+    await names(start, {})  # "since now": nothing yet
+    await names(await order_store.changes(start.cursor), {})  # nothing written since
 
     order = await stored(order_store)
+    mine.add(order.id)
     await advance(order_store, before, S.ROUTING)
     first = await order_store.changes(start.cursor)
-    assert first.latest == {order.id: 1, before.id: 2}
+    await names(first, {order.id: 1, before.id: 2})
 
     await advance(order_store, order, S.ROUTING, S.BUILDING)
     second = await order_store.changes(first.cursor)
-    assert second.latest == {order.id: 3}  # `before` was not written again
+    await names(second, {order.id: 3})  # `before` was not written again
     order.best_price = Decimal("101.5")
     await order_store.save_details(order)  # a write without a new event counts too
-    assert (await order_store.changes(second.cursor)).latest == {order.id: 3}
+    await names(await order_store.changes(second.cursor), {order.id: 3})
     idle = await order_store.changes((await order_store.changes(second.cursor)).cursor)
-    assert idle.latest == {}
+    await names(idle, {})
 
 
 async def test_changes_miss_no_write_committed_while_they_read(order_store: OrderStore) -> None:
