@@ -21,7 +21,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 from order_engine.domain.errors import EngineError
 from order_engine.engine.ports import OrderStore
@@ -30,12 +30,24 @@ log = logging.getLogger(__name__)
 
 
 class Watched:
-    """One open stream: its order, the last seq it delivered and when, and how to wake it."""
+    """One open stream: its order, the last seq it delivered and when, and how to wake it;
+    watched while inside it as a context manager (`StreamWatch.watching`). A small object,
+    not a generator's frame: thousands of streams hold one each."""
 
-    __slots__ = ("nudge", "order_id", "quiet_since", "seq")
+    __slots__ = ("_watch", "nudge", "order_id", "quiet_since", "seq")
 
-    def __init__(self, order_id: str, seq: int, nudge: Callable[[], None], now: float) -> None:
+    def __init__(
+        self, watch: StreamWatch, order_id: str, seq: int, nudge: Callable[[], None], now: float
+    ) -> None:
         self.order_id, self.seq, self.nudge, self.quiet_since = order_id, seq, nudge, now
+        self._watch = watch
+
+    def __enter__(self) -> Watched:
+        self._watch._add(self)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._watch._forget(self)
 
 
 class StreamWatch:
@@ -46,7 +58,7 @@ class StreamWatch:
         self, store: OrderStore, period_s: float, *, clock: Callable[[], float] = time.monotonic
     ) -> None:
         self._store, self._period_s, self._clock = store, period_s, clock
-        self._by_order: dict[str, set[Watched]] = {}
+        self._by_order: dict[str, list[Watched]] = {}  # a list: mostly one stream an order
         self._count = 0
         self._by_id: set[Watched] = set()  # to check by id at the next sweep
         self._cursor: int | None = None  # the store's changes cursor (None: not asked yet)
@@ -59,24 +71,22 @@ class StreamWatch:
     def __len__(self) -> int:
         return self._count
 
-    @contextlib.contextmanager
-    def watching(self, order_id: str, seq: int, nudge: Callable[[], None]) -> Iterator[Watched]:
-        """Watch a stream of `order_id` that has delivered up to `seq`, while inside; call
-        `delivered` on what it yields after each event it delivers."""
-        watched = Watched(order_id, seq, nudge, self._clock())
-        self._by_order.setdefault(order_id, set()).add(watched)
+    def watching(self, order_id: str, seq: int, nudge: Callable[[], None]) -> Watched:
+        """Watch a stream of `order_id` that has delivered up to `seq` while inside the
+        context manager returned; call `delivered` on it after each event it delivers."""
+        return Watched(self, order_id, seq, nudge, self._clock())
+
+    def _add(self, watched: Watched) -> None:
+        self._by_order.setdefault(watched.order_id, []).append(watched)
         self._by_id.add(watched)
         self._count += 1
         if self._task is None:
             self._task = asyncio.create_task(self._run(), name="stream-watch")
-        try:
-            yield watched
-        finally:
-            self._forget(watched)
 
     def _forget(self, watched: Watched) -> None:
-        streams = self._by_order.get(watched.order_id, set())
-        streams.discard(watched)
+        streams = self._by_order.get(watched.order_id, [])
+        if watched in streams:
+            streams.remove(watched)
         if not streams:
             self._by_order.pop(watched.order_id, None)
         self._by_id.discard(watched)
