@@ -91,15 +91,19 @@ def free_socket() -> socket.socket:
 
 
 @contextlib.asynccontextmanager
-async def serving(settings: Settings, command: str = "serve") -> AsyncIterator[RunningEngine]:
+async def serving(
+    settings: Settings, command: str = "serve", *, protocols: dict[str, Any] | None = None
+) -> AsyncIterator[RunningEngine]:
     """`build_app(settings, command=...)` under uvicorn on a free port (it sets
     `settings.port`), inside the test's event loop, with a client for it; uvicorn's
-    options are the API's (`server_protocols`, with the settings' keepalive)."""
+    options are the API's (`server_protocols`, with the settings' keepalive), with
+    `protocols` over them (e.g. uvicorn's own WebSocket protocol)."""
     sock = free_socket()
     settings.port = sock.getsockname()[1]
     app = build_app(settings, workers=command == "serve", command=command)
-    protocols = server_protocols(settings.ws_ping_interval_s, settings.ws_ping_timeout_s)
-    config = uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False, **protocols)
+    options = server_protocols(settings.ws_ping_interval_s, settings.ws_ping_timeout_s)
+    options.update(protocols or {})
+    config = uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False, **options)
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))
     while not server.started:
@@ -122,8 +126,10 @@ async def serving(settings: Settings, command: str = "serve") -> AsyncIterator[R
 @contextlib.asynccontextmanager
 async def running_engine(tmp_path: Path, **overrides: Any) -> AsyncIterator[RunningEngine]:
     """The engine as `order-engine serve` runs it, on a free port, latency 0, fixed seed,
-    on the simulated venues unless `venues="chain"` (the real programs); overrides go to
-    the settings."""
+    on the simulated venues unless `venues="chain"` (the real programs); `protocols=`
+    goes to `serving` (a key Settings would silently ignore), every other override to the
+    settings."""
+    protocols: dict[str, Any] | None = overrides.pop("protocols", None)
     defaults: dict[str, Any] = {
         "venues": "sim",
         "market_interval_s": 0,  # no background trades: outcomes depend on the orders only
@@ -135,7 +141,7 @@ async def running_engine(tmp_path: Path, **overrides: Any) -> AsyncIterator[Runn
         "rate_limit_max": 0,
         "_env_file": None,
     }
-    async with serving(Settings(**{**defaults, **overrides})) as running:
+    async with serving(Settings(**{**defaults, **overrides}), protocols=protocols) as running:
         yield running
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import orjson
 import pytest
-from websockets.asyncio.client import connect
+from websockets.asyncio.client import ClientConnection, connect
 
 from order_engine.domain.event_payloads import Cancelled
 from tests.e2e.harness import (
@@ -18,6 +18,16 @@ from tests.e2e.harness import (
     running_engine,
     statuses,
 )
+
+NEVER_FILLS = {**DEFAULT_ORDER, "type": "limit", "limitPrice": "1000000"}
+
+
+async def until_waiting(ws: ClientConnection) -> list[dict[str, object]]:
+    """A limit order's stream read up to its `waiting` event."""
+    events: list[dict[str, object]] = []
+    while not events or events[-1]["status"] != "waiting":
+        events.append(orjson.loads(await asyncio.wait_for(ws.recv(), 5)))
+    return events
 
 
 async def test_market_order_confirms_and_streams_every_status(tmp_path: Path) -> None:
@@ -82,14 +92,11 @@ async def test_an_event_whose_publish_was_lost_still_reaches_an_open_websocket(
 ) -> None:
     """The stream waits on the bus with no timeout; the stream watch finds the event the
     bus never carried (committed, then its publish lost) and the stream reads the store."""
-    never_fills = {**DEFAULT_ORDER, "type": "limit", "limitPrice": "1000000"}
     async with running_engine(tmp_path, stream_check_interval_s=0.05) as eng:
-        order_id = await eng.order_id(never_fills)
+        order_id = await eng.order_id(NEVER_FILLS)
         url = f"{eng.ws_base}/api/orders/execute?orderId={order_id}"
         async with connect(url, additional_headers=eng.auth) as ws:
-            events: list[dict[str, object]] = []
-            while not events or events[-1]["status"] != "waiting":
-                events.append(orjson.loads(await asyncio.wait_for(ws.recv(), 5)))
+            events = await until_waiting(ws)
             store = eng.engine.store
             order = await store.get(order_id)
             cancelled = order.apply(Cancelled(actor=None), ts_ms=order.updated_ms + 1)
@@ -112,15 +119,12 @@ async def test_a_client_that_hangs_up_leaves_no_stream_open(
     """Ours tells the stream that the client went away (no task reads for it; what the
     client sends meanwhile is dropped and the server goes on reading: its pongs); under
     uvicorn's own protocol a second task reads until the disconnect."""
-    never_fills = {**DEFAULT_ORDER, "type": "limit", "limitPrice": "1000000"}
     async with running_engine(tmp_path, protocols=protocols) as eng:
         watch = eng.engine.service.stream_watch
-        order_id = await eng.order_id(never_fills)
+        order_id = await eng.order_id(NEVER_FILLS)
         url = f"{eng.ws_base}/api/orders/execute?orderId={order_id}"
         async with connect(url, additional_headers=eng.auth) as ws:
-            events: list[dict[str, object]] = []
-            while not events or events[-1]["status"] != "waiting":
-                events.append(orjson.loads(await asyncio.wait_for(ws.recv(), 5)))
+            events = await until_waiting(ws)
             for n in range(50):
                 await ws.send(f"nobody reads this {n}")
             await asyncio.wait_for(await ws.ping(), 5)
@@ -145,10 +149,9 @@ async def test_keepalive_pings_an_open_stream_and_closes_it_when_unanswered(
 ) -> None:
     """Every open socket's keepalive (one timer per event loop for all of them): a client
     that answers the pings keeps its stream; one that does not is closed with 1011."""
-    never_fills = {**DEFAULT_ORDER, "type": "limit", "limitPrice": "1000000"}
     keepalive = {"ws_ping_interval_s": 0.2, "ws_ping_timeout_s": 0.3}
     async with running_engine(tmp_path, **keepalive) as eng:
-        answering, silent = await eng.order_id(never_fills), await eng.order_id(never_fills)
+        answering, silent = await eng.order_id(NEVER_FILLS), await eng.order_id(NEVER_FILLS)
         url = f"{eng.ws_base}/api/orders/execute?orderId={answering}"
         async with connect(url, additional_headers=eng.auth, ping_interval=None) as ws:
             reader, writer = await asyncio.open_connection("127.0.0.1", eng.engine.settings.port)
