@@ -34,8 +34,9 @@ class Settings(BaseSettings):
     # open: a call without a key acts for the local admin account (loopback HOST only)
     auth_mode: Literal["keys", "open"] = "keys"
     stream_token_ttl_s: int = Field(default=300, ge=10, le=86_400)  # wsUrl's token lives
-    # every this often, one store read checks every quiet open order stream for events its
-    # live side missed (a lost publish): a stream then catches up within about twice this
+    # every this often, one store read of the orders written since the last one checks the
+    # open order streams for events their live side missed (a lost publish): such a stream
+    # catches up within about twice this
     stream_check_interval_s: float = Field(default=2.0, gt=0, le=300)
     # every open WebSocket is pinged this often; one whose pong is later than the timeout
     # is closed (1011). The pings are most of what idle streams cost (500/s at 10k open)
