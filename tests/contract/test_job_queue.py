@@ -383,7 +383,8 @@ async def test_close_gives_up_on_a_hung_handler_after_timeout(make_queue: MakeQu
 
 
 async def test_close_cancels_pending_retries(make_queue: MakeQueue) -> None:
-    policy = RetryPolicy(max_attempts=3, backoff_base_s=0.05)
+    # a backoff well past the close: a loaded machine must not let the retry in before it
+    policy = RetryPolicy(max_attempts=3, backoff_base_s=0.5)
     queue = await make_queue(policy=policy)
     seen = Deliveries()
 
@@ -396,7 +397,7 @@ async def test_close_cancels_pending_retries(make_queue: MakeQueue) -> None:
     await seen.wait_for(1)
     await asyncio.sleep(0.01)
     await queue.close(timeout_s=1.0)
-    await asyncio.sleep(0.15)
+    await asyncio.sleep(0.7)  # past the retry's time, had it not been cancelled
     assert len(seen.jobs) == 1
 
 
@@ -568,5 +569,5 @@ async def test_close_cancels_pending_reschedules(make_queue: MakeQueue) -> None:
     await seen.wait_for(1)
     await asyncio.sleep(0.01)
     await queue.close(timeout_s=1.0)
-    await asyncio.sleep(0.15)
+    await asyncio.sleep(0.7)  # past the retry's time, had it not been cancelled
     assert len(seen.jobs) == 1
