@@ -13,6 +13,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field, replace
+from decimal import Decimal
 from typing import Any, Protocol
 
 import pytest
@@ -22,6 +23,7 @@ from order_engine.adapters.bullmq_queue import BullMqJobQueue
 from order_engine.adapters.memory_queue import InMemoryJobQueue
 from order_engine.adapters.redis_client import redis_client
 from order_engine.domain.errors import CapacityError, VenueUnavailableError
+from order_engine.domain.orders import Order, OrderStatus
 from order_engine.engine.ports import Job, JobQueue
 from order_engine.engine.retry import RetryPolicy
 from tests.services import require_redis_url
@@ -571,3 +573,26 @@ async def test_close_cancels_pending_reschedules(make_queue: MakeQueue) -> None:
     await queue.close(timeout_s=1.0)
     await asyncio.sleep(0.7)  # past the retry's time, had it not been cancelled
     assert len(seen.jobs) == 1
+
+
+async def test_a_job_carries_its_order_to_its_first_delivery_only(make_queue: MakeQueue) -> None:
+    queue = await make_queue(policy=FAST_POLICY)
+    seen = Deliveries()
+    order = Order("o1", "SOL", "USDC", Decimal("1.5"), 50, 1_700_000_000_000, account_id="a1")
+    order.seq = 1
+
+    async def handler(job: Job) -> float | None:
+        seen.record(job)
+        if len(seen.jobs) == 1:
+            raise VenueUnavailableError("the first attempt fails")
+        return 0.05 if len(seen.jobs) == 2 else None  # the retry reschedules once
+
+    await queue.start(handler)
+    assert await queue.enqueue("o1", new=True, order=order)
+    order.status = OrderStatus.CANCELLED  # the caller's copy moves on; the job's does not
+    await seen.wait_for(3)
+    first = seen.jobs[0].order
+    assert first is not None and first is not order
+    assert first == replace(order, status=OrderStatus.PENDING)
+    assert [job.order for job in seen.jobs[1:]] == [None, None]  # a retry, a reschedule
+    assert [job.attempt for job in seen.jobs] == [1, 2, 2]

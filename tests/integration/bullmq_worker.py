@@ -39,6 +39,7 @@ async def main(args: argparse.Namespace) -> None:
 
     def record(event: str, job: Job) -> None:
         line = {"event": event, "order": job.order_id, "attempt": job.attempt, "t": time.time()}
+        line["carried"] = job.order is not None  # the job carried its order to this delivery
         log.write(json.dumps({**line, "pid": os.getpid()}) + "\n")
 
     async def handler(job: Job) -> None:

@@ -12,6 +12,7 @@ import uuid
 from asyncio.subprocess import Process
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from bullmq import Queue
 
 from order_engine.adapters.bullmq_queue import DEPTH_MAX_AGE_S, BullMqJobQueue
 from order_engine.adapters.redis_client import redis_client
+from order_engine.domain.orders import Order
 from order_engine.engine.ports import Job
 from order_engine.engine.retry import RetryPolicy
 from tests.contract.test_job_queue import starts_per_window
@@ -132,7 +134,8 @@ async def test_job_of_a_killed_worker_is_redelivered_to_another(
 ) -> None:
     fast_recovery = ["--stalled-interval-ms", "500", "--lock-duration-ms", "1000"]
     doomed = await fleet.spawn(*fast_recovery, "--handler-s", "60")
-    assert await producer.enqueue("order-stalled")
+    order = Order("order-stalled", "SOL", "USDC", Decimal("1.5"), 50, 1_700_000_000_000)
+    assert await producer.enqueue("order-stalled", new=True, order=order)
     await poll_until(lambda: len(fleet.records("start")) == 1, timeout_s=5.0)
     doomed.kill()
     await asyncio.wait_for(doomed.wait(), timeout=5)
@@ -143,6 +146,8 @@ async def test_job_of_a_killed_worker_is_redelivered_to_another(
     assert [r["order"] for r in done] == ["order-stalled"]
     assert done[0]["pid"] == survivor.pid
     assert starts[1]["attempt"] == 1, "a stall is not a failed attempt in BullMQ"
+    # the order as queued may be stale by then (the dead worker may have moved it on)
+    assert [r["carried"] for r in starts] == [True, False]
     await poll_until_depth(producer, 0)
     survivor.send_signal(signal.SIGTERM)
     assert await asyncio.wait_for(survivor.wait(), 5) == 0, "SIGTERM closes the worker cleanly"

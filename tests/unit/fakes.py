@@ -18,7 +18,6 @@ from order_engine.domain.quotes import Quote, quantize
 from order_engine.domain.tokens import TOKENS, Token, TokenRegistry
 from order_engine.engine.account_ports import Funds
 from order_engine.engine.executor import OrderExecutor
-from order_engine.engine.handoff import JustCreated
 from order_engine.engine.paths import TwoHopPolicy
 from order_engine.engine.ports import Job
 from order_engine.engine.retry import RetryPolicy
@@ -290,7 +289,6 @@ class Rig:
     tokens: TokenRegistry = field(default_factory=TokenRegistry)
     two_hops: TwoHopPolicy | None = None
     funds: Funds | None = None
-    handoff: JustCreated | None = None
     executor: OrderExecutor = field(init=False)
 
     def __post_init__(self) -> None:
@@ -305,7 +303,6 @@ class Rig:
             quote_timeout_s=5.0,
             two_hop_policy=self.two_hops,
             funds=self.funds,
-            handoff=self.handoff,
         )
         self._count = 0
 

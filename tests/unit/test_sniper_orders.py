@@ -21,7 +21,7 @@ from order_engine.adapters.memory_store import InMemoryOrderStore
 from order_engine.api.schemas import order_view
 from order_engine.domain.errors import AlreadyLaunchedError, RequestError
 from order_engine.domain.launches import LaunchRequest
-from order_engine.domain.orders import OrderType
+from order_engine.domain.orders import Order, OrderType
 from order_engine.domain.tokens import TokenRegistry
 from order_engine.engine.executor import OrderExecutor
 from order_engine.engine.launches import TokenLaunches
@@ -44,9 +44,11 @@ class RecordingQueue(InMemoryJobQueue):
         super().__init__(policy, rate_limit_max=0)
         self.enqueued: list[str] = []
 
-    async def enqueue(self, order_id: str, *, delay_s: float = 0.0, new: bool = False) -> bool:
+    async def enqueue(
+        self, order_id: str, *, delay_s: float = 0.0, new: bool = False, order: Order | None = None
+    ) -> bool:
         self.enqueued.append(order_id)
-        return await super().enqueue(order_id, delay_s=delay_s)
+        return await super().enqueue(order_id, delay_s=delay_s, order=order)
 
 
 @dataclass

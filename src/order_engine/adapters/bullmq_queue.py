@@ -12,8 +12,8 @@ Two gaps of bullmq-python 3.4.4 are closed here:
   so every blocking wait (a delayed retry, the limiter) is rounded UP to whole seconds; the
   worker's connections are asked before it runs, so waits keep millisecond precision;
 - it drops the limiter's wait-until time and falls back to the idle poll (`drainDelay`), so a
-  limited worker starts up to `drainDelay` late; `_LimiterAwareWorker` blocks until the
-  window reopens instead.
+  limited worker starts up to `drainDelay` late; `bullmq_worker.LimiterAwareWorker` blocks
+  until the window reopens instead.
 `drainDelay` (1 s) is the idle poll and the longest blocking read, which bounds how long a
 close waits for a read that missed its cancellation. Redis checks blocking timeouts at its
 `hz` (10/s by default), so a timed wait ends up to ~0.1 s late: windows and backoffs are
@@ -37,13 +37,22 @@ import math
 import time
 from typing import Any, NoReturn
 
-from bullmq import DelayedError, Queue, Worker
+from bullmq import DelayedError, Queue
 from redis.exceptions import RedisError
 
+from order_engine.adapters.bullmq_worker import (
+    LimiterAwareWorker,
+    carried_order,
+    log_error,
+    log_failed,
+    log_stalled,
+)
 from order_engine.adapters.coalesce import Coalescer
+from order_engine.adapters.order_json import order_to_json
 from order_engine.adapters.queue_limits import checked_delay_s, full_queue_retry_after_s
 from order_engine.adapters.redis_client import redis_client
 from order_engine.domain.errors import CapacityError, DependencyUnavailableError
+from order_engine.domain.orders import Order
 from order_engine.engine.ports import Job, JobHandler
 from order_engine.engine.retry import RetryPolicy
 
@@ -56,31 +65,6 @@ RECONNECT_DELAY_MS = 1_000  # bullmq's default 15 s pause after a Redis connecti
 MAX_STALLS = 10  # deliveries lost to dead workers before the recovery sweep takes the job
 POLICY_BACKOFF = "policy"
 DEPTH_MAX_AGE_S = 0.1  # `depth()` (the API's admission check) reads Redis at most this often
-
-
-class _LimiterAwareWorker(Worker):  # type: ignore[misc]
-    """A BullMQ worker that, when the rate limiter refuses a job, blocks until the limiter
-    key expires (bullmq-python keeps that time in `limitUntil` but never waits on it), in
-    reads of at most `drainDelay`: on Python 3.11 a cancel that lands while redis-py
-    sends a command (`asyncio.wait_for` under its socket timeout) is lost, so `close()` can
-    wait out a whole blocking read; the cap bounds that wait."""
-
-    def getBlockTimeout(self, block_until: int) -> float:
-        timeout = float(super().getBlockTimeout(block_until))
-        return min(timeout, max(float(self.opts["drainDelay"]), float(self.minimumBlockTimeout)))
-
-    async def nextJobFromJobData(
-        self,
-        job_data: dict[str, Any] | None = None,
-        job_id: str | None = None,
-        limit_until: int = 0,
-        delay_until: int = 0,
-        token: str | None = None,
-    ) -> Any:
-        if not job_data and limit_until and limit_until > 0:
-            reopens_at = int(time.time() * 1000) + int(limit_until)
-            delay_until = max(int(delay_until or 0), reopens_at)
-        return await super().nextJobFromJobData(job_data, job_id, limit_until, delay_until, token)
 
 
 class BullMqJobQueue:
@@ -133,13 +117,15 @@ class BullMqJobQueue:
         # new orders' jobs added while an add is out go together: one round trip for many
         self._new_jobs = Coalescer(self._add_jobs, max_batch=200, name="bullmq-adds")
 
-    async def enqueue(self, order_id: str, *, delay_s: float = 0.0, new: bool = False) -> bool:
+    async def enqueue(
+        self, order_id: str, *, delay_s: float = 0.0, new: bool = False, order: Order | None = None
+    ) -> bool:
         """One round trip reads the depth and whether the id exists, a second adds the job.
         (BullMQ's add of an existing id is a silent no-op that returns that id, so the
         existence check comes first; two concurrent enqueues of one id may both get True,
         never a False for a job that was added.) A `new` order's job is only added: its
         caller checked the depth (`depth()`, from this process's cache), and its id was
-        never queued."""
+        never queued. `order` travels in the job's data (as JSON) to its first delivery."""
         delay_ms = math.ceil(checked_delay_s(delay_s) * 1000)
         if self._closed:
             raise DependencyUnavailableError("job queue is closed")
@@ -156,7 +142,10 @@ class BullMqJobQueue:
             options = self._job_options(order_id)
             if delay_ms > 0:
                 options["delay"] = delay_ms
-            job = {"name": JOB_NAME, "data": {"orderId": order_id}, "opts": options}
+            data: dict[str, Any] = {"orderId": order_id}
+            if order is not None:
+                data["order"] = order_to_json(order)
+            job = {"name": JOB_NAME, "data": data, "opts": options}
             await (self._new_jobs.submit(job) if new else self._add_jobs([job]))
             self._added_since += 1
             return True
@@ -229,15 +218,16 @@ class BullMqJobQueue:
         async def process(job: Any, token: str) -> None:
             attempts = int(job.opts.get("attempts") or self._policy.max_attempts)
             order_id = str(job.data["orderId"])
-            delay_s = await handler(Job(order_id, int(job.attemptsMade) + 1, attempts))
+            attempt = int(job.attemptsMade) + 1
+            delay_s = await handler(Job(order_id, attempt, attempts, carried_order(job)))
             if delay_s is not None:
                 await _reschedule(job, token, checked_delay_s(delay_s))
 
         opts = {**self._worker_opts, "connection": redis_client(self._url, decode_responses=True)}
-        worker = _LimiterAwareWorker(self._name, process, opts)
-        worker.on("failed", _log_failed)
-        worker.on("error", _log_error)
-        worker.on("stalled", _log_stalled)
+        worker = LimiterAwareWorker(self._name, process, opts)
+        worker.on("failed", log_failed)
+        worker.on("error", log_error)
+        worker.on("stalled", log_stalled)
         try:
             for connection in (worker.redisConnection, worker.blockingRedisConnection):
                 await connection.getRedisVersion()  # sets capabilities: sub-second blocks
@@ -284,17 +274,3 @@ async def _reschedule(job: Any, token: str, delay_s: float) -> NoReturn:
     runnable_at_ms = math.ceil((time.time() + delay_s) * 1000)
     await job.moveToDelayed(runnable_at_ms, token)
     raise DelayedError(f"rescheduled in {delay_s:.3f} s")
-
-
-def _log_failed(job: Any, error: BaseException) -> None:
-    attempt, attempts = int(job.attemptsMade), int(job.opts.get("attempts") or 1)
-    outcome = "dropped" if attempt >= attempts else "retrying after backoff"
-    log.warning("job %s failed on attempt %d/%d; %s: %r", job.id, attempt, attempts, outcome, error)
-
-
-def _log_error(error: BaseException, *_job: Any) -> None:
-    log.error("BullMQ worker error: %r", error)
-
-
-def _log_stalled(job_id: str, *_args: Any) -> None:
-    log.warning("job %s stalled (its worker died or hung); moved back to wait", job_id)

@@ -15,6 +15,7 @@ from collections import deque
 
 from order_engine.adapters.queue_limits import checked_delay_s, full_queue_retry_after_s
 from order_engine.domain.errors import CapacityError, DependencyUnavailableError, EngineError
+from order_engine.domain.orders import Order
 from order_engine.engine.ports import Job, JobHandler
 from order_engine.engine.retry import RetryPolicy
 
@@ -80,8 +81,11 @@ class InMemoryJobQueue:
         self._dispatcher: asyncio.Task[None] | None = None
         self._closed = False
 
-    async def enqueue(self, order_id: str, *, delay_s: float = 0.0, new: bool = False) -> bool:
-        """`new` changes nothing here: the checks cost no round trip."""
+    async def enqueue(
+        self, order_id: str, *, delay_s: float = 0.0, new: bool = False, order: Order | None = None
+    ) -> bool:
+        """`new` changes nothing here: the checks cost no round trip. `order` is copied (the
+        caller's own may still be read, e.g. to answer the request)."""
         delay_s = checked_delay_s(delay_s)
         if self._closed:
             raise DependencyUnavailableError("job queue is closed")
@@ -94,7 +98,8 @@ class InMemoryJobQueue:
             )
         self._ids.add(order_id)
         self._idle.clear()
-        self._later(delay_s, Job(order_id, 1, self._policy.max_attempts))
+        carried = None if order is None else order.copy()
+        self._later(delay_s, Job(order_id, 1, self._policy.max_attempts, carried))
         return True
 
     async def depth(self) -> int:
@@ -177,8 +182,8 @@ class InMemoryJobQueue:
                 self._forget(job.order_id)
             elif self._closed:
                 log.info("job %s rescheduled while the queue closed; dropped", job.order_id)
-            else:
-                self._later(delay_s, job)  # the same delivery again: no attempt used
+            else:  # the same delivery again: no attempt used (the order is read then)
+                self._later(delay_s, Job(job.order_id, job.attempt, job.max_attempts))
         finally:
             self._slots.release()
 

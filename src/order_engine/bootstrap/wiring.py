@@ -34,7 +34,6 @@ from order_engine.domain.errors import DependencyUnavailableError
 from order_engine.domain.tokens import TokenRegistry
 from order_engine.engine.account_limits import AccountLimiter
 from order_engine.engine.executor import OrderExecutor
-from order_engine.engine.handoff import JustCreated
 from order_engine.engine.launches import TokenLaunches
 from order_engine.engine.outages import OutageWaits
 from order_engine.engine.paths import Router, TwoHopPolicy
@@ -73,8 +72,7 @@ async def build_engine(
     except BaseException:
         await adapters.close()
         raise
-    handoff = JustCreated() if command == "serve" else None  # jobs run in this process
-    engine = _wire(settings, adapters, venue_set, tokens, policy, metrics, handoff)
+    engine = _wire(settings, adapters, venue_set, tokens, policy, metrics)
     try:
         await engine.check_reachable()
         await engine.launches.start()
@@ -91,7 +89,6 @@ def _wire(
     tokens: TokenRegistry,
     policy: RetryPolicy,
     metrics: EngineMetrics,
-    handoff: JustCreated | None = None,
 ) -> Engine:
     s, clock, venues = settings, SystemClock(), vs.venues
     split = SplitPolicy(s.split_orders, s.split_min_gain_bps, s.split_min_leg_fraction)
@@ -112,7 +109,6 @@ def _wire(
         max_price_impact_cap_bps=s.max_price_impact_cap_bps,
         stream_idle_check_s=s.stream_check_interval_s,
         account_limits=_account_limiter(s, a, Router(venues, tokens, timeout, split, two_hops)),
-        handoff=handoff,
     )
     waiting = WaitingOrders(
         a.store,
@@ -141,7 +137,6 @@ def _wire(
         max_price_impact_bps=s.max_price_impact_bps,
         outages=OutageWaits(max_wait_s=s.outage_max_wait_s, base_s=s.backoff_base_s),
         funds=vs.wallets,
-        handoff=handoff,
     )
     launches = TokenLaunches(
         a.board,

@@ -8,7 +8,7 @@ updates the aggregate and returns the event to persist and publish. Illegal move
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
@@ -155,6 +155,10 @@ class Order:
     @property
     def is_terminal(self) -> bool:
         return self.status in TERMINAL
+
+    def copy(self) -> Order:
+        """A copy that moves on independently (its own lists of errors and legs)."""
+        return replace(self, attempt_errors=list(self.attempt_errors), legs=list(self.legs))
 
     def expired(self, now_ms: int) -> bool:
         """Whether a waiting order's time in force has run out at `now_ms`."""

@@ -28,7 +28,6 @@ from order_engine.domain.orders import Order, OrderError, OrderEvent, OrderStatu
 from order_engine.domain.quotes import RoutingDecision
 from order_engine.domain.tokens import Token, TokenRegistry
 from order_engine.engine.account_ports import Funds
-from order_engine.engine.handoff import JustCreated
 from order_engine.engine.outages import OutageWaits
 from order_engine.engine.paths import Router, TwoHopPolicy
 from order_engine.engine.ports import Clock, EventBus, Job, OrderStore
@@ -66,11 +65,9 @@ class OrderExecutor:
         max_price_impact_bps: int = DEFAULT_MAX_PRICE_IMPACT_BPS,
         outages: OutageWaits | None = None,
         funds: Funds | None = None,
-        handoff: JustCreated | None = None,
     ) -> None:
         """`funds`: checks that an order's wallet can pay before anything is sent (chain
-        venues; None: no check). `handoff`: orders this process's API just stored, so
-        their first job does not read them back."""
+        venues; None: no check)."""
         self._store, self._bus, self._clock, self._policy = store, bus, clock, policy
         self._outages = outages or OutageWaits()
         self._tokens = tokens
@@ -80,7 +77,6 @@ class OrderExecutor:
             self._venues, router, tokens, clock, self._advance, max_price_impact_bps, funds
         )
         self._waiting = waiting_orders
-        self._handoff = handoff
 
     def _waiting_orders(self) -> WaitingOrders:
         if self._waiting is None:
@@ -109,9 +105,8 @@ class OrderExecutor:
         return delay
 
     async def _handle(self, job: Job) -> float | None:
-        order = None if self._handoff is None else self._handoff.take(job.order_id)
-        try:
-            order = order or await self._store.get(job.order_id)
+        try:  # a first delivery carries the order as stored: no need to read it back
+            order = job.order or await self._store.get(job.order_id)
         except OrderNotFoundError:
             log.warning("job for unknown order %s dropped", job.order_id)
             return None

@@ -122,11 +122,16 @@ class OrderStore(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class Job:
-    """One delivery of an order to a worker. `attempt` is 1-based."""
+    """One delivery of an order to a worker. `attempt` is 1-based. `order`: on a job's first
+    delivery only, the order as its submitter stored it (`JobQueue.enqueue`'s `order`), so
+    the handler need not read it back; None on any later delivery (a retry, a reschedule,
+    a job redelivered after its worker died). A copy gone stale (cancelled meanwhile) is
+    safe: the store's optimistic seq check refuses its first write."""
 
     order_id: str
     attempt: int
     max_attempts: int
+    order: Order | None = None
 
     @property
     def is_last_attempt(self) -> bool:
@@ -150,13 +155,16 @@ class JobQueue(Protocol):
     returns a delay is run again after it without using an attempt (see `JobHandler`).
     Scheduled waits are timers of the queue, not a sleeping task per job."""
 
-    async def enqueue(self, order_id: str, *, delay_s: float = 0.0, new: bool = False) -> bool:
+    async def enqueue(
+        self, order_id: str, *, delay_s: float = 0.0, new: bool = False, order: Order | None = None
+    ) -> bool:
         """Queue a job for `order_id` (any string key, e.g. `watch:SOL:USDC`), runnable once
         `delay_s` seconds have passed (0 = now); False if one is already waiting, delayed or
         active. Raises `CapacityError` when the queue holds its maximum depth, `ValueError`
         for a negative or non-finite delay. `new`: the caller just made `order_id` (it was
         never queued) and checked `depth()` itself, so a queue whose checks cost a round
-        trip may skip both."""
+        trip may skip both. `order`: the order as just stored, carried (a copy) to the
+        job's first delivery (`Job.order`)."""
         ...
 
     async def depth(self) -> int:

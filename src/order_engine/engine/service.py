@@ -25,7 +25,6 @@ from order_engine.domain.orders import CANCELLABLE, Order, OrderEvent, OrderStat
 from order_engine.domain.quotes import RoutingDecision
 from order_engine.domain.tokens import TokenRegistry
 from order_engine.engine.account_limits import AccountLimiter, admission
-from order_engine.engine.handoff import JustCreated
 from order_engine.engine.order_stream import order_stream
 from order_engine.engine.paths import Router, TwoHopPolicy
 from order_engine.engine.ports import Clock, EventBus, JobQueue, OrderStore, Page
@@ -77,7 +76,6 @@ class OrderService:
         stream_idle_check_s: float = STREAM_IDLE_CHECK_S,
         max_price_impact_cap_bps: int = DEFAULT_MAX_PRICE_IMPACT_CAP_BPS,
         account_limits: AccountLimiter | None = None,
-        handoff: JustCreated | None = None,
     ) -> None:
         self._store, self._queue, self._bus = store, queue, bus
         self._venues, self._clock, self._tokens = venues, clock, tokens
@@ -89,7 +87,6 @@ class OrderService:
         self._watch = StreamWatch(store, stream_idle_check_s)
         self._impact_cap_bps = max_price_impact_cap_bps
         self._limits = account_limits
-        self._handoff = handoff  # orders for this process's own executor (embedded)
 
     @property
     def tokens(self) -> TokenRegistry:
@@ -173,10 +170,8 @@ class OrderService:
             if existing is None:  # pragma: no cover - the key was taken a moment ago
                 raise
             return existing, False
-        if self._handoff is not None:  # before the enqueue: the job may start at once
-            self._handoff.put(order)
-        try:
-            await self._queue.enqueue(order.id, new=True)  # the depth was checked above
+        try:  # the depth was checked above; the job carries the order to its first run
+            await self._queue.enqueue(order.id, new=True, order=order)
         except CapacityError:  # lost a race for the last slot: the order is durable
             log.warning(
                 "queue full after order %s was stored; the recovery sweep queues it", order.id
