@@ -304,3 +304,45 @@ async def test_close_ends_the_feed(bus: EventBus) -> None:
     await bus.close()
     async with asyncio.timeout(2.0):
         await reader
+
+
+async def recent_of(bus: EventBus, order_id: str, after: int = 0) -> list[OrderEvent] | None:
+    async with bus.subscribe(order_id, after) as live:
+        first = live.recent()
+        assert live.recent() is None  # asked once
+        return first
+
+
+async def until_recent(bus: EventBus, order_id: str, count: int) -> list[OrderEvent]:
+    """The bus's recent events of `order_id`, once it has seen `count` of them (another
+    process's come back from the feed a moment after they were published)."""
+    async with asyncio.timeout(5.0):
+        while True:
+            seen = await recent_of(bus, order_id)
+            if seen is not None and len(seen) >= count:
+                return seen
+            await asyncio.sleep(0.01)
+
+
+async def test_a_new_subscription_gets_the_events_the_bus_saw_before_it(bus: EventBus) -> None:
+    async with bus.subscribe("warm-up"):  # a bus that follows the feed from here on
+        await publish_all(bus, "a", range(1, 4))
+        assert [e.seq for e in await until_recent(bus, "a", 3)] == [1, 2, 3]
+        assert await until_recent(bus, "a", 3) == [event("a", s) for s in (1, 2, 3)]
+        assert [e.seq for e in await recent_of(bus, "a", after=2) or []] == [3]
+        async with bus.subscribe("a", 3) as live:
+            assert live.recent() == []  # nothing after 3 yet: the rest comes live
+            await bus.publish(event("a", 4))
+            assert (await take(live, 1))[0].seq == 4
+
+
+async def test_the_bus_does_not_answer_for_a_history_it_did_not_see_whole(bus: EventBus) -> None:
+    async with bus.subscribe("warm-up"):
+        await publish_all(bus, "holed", range(1, 2))
+        await publish_all(bus, "holed", range(3, 4))  # 2's publish was lost
+        await publish_all(bus, "late", range(2, 4))  # seen from 2 on only
+        await publish_all(bus, "marker", range(1, 2))
+        await until_recent(bus, "marker", 1)  # the feed has brought everything before
+        assert await recent_of(bus, "holed") is None
+        assert await recent_of(bus, "late") is None
+        assert await recent_of(bus, "never-published") is None

@@ -18,6 +18,7 @@ import pytest
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
+from order_engine.adapters.recent_events import RecentEvents
 from order_engine.adapters.redis_bus import MAX_IN_FLIGHT, RedisEventBus, decode_event
 from order_engine.adapters.redis_client import redis_client
 from order_engine.adapters.redis_streams import FeedReader, Subscription
@@ -181,13 +182,29 @@ async def test_a_subscription_gets_what_is_published_once_it_returns_not_before(
 async def test_entries_are_routed_by_order_id_without_the_payload_being_decoded(
     buses: Buses, caplog: pytest.LogCaptureFixture
 ) -> None:
-    bus = buses.make()
+    bus = buses.make(recent=RecentEvents(max_orders=0))  # keeping no recent events
     async with bus.subscribe("a") as events:
         await buses.admin.xadd(buses.feed, {"o": "b", "data": b"not json"})  # unwatched
         await buses.admin.xadd(buses.feed, {"data": orjson.dumps(event("a", 1).as_dict())})
         await bus.publish(event("a", 2))
         assert await seqs(events, 2) == [1, 2]  # an entry without its order id: from its payload
     assert "malformed" not in caplog.text
+
+
+async def test_a_bus_keeping_recent_events_decodes_every_entry_for_them(
+    buses: Buses, caplog: pytest.LogCaptureFixture
+) -> None:
+    bus = buses.make()
+    async with bus.subscribe("a") as events:
+        await buses.admin.xadd(buses.feed, {"o": "b", "data": b"not json"})  # unwatched
+        await buses.admin.xadd(
+            buses.feed, {"o": "c", "data": orjson.dumps(event("c", 1).as_dict())}
+        )
+        await bus.publish(event("a", 1))
+        assert await seqs(events, 1) == [1]
+    assert "malformed" in caplog.text  # b's entry was decoded, though nobody watches b
+    async with bus.subscribe("c") as c_events:
+        assert [e.seq for e in c_events.recent() or []] == [1]  # another process's order
 
 
 async def test_the_feed_is_the_only_key_and_each_publish_refreshes_its_ttl(buses: Buses) -> None:

@@ -249,3 +249,37 @@ async def test_a_lost_publish_still_reaches_the_stream_through_the_watch() -> No
     assert [e.seq for e in got] == [1, 2, 3, 4, 5]
     assert got == await store.events(order.id)
     assert len(watch) == 0
+
+
+async def test_a_stream_of_an_order_the_bus_just_saw_replays_it_without_reading_the_store() -> None:
+    store, bus = CountingStore(), InMemoryEventBus()
+    order = await stored(store)
+    await bus.publish((await store.events(order.id))[0])  # pending, as the API publishes it
+    await publish_steps(bus, store, order)
+    reads = store.event_reads
+    watch = StreamWatch(store, 0.01)
+    task, got = await _follow(store, bus, order, watch)
+    assert [e.seq for e in got] == [1, 2, 3, 4]
+    assert got == await store.events(order.id)
+    assert store.event_reads == reads + 1  # only the line above: the stream read nothing
+    confirmed = order.apply(payload_for(S.CONFIRMED), ts_ms=order.updated_ms + 1)
+    await store.append(order, confirmed)
+    await bus.publish(confirmed)
+    async with asyncio.timeout(2.0):
+        await task
+    assert [e.seq for e in got] == [1, 2, 3, 4, 5]
+
+
+async def test_a_lost_publish_of_an_order_the_bus_just_saw_reaches_the_stream_too() -> None:
+    store, bus = CountingStore(), _LossyBus(lose_from=3)
+    order = await stored(store)
+    await bus.publish((await store.events(order.id))[0])
+    await publish_steps(bus, store, order)  # building (3) and submitted (4) are lost
+    task, got = await _follow(store, bus, order, StreamWatch(store, 0.01))
+    async with asyncio.timeout(2.0):  # the watch finds the store ahead: the stream reads it
+        while len(got) < 4:  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
+    assert got == await store.events(order.id)
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task

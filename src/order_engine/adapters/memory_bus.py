@@ -10,6 +10,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from order_engine.adapters.feed_inbox import Entry, FeedInbox, StreamId, parse_feed_id
 from order_engine.adapters.inbox import Inbox
+from order_engine.adapters.recent_events import RecentEvents
 from order_engine.domain.orders import OrderEvent
 from order_engine.engine.ports import LiveEvents
 
@@ -24,18 +25,24 @@ class _Subscription(Inbox[OrderEvent]):
     """One subscriber: the events after `after` that were published since it joined. Its
     own context manager (no generator-based one per stream: thousands sit idle)."""
 
-    __slots__ = ("_after", "_bus", "_order_id")
+    __slots__ = ("_after", "_bus", "_order_id", "_recent")
 
     def __init__(self, bus: InMemoryEventBus, order_id: str, after: int) -> None:
         super().__init__()
         self._bus, self._order_id, self._after = bus, order_id, after
+        self._recent: list[OrderEvent] | None = None
+
+    def recent(self) -> list[OrderEvent] | None:
+        recent, self._recent = self._recent, None
+        return recent
 
     def offer(self, event: OrderEvent) -> None:
         if not self._ended and event.seq > self._after:
             self.push(event)
 
     async def __aenter__(self) -> LiveEvents:
-        self._bus._add(self._order_id, self)
+        self._bus._add(self._order_id, self)  # what is published from now on comes here;
+        self._recent = self._bus._recent.after(self._order_id, self._after)  # before: this
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
@@ -51,8 +58,14 @@ class InMemoryEventBus:
     earlier bus reports a gap (what that bus published last is not here)."""
 
     def __init__(
-        self, *, feed_length: int = DEFAULT_FEED_LENGTH, clock_ms: Callable[[], int] = _wall_ms
+        self,
+        *,
+        feed_length: int = DEFAULT_FEED_LENGTH,
+        clock_ms: Callable[[], int] = _wall_ms,
+        recent: RecentEvents | None = None,
     ) -> None:
+        """`recent`: the events kept for streams opened soon after their order was made
+        (`RecentEvents`; by default its defaults)."""
         # an order's subscribers: a list, as there is mostly one (a set costs 0.2 KiB)
         self._subs: dict[str, list[_Subscription]] = {}
         self._closed = False
@@ -62,8 +75,10 @@ class InMemoryEventBus:
         self._born: StreamId = (clock_ms(), 0)  # ids before this are an earlier bus's
         self._last_id: StreamId = (self._born[0], -1)
         self._dropped: StreamId | None = None  # the newest id the history let go
+        self._recent = RecentEvents() if recent is None else recent
 
     async def publish(self, event: OrderEvent) -> None:
+        self._recent.add(event)
         for sub in self._subs.get(event.order_id, ()):
             sub.offer(event)
         entry = (self._next_id(), event)

@@ -9,7 +9,9 @@ one dedicated connection, fanned out to per-subscriber inboxes by order id. So a
 with N subscribers holds one blocked connection, not N, and a new subscription costs no
 round trip once the reader runs (the first one reads the feed's last id to start from).
 An order's subscription gets the events published from then on (`order_stream` reads the
-older ones from the store); entries are filtered by feed id (never twice) and seq (in order).
+older ones from the store, or from `recent()`: the reader keeps every order's events a
+short while, `RecentEvents`, so a stream opened just after its order was made reads
+nothing); entries are filtered by feed id (never twice) and seq (in order).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError, ResponseError
 
 from order_engine.adapters.feed_inbox import FeedInbox, parse_feed_id
+from order_engine.adapters.recent_events import RecentEvents
 from order_engine.adapters.redis_client import redis_client
 from order_engine.adapters.redis_publish import FeedAppender
 from order_engine.adapters.redis_streams import (
@@ -77,7 +80,10 @@ class RedisEventBus:
         prefix: str = "oe",
         feed_ttl_s: int = 3600,
         feed_length: int = DEFAULT_FEED_LENGTH,
+        recent: RecentEvents | None = None,
     ) -> None:
+        """`recent`: the events kept for streams opened soon after their order was made
+        (`RecentEvents`; by default its defaults)."""
         self._owns_client = isinstance(client_or_url, str)
         self._client: Redis = (
             redis_client(client_or_url) if isinstance(client_or_url, str) else client_or_url
@@ -91,7 +97,9 @@ class RedisEventBus:
             maxlen=max(1, feed_length),
             ttl_s=feed_ttl_s,
         )
-        self._reader = FeedReader(self._client, self._feed_key, decode_event)
+        self._recent = RecentEvents() if recent is None else recent
+        kept = self._recent if self._recent.enabled else None  # else: skip unwatched entries
+        self._reader = FeedReader(self._client, self._feed_key, decode_event, kept)
         self._starting: asyncio.Lock = asyncio.Lock()
         self._closed = False
 
@@ -99,6 +107,8 @@ class RedisEventBus:
         """XADD to the feed (trimmed to about `feed_length`) and refresh its TTL,
         atomically, in one call with the other publishes made meanwhile. A retried publish
         may add the event twice; subscribers drop the copy by seq."""
+        if self._reader.running:  # it reads every entry from now on: the rest comes from it
+            self._recent.add(event, first_only=True)
         await self._appender.append(event.order_id, encode_event(event))
 
     @asynccontextmanager
@@ -112,7 +122,8 @@ class RedisEventBus:
             sub.end()
             yield sub
             return
-        self._reader.add_order(order_id, sub)
+        self._reader.add_order(order_id, sub)  # the reader's entries from now on, and
+        sub.replay = self._recent.after(order_id, after)  # what it handed out before
         try:
             yield sub
         finally:

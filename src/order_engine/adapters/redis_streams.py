@@ -13,6 +13,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from order_engine.adapters.feed_inbox import Entry, StreamId, StreamInbox, format_id
+from order_engine.adapters.recent_events import RecentEvents
 from order_engine.domain.orders import OrderEvent
 
 log = logging.getLogger(__name__)
@@ -37,11 +38,16 @@ class Subscription(StreamInbox[OrderEvent]):
     """One order subscriber's inbox: feed entries past the last one accepted (never
     twice) whose seq is past the last one yielded (in order, > `after`)."""
 
-    __slots__ = ("_last_seq",)
+    __slots__ = ("_last_seq", "replay")
 
     def __init__(self, after: int) -> None:
         super().__init__((0, 0))
         self._last_seq = after
+        self.replay: list[OrderEvent] | None = None  # what the bus saw before (`recent`)
+
+    def recent(self) -> list[OrderEvent] | None:
+        replay, self.replay = self.replay, None
+        return replay
 
     def _take(self, entry_id: StreamId, event: OrderEvent) -> None:
         if event.seq > self._last_seq:
@@ -82,14 +88,17 @@ def _order_of(fields: dict[Any, Any]) -> str | None:
 
 class FeedReader:
     """One task, one dedicated connection: XREAD BLOCK on the feed from `cursor` on. An
-    entry goes to the subscriptions of its order and to every feed subscriber; entries
-    nobody watches are skipped undecoded. Survives Redis outages by retrying with backoff
-    from the last id seen. A reader that falls more than the feed's length behind misses
-    what was trimmed: order streams catch up from the store (`StreamWatch`)."""
+    entry goes to the subscriptions of its order, to every feed subscriber and to `recent`
+    (when given: entries nobody watches are otherwise skipped undecoded). Survives Redis
+    outages by retrying with backoff from the last id seen. A reader that falls more than
+    the feed's length behind misses what was trimmed: order streams catch up from the
+    store (`StreamWatch`)."""
 
-    def __init__(self, client: Redis, key: str, decode: Decoder) -> None:
+    def __init__(
+        self, client: Redis, key: str, decode: Decoder, recent: RecentEvents | None = None
+    ) -> None:
         self._conn = client.client()  # a single dedicated connection from the pool
-        self._key, self._decode = key, decode
+        self._key, self._decode, self._recent = key, decode, recent
         self._orders: dict[str, set[Reader]] = {}
         self._feeds: set[Reader] = set()
         self._cursor: StreamId = (0, 0)
@@ -171,11 +180,14 @@ class FeedReader:
         for raw_id, fields in raw_entries:
             order_id = _order_of(fields)
             subs = self._orders.get(order_id) if order_id is not None else None
-            if not subs and not self._feeds and order_id is not None:
+            if not subs and not self._feeds and order_id is not None and self._recent is None:
                 continue  # nobody here watches it
             entry = decode_entry(raw_id, fields, self._decode)
-            if order_id is None and entry[1] is not None:  # appended without its order id
-                subs = self._orders.get(entry[1].order_id)
+            if entry[1] is not None:
+                if self._recent is not None:
+                    self._recent.add(entry[1])
+                if order_id is None:  # appended without its order id
+                    subs = self._orders.get(entry[1].order_id)
             for sub in subs or ():
                 sub.offer(entry)
             for sub in self._feeds:

@@ -16,11 +16,14 @@ from order_engine.engine.stream_watch import StreamWatch
 async def order_stream(
     store: OrderStore, bus: EventBus, order_id: str, after: int, watch: StreamWatch
 ) -> AsyncGenerator[OrderEvent, None]:
-    """Every event with seq > `after`: stored ones first, then live ones, with no gap
-    and no duplicate; ends after the terminal event."""
+    """Every event with seq > `after`: stored ones first (or the bus's copy of them, for
+    an order made moments ago), then live ones, with no gap and no duplicate; ends after
+    the terminal event."""
     async with bus.subscribe(order_id, after) as live:
         last = after
-        batch: list[OrderEvent] | None = await store.events(order_id, after)
+        batch = live.recent()  # an order just made: its events are still in memory
+        if batch is None:
+            batch = await store.events(order_id, after)
         if not batch:  # unknown order (404), or nothing after `after` yet
             order = await store.get(order_id)
             if order.is_terminal and after >= order.seq:

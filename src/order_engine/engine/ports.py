@@ -222,6 +222,13 @@ class LiveEvents(Protocol):
         subscription ended and every event was read."""
         ...
 
+    def recent(self) -> list[OrderEvent] | None:
+        """The events with seq > `after` that this process's bus saw before the
+        subscription began, when it saw every one of the order's events up to then (from
+        seq 1, none missing, lately); None when it cannot tell, and on any later call (the
+        caller reads the store instead). Later events come live."""
+        ...
+
 
 class EventBus(Protocol):
     """Fan-out of committed lifecycle events to every process that streams them: per order,
