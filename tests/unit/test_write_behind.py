@@ -6,10 +6,12 @@ anything is sent."""
 from __future__ import annotations
 
 import asyncio
+from decimal import Decimal
 
 from order_engine.adapters.memory_store import InMemoryOrderStore
-from order_engine.domain.errors import DependencyUnavailableError
+from order_engine.domain.errors import DependencyUnavailableError, InsufficientFundsError
 from order_engine.domain.orders import Order, OrderEvent
+from order_engine.domain.tokens import Token
 from order_engine.engine.ports import Job
 from order_engine.engine.write_behind import alongside
 from tests.unit.fakes import Rig, ScriptedVenue
@@ -84,3 +86,52 @@ async def test_the_write_error_wins_over_the_works() -> None:
     else:
         raise AssertionError("the write's error was lost")
     assert await alongside(asyncio.sleep(0), asyncio.sleep(0, result=7)) == 7
+
+
+class RecordingFunds:
+    """A wallet that can always pay; records each check and whether the venue's quotes
+    were still being read when it began."""
+
+    def __init__(self, venue: ScriptedVenue) -> None:
+        self.venue = venue
+        self.checks: list[tuple[int, bool]] = []  # (transactions, quoting then)
+
+    async def check(
+        self, owner: str | None, token: Token, amount: Decimal, *, transactions: int = 1
+    ) -> None:
+        gate = self.venue.quote_gate
+        self.checks.append((transactions, gate is not None and not gate.is_set()))
+
+
+class BrokeFunds(RecordingFunds):
+    async def check(
+        self, owner: str | None, token: Token, amount: Decimal, *, transactions: int = 1
+    ) -> None:
+        await super().check(owner, token, amount, transactions=transactions)
+        raise InsufficientFundsError("the wallet holds 0 SOL")
+
+
+async def test_the_wallet_is_checked_while_the_quotes_are_read() -> None:
+    venue = ScriptedVenue("raydium", "150")
+    venue.quote_gate = asyncio.Event()
+    funds = RecordingFunds(venue)
+    rig = Rig([venue], funds=funds)
+    order_id = await rig.new_order()
+    run = asyncio.create_task(rig.executor.handle(Job(order_id, 1, 3)))
+    async with asyncio.timeout(5):
+        await venue.quote_started.wait()
+        await asyncio.sleep(0)
+        venue.quote_gate.set()
+        await run
+    assert funds.checks == [(1, True)]  # once, begun while quoting
+    assert [s for s, _ in await rig.statuses(order_id)][-1] == "confirmed"
+
+
+async def test_a_wallet_that_cannot_pay_still_fails_after_building_with_nothing_sent() -> None:
+    venue = ScriptedVenue("raydium", "150")
+    rig = Rig([venue], funds=BrokeFunds(venue), max_attempts=1)
+    order_id = await rig.new_order()
+    await rig.executor.handle(Job(order_id, 1, 1))
+    statuses = [s for s, _ in await rig.statuses(order_id)]
+    assert statuses == ["pending", "routing", "building", "failed"]
+    assert not venue.build_started.is_set()

@@ -227,11 +227,25 @@ class OrderExecutor:
         if held(order.legs) or remaining <= 0 or decision is not None:
             await routing
             decision = await self._second_hops_then_route(order, attempt, remaining, decision)
-        else:  # the common case: the quotes are read while `routing` is written
-            decision = await alongside(routing, self._route(order, remaining))
-        if decision is not None:
-            await self._routes.send(order, attempt, decision, remaining, *self._pair(order))
+            if decision is not None:
+                await self._routes.send(order, attempt, decision, remaining, *self._pair(order))
+        else:
+            await self._route_and_send(order, attempt, remaining, routing)
         await self._confirm(order)
+
+    async def _route_and_send(
+        self, order: Order, attempt: int, amount: Decimal, routing: Awaitable[None]
+    ) -> None:
+        """The common case: the quotes and the wallet's balances are read while `routing`
+        is written."""
+        pair = self._pair(order)
+        funds = self._routes.funds_ahead(order, pair[0], amount)
+        try:
+            decision = await alongside(routing, self._route(order, amount))
+            await self._routes.send(order, attempt, decision, amount, *pair, funds_ahead=funds)
+        finally:
+            if funds is not None:
+                funds.cancel()  # unused (a two-hop route, a failure): nothing waits for it
 
     def _pair(self, order: Order) -> tuple[Token, Token]:
         t_in = self._tokens.find(order.token_in, field="tokenIn")

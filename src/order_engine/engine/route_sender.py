@@ -61,12 +61,25 @@ class RouteSender:
         self._advance, self._max_impact_bps = advance, max_impact_bps
         self._funds = funds
 
+    def funds_ahead(
+        self, order: Order, t_in: Token, amount: Decimal
+    ) -> asyncio.Future[None] | None:
+        """The funds check of a one-transaction route for `amount`, started now, so that the
+        wallet's balances are read while the route is found (`send`'s `funds_ahead`); the
+        caller cancels it if it is not used."""
+        if self._funds is None:
+            return None
+        check = asyncio.ensure_future(self._funds.check(order.account_id, t_in, amount))
+        check.add_done_callback(_retrieved)  # routing may fail before anyone awaits it
+        return check
+
     async def send(
         self, order: Order, attempt: int, decision: RoutingDecision, amount: Decimal,
-        t_in: Token, t_out: Token,
+        t_in: Token, t_out: Token, funds_ahead: Awaitable[None] | None = None,
     ) -> None:  # fmt: skip
         """Check, build and send `decision` for `amount`; then, for a route through an
-        intermediate token, sell what its first hop delivered."""
+        intermediate token, sell what its first hop delivered. `funds_ahead`: the funds
+        check `funds_ahead` started, used when the route is one transaction."""
         self._check_route(order, decision, amount, t_in, t_out)
         terms = {"limit_price": order.limit_price, "max_price": order.max_price}
         need = route_minimum(
@@ -85,7 +98,8 @@ class RouteSender:
         funds = None
         if self._funds is not None:  # the wallet pays it all, or nothing is sent
             hops = len(decision.hops)
-            funds = self._funds.check(order.account_id, t_in, amount, transactions=hops)
+            funds = funds_ahead if funds_ahead is not None and hops == 1 else None
+            funds = funds or self._funds.check(order.account_id, t_in, amount, transactions=hops)
         hop = 0 if decision.then is None else 1
         await self._send_legs(order, attempt, decision, floors, t_in, t_out, hop, building, funds)
         if decision.then is not None:
@@ -181,3 +195,9 @@ class RouteSender:
                 return decision
             log.info("quotes for %s->%s expired before use; re-quoting", t_in.symbol, t_out.symbol)
         raise QuoteExpiredError(f"every quote expired before use ({MAX_REQUOTES} tries)")
+
+
+def _retrieved(check: asyncio.Future[None]) -> None:
+    """Mark a check's outcome as seen (no "exception never retrieved" for an unused one)."""
+    if not check.cancelled():
+        check.exception()
