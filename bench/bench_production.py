@@ -7,7 +7,8 @@ Same phases and checks as `bench.bench_embedded`, then: every order in PostgreSQ
 client). Exit code 1 if anything was wrong.
 
     .venv/bin/python -m bench.bench_production [--api-procs 1] [--api-workers 1]
-        [--workers 1] [--concurrency N] [--orders 3000] [--e2e-orders 2000]
+        [--workers 1] [--concurrency N] [--orders 3000] [--e2e-orders 2000] [--chain]
+        [--profile]
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from bench.common import (
     utc_now,
     vm_hwm_kib,
 )
+from bench.profiling import PySpy, print_summary, py_spy_path, summarize
 from bench.report import (
     TARGET_E2E_PER_S,
     TARGET_INTAKE_PER_S,
@@ -54,6 +56,7 @@ from bench.report import (
 from bench.round_trips import per_order, print_round_trips
 
 RESULTS = Path(__file__).resolve().parent / "results"
+PROFILED = ("api", "worker", "localnet")  # the engine's processes (`--profile`)
 
 
 def _args(argv: list[str] | None) -> argparse.Namespace:
@@ -73,6 +76,11 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
         "--chain",
         action="store_true",
         help="chain venues: an `order-engine localnet` process, the engine over JSON-RPC",
+    )
+    p.add_argument(
+        "--profile",
+        action="store_true",
+        help="py-spy each api, worker and localnet process during the end-to-end phase",
     )
     args = p.parse_args(argv)
     args.lib = False  # the raw client only: cheap, so the engine is what gets measured
@@ -162,7 +170,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 args.api_procs, args.api_workers, args.workers, args.concurrency, args.chain
             )
             intake = intake_phase(cluster, args)
+            spies = profilers(cluster, args)
             e2e = e2e_phase(cluster, args)
+            e2e["profiles"] = stop_profilers(spies)
             states = asyncio.run(order_states(cluster.database_url))
             attempts = asyncio.run(order_attempts(cluster.database_url))
             connections = asyncio.run(engine_connections(cluster.database_url))
@@ -191,6 +201,33 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             x for x in log_lines if x and not x.startswith("order-engine: serving")
         ][-20:],
     }
+
+
+def profilers(cluster: Cluster, args: argparse.Namespace) -> dict[str, PySpy]:
+    """With `--profile`: py-spy attached to each engine process (named `<group>-<n>`)."""
+    exe = py_spy_path() if args.profile else None
+    if args.profile and exe is None:
+        print("--profile: py-spy is not installed (make install)", file=sys.stderr)
+    if exe is None:
+        return {}
+    args.out.mkdir(parents=True, exist_ok=True)
+    stamp = f"{utc_now():%Y%m%d-%H%M%S}"
+    return {
+        f"{group}-{n}": PySpy(exe, proc.pid, args.out / f"profile-{stamp}-{group}-{n}.txt")
+        for group in PROFILED
+        for n, proc in enumerate(cluster.groups.get(group, []))
+    }
+
+
+def stop_profilers(spies: dict[str, PySpy]) -> dict[str, Any]:
+    profiles: dict[str, Any] = {}
+    for name, spy in spies.items():
+        err = spy.stop()
+        if spy.out.exists():
+            profiles[name] = {"raw_stacks": str(spy.out), **summarize(spy.out)}
+        else:
+            print(f"py-spy wrote no profile of {name}: {err}", file=sys.stderr)
+    return profiles
 
 
 def print_groups(report: dict[str, Any]) -> None:
@@ -233,6 +270,8 @@ def main(argv: list[str] | None = None) -> int:
         from bench.bench_embedded import print_chain
 
         print_chain(e2e["chain"])
+    for name, profile in e2e.get("profiles", {}).items():
+        print_summary(profile, process=name)
     print(f"\nresult: {path}")
     ok = intake["accepted"] == intake["orders"] and e2e["bad_count"] == 0
     ok = ok and intake["drain"]["drained"] and e2e["confirmed_ok"] == e2e["orders"]

@@ -80,15 +80,42 @@ ACTIVITIES = (
         ),
     ),
     ("WebSocket stream", ("handle_websocket_upgrade",)),
-    ("order execution (worker)", ("InMemoryJobQueue.", "OrderExecutor.")),
+    (
+        "order execution (worker)",
+        (
+            "InMemoryJobQueue.",
+            "OrderExecutor.",
+            "Worker.processJob",
+            # tasks an attempt starts: quotes, the funds check, sends, confirmations
+            "_curve",
+            "fetch_curves",
+            "ChainWallets.",
+            "send_leg",
+            "RpcChain.",
+        ),
+    ),
+    ("BullMQ worker loop, locks, stalled check", ("Worker.", "LockManager.", "Timer.")),
     ("group-commit writer task", ("GroupCommitWriter.",)),
+    ("JSON-RPC client batches", ("RpcBatcher.", "AiohttpTransport.")),
+    ("event feed: reading (Redis)", ("FeedReader.",)),
+    ("event feed: publishing (Redis)", ("FeedAppender.", "Coalescer.")),
+    ("socket writes started by another task", ("AbstractConnection.", "ClientRequest.")),
+    ("stream watch", ("StreamWatch.",)),
+    ("JSON-RPC server (localnet)", ("localnet_app.", "JsonRpc.")),
+    ("background market (localnet)", ("BackgroundMarket.",)),
     ("POST /api/orders/execute", ("RequestResponseCycle.",)),
     ("HTTP parsing/connections", ("HttpToolsProtocol.",)),
 )
 # ... and what kind of code did it (first match from the leaf up; stdlib frames count
 # for their caller).
 WORK_KINDS = (
-    ("SQL store (SQLAlchemy, sqlite3)", ("sqlalchemy", "sqlite3", "order_engine.adapters.sql")),
+    (
+        "SQL store (SQLAlchemy, sqlite3, asyncpg)",
+        ("sqlalchemy", "sqlite3", "asyncpg", "order_engine.adapters.sql"),
+    ),
+    ("Redis client (redis-py, hiredis, bullmq)", ("redis", "hiredis", "bullmq")),
+    ("HTTP client (aiohttp)", ("aiohttp",)),
+    ("LiteSVM and signing (solders)", ("solders",)),
     ("WebSocket protocol + socket writes", ("websockets", "uvicorn.protocols.websockets")),
     ("uvicorn HTTP", ("uvicorn",)),
     ("Starlette/FastAPI/anyio", ("starlette", "fastapi", "anyio")),
@@ -168,8 +195,8 @@ def summarize(path: Path, top: int = 20) -> dict[str, Any]:
     }
 
 
-def print_summary(summary: dict[str, Any]) -> None:
-    print(f"\nserver profile: {summary['samples']} GIL-holding samples (%)")
+def print_summary(summary: dict[str, Any], process: str = "server") -> None:
+    print(f"\n{process} profile: {summary['samples']} GIL-holding samples (%)")
     for title, key, n in (
         ("threads", "threads_pct", 8),
         ("by activity", "activity_pct", 12),
