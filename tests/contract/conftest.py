@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from order_engine.adapters.memory_accounts import InMemoryAccountStore
 from order_engine.adapters.memory_store import InMemoryOrderStore
 from order_engine.adapters.sql import SqlOrderStore, create_engine, create_sql_store, migrate
 from order_engine.adapters.sql.runner import AsyncRunner
@@ -24,7 +25,7 @@ StoreFactory = Callable[[Path, AsyncExitStack], Awaitable[OrderStore]]
 
 
 async def memory_store(_tmp_path: Path, _stack: AsyncExitStack) -> OrderStore:
-    return InMemoryOrderStore()
+    return InMemoryOrderStore(InMemoryAccountStore())  # accounts: it records who pays
 
 
 async def sqlite_store(tmp_path: Path, _stack: AsyncExitStack) -> OrderStore:

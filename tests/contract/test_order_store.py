@@ -10,6 +10,10 @@ from typing import Any
 
 import pytest
 
+from order_engine.adapters.memory_store import InMemoryOrderStore
+from order_engine.adapters.sql import SqlOrderStore
+from order_engine.adapters.sql.accounts import SqlAccountStore
+from order_engine.domain.accounts import Account, SealedWallet
 from order_engine.domain.errors import (
     ConcurrentUpdateError,
     ConflictError,
@@ -19,7 +23,15 @@ from order_engine.domain.errors import (
     RequestError,
 )
 from order_engine.domain.legs import Leg
-from order_engine.domain.orders import Order, OrderError, OrderEvent, OrderStatus, OrderType
+from order_engine.domain.orders import (
+    ENGINE_WALLET,
+    Order,
+    OrderError,
+    OrderEvent,
+    OrderStatus,
+    OrderType,
+)
+from order_engine.engine.account_ports import AccountStore
 from order_engine.engine.ports import Changes, OrderStore
 from tests.event_samples import payload_for, with_data
 
@@ -611,3 +623,35 @@ async def test_count_open_counts_an_accounts_orders_not_yet_final(order_store: O
     assert await order_store.discard(pending.id) is True  # an undone create frees its place
     assert await order_store.count_open("acc-a") == 0
     assert await order_store.count_open("acc-b") == 1
+
+
+def accounts_beside(store: OrderStore) -> AccountStore:
+    """The account store on the same database as `store` (its accounts' wallets)."""
+    if isinstance(store, InMemoryOrderStore):
+        assert store.accounts is not None
+        return store.accounts
+    assert isinstance(store, SqlOrderStore)
+    return SqlAccountStore(store.engine)  # not closed: it shares the order store's engine
+
+
+async def test_a_create_records_who_pays_from_the_orders_account(order_store: OrderStore) -> None:
+    accounts = accounts_beside(order_store)
+    public_key = "7xKXtg2CW87d97TXJSDpbD5jBkheTqA83TZRuJosgAsU"
+    rich = Account(str(uuid.uuid4()), "with-wallet", T0, wallet=SealedWallet(public_key, b"x"))
+    poor = Account(str(uuid.uuid4()), "without-wallet", T0)
+    for account in (rich, poor):
+        await accounts.create_account(account)
+    made = []
+    for owner in (rich.id, poor.id, None, "no-such-account"):
+        order = new_order()
+        order.account_id = owner
+        await order_store.create(order, order.start())
+        made.append(order)
+    expected = [public_key, ENGINE_WALLET, ENGINE_WALLET, ENGINE_WALLET]
+    assert [o.wallet for o in made] == expected  # answered by the create itself
+    assert [(await order_store.get(o.id)).wallet for o in made] == expected
+    later = new_order()  # a wallet made after an order does not change who pays for it
+    later.account_id = poor.id
+    await order_store.create(later, later.start())
+    await accounts.set_wallet(poor.id, SealedWallet(public_key[::-1], b"y"))
+    assert (await order_store.get(later.id)).wallet == ENGINE_WALLET

@@ -22,12 +22,14 @@ from order_engine.domain.errors import (
     UnknownTokenError,
     WalletUnavailableError,
 )
+from order_engine.domain.orders import ENGINE_WALLET, Order
 from order_engine.domain.tokens import Token, TokenRegistry
 from order_engine.engine.accounts import AccountAdmin
 from order_engine.engine.wallets import (
     AccountKeypairs,
     AccountWallets,
     NoFaucet,
+    engine_pays,
     one_read_per_attempt,
 )
 from tests.unit.fakes import FakeClock
@@ -102,6 +104,25 @@ async def test_an_attempt_reads_an_account_without_a_wallet_once() -> None:
         made = await steps()
     assert made[0] is not None and made == [made[0]] * 3
     assert store.reads == before + 1
+
+
+async def test_an_order_recorded_as_the_engines_is_signed_by_it_without_a_read() -> None:
+    store, sealer = CountingStore(), vault()
+    admin = AccountAdmin(store, FakeClock(), sealer)
+    bare = await admin.create_account("bare")
+    order = Order("o1", "SOL", "USDC", D(1), 50, 0, account_id=bare.id, wallet=ENGINE_WALLET)
+    await admin.ensure_wallet(bare.id)  # made after the order
+    keypairs = AccountKeypairs(store, sealer)
+    assert await keypairs.keypair_for(bare.id) is not None  # opened, kept for later orders
+    before = store.reads
+    with one_read_per_attempt():
+        engine_pays(order)
+        assert await keypairs.keypair_for(bare.id) is None  # as recorded: the engine's
+    assert store.reads == before
+    order.wallet = None  # not recorded (an order stored before 0012): the account decides
+    with one_read_per_attempt():
+        engine_pays(order)
+        assert await keypairs.keypair_for(bare.id) is not None
 
 
 async def test_a_wallet_that_cannot_be_opened_fails_the_order_for_good() -> None:

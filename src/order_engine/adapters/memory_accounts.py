@@ -15,6 +15,7 @@ from order_engine.domain.errors import (
     ConflictError,
     DependencyUnavailableError,
 )
+from order_engine.domain.orders import ENGINE_WALLET
 
 
 class InMemoryAccountStore:
@@ -31,6 +32,14 @@ class InMemoryAccountStore:
         ):
             raise AccountExistsError(f"an account named {account.name!r} exists")
         self._accounts[account.id] = account
+
+    def wallet_of(self, account_id: str | None) -> str | None:
+        """Who pays for a new order of `account_id` (`InMemoryOrderStore`'s record): its
+        wallet's public key, else the engine's wallet."""
+        account = None if account_id is None else self._accounts.get(account_id)
+        if account is None or account.wallet is None:
+            return ENGINE_WALLET
+        return account.wallet.public_key
 
     async def get_account(self, account_id: str) -> Account:
         self._check_open()

@@ -6,6 +6,7 @@ import builtins
 import copy
 
 from order_engine.adapters.cursor import check_limit, decode_cursor, encode_cursor
+from order_engine.adapters.memory_accounts import InMemoryAccountStore
 from order_engine.domain.errors import (
     ConcurrentUpdateError,
     ConflictError,
@@ -19,9 +20,12 @@ from order_engine.engine.ports import Changes, Page
 
 class InMemoryOrderStore:
     """Orders and event logs in dicts. Orders are deep-copied in and out, so a caller's
-    object never aliases stored state."""
+    object never aliases stored state. With `accounts`, a create records who pays for the
+    order from its account, as the SQL store's INSERT does; without, it records nothing
+    (`Order.wallet` None: the worker asks the account)."""
 
-    def __init__(self) -> None:
+    def __init__(self, accounts: InMemoryAccountStore | None = None) -> None:
+        self.accounts = accounts
         self._orders: dict[str, Order] = {}
         self._events: dict[str, builtins.list[OrderEvent]] = {}
         self._by_key: dict[str, str] = {}
@@ -37,6 +41,8 @@ class InMemoryOrderStore:
         key = order.idempotency_key
         if key is not None and key in self._by_key:
             raise IdempotencyConflictError("idempotency key is already used by another order")
+        if self.accounts is not None:
+            order.wallet = self.accounts.wallet_of(order.account_id)
         self._orders[order.id] = copy.deepcopy(order)
         self._events[order.id] = [copy.deepcopy(event)]
         if key is not None:

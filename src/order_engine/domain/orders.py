@@ -115,6 +115,9 @@ class OrderEvent:
         }
 
 
+ENGINE_WALLET = "engine"  # `Order.wallet` of an order the engine's own wallet pays for
+
+
 @dataclass(slots=True)
 class Order:
     """A swap order. Mutate it only through `apply` (and `record_attempt_error`)."""
@@ -151,6 +154,9 @@ class Order:
     venue: str | None = None  # sniper orders: the venue whose pool they wait for (None: any)
     max_price: Decimal | None = None  # sniper orders: most tokenIn paid per tokenOut
     max_price_impact_bps: int | None = None  # the order's own guard; None: the engine's
+    # who pays, as the store recorded it when the order was made: the public key of its
+    # account's wallet, or ENGINE_WALLET; None: not recorded (the account is asked)
+    wallet: str | None = None
 
     @property
     def is_terminal(self) -> bool:

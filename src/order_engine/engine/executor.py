@@ -39,7 +39,7 @@ from order_engine.engine.settlement import (
     settle_all,
 )
 from order_engine.engine.waiting_orders import WaitingOrders
-from order_engine.engine.wallets import one_read_per_attempt
+from order_engine.engine.wallets import engine_pays, one_read_per_attempt
 from order_engine.engine.write_behind import alongside
 from order_engine.venues.base import Venue
 
@@ -112,6 +112,7 @@ class OrderExecutor:
             return None
         if order.is_terminal:
             return None
+        engine_pays(order)  # recorded when it was made: its account need not be read
         attempt = max(job.attempt, order.attempt + 1)
         try:
             if attempt > self._policy.max_attempts:

@@ -36,8 +36,10 @@ class OrderStore(Protocol):
     transaction. Driver errors surface as `DependencyUnavailableError`."""
 
     async def create(self, order: Order, event: OrderEvent) -> None:
-        """Insert a new order with its first event. Raises `IdempotencyConflictError` if
-        another order already holds `order.idempotency_key`."""
+        """Insert a new order with its first event, recording who pays for it in
+        `order.wallet` (its account's wallet as stored at that moment, else
+        `ENGINE_WALLET`; an implementation that cannot tell leaves None). Raises
+        `IdempotencyConflictError` if another order already holds `order.idempotency_key`."""
         ...
 
     async def append(self, order: Order, event: OrderEvent) -> None:

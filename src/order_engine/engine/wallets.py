@@ -20,6 +20,7 @@ from order_engine.domain.errors import (
     WalletUnavailableError,
     WalletVaultError,
 )
+from order_engine.domain.orders import ENGINE_WALLET, Order
 from order_engine.domain.tokens import Token, TokenRegistry, check_amount
 from order_engine.engine.account_ports import AccountStore, Faucet, WalletBalances, WalletVault
 from order_engine.engine.accounts import AccountAdmin
@@ -38,12 +39,22 @@ def one_read_per_attempt() -> Iterator[None]:
     """Inside (one attempt at an order, in its task and the tasks it starts), an account
     read once without a wallet stays without one: the funds check and every leg's build
     agree on who pays, and the account is read once instead of once per step. A wallet
-    made meanwhile pays from the next attempt on."""
+    made meanwhile pays from the next attempt on, for an order whose payer was not
+    recorded when it was made (`engine_pays`: one that was is paid as recorded)."""
     token = _NO_WALLET.set(set())
     try:
         yield
     finally:
         _NO_WALLET.reset(token)
+
+
+def engine_pays(order: Order) -> None:
+    """Inside `one_read_per_attempt`: an order recorded as paid by the engine's wallet
+    (`ENGINE_WALLET`, when it was made) is signed by it without reading its account, even
+    if the account has a wallet by now."""
+    no_wallet = _NO_WALLET.get()
+    if no_wallet is not None and order.account_id is not None and order.wallet == ENGINE_WALLET:
+        no_wallet.add(order.account_id)
 
 
 class AccountKeypairs:
@@ -62,13 +73,13 @@ class AccountKeypairs:
         (no master key, another one); `DependencyUnavailableError` when the store is down."""
         if account_id is None:
             return None
+        no_wallet = _NO_WALLET.get()
+        if no_wallet is not None and account_id in no_wallet:
+            return None  # the engine pays this attempt (see `engine_pays`)
         keypair = self._opened.get(account_id)
         if keypair is not None:
             self._opened.move_to_end(account_id)
             return keypair
-        no_wallet = _NO_WALLET.get()
-        if no_wallet is not None and account_id in no_wallet:
-            return None
         try:
             account = await self._store.get_account(account_id)
         except AccountNotFoundError:

@@ -28,6 +28,7 @@ def order_to_row(order: Order) -> dict[str, Any]:
         "venue": order.venue,
         "max_price": order.max_price,
         "max_price_impact_bps": order.max_price_impact_bps,
+        "wallet": order.wallet,
         **mutable_values(order),
     }
 
@@ -85,6 +86,7 @@ def row_to_order(row: Mapping[str, Any]) -> Order:
         venue=row["venue"],
         max_price=row["max_price"],
         max_price_impact_bps=row["max_price_impact_bps"],
+        wallet=row.get("wallet"),
     )
 
 

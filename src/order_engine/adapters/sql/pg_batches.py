@@ -3,7 +3,8 @@ arrays and spread by `unnest` (asyncpg's executemany reports no row counts, and 
 statement costs a round trip and client CPU). Each statement answers with the ids it wrote.
 
 - `create_statement`: new orders and their first events, by a CTE (the foreign key holds:
-  PostgreSQL checks it at the end of the statement).
+  PostgreSQL checks it at the end of the statement); each order's `wallet` is read from
+  its account by the same statement and answered with its id (`payer`).
 - `update_statement`: the optimistic-lock `UPDATE ... FROM unnest(...)` of many orders, and
   the new events of the orders it matched, by a CTE; an order whose seq moved on is not
   updated and gets no event, and is missing from the answer.
@@ -22,6 +23,7 @@ from sqlalchemy.sql import TableValuedAlias
 from sqlalchemy.sql.selectable import CTE
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
+from order_engine.adapters.sql.payer import recorded_wallet
 from order_engine.adapters.sql.tables import order_events, orders
 
 LOCK_KEYS = ("b_id", "b_expected_seq")  # the update's WHERE: id and the seq it expects
@@ -116,19 +118,23 @@ def _build_update(columns: tuple[str, ...], with_events: bool, dialect: Dialect)
 
 def _build_create(with_events: bool, dialect: Dialect) -> Select[Any]:
     rows = _unnest("o_", ORDER_KEYS, [_impl(orders.c[k].type, dialect) for k in ORDER_KEYS], "rows")
+    values = [
+        recorded_wallet(rows.c.account_id) if k == "wallet" else rows.c[k] for k in ORDER_KEYS
+    ]
     created = (
         insert(orders)
-        .from_select(ORDER_KEYS, select(*rows.c))
-        .returning(orders.c.id)
+        .from_select(ORDER_KEYS, select(*values))
+        .returning(orders.c.id, orders.c.wallet)
         .cte("created")
     )
-    return _ids_of(created, select(*_new_events(dialect).c) if with_events else None)
+    new_events = select(*_new_events(dialect).c) if with_events else None
+    return _ids_of(created, new_events, created.c.wallet)
 
 
-def _ids_of(written: CTE, new_events: Select[Any] | None = None) -> Select[Any]:
-    """The statement's answer: the ids `written` returned; `new_events` (rows of
-    `order_events`) go in by a CTE of the same statement."""
-    answer = select(written.c.id)
+def _ids_of(written: CTE, new_events: Select[Any] | None = None, *also: Any) -> Select[Any]:
+    """The statement's answer: the ids `written` returned (and `also`: who pays for a new
+    order); `new_events` (rows of `order_events`) go in by a CTE of the same statement."""
+    answer = select(written.c.id, *also)
     if new_events is None:
         return answer
     return answer.add_cte(insert(order_events).from_select(EVENT_KEYS, new_events).cte("added"))

@@ -49,8 +49,9 @@ class SqlOrderStore:
 
     async def create(self, order: Order, event: OrderEvent) -> None:
         row, event_row = order_to_row(order), event_to_row(event)
-        key = order.idempotency_key
-        await self._write(Write(Kind.CREATE, order.id, row, event_row, idempotency_key=key))
+        write = Write(Kind.CREATE, order.id, row, event_row, idempotency_key=order.idempotency_key)
+        await self._write(write)
+        order.wallet = write.wallet  # who pays, as the INSERT recorded it
 
     async def append(self, order: Order, event: OrderEvent) -> None:
         row, event_row = mutable_values(order), event_to_row(event)

@@ -115,6 +115,8 @@ orders = Table(
     Column("venue", String(32)),  # sniper orders (migration 0004)
     Column("max_price", Money()),
     Column("max_price_impact_bps", Integer),  # the order's own guard (migration 0005)
+    # who pays: recorded by the create from the account (migration 0012; `Order.wallet`)
+    Column("wallet", String(44)),
     Column("created_ms", BigInteger, nullable=False),
     Column("updated_ms", BigInteger, nullable=False),
     # every write stamps it (migration 0011; see changes.py): never set by a caller

@@ -17,7 +17,7 @@ from enum import Enum
 from functools import partial
 from typing import Any
 
-from sqlalchemy import Connection, exists, insert, select
+from sqlalchemy import Connection, exists, select
 
 from order_engine.adapters.sql import pg_batches
 from order_engine.adapters.sql.changes import tick_clock
@@ -28,6 +28,7 @@ from order_engine.adapters.sql.errors import (
     is_retryable,
     translate,
 )
+from order_engine.adapters.sql.payer import INSERT_RECORDING, RECORDED, recording_row
 from order_engine.adapters.sql.runner import SqlRunner
 from order_engine.adapters.sql.tables import orders
 from order_engine.adapters.sql.updates import (
@@ -49,8 +50,6 @@ MAX_BATCH = 500
 # one write's fault: replay the group write by write to find whose
 REPLAY_EACH: tuple[type[BaseException], ...] = (*INTEGRITY_ERRORS, StaleWriteError)
 
-INSERT_ORDER = insert(orders)
-
 
 class Kind(Enum):
     CREATE = "create"
@@ -68,6 +67,7 @@ class Write:
     event_row: dict[str, Any] | None = None
     expected_seq: int = 0
     idempotency_key: str | None = None
+    wallet: str | None = None  # a create's: who pays, as the INSERT recorded it (`payer`)
     future: asyncio.Future[None] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
@@ -174,7 +174,10 @@ class GroupCommitWriter:
         else:
             params = [w.update_params() for w in group]
             statement, arrays = pg_batches.update_statement(params, events, dialect)
-        written = {row["id"] for row in await self._runner.execute_one(statement, arrays)}
+        answer = await self._runner.execute_one(statement, arrays)
+        written = {row["id"]: row.get("wallet") for row in answer}
+        for write in group:
+            write.wallet = written.get(write.order_id)
         return [w for w in group if w.order_id not in written]
 
     async def _write_each(self, group: list[Write]) -> None:
@@ -202,7 +205,8 @@ def write_group(conn: Connection, group: list[Write]) -> None:
     creates, updates = _by_kind(group)
     tick_clock(conn)
     if creates:
-        conn.execute(INSERT_ORDER, [w.row for w in creates])
+        conn.execute(INSERT_RECORDING, [recording_row(w.row) for w in creates])
+        _read_recorded(conn, creates)
         if events := _event_rows(creates):
             conn.execute(INSERT_EVENT, events)
     if updates:
@@ -212,11 +216,20 @@ def write_group(conn: Connection, group: list[Write]) -> None:
 def write_one(conn: Connection, write: Write) -> None:
     tick_clock(conn)
     if write.kind is Kind.CREATE:
-        conn.execute(INSERT_ORDER, write.row)
+        conn.execute(INSERT_RECORDING, recording_row(write.row))
+        _read_recorded(conn, [write])
     elif conn.execute(UPDATE_ORDER, write.update_params()).rowcount != 1:
         raise StaleWriteError
     if write.event_row is not None:
         conn.execute(INSERT_EVENT, write.event_row)
+
+
+def _read_recorded(conn: Connection, creates: list[Write]) -> None:
+    """Who pays for each new order, as its INSERT recorded it (same transaction)."""
+    rows = conn.execute(RECORDED, {"ids": [w.order_id for w in creates]})
+    recorded = {order_id: wallet for order_id, wallet in rows}
+    for write in creates:
+        write.wallet = recorded.get(write.order_id)
 
 
 def explain_conflict(conn: Connection, write: Write) -> EngineError:
