@@ -96,8 +96,13 @@ async def test_two_accounts_trade_from_their_own_wallets(tmp_path: Path) -> None
         house_after = await me(eng)
         payers = [await payer(eng, events[-1]["txHash"]) for events in (sold, bought)]
         executions = await eng.engine.executions(sold[-1]["orderId"])
+        views = [
+            (await eng.client.get(f"/api/orders/{events[0]['orderId']}", headers=bearer(k))).json()
+            for events, k in ((sold, alice), (bought, bob))
+        ]
     assert statuses(sold) == HAPPY and statuses(bought) == HAPPY
     assert payers == [alice_before["wallet"], bob_before["wallet"]]
+    assert [v["wallet"] for v in views] == payers  # who pays, as recorded with the order
     assert house_before["wallet"] == eng.engine.venue_set.wallet  # the first admin's
     assert held(house_after) == held(house_before)  # the engine's wallet paid nothing
     a0, a1 = held(alice_before), held(alice_after)

@@ -110,6 +110,11 @@ class OrderView(BaseModel):
     amountIn: Money
     slippageBps: int
     maxPriceImpactBps: int | None
+    wallet: str | None = Field(
+        description="who pays, recorded when the order was stored: the public key of its "
+        "account's wallet, or `engine` for the engine's wallet; null for an order stored "
+        "before this was recorded"
+    )
     attempt: int
     seq: int
     dex: str | None

@@ -137,6 +137,7 @@ def order_view(order: Order, ws_url: str) -> dict[str, Any]:
         "amountIn": money(order.amount_in),
         "slippageBps": order.slippage_bps,
         "maxPriceImpactBps": order.max_price_impact_bps,
+        "wallet": order.wallet,
         "attempt": order.attempt,
         "seq": order.seq,
         "dex": order.dex,
