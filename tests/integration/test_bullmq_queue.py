@@ -20,6 +20,7 @@ import pytest
 from bullmq import Queue
 
 from order_engine.adapters.bullmq_queue import DEPTH_MAX_AGE_S, BullMqJobQueue
+from order_engine.adapters.bullmq_worker import LimiterAwareWorker
 from order_engine.adapters.redis_client import redis_client
 from order_engine.domain.orders import Order
 from order_engine.engine.ports import Job
@@ -263,3 +264,37 @@ async def test_new_orders_enqueued_together_share_a_round_trip() -> None:
     finally:
         await queue.close()
         await delete_prefixed_keys(url, prefix)
+
+
+async def test_a_slot_takes_its_next_job_with_the_completion_of_the_last(
+    fleet: WorkerFleet, producer: BullMqJobQueue, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    moves = 0
+    move_to_active = LimiterAwareWorker.moveToActive
+
+    async def counted(self: LimiterAwareWorker, token: str) -> Any:
+        nonlocal moves
+        moves += 1
+        return await move_to_active(self, token)
+
+    monkeypatch.setattr(LimiterAwareWorker, "moveToActive", counted)
+    ids = [f"order-{i}" for i in range(20)]
+    for order_id in ids:
+        assert await producer.enqueue(order_id)
+    consumer = BullMqJobQueue(
+        fleet.redis_url, RetryPolicy(), name=QUEUE_NAME, prefix=fleet.prefix, concurrency=1
+    )
+    seen: list[str] = []
+    all_seen = asyncio.Event()
+
+    async def handler(job: Job) -> None:
+        seen.append(job.order_id)
+        if len(seen) == len(ids):
+            all_seen.set()
+
+    await consumer.start(handler)
+    await asyncio.wait_for(all_seen.wait(), timeout=10)
+    await consumer.close()
+    assert seen == ids  # each once, in order, one slot
+    assert moves <= 3, "the first job is fetched on its own; each later one with the last"
+    await poll_until_depth(producer, 0)

@@ -21,7 +21,38 @@ class LimiterAwareWorker(Worker):  # type: ignore[misc]
     key expires (bullmq-python keeps that time in `limitUntil` but never waits on it), in
     reads of at most `drainDelay`: on Python 3.11 a cancel that lands while redis-py
     sends a command (`asyncio.wait_for` under its socket timeout) is lost, so `close()` can
-    wait out a whole blocking read; the cap bounds that wait."""
+    wait out a whole blocking read; the cap bounds that wait.
+
+    And, as the Node worker does, a slot whose job completed takes the next one in the
+    same round trip (`moveToFinished`'s fetch-next; bullmq-python asks for none and then
+    moves the next job to active by a second script call): `processJob` returns the job
+    its completion fetched, and the run loop processes what a slot's future returns."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._fetched: dict[str, Any] = {}  # job id -> what its completion fetched
+        complete = self.backend.moveToCompleted
+
+        async def complete_and_fetch(
+            job: Any, result: Any, remove: Any, token: str, fetch_next: bool = False
+        ) -> Any:
+            fetch = not self.closing  # a closing worker takes no new job
+            answer = await complete(job, result, remove, token, fetch_next=fetch)
+            if fetch:
+                self._fetched[job.id] = answer["result"]
+            return answer
+
+        self.backend.moveToCompleted = complete_and_fetch
+
+    async def processJob(self, job: Any, token: str) -> Any:
+        await super().processJob(job, token)
+        fetched = self._fetched.pop(job.id, None)
+        if not fetched:
+            return None  # failed, rescheduled, cancelled or closing: the loop asks again
+        job_data, job_id, limit_until, delay_until = fetched
+        return await self.nextJobFromJobData(
+            job_data, job_id, limit_until or 0, delay_until or 0, token
+        )
 
     def getBlockTimeout(self, block_until: int) -> float:
         timeout = float(super().getBlockTimeout(block_until))
