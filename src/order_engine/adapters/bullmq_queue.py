@@ -7,13 +7,16 @@ to the delayed set with `Job.moveToDelayed` (the lock token is the processor's s
 argument), which passes `skipAttempt` so the job's `attemptsMade` stays as it was, then
 raises `DelayedError`, which the worker takes as "neither completed nor failed".
 
-Two gaps of bullmq-python 3.4.4 are closed here:
+Three gaps of bullmq-python 3.4.4 are closed here:
 - its Redis connections report `canDoubleTimeout=False` until asked for the server version,
   so every blocking wait (a delayed retry, the limiter) is rounded UP to whole seconds; the
   worker's connections are asked before it runs, so waits keep millisecond precision;
 - it drops the limiter's wait-until time and falls back to the idle poll (`drainDelay`), so a
   limited worker starts up to `drainDelay` late; `bullmq_worker.LimiterAwareWorker` blocks
-  until the window reopens instead.
+  until the window reopens instead;
+- it completes a job without fetching the next one, then moves the next one to active by a
+  second round trip inside the slot; `LimiterAwareWorker` fetches it with the completion,
+  as the Node worker does.
 `drainDelay` (1 s) is the idle poll and the longest blocking read, which bounds how long a
 close waits for a read that missed its cancellation. Redis checks blocking timeouts at its
 `hz` (10/s by default), so a timed wait ends up to ~0.1 s late: windows and backoffs are
