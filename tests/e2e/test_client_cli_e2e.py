@@ -145,6 +145,8 @@ async def test_a_failed_order_exits_1_and_shows_why_in_orders_and_order(tmp_path
     assert ["max", "price", "impact", "1", "bps"] in words(shown.out, 5)
     assert filled.code == 0, filled.err
     assert ["tx", order["txHash"]] in words(filled.out, 2)
+    payer = "the engine's wallet" if order["wallet"] == "engine" else order["wallet"]
+    assert any(line.startswith("paid by") and payer in line for line in filled.out.splitlines())
     assert f"{order['dex']}   2   " in filled.out  # the transactions table
     timeline = Ran(0, filled.out.split("\ntimeline\n")[1], "")
     assert [words[0] for words in timeline.steps] == HAPPY

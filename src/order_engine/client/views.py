@@ -73,8 +73,14 @@ def _terms_rows(order: dict[str, Any], terms: Terms) -> list[tuple[str, str | Te
     for name in ("clientOrderId", "userId"):
         if order.get(name):
             rows.append((name, order[name]))
+    if order.get("wallet"):  # who pays, as recorded when the order was stored
+        rows.append(("paid by", _payer(order["wallet"])))
     rows.append(("created", f"{clock(order['createdAt'])} UTC"))
     return rows
+
+
+def _payer(wallet: str) -> str:
+    return "the engine's wallet" if wallet == "engine" else f"the account's wallet {wallet}"
 
 
 def _outcome_rows(order: dict[str, Any], terms: Terms) -> list[tuple[str, str | Text]]:
