@@ -28,8 +28,9 @@ from order_engine.adapters.sql.tables import order_events, orders
 
 LOCK_KEYS = ("b_id", "b_expected_seq")  # the update's WHERE: id and the seq it expects
 EVENT_KEYS = tuple(c.name for c in order_events.c)
-# every column a caller writes (`change_no` is the statement's own: a column default)
-ORDER_KEYS = tuple(c.name for c in orders.c if c.name != "change_no")
+# every column a caller writes (`change_no` is the statement's own: a column default;
+# a new order's `wallet` too: the create reads it from the order's account, `payer`)
+ORDER_KEYS = tuple(c.name for c in orders.c if c.name not in ("change_no", "wallet"))
 
 Statement = tuple[Select[Any], dict[str, list[Any]]]
 
@@ -118,12 +119,10 @@ def _build_update(columns: tuple[str, ...], with_events: bool, dialect: Dialect)
 
 def _build_create(with_events: bool, dialect: Dialect) -> Select[Any]:
     rows = _unnest("o_", ORDER_KEYS, [_impl(orders.c[k].type, dialect) for k in ORDER_KEYS], "rows")
-    values = [
-        recorded_wallet(rows.c.account_id) if k == "wallet" else rows.c[k] for k in ORDER_KEYS
-    ]
+    values = select(*rows.c, recorded_wallet(rows.c.account_id))
     created = (
         insert(orders)
-        .from_select(ORDER_KEYS, select(*values))
+        .from_select((*ORDER_KEYS, "wallet"), values)
         .returning(orders.c.id, orders.c.wallet)
         .cte("created")
     )
