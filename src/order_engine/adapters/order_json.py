@@ -9,17 +9,10 @@ from decimal import Decimal
 from typing import Any
 
 from order_engine.adapters.sql.codec import order_to_row, row_to_order
+from order_engine.adapters.sql.tables import Money, orders
 from order_engine.domain.orders import Order
 
-_DECIMALS = (
-    "amount_in",
-    "limit_price",
-    "executed_price",
-    "amount_out",
-    "min_amount_out",
-    "best_price",
-    "max_price",
-)
+_DECIMALS = tuple(c.name for c in orders.c if isinstance(c.type, Money))  # the money columns
 
 
 def order_to_json(order: Order) -> dict[str, Any]:

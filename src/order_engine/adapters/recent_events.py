@@ -58,7 +58,7 @@ class RecentEvents:
     def add(self, event: OrderEvent, *, first_only: bool = False) -> None:
         """Keep `event`. `first_only`: begin an order's history only at its first event
         (seq 1; a worker's publishes, which never are, then cost nothing here)."""
-        if self._max == 0:
+        if not self.enabled:
             return
         history = self._orders.get(event.order_id)
         if history is None:

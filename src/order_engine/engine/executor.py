@@ -242,7 +242,8 @@ class OrderExecutor:
         pair = self._pair(order)
         funds = self._routes.funds_ahead(order, pair[0], amount)
         try:
-            decision = await alongside(routing, self._route(order, amount))
+            route = self._routes.fresh_route(order, *pair, amount)
+            decision = await alongside(routing, route)
             await self._routes.send(order, attempt, decision, amount, *pair, funds_ahead=funds)
         finally:
             if funds is not None:

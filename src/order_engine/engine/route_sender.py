@@ -98,8 +98,10 @@ class RouteSender:
         funds = None
         if self._funds is not None:  # the wallet pays it all, or nothing is sent
             hops = len(decision.hops)
-            funds = funds_ahead if funds_ahead is not None and hops == 1 else None
-            funds = funds or self._funds.check(order.account_id, t_in, amount, transactions=hops)
+            if funds_ahead is not None and hops == 1:
+                funds = funds_ahead
+            else:
+                funds = self._funds.check(order.account_id, t_in, amount, transactions=hops)
         hop = 0 if decision.then is None else 1
         await self._send_legs(order, attempt, decision, floors, t_in, t_out, hop, building, funds)
         if decision.then is not None:
