@@ -210,12 +210,18 @@ async def stream_lib(host: str, port: int, path: str) -> tuple[list[Event], int,
     return events, ws.close_code or 1005, last_at
 
 
+def _reason(events: list[Event]) -> str:
+    """A failed order's error, for the report (empty for any other end)."""
+    reason = (events or [{}])[-1].get("error")
+    return f" ({str(reason)[:160]})" if reason else ""
+
+
 def lifecycle_problem(order_id: str, events: list[Event], close_code: int) -> str | None:
     """Why this stream is not exactly the happy lifecycle, or None."""
     got = [e.get("status") for e in events]
     seqs = [e.get("seq") for e in events]
     checks = (
-        (got == HAPPY, f"statuses {got}"),
+        (got == HAPPY, f"statuses {got}{_reason(events)}"),
         (seqs == list(range(1, len(HAPPY) + 1)), f"seqs {seqs}"),
         (all(e.get("orderId") == order_id for e in events), "an event names another order"),
         (

@@ -177,3 +177,49 @@ async def test_an_answer_of_the_wrong_shape_is_transient() -> None:
     with pytest.raises(ChainUnavailableError, match="unreadable"):
         await rpc.balance(Pubkey.new_unique())
     assert len(calls) == 4  # a read: retried, then given up as transient
+
+
+def sized_node(limit: int) -> tuple[RpcChain, list[int]]:
+    """A node that refuses bodies over `limit` bytes with HTTP 413, as Solana's RPC does,
+    and answers each send with a signature; `sizes` holds the body size of every POST."""
+    sizes: list[int] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        sizes.append(len(request.content))
+        if len(request.content) > limit:
+            return httpx.Response(413, text="request body too large")
+        body = json.loads(request.content)
+        calls = body if isinstance(body, list) else [body]
+        answers = [{"jsonrpc": "2.0", "result": SIGNATURE, "id": c["id"]} for c in calls]
+        return httpx.Response(200, json=answers if isinstance(body, list) else answers[0])
+
+    client = httpx.AsyncClient(transport=httpx.MockTransport(handle))
+    return RpcChain("http://node/", client=client, backoff_s=0.001), sizes
+
+
+SIGNATURE = "1" * 64
+FULL_SIZE_TX = 1232  # bytes: the largest a Solana transaction may be
+
+
+async def test_fifty_full_size_sends_in_one_turn_stay_under_the_nodes_body_limit() -> None:
+    rpc, sizes = sized_node(50 * 1024)  # Solana's MAX_REQUEST_BODY_SIZE
+    sent = await asyncio.gather(*(rpc.send(bytes([n]) * FULL_SIZE_TX) for n in range(50)))
+    assert len(sent) == 50 and len(sizes) >= 2  # ~85 KB of sends: more than one POST
+    assert max(sizes) <= 50 * 1024
+
+
+async def test_a_batch_a_smaller_node_refuses_is_split_and_every_send_answered() -> None:
+    rpc, sizes = sized_node(8 * 1024)  # a provider with a lower limit than Solana's
+    sent = await asyncio.gather(*(rpc.send(bytes([n]) * FULL_SIZE_TX) for n in range(12)))
+    assert len(sent) == 12
+    assert any(s > 8 * 1024 for s in sizes)  # refused at first
+    before = len(sizes)
+    later = await asyncio.gather(*(rpc.send(bytes([n]) * FULL_SIZE_TX) for n in range(12)))
+    assert len(later) == 12 and all(s <= 8 * 1024 for s in sizes[before:])  # learned
+
+
+async def test_a_lone_call_too_large_for_the_node_is_final() -> None:
+    rpc, sizes = sized_node(1024)
+    with pytest.raises(TransactionRejectedError, match="413"):
+        await rpc.send(b"\x01" * FULL_SIZE_TX)
+    assert len(sizes) == 1  # not retried

@@ -68,6 +68,7 @@ from order_engine.adapters.rpc_transport import (
     DEFAULT_MAX_IN_FLIGHT,
     AiohttpTransport,
     HttpxTransport,
+    RequestTooLargeError,
     RpcBatcher,
     RpcTransport,
 )
@@ -153,6 +154,8 @@ class RpcChain:
         status, answer = await self._transport.post(body)
         if status == 429 or status >= 500:
             raise ChainUnavailableError(f"{self.url} answered HTTP {status}")
+        if status == 413:
+            raise RequestTooLargeError(f"{self.url} answered HTTP 413 (request body too large)")
         if status != 200:
             raise TransactionRejectedError(f"{self.url} answered HTTP {status}")
         return answer

@@ -10,21 +10,31 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, Protocol
 
 import aiohttp
 import httpx
 import orjson
 
-from order_engine.domain.errors import ChainUnavailableError
+from order_engine.domain.errors import ChainUnavailableError, TransactionRejectedError
 
 HEADERS = {"Content-Type": "application/json"}
 POOL_SIZE = 16  # keep-alive connections to the node
 DEFAULT_BATCH_MAX = 50  # calls per POST (some providers cap batches; 1 turns batching off)
+# bytes per POST: Solana's RPC refuses a larger body with HTTP 413 (MAX_REQUEST_BODY_SIZE);
+# 50 sends of one full-size transaction each (~1.7 KB as base64) would be ~85 KB
+DEFAULT_BATCH_MAX_BYTES = 50 * 1024
+ID_SLACK = 8  # bytes per call for the batch's separators and its position id
+Call = tuple[str, "asyncio.Future[str]"]  # a call's body, and its caller's answer
 # POSTs out at once; calls made meanwhile wait and leave together (bench-production,
 # 2026-12-04: 2.5-3.3 HTTP requests per order uncapped or with 2 out at once, 2.1 with one)
 DEFAULT_MAX_IN_FLIGHT = 1
+
+
+class RequestTooLargeError(TransactionRejectedError):
+    """The node refused the request body as too large (HTTP 413): final for a lone call,
+    a reason to split a batch."""
 
 
 class RpcTransport(Protocol):
@@ -76,12 +86,14 @@ class HttpxTransport:
 
 class RpcBatcher:
     """Calls queued in the same event-loop turn leave as one JSON-RPC batch POST (up to
-    `batch_max` calls); identical calls queued together share one answer (each started
-    before the POST went out, so the answer is no older than any of them). A lone call goes
-    as itself. At most `max_in_flight` POSTs are out at once: calls made meanwhile wait for
-    one to come back and leave together, so under load a POST carries many orders' calls
-    (fewer HTTP requests for both ends) and when idle a call leaves at once. `send` posts a
-    body and returns the answer's body (raises for HTTP faults).
+    `batch_max` calls and `max_bytes` of body; a batch the node refuses as too large anyway
+    is sent again in pieces of half its size, the limit from then on); identical calls
+    queued together share one answer (each started before the POST went out, so the answer
+    is no older than any of them). A lone call goes as itself. At most `max_in_flight`
+    POSTs are out at once: calls made meanwhile wait for one to come back and leave
+    together, so under load a POST carries many orders' calls (fewer HTTP requests for both
+    ends) and when idle a call leaves at once. `send` posts a body and returns the answer's
+    body (raises for HTTP faults).
     """
 
     def __init__(
@@ -89,8 +101,10 @@ class RpcBatcher:
         send: Callable[[bytes], Awaitable[bytes]],
         batch_max: int,
         max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
+        max_bytes: int = DEFAULT_BATCH_MAX_BYTES,
     ) -> None:
         self._send, self._batch_max = send, max(1, batch_max)
+        self._max_bytes = max_bytes
         self._max_in_flight = max(1, max_in_flight)
         self._in_flight = 0
         self._queued: dict[str, asyncio.Future[str]] = {}
@@ -113,30 +127,65 @@ class RpcBatcher:
     def _flush(self) -> None:
         self._flushing = False
         while self._queued and self._in_flight < self._max_in_flight:
-            chunk = list(itertools.islice(self._queued.items(), self._batch_max))
+            chunk = self._next_chunk()
             for body, _ in chunk:
                 del self._queued[body]
             self._in_flight += 1
             asyncio.get_running_loop().create_task(self._post(chunk))
 
-    async def _post(self, chunk: list[tuple[str, asyncio.Future[str]]]) -> None:
+    def _next_chunk(self) -> list[Call]:
+        """The oldest queued calls that fit one POST (at least one, however large)."""
+        return _fit(itertools.islice(self._queued.items(), self._batch_max), self._max_bytes)
+
+    async def _post(self, chunk: list[Call]) -> None:
+        try:
+            await self._deliver(chunk)
+        finally:
+            self._in_flight -= 1
+            if self._queued:
+                self._flush_soon()
+
+    def _split(self, chunk: list[Call]) -> list[list[Call]]:
+        """`chunk` in pieces that fit the (lowered) byte limit."""
+        pieces: list[list[Call]] = []
+        while chunk:
+            pieces.append(_fit(chunk, self._max_bytes))
+            chunk = chunk[len(pieces[-1]) :]
+        return pieces
+
+    async def _deliver(self, chunk: list[Call]) -> None:
+        """POST the chunk and settle its callers' futures (a refused batch: in pieces)."""
         try:
             if len(chunk) == 1:
                 answers = [(await self._send(chunk[0][0].encode())).decode()]
             else:
-                answers = _split_answers(await self._send(_batch_body(chunk)), len(chunk))
+                body = _batch_body(chunk)
+                try:
+                    answers = _split_answers(await self._send(body), len(chunk))
+                except RequestTooLargeError:
+                    self._max_bytes = min(self._max_bytes, len(body) // 2)
+                    await asyncio.gather(*(self._deliver(c) for c in self._split(chunk)))
+                    return
         except Exception as exc:  # every caller gets the fault (reads retry themselves)
             for _, future in chunk:
                 if not future.done():
                     future.set_exception(exc)
             return
-        finally:
-            self._in_flight -= 1
-            if self._queued:
-                self._flush_soon()
         for (_, future), answer in zip(chunk, answers, strict=True):
             if not future.done():
                 future.set_result(answer)
+
+
+def _fit(items: Iterable[Call], max_bytes: int) -> list[Call]:
+    """The leading calls of `items` whose batch body fits `max_bytes` (at least one)."""
+    chunk: list[Call] = []
+    size = 2  # the array's brackets
+    for item in items:
+        size += len(item[0]) + ID_SLACK
+        if chunk and size > max_bytes:
+            break
+        chunk.append(item)
+    return chunk
 
 
 def _batch_body(chunk: list[tuple[str, Any]]) -> bytes:
