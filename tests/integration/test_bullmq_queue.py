@@ -298,3 +298,69 @@ async def test_a_slot_takes_its_next_job_with_the_completion_of_the_last(
     assert seen == ids  # each once, in order, one slot
     assert moves <= 3, "the first job is fetched on its own; each later one with the last"
     await poll_until_depth(producer, 0)
+
+
+def count_moves(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Every moveToActive script a worker runs (one element each)."""
+    moves: list[int] = []
+    move_to_active = LimiterAwareWorker.moveToActive
+
+    async def counted(self: LimiterAwareWorker, token: str) -> Any:
+        moves.append(1)
+        return await move_to_active(self, token)
+
+    monkeypatch.setattr(LimiterAwareWorker, "moveToActive", counted)
+    return moves
+
+
+async def test_free_slots_do_not_all_ask_for_a_job_that_arrives_at_an_empty_queue(
+    fleet: WorkerFleet, producer: BullMqJobQueue, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    moves = count_moves(monkeypatch)
+    consumer = BullMqJobQueue(
+        fleet.redis_url, RetryPolicy(), name=QUEUE_NAME, prefix=fleet.prefix, concurrency=20
+    )
+    handled: asyncio.Queue[str] = asyncio.Queue()
+
+    async def handler(job: Job) -> None:
+        await handled.put(job.order_id)
+
+    await consumer.start(handler)
+    try:
+        for n in range(10):  # one at a time: the queue is empty when each arrives
+            assert await producer.enqueue(f"order-{n}")
+            assert await asyncio.wait_for(handled.get(), timeout=5) == f"order-{n}"
+    finally:
+        await consumer.close()
+    # one move takes the job, one finds the queue empty again, and an idle poll's timeout
+    # asks once (19 free slots each asked before: ~30 scripts per job)
+    assert len(moves) <= 3 * 10, len(moves)
+
+
+async def test_every_free_slot_fills_from_a_backlog(
+    fleet: WorkerFleet, producer: BullMqJobQueue
+) -> None:
+    for n in range(40):
+        assert await producer.enqueue(f"order-{n}")
+    consumer = BullMqJobQueue(
+        fleet.redis_url, RetryPolicy(), name=QUEUE_NAME, prefix=fleet.prefix, concurrency=20
+    )
+    running, most, done = 0, 0, asyncio.Event()
+    finished: list[str] = []
+
+    async def handler(job: Job) -> None:
+        nonlocal running, most
+        running += 1
+        most = max(most, running)
+        await asyncio.sleep(0.2)
+        running -= 1
+        finished.append(job.order_id)
+        if len(finished) == 40:
+            done.set()
+
+    await consumer.start(handler)
+    try:
+        await asyncio.wait_for(done.wait(), timeout=10)
+    finally:
+        await consumer.close()
+    assert most == 20 and sorted(finished) == sorted(f"order-{n}" for n in range(40))

@@ -4,6 +4,7 @@ log lines."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from typing import Any
@@ -26,10 +27,18 @@ class LimiterAwareWorker(Worker):  # type: ignore[misc]
     And, as the Node worker does, a slot whose job completed takes the next one in the
     same round trip (`moveToFinished`'s fetch-next; bullmq-python asks for none and then
     moves the next job to active by a second script call): `processJob` returns the job
-    its completion fetched, and the run loop processes what a slot's future returns."""
+    its completion fetched, and the run loop processes what a slot's future returns.
+
+    Free slots ask for a job one at a time (`getNextJob`): bullmq-python's loop starts a
+    request for every free slot at once, so a job arriving at an empty queue woke one and
+    then ran a moveToActive script for each of the others, all but one finding nothing
+    (~30 scripts per job at 20 slots). In turn, one takes the job, the next finds the
+    queue empty and blocks on it, the rest wait behind it; from a backlog the slots still
+    fill, a round trip each."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self._asking = asyncio.Lock()  # held by the free slot asking Redis for a job
         self._fetched: dict[str, Any] = {}  # job id -> what its completion fetched
         complete = self.backend.moveToCompleted
 
@@ -43,6 +52,12 @@ class LimiterAwareWorker(Worker):  # type: ignore[misc]
             return answer
 
         self.backend.moveToCompleted = complete_and_fetch
+
+    async def getNextJob(self, token: str) -> Any:
+        async with self._asking:
+            if self.closing or self.paused:
+                return None  # the slots queued behind a closing or pausing one ask nothing
+            return await super().getNextJob(token)
 
     async def processJob(self, job: Any, token: str) -> Any:
         await super().processJob(job, token)
