@@ -332,9 +332,10 @@ async def test_free_slots_do_not_all_ask_for_a_job_that_arrives_at_an_empty_queu
             assert await asyncio.wait_for(handled.get(), timeout=5) == f"order-{n}"
     finally:
         await consumer.close()
-    # one move takes the job, one finds the queue empty again, and an idle poll's timeout
-    # asks once (19 free slots each asked before: ~30 scripts per job)
-    assert len(moves) <= 3 * 10, len(moves)
+    # one move takes the job, one finds the queue empty again, and each idle poll that
+    # times out (a loaded machine) asks once more: 2-3 a job (19 free slots each asked
+    # before: ~30 scripts per job)
+    assert len(moves) <= 4 * 10, len(moves)
 
 
 async def test_every_free_slot_fills_from_a_backlog(

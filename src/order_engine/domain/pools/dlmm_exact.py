@@ -189,6 +189,38 @@ def quote_exact_in(
     when the walk leaves the loaded bins before the input is used up, or when the output
     rounds to 0 (the program refuses that swap: InsufficientOutAmount).
     """
+    return _walk(state, amount_in, swap_for_y, now_unix)[0]
+
+
+def after_swap(
+    state: DlmmPairState, amount_in: int, swap_for_y: bool, now_unix: int
+) -> DlmmPairState:
+    """The pair as a swap of `amount_in` at `now_unix` leaves it, for quoting a later swap
+    in the same direction at the same time: the bins it emptied or took from, its active
+    bin, and the references it used (a later swap within `filter_period` keeps them). The
+    input side of each bin grows by the input net of fees (the program's fee bookkeeping,
+    which a quote in the same direction does not read, is not modelled)."""
+    swap, changed, references = _walk(state, amount_in, swap_for_y, now_unix)
+    index_reference, volatility_reference = references
+    volatility = min(
+        volatility_reference + abs(index_reference - swap.end_active_id) * BASIS_POINT_MAX,
+        state.max_volatility_accumulator,
+    )
+    return replace(
+        state,
+        bins={**state.bins, **changed},
+        active_id=swap.end_active_id,
+        index_reference=index_reference,
+        volatility_reference=volatility_reference,
+        volatility_accumulator=volatility,
+        last_update_timestamp=now_unix,
+    )
+
+
+def _walk(
+    state: DlmmPairState, amount_in: int, swap_for_y: bool, now_unix: int
+) -> tuple[DlmmSwap, dict[int, BinAmounts], tuple[int, int]]:
+    """The swap, the bins it changed (their amounts after it) and the references it used."""
     if not 0 < amount_in <= U64_MAX:
         raise ValueError(f"amount_in must be in [1, 2^64), got {amount_in}")
     if state.collect_fee_mode != 0:
@@ -196,6 +228,7 @@ def quote_exact_in(
     index_reference, volatility_reference = volatility_references(state, now_unix)
     left, out, fee, protocol_fee = amount_in, 0, 0, 0
     active, step = state.active_id, (-1 if swap_for_y else 1)
+    changed: dict[int, BinAmounts] = {}
     while True:
         if active not in state.bins:
             raise InsufficientLiquidityError(f"the swap walked past the loaded bins at {active}")
@@ -204,6 +237,8 @@ def quote_exact_in(
             state.max_volatility_accumulator,
         )
         used, got, bin_fee = _swap_in_bin(state, active, left, swap_for_y, volatility)
+        if used:
+            changed[active] = _bin_after(state.bins[active], used - bin_fee, got, swap_for_y)
         left, out, fee = left - used, out + got, fee + bin_fee
         protocol_fee += bin_fee * state.protocol_share // BASIS_POINT_MAX
         if left == 0:
@@ -211,7 +246,15 @@ def quote_exact_in(
         active += step
     if out == 0:
         raise InsufficientLiquidityError(f"{amount_in} in buys 0 out")
-    return DlmmSwap(out, fee, active, abs(active - state.active_id), protocol_fee)
+    swap = DlmmSwap(out, fee, active, abs(active - state.active_id), protocol_fee)
+    return swap, changed, (index_reference, volatility_reference)
+
+
+def _bin_after(amounts: BinAmounts, net_in: int, got: int, swap_for_y: bool) -> BinAmounts:
+    amount_x, amount_y, price = amounts
+    if swap_for_y:
+        return amount_x + net_in, amount_y - got, price
+    return amount_x - got, amount_y + net_in, price
 
 
 def _swap_in_bin(

@@ -45,6 +45,7 @@ from order_engine.venues.chain.book import ListedPools, PoolBook
 from order_engine.venues.chain.budget import ComputeBudgets, budget_key, limit_for
 from order_engine.venues.chain.curve import ChainCurve, to_units
 from order_engine.venues.chain.describe import INSUFFICIENT_FUNDS, describe_failure, swap_steps
+from order_engine.venues.chain.inflight import InFlightSwaps
 from order_engine.venues.chain.outcomes import ChainOutcomes
 from order_engine.venues.chain.wallets import ChainWallets
 
@@ -88,6 +89,7 @@ class ChainVenue(ChainOutcomes, ABC):
         self.settings = settings or ChainVenueSettings()
         self._now = now
         self.budgets = ComputeBudgets()
+        self.in_flight = InFlightSwaps(sent_ttl_s=self.settings.confirm_timeout_s + 30)
         self._existing: set[Pubkey] = set()
 
     @property
@@ -105,8 +107,14 @@ class ChainVenue(ChainOutcomes, ABC):
     def expires_at_ms(self) -> int:
         return round((self._now() + self.settings.quote_ttl_s) * 1000)
 
+    async def curve(self, token_in: Token, token_out: Token) -> ChainCurve:
+        """The pool as read, priced behind this process's swaps in flight on it."""
+        read = await self.read_curve(token_in, token_out)
+        return read.behind(self.in_flight.ahead((token_in.symbol, token_out.symbol)))
+
     @abstractmethod
-    async def curve(self, token_in: Token, token_out: Token) -> ChainCurve: ...
+    async def read_curve(self, token_in: Token, token_out: Token) -> ChainCurve:
+        """The pool for `token_in → token_out` as the chain holds it now."""
 
     @abstractmethod
     async def swap_instruction(
@@ -146,8 +154,10 @@ class ChainVenue(ChainOutcomes, ABC):
             self.budgets.record(key, units, quote)
         else:
             await self.wallets.check(owner, token_in, quote.amount_in)
-        limit = min(limit_for(units), MAX_CU)
+        direction = (token_in.symbol, token_out.symbol)
+        limit = min(limit_for(units, behind=self.in_flight.ahead(direction) > 0), MAX_CU)
         tx = self._sign(signer, body, limit, latest.blockhash)
+        self.in_flight.signed(str(tx.signatures[0]), direction, amount)
         wire = base64.b64encode(bytes(tx)).decode()
         steps = swap_steps(quote, token_in, token_out, self.name, min_amount_out, limit, creates)
         signed = SignedTx(wire, latest.last_valid_block_height, self.chain_id)
@@ -226,6 +236,7 @@ class ChainVenue(ChainOutcomes, ABC):
     async def submit(self, tx: SwapTransaction) -> None:
         if tx.signed is None:
             raise ValueError(f"{self.name} sends only signed chain transactions")
+        self.in_flight.sent(tx.signature)
         await self.chain.send(base64.b64decode(tx.signed.wire))
 
     @property

@@ -5,7 +5,10 @@ on the bins it crosses. The first transaction of a shape is simulated and its li
 from what it used (+10%, at least 5,000); later ones of the same shape reuse that figure
 while their price impact is small (a swap that moves the price crosses more bins: it is
 simulated), and every `refresh_every`-th one is simulated again. A transaction that ran
-out of compute on chain clears what was learnt.
+out of compute on chain clears what was learnt. A swap behind this process's swaps in
+flight on its pool is simulated on the pool as it is now, not as it will find it: it may
+cross further bins, so its limit gets more room (+25%, at least 20,000; at 1,000
+micro-lamports per unit, 20 lamports more priority fee).
 """
 
 from __future__ import annotations
@@ -25,7 +28,9 @@ def budget_key(venue: str, token_in: Token, token_out: Token, creates_output: bo
     return (venue, *mints, token_in.native, token_out.native, creates_output)
 
 
-def limit_for(compute_units: int) -> int:
+def limit_for(compute_units: int, *, behind: bool = False) -> int:
+    if behind:
+        return compute_units + max(compute_units // 4, 20_000)
     return compute_units + max(compute_units // 10, 5_000)
 
 

@@ -8,7 +8,7 @@ so the router can price hundreds of amounts on one read.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import ROUND_DOWN, Context, Decimal
 from fractions import Fraction
 
@@ -20,6 +20,7 @@ from order_engine.domain.tokens import Token
 PRICE_CONTEXT = Context(prec=18)
 IMPACT_PLACES = Decimal("1e-12")
 SwapFn = Callable[[int], tuple[int, int]]  # base units in -> (out, fee in input units)
+AfterFn = Callable[[int], SwapFn]  # base units swapped first -> the pool's swap after that
 
 
 def to_units(amount: Decimal, token: Token) -> int:
@@ -46,6 +47,19 @@ class ChainCurve:
     fee_rate: Decimal  # the fee a swap of size zero pays now (a fraction of the input)
     expires_at_ms: int
     swap: SwapFn
+    after: AfterFn  # the pool's swap once a swap in this direction of n units landed
+
+    def behind(self, ahead: int) -> ChainCurve:
+        """This pool as a swap will find it after swaps of `ahead` base units in the same
+        direction land first (the mid price, and so the price impact, stay those of the
+        pool as read). A pool that cannot absorb `ahead` itself is quoted as read."""
+        if ahead <= 0:
+            return self
+        try:
+            swap = self.after(ahead)
+        except (InsufficientLiquidityError, ValueError):
+            return self
+        return replace(self, swap=swap)
 
     @property
     def price(self) -> Decimal:

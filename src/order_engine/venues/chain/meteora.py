@@ -15,7 +15,7 @@ from order_engine.domain.pools import dlmm_exact
 from order_engine.domain.quotes import Quote
 from order_engine.domain.tokens import Token
 from order_engine.venues.chain.base import ChainVenue
-from order_engine.venues.chain.curve import ChainCurve
+from order_engine.venues.chain.curve import ChainCurve, SwapFn
 
 ARRAYS_EACH_SIDE = 1  # bin arrays read beside the active bin's (local liquidity: ±34 bins)
 
@@ -62,7 +62,7 @@ class MeteoraChainVenue(ChainVenue):
         state = dlmm.pair_state_from_accounts(pair.data, [a.data for a in arrays if a])
         return state, found, slot, clock_unix(clock.data)
 
-    async def curve(self, token_in: Token, token_out: Token) -> ChainCurve:
+    async def read_curve(self, token_in: Token, token_out: Token) -> ChainCurve:
         keys = self.pools.dlmm(token_in, token_out)
         state, _, slot, now = await self._state(keys)
         swap_for_y = Pubkey.from_string(token_in.swap_mint) == keys.mint_x
@@ -70,9 +70,15 @@ class MeteoraChainVenue(ChainVenue):
         _, reference = dlmm_exact.volatility_references(state, now)
         fee_rate = dlmm_exact.fee_rate(state, reference)
 
-        def swap(units: int) -> tuple[int, int]:
-            result = dlmm_exact.quote_exact_in(state, units, swap_for_y, now)
-            return result.amount_out, result.fee
+        def swap_on(state: dlmm_exact.DlmmPairState) -> SwapFn:
+            def swap(units: int) -> tuple[int, int]:
+                result = dlmm_exact.quote_exact_in(state, units, swap_for_y, now)
+                return result.amount_out, result.fee
+
+            return swap
+
+        def after(ahead: int) -> SwapFn:
+            return swap_on(dlmm_exact.after_swap(state, ahead, swap_for_y, now))
 
         return ChainCurve(
             self.name,
@@ -82,7 +88,8 @@ class MeteoraChainVenue(ChainVenue):
             mid if swap_for_y else 1 / mid,
             Decimal(fee_rate) / dlmm_exact.FEE_PRECISION,
             self.expires_at_ms(),
-            swap,
+            swap_on(state),
+            after,
         )
 
     async def swap_instruction(

@@ -27,6 +27,7 @@ from order_engine.venues.base import TxState, TxStatus
 from order_engine.venues.chain.budget import ComputeBudgets
 from order_engine.venues.chain.curve import from_units
 from order_engine.venues.chain.describe import INSUFFICIENT_FUNDS, describe_failure
+from order_engine.venues.chain.inflight import InFlightSwaps
 
 log = logging.getLogger(__name__)
 REBROADCAST_SLOTS = 2  # a transaction not seen for this many slots is sent again
@@ -39,6 +40,7 @@ class ChainOutcomes:
     chain: Chain
     wallet_key: Pubkey
     budgets: ComputeBudgets
+    in_flight: InFlightSwaps
     slippage_error: int
     program_id: Pubkey
     _tokens_by_mint: Callable[[str], Token | None]
@@ -87,7 +89,14 @@ class ChainOutcomes:
     async def confirm(self, signature: str, *, signed: SignedTx | None = None) -> Execution:
         """Poll until it lands, reverts or expires; meanwhile send the same bytes again
         every `REBROADCAST_SLOTS` slots (a dropped transaction then still lands, once). A
-        chain that does not answer for a while is asked again until the deadline."""
+        chain that does not answer for a while is asked again until the deadline. However
+        it ends, the swap is no longer in flight."""
+        try:
+            return await self._confirm(signature, signed)
+        finally:
+            self.in_flight.done(signature)
+
+    async def _confirm(self, signature: str, signed: SignedTx | None) -> Execution:
         deadline = time.monotonic() + self.confirm_timeout_s
         sent_at: int | None = None
         first = True  # just sent: it may have landed already (a local chain)

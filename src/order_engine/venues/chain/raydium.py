@@ -11,11 +11,19 @@ from solders.pubkey import Pubkey
 
 from order_engine.chain import raydium, spl
 from order_engine.domain.errors import NoRouteError
-from order_engine.domain.pools.cpmm_exact import FEE_RATE_DENOMINATOR
+from order_engine.domain.pools.cpmm_exact import FEE_RATE_DENOMINATOR, CpmmSwap, swap_base_input
 from order_engine.domain.quotes import Quote
 from order_engine.domain.tokens import Token
 from order_engine.venues.chain.base import ChainVenue
-from order_engine.venues.chain.curve import ChainCurve
+from order_engine.venues.chain.curve import ChainCurve, SwapFn
+
+
+def _swap(units: int, reserve_in: int, reserve_out: int, config: raydium.AmmConfig) -> CpmmSwap:
+    """`raydium.quote_swap_base_input` on reserves already picked in and out."""
+    return swap_base_input(
+        units, reserve_in, reserve_out, config.trade_fee_rate,
+        protocol_fee_rate=config.protocol_fee_rate, fund_fee_rate=config.fund_fee_rate,
+    )  # fmt: skip
 
 
 class RaydiumChainVenue(ChainVenue):
@@ -35,7 +43,7 @@ class RaydiumChainVenue(ChainVenue):
             config = self._configs[key] = raydium.decode_amm_config(found.data)
         return config
 
-    async def curve(self, token_in: Token, token_out: Token) -> ChainCurve:
+    async def read_curve(self, token_in: Token, token_out: Token) -> ChainCurve:
         keys = self.pools.raydium(token_in, token_out)
         config = await self._amm_config(keys.amm_config)
         slot, (pool, vault0, vault1) = await self.chain.accounts_at(
@@ -46,16 +54,25 @@ class RaydiumChainVenue(ChainVenue):
                 f"{self.name}: no pool for {token_in.symbol}/{token_out.symbol} on chain"
             )
         state = raydium.decode_pool_state(pool.data)
-        amount0, amount1 = spl.token_amount(vault0.data), spl.token_amount(vault1.data)
+        x0, x1 = state.reserves(spl.token_amount(vault0.data), spl.token_amount(vault1.data))
         in_mint = Pubkey.from_string(token_in.swap_mint)
-        x0, x1 = state.reserves(amount0, amount1)
         reserve_in, reserve_out = (x0, x1) if in_mint == state.mint0 else (x1, x0)
         if reserve_in <= 0 or reserve_out <= 0:
             raise NoRouteError(f"{self.name}: the {token_in.symbol} pool is empty")
 
-        def swap(units: int) -> tuple[int, int]:
-            result = raydium.quote_swap_base_input(state, config, amount0, amount1, in_mint, units)
-            return result.amount_out, result.trade_fee
+        def swap_on(reserve_in: int, reserve_out: int) -> SwapFn:
+            def swap(units: int) -> tuple[int, int]:
+                result = _swap(units, reserve_in, reserve_out, config)
+                return result.amount_out, result.trade_fee
+
+            return swap
+
+        def after(ahead: int) -> SwapFn:
+            """The vault grows by the whole input; the protocol's and fund's parts of the
+            fee are kept apart from the reserves, the rest of the fee stays in them."""
+            first = _swap(ahead, reserve_in, reserve_out, config)
+            kept_apart = first.protocol_fee + first.fund_fee
+            return swap_on(reserve_in + ahead - kept_apart, reserve_out - first.amount_out)
 
         return ChainCurve(
             self.name,
@@ -65,7 +82,8 @@ class RaydiumChainVenue(ChainVenue):
             Fraction(reserve_out, reserve_in),
             Decimal(config.trade_fee_rate) / FEE_RATE_DENOMINATOR,
             self.expires_at_ms(),
-            swap,
+            swap_on(reserve_in, reserve_out),
+            after,
         )
 
     async def swap_instruction(

@@ -1,0 +1,89 @@
+"""A chain venue prices a pool behind this process's own swaps in flight on it: a swap
+quoted while another is signed and on its way gets what the pool will pay once that one
+landed, so it lands instead of reverting on its minimum out; a swap stops counting when its
+confirmation ends, or when it was never sent."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from solders.keypair import Keypair
+
+from order_engine.domain.errors import SlippageExceededError
+from order_engine.domain.quotes import Quote
+from order_engine.domain.tokens import TOKENS
+from order_engine.venues.base import SwapTransaction
+from order_engine.venues.chain.base import ChainVenue
+from order_engine.venues.chain.inflight import InFlightSwaps
+from tests.chain_helpers import chain_venues, local_chain
+
+D = Decimal
+SOL, USDC = TOKENS["SOL"], TOKENS["USDC"]
+AMOUNT = D("400")  # SOL: enough to cross the DLMM pair's bins
+VENUES = pytest.mark.parametrize("index", [0, 1], ids=["raydium", "meteora"])
+
+
+def venue(index: int) -> ChainVenue:
+    wallet = Keypair()
+    return chain_venues(local_chain(wallet), wallet)[index]
+
+
+async def build(v: ChainVenue, quote: Quote, order_id: str) -> SwapTransaction:
+    """At exactly the quoted output: any move of the pool under it reverts it."""
+    return await v.build(
+        quote, token_in=SOL, token_out=USDC, min_amount_out=quote.amount_out, order_id=order_id
+    )
+
+
+@VENUES
+async def test_a_swap_quoted_behind_one_in_flight_lands_at_its_quote(index: int) -> None:
+    v = venue(index)
+    first = await build(v, await v.quote(SOL, USDC, AMOUNT), "ord-first")
+    as_read = (await v.read_curve(SOL, USDC)).quote(AMOUNT)
+    behind = await v.quote(SOL, USDC, AMOUNT)
+    assert behind.amount_out < as_read.amount_out  # priced after the first lands
+    second = await build(v, behind, "ord-second")
+    for tx in (first, second):
+        await v.submit(tx)
+    await v.confirm(first.signature, signed=first.signed)
+    got = await v.confirm(second.signature, signed=second.signed)
+    assert got.amount_out == behind.amount_out  # exactly: the pool after the first, modelled
+    assert len(v.in_flight) == 0
+
+
+@VENUES
+async def test_without_the_count_the_same_swap_reverts(index: int) -> None:
+    v = venue(index)
+    first = await build(v, await v.quote(SOL, USDC, AMOUNT), "ord-first")
+    second = await build(v, (await v.read_curve(SOL, USDC)).quote(AMOUNT), "ord-second")
+    for tx in (first, second):
+        await v.submit(tx)
+    await v.confirm(first.signature, signed=first.signed)
+    with pytest.raises(SlippageExceededError):
+        await v.confirm(second.signature, signed=second.signed)
+    assert len(v.in_flight) == 0  # a revert ends it too
+
+
+@VENUES
+async def test_only_swaps_in_the_same_direction_count(index: int) -> None:
+    v = venue(index)
+    await v.build(
+        await v.quote(USDC, SOL, D("4000")), token_in=USDC, token_out=SOL,
+        min_amount_out=D("0"), order_id="ord-other-way",
+    )  # fmt: skip
+    as_read = (await v.read_curve(SOL, USDC)).quote(AMOUNT)
+    assert (await v.quote(SOL, USDC, AMOUNT)).amount_out == as_read.amount_out
+
+
+def test_a_swap_never_sent_is_forgotten_and_a_sent_one_counts_until_done() -> None:
+    clock = [0.0]
+    swaps = InFlightSwaps(unsent_ttl_s=10, sent_ttl_s=100, now=lambda: clock[0])
+    swaps.signed("unsent", ("SOL", "USDC"), 5)
+    swaps.signed("sent", ("SOL", "USDC"), 7)
+    swaps.sent("sent")
+    assert swaps.ahead(("SOL", "USDC")) == 12 and swaps.ahead(("USDC", "SOL")) == 0
+    clock[0] = 10.0
+    assert swaps.ahead(("SOL", "USDC")) == 7
+    swaps.done("sent")
+    assert swaps.ahead(("SOL", "USDC")) == 0 and len(swaps) == 0
