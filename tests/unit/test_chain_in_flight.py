@@ -43,6 +43,9 @@ async def test_a_swap_quoted_behind_one_in_flight_lands_at_its_quote(index: int)
     as_read = (await v.read_curve(SOL, USDC)).quote(AMOUNT)
     behind = await v.quote(SOL, USDC, AMOUNT)
     assert behind.amount_out < as_read.amount_out  # priced after the first lands
+    assert behind.ahead_amount_in == AMOUNT and as_read.ahead_amount_in == 0
+    assert D(behind.as_dict()["aheadAmountIn"]) == AMOUNT
+    assert "aheadAmountIn" not in as_read.as_dict()
     second = await build(v, behind, "ord-second")
     for tx in (first, second):
         await v.submit(tx)

@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic.json_schema import SkipJsonSchema
 
 # a decimal string such as "1.5" or "0.0000001", never "1E-7"
 Money = Annotated[str, StringConstraints(pattern=r"^[0-9]+(\.[0-9]+)?$")]
@@ -156,6 +157,11 @@ class VenueQuote(BaseModel):
     priceImpact: str
     poolVersion: int | None
     expiresAtMs: int | None
+    aheadAmountIn: SkipJsonSchema[None] | Money = Field(
+        default=None,
+        description="chain venues: the engine's own swaps on this pool in the same direction, "
+        "signed and not yet landed (tokenIn); the quote prices the pool as they leave it",
+    )
 
 
 class RouteLeg(BaseModel):

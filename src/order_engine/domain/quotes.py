@@ -28,6 +28,8 @@ class Quote:
     price_impact: Decimal = Decimal(0)  # fraction the size moves the price (fee excluded)
     pool_version: int = 0  # the pool state the quote was computed on
     expires_at_ms: int | None = None  # never executed after this (the executor re-quotes)
+    # the engine's own swaps in flight on the pool, same direction, in tokenIn: priced ahead
+    ahead_amount_in: Decimal = Decimal(0)
 
     def expired(self, now_ms: int) -> bool:
         return self.expires_at_ms is not None and now_ms >= self.expires_at_ms
@@ -37,7 +39,7 @@ class Quote:
         return self.amount_out / self.amount_in
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "venue": self.venue,
             "tokenIn": self.token_in,
             "tokenOut": self.token_out,
@@ -50,6 +52,9 @@ class Quote:
             "poolVersion": self.pool_version,
             "expiresAtMs": self.expires_at_ms,
         }
+        if self.ahead_amount_in > 0:
+            out["aheadAmountIn"] = money(self.ahead_amount_in)
+        return out
 
 
 def quantize(amount: Decimal, decimals: int) -> Decimal:

@@ -89,7 +89,10 @@ def test_the_order_page_shows_the_routing_decision_the_api_gives(
         cells = row.locator("td").all_inner_texts()
         assert cells[1:4] == [leg["dex"], leg["txHash"], leg["state"]]
         assert cells[7:] == [str(leg["slot"]), str(leg["fee"]), str(leg["computeUnits"])]
-    assert order["dex"] in detail.locator("dl").first.inner_text()
+    summary = detail.locator("dl").first.inner_text()
+    assert order["dex"] in summary
+    paid_by = "the engine's wallet" if order["wallet"] == "engine" else order["wallet"]
+    assert "Paid by" in summary and paid_by in summary
     expect(detail.locator("ol.timeline li")).to_have_count(len(events))
     expect(detail.locator("ol.timeline")).to_contain_text(
         re.compile(r"\(\+\d+ ms\)|\(\+[\d.]+ s\)")

@@ -48,6 +48,7 @@ class ChainCurve:
     expires_at_ms: int
     swap: SwapFn
     after: AfterFn  # the pool's swap once a swap in this direction of n units landed
+    ahead: int = 0  # base units of this process's swaps in flight priced ahead (`behind`)
 
     def behind(self, ahead: int) -> ChainCurve:
         """This pool as a swap will find it after swaps of `ahead` base units in the same
@@ -59,7 +60,7 @@ class ChainCurve:
             swap = self.after(ahead)
         except (InsufficientLiquidityError, ValueError):
             return self
-        return replace(self, swap=swap)
+        return replace(self, swap=swap, ahead=ahead)
 
     @property
     def price(self) -> Decimal:
@@ -99,4 +100,5 @@ class ChainCurve:
             price_impact=max(fraction_to_decimal(impact), Decimal(0)).quantize(IMPACT_PLACES),
             pool_version=self.slot,
             expires_at_ms=self.expires_at_ms,
+            ahead_amount_in=from_units(self.ahead, self.token_in),
         )

@@ -26,6 +26,7 @@ function summary(order) {
     ["Filled in", order.filledAmountIn], ["Partial", order.partial ? "yes" : undefined],
     ["Limit price", order.limitPrice], ["Sniper venue", order.venue], ["Max price", order.maxPrice],
     ["Best price seen", order.bestPrice], ["Expires", order.expiresAt], ["User label", order.userId],
+    ["Paid by", order.wallet === "engine" ? "the engine's wallet" : order.wallet],
   ]);
 }
 
@@ -49,7 +50,8 @@ function routing(events) {
     cell(leg.amountIn, true), cell(leg.amountOut, true)));
   const quotes = building.quotes.map((q) => h("tr", { dataset: { testid: "venue-quote" } },
     cell(q.venue), cell(`${q.tokenIn} → ${q.tokenOut}`), cell(q.price, true),
-    cell(q.amountOut, true), cell(q.fee, true), cell(q.priceImpact, true), cell(String(q.poolVersion ?? ""))));
+    cell(q.amountOut, true), cell(q.fee, true), cell(q.priceImpact, true), cell(String(q.poolVersion ?? "")),
+    cell(q.aheadAmountIn ?? "", true)));
   const unavailable = Object.entries(building.unavailable ?? {});
   return h("div", {},
     h("p", { class: "reason", dataset: { testid: "routing-reason" }, text: building.reason }),
@@ -57,7 +59,8 @@ function routing(events) {
       ["Price impact", building.priceImpact], ["Minimum out", building.minAmountOut]]),
     table("Chosen route (one row per leg; several when split)",
       ["#", "Venue", "Pair", "Amount in", "Amount out"], route, { class: "route" }),
-    table("Every venue's quote", ["Venue", "Pair", "Price", "Amount out", "Fee", "Price impact", "Pool version"],
+    table("Every venue's quote (priced behind: the engine's own swaps on that pool not landed yet, in the token sold)",
+      ["Venue", "Pair", "Price", "Amount out", "Fee", "Price impact", "Pool version", "Priced behind"],
       quotes, { class: "quotes" }),
     unavailable.length ? h("ul", {}, unavailable.map(([v, why]) => h("li", { text: `${v}: ${why}` }))) : null);
 }
