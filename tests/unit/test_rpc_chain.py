@@ -223,3 +223,49 @@ async def test_a_lone_call_too_large_for_the_node_is_final() -> None:
     with pytest.raises(TransactionRejectedError, match="413"):
         await rpc.send(b"\x01" * FULL_SIZE_TX)
     assert len(sizes) == 1  # not retried
+
+
+def batch_refusing_node(refusal: Callable[[], httpx.Response]) -> tuple[RpcChain, list[object]]:
+    """A node that answers a batch with `refusal` and a lone call with its slot: 40 + id."""
+    posts: list[object] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        posts.append(body)
+        if isinstance(body, list):
+            return refusal()
+        return httpx.Response(200, json={"jsonrpc": "2.0", "result": 40, "id": body["id"]})
+
+    client = httpx.AsyncClient(transport=httpx.MockTransport(handle))
+    return RpcChain("http://node/", client=client, backoff_s=0.001), posts
+
+
+@pytest.mark.parametrize(
+    "refusal",
+    [lambda: httpx.Response(400, text="batch requests are not allowed"),
+     lambda: httpx.Response(200, text=error(-32600, "batch requests are disabled"))],
+    ids=["http-400", "invalid-request"],
+)  # fmt: skip
+async def test_a_node_that_takes_no_batches_gets_every_call_alone(
+    refusal: Callable[[], httpx.Response],
+) -> None:
+    rpc, posts = batch_refusing_node(refusal)
+    assert list(await asyncio.gather(rpc.slot(), rpc.block_height())) == [40, 40]
+    assert isinstance(posts[0], list) and all(isinstance(p, dict) for p in posts[1:])
+    before = len(posts)
+    assert list(await asyncio.gather(rpc.slot(), rpc.block_height())) == [40, 40]
+    assert len(posts) == before + 2 and all(isinstance(p, dict) for p in posts[before:])
+
+
+async def test_a_batch_answered_by_one_transient_error_keeps_batching() -> None:
+    rpc, posts = batch_refusing_node(lambda: httpx.Response(200, text=error(-32005, "behind")))
+    assert list(await asyncio.gather(rpc.slot(), rpc.block_height())) == [40, 40]
+    await asyncio.gather(rpc.slot(), rpc.block_height())
+    assert sum(isinstance(p, list) for p in posts) == 2  # each pair went as a batch first
+
+
+async def test_a_lone_call_the_node_refuses_is_final() -> None:
+    rpc, calls = chain([lambda: httpx.Response(403, text="forbidden")])
+    with pytest.raises(TransactionRejectedError, match="403"):
+        await rpc.slot()
+    assert len(calls) == 1

@@ -68,6 +68,7 @@ from order_engine.adapters.rpc_transport import (
     DEFAULT_MAX_IN_FLIGHT,
     AiohttpTransport,
     HttpxTransport,
+    RequestRefusedError,
     RequestTooLargeError,
     RpcBatcher,
     RpcTransport,
@@ -157,7 +158,7 @@ class RpcChain:
         if status == 413:
             raise RequestTooLargeError(f"{self.url} answered HTTP 413 (request body too large)")
         if status != 200:
-            raise TransactionRejectedError(f"{self.url} answered HTTP {status}")
+            raise RequestRefusedError(f"{self.url} answered HTTP {status}")
         return answer
 
     async def _read(self, request: Any, kind: type[R]) -> R:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, Protocol
 
@@ -19,6 +20,7 @@ import orjson
 
 from order_engine.domain.errors import ChainUnavailableError, TransactionRejectedError
 
+log = logging.getLogger(__name__)
 HEADERS = {"Content-Type": "application/json"}
 POOL_SIZE = 16  # keep-alive connections to the node
 DEFAULT_BATCH_MAX = 50  # calls per POST (some providers cap batches; 1 turns batching off)
@@ -35,6 +37,16 @@ DEFAULT_MAX_IN_FLIGHT = 1
 class RequestTooLargeError(TransactionRejectedError):
     """The node refused the request body as too large (HTTP 413): final for a lone call,
     a reason to split a batch."""
+
+
+class RequestRefusedError(TransactionRejectedError):
+    """The node refused the request as a whole (an HTTP 4xx other than 413 and 429): final
+    for a lone call; a batch is sent again call by call (some nodes take no batches)."""
+
+
+# JSON-RPC's codes for a request the node will not take in this shape: answered to a whole
+# batch, batching is off for the rest of the process
+SHAPE_REFUSED_CODES = frozenset({-32600, -32601})
 
 
 class RpcTransport(Protocol):
@@ -153,6 +165,15 @@ class RpcBatcher:
             chunk = chunk[len(pieces[-1]) :]
         return pieces
 
+    def _no_batches(self, refused: Exception) -> None:
+        """A batch came back refused as a whole: its calls go again one by one, and if the
+        node said it takes no such request, every later call too."""
+        if isinstance(refused, _BatchAnsweredAsOne) and refused.code not in SHAPE_REFUSED_CODES:
+            return  # e.g. the node is unhealthy: each call will hear it for itself
+        if self._batch_max > 1:
+            log.warning("the node refused a batch of calls (%s); sending calls one by one", refused)
+            self._batch_max = 1
+
     async def _deliver(self, chunk: list[Call]) -> None:
         """POST the chunk and settle its callers' futures (a refused batch: in pieces)."""
         try:
@@ -165,6 +186,10 @@ class RpcBatcher:
                 except RequestTooLargeError:
                     self._max_bytes = min(self._max_bytes, len(body) // 2)
                     await asyncio.gather(*(self._deliver(c) for c in self._split(chunk)))
+                    return
+                except (RequestRefusedError, _BatchAnsweredAsOne) as refused:
+                    self._no_batches(refused)
+                    await asyncio.gather(*(self._deliver([call]) for call in chunk))
                     return
         except Exception as exc:  # every caller gets the fault (reads retry themselves)
             for _, future in chunk:
@@ -198,14 +223,26 @@ def _batch_body(chunk: list[tuple[str, Any]]) -> bytes:
     return orjson.dumps(items)
 
 
+class _BatchAnsweredAsOne(Exception):
+    """One JSON-RPC object (an error) answered a whole batch."""
+
+    def __init__(self, code: object) -> None:
+        super().__init__(f"one answer for the whole batch (code {code})")
+        self.code = code
+
+
 def _split_answers(raw: bytes, count: int) -> list[str]:
     """A batch answer as one text per call, in call order (a missing or malformed answer
-    becomes an unreadable one, which the caller treats as transient)."""
+    becomes an unreadable one, which the caller treats as transient; one object for the
+    whole batch raises `_BatchAnsweredAsOne`)."""
     try:
         answers = orjson.loads(raw)
     except orjson.JSONDecodeError:
         answers = None
-    if not isinstance(answers, list):  # e.g. one error object for the whole batch
+    if isinstance(answers, dict):
+        error = answers.get("error")
+        raise _BatchAnsweredAsOne(error.get("code") if isinstance(error, dict) else None)
+    if not isinstance(answers, list):
         return [raw.decode(errors="replace")] * count
     by_id = {a.get("id"): a for a in answers if isinstance(a, dict)}
     return [orjson.dumps(by_id[n]).decode() if n in by_id else "" for n in range(count)]
