@@ -564,7 +564,7 @@ async def test_close_cancels_pending_reschedules(make_queue: MakeQueue) -> None:
 
     async def handler(job: Job) -> float | None:
         seen.record(job)
-        return 0.05
+        return 0.3  # due well after the close below starts, on a loaded machine too
 
     await queue.start(handler)
     await queue.enqueue("a")
