@@ -12,6 +12,7 @@ engine before it is sent.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import logging
 import time
@@ -31,7 +32,7 @@ from solders.transaction import Transaction
 
 from order_engine.chain import spl
 from order_engine.chain.memo import order_memo
-from order_engine.chain.port import Chain
+from order_engine.chain.port import Chain, LatestBlockhash
 from order_engine.domain.errors import (
     InsufficientFundsError,
     SlippageExceededError,
@@ -42,7 +43,7 @@ from order_engine.domain.quotes import Quote
 from order_engine.domain.tokens import Token
 from order_engine.venues.base import SwapTransaction
 from order_engine.venues.chain.book import ListedPools, PoolBook
-from order_engine.venues.chain.budget import ComputeBudgets, budget_key, limit_for
+from order_engine.venues.chain.budget import BudgetKey, ComputeBudgets, budget_key, limit_for
 from order_engine.venues.chain.curve import ChainCurve, to_units
 from order_engine.venues.chain.describe import INSUFFICIENT_FUNDS, describe_failure, swap_steps
 from order_engine.venues.chain.inflight import InFlightSwaps
@@ -145,15 +146,8 @@ class ChainVenue(ChainOutcomes, ABC):
         accounts, before, after, creates = await self._wrapping(me, token_in, token_out, amount)
         swap = await self.swap_instruction(quote, token_in, token_out, accounts, amount, floor, me)
         body = [*before, swap, *after, order_memo(order_id)]
-        latest = await self.chain.latest_blockhash()
         key = budget_key(self.name, token_in, token_out, creates)
-        units = self.budgets.cached(key, quote)
-        if units is None:
-            simulated = self._sign(signer, body, MAX_CU, latest.blockhash)
-            units = await self._simulate(simulated, owner, token_in, quote.amount_in)
-            self.budgets.record(key, units, quote)
-        else:
-            await self.wallets.check(owner, token_in, quote.amount_in)
+        latest, units = await self._blockhash_and_units(signer, body, key, quote, owner, token_in)
         direction = (token_in.symbol, token_out.symbol)
         limit = min(limit_for(units, behind=self.in_flight.ahead(direction) > 0), MAX_CU)
         tx = self._sign(signer, body, limit, latest.blockhash)
@@ -164,6 +158,25 @@ class ChainVenue(ChainOutcomes, ABC):
         return SwapTransaction(
             str(tx.signatures[0]), self.name, order_id, quote, min_amount_out, steps, signed
         )
+
+    async def _blockhash_and_units(
+        self, signer: Keypair, body: list[Instruction], key: BudgetKey, quote: Quote,
+        owner: str | None, token_in: Token,
+    ) -> tuple[LatestBlockhash, int]:  # fmt: skip
+        """The blockhash to sign with and the compute units the swap uses: learnt for its
+        shape (then the wallet's funds are checked, in the same round trip as the
+        blockhash: a batching chain sends them together), or simulated (which checks)."""
+        units = self.budgets.cached(key, quote)
+        if units is not None:
+            latest, _ = await asyncio.gather(
+                self.chain.latest_blockhash(), self.wallets.check(owner, token_in, quote.amount_in)
+            )
+            return latest, units
+        latest = await self.chain.latest_blockhash()  # the simulation signs with it
+        simulated = self._sign(signer, body, MAX_CU, latest.blockhash)
+        units = await self._simulate(simulated, owner, token_in, quote.amount_in)
+        self.budgets.record(key, units, quote)
+        return latest, units
 
     async def _wrapping(
         self, me: Pubkey, token_in: Token, token_out: Token, amount: int
