@@ -112,6 +112,8 @@ class ScriptedVenue:
         self.quote_started, self.build_started = asyncio.Event(), asyncio.Event()
         self.confirm_waiting = asyncio.Event()
         self.quote_calls = 0
+        self.expected: list[tuple[str, Quote]] = []  # (order id, chosen quote), by `expect`
+        self.released: list[str] = []
         self.builds: list[SwapTransaction] = []
         self.owners: list[str | None] = []  # the account each build was for
         self.submits: list[str] = []
@@ -135,6 +137,12 @@ class ScriptedVenue:
 
     async def quote(self, token_in: Token, token_out: Token, amount_in: Decimal) -> Quote:
         return (await self.curve(token_in, token_out)).quote(amount_in)
+
+    def expect(self, quote: Quote, order_id: str) -> None:
+        self.expected.append((order_id, quote))
+
+    def release(self, order_id: str) -> None:
+        self.released.append(order_id)
 
     async def build(
         self,
@@ -233,6 +241,12 @@ class RecordingVenue:
 
     async def quote(self, token_in: Token, token_out: Token, amount_in: Decimal) -> Quote:
         return await self.inner.quote(token_in, token_out, amount_in)
+
+    def expect(self, quote: Quote, order_id: str) -> None:
+        self.inner.expect(quote, order_id)
+
+    def release(self, order_id: str) -> None:
+        self.inner.release(order_id)
 
     async def build(
         self,

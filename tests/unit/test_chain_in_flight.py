@@ -79,14 +79,45 @@ async def test_only_swaps_in_the_same_direction_count(index: int) -> None:
     assert (await v.quote(SOL, USDC, AMOUNT)).amount_out == as_read.amount_out
 
 
-def test_a_swap_never_sent_is_forgotten_and_a_sent_one_counts_until_done() -> None:
+def test_choices_signed_swaps_and_their_ends() -> None:
     clock = [0.0]
-    swaps = InFlightSwaps(unsent_ttl_s=10, sent_ttl_s=100, now=lambda: clock[0])
-    swaps.signed("unsent", ("SOL", "USDC"), 5)
-    swaps.signed("sent", ("SOL", "USDC"), 7)
-    swaps.sent("sent")
-    assert swaps.ahead(("SOL", "USDC")) == 12 and swaps.ahead(("USDC", "SOL")) == 0
+    swaps = InFlightSwaps(chosen_ttl_s=2, unsent_ttl_s=10, sent_ttl_s=100, now=lambda: clock[0])
+    sol_usdc = ("SOL", "USDC")
+    swaps.chosen("gone", sol_usdc, D(1))  # chosen, never signed
+    swaps.chosen("stopped", sol_usdc, D(2))  # chosen, its attempt stopped
+    swaps.chosen("signs", sol_usdc, D(3))
+    swaps.signed("sig-unsent", "signs", sol_usdc, D(3))  # replaces its choice
+    swaps.signed("sig-sent", "other", sol_usdc, D(7))
+    swaps.sent("sig-sent")
+    assert swaps.ahead(sol_usdc) == 13 and swaps.ahead(("USDC", "SOL")) == 0
+    assert swaps.ahead(sol_usdc, besides="stopped") == 11  # an order is not behind itself
+    swaps.release("stopped")
+    assert swaps.ahead(sol_usdc) == 11
+    clock[0] = 2.0
+    assert swaps.ahead(sol_usdc) == 10  # the unsigned choice: forgotten
     clock[0] = 10.0
-    assert swaps.ahead(("SOL", "USDC")) == 7
-    swaps.done("sent")
-    assert swaps.ahead(("SOL", "USDC")) == 0 and len(swaps) == 0
+    assert swaps.ahead(sol_usdc) == 7  # signed, never sent: forgotten
+    swaps.done("sig-sent")
+    assert swaps.ahead(sol_usdc) == 0 and len(swaps) == 0
+
+
+@VENUES
+async def test_of_orders_that_read_the_pool_together_each_prices_behind_those_chosen_first(
+    index: int,
+) -> None:
+    v = venue(index)
+    first_read, second_read = await v.curve(SOL, USDC), await v.curve(SOL, USDC)
+    first = first_read.quote(AMOUNT)
+    v.expect(first, "ord-first")  # the engine chose it: not yet built
+    second = second_read.quote(AMOUNT)  # read before that choice, quoted after it
+    assert second.amount_out < first.amount_out and second.ahead_amount_in == AMOUNT
+    built_first = await build(v, first, "ord-first")
+    built_second = await build(v, second, "ord-second")
+    for tx in (built_first, built_second):
+        await v.submit(tx)
+    await v.confirm(built_first.signature, signed=built_first.signed)
+    got = await v.confirm(built_second.signature, signed=built_second.signed)
+    assert got.amount_out == second.amount_out
+    v.expect(first, "ord-stops")
+    v.release("ord-stops")
+    assert len(v.in_flight) == 0

@@ -287,3 +287,17 @@ async def test_a_job_for_a_terminal_order_touches_no_venue(terminal: OrderStatus
     await rig.executor.handle(rig.job("no-such-order", 1))
     assert raydium.quote_calls == meteora.quote_calls == 0
     assert [s for s, _ in await rig.statuses(order_id)] == ["pending", terminal.value]
+
+
+async def test_the_venue_of_a_chosen_route_is_told_before_it_builds_and_after_a_stop() -> None:
+    raydium, meteora = two_venues(submit_errors=[VenueUnavailableError("raydium down")])
+    rig = Rig([raydium, meteora])
+    order_id = await rig.new_order()
+    with pytest.raises(VenueUnavailableError):
+        await rig.executor.handle(rig.job(order_id, 1))
+    (chosen,) = raydium.expected
+    assert chosen[0] == order_id and chosen[1] == raydium.builds[0].quote
+    assert raydium.released == [order_id]
+    assert meteora.expected == [] and meteora.released == []
+    await rig.executor.handle(rig.job(order_id, 2))  # confirmed: nothing to release
+    assert [o for o, _ in raydium.expected] == [order_id] * 2 and raydium.released == [order_id]

@@ -7,8 +7,9 @@ route's minimum; a later attempt first sells what an earlier one left held."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from decimal import Decimal
 
 from order_engine.domain.amounts import money
@@ -19,7 +20,7 @@ from order_engine.domain.errors import (
 )
 from order_engine.domain.event_payloads import Building, EventPayload
 from order_engine.domain.impact import check_price_impact
-from order_engine.domain.legs import LegState, held, unsettled
+from order_engine.domain.legs import Held, LegState, held, unsettled
 from order_engine.domain.limits import (
     leg_floors,
     price_ok,
@@ -80,6 +81,13 @@ class RouteSender:
         """Check, build and send `decision` for `amount`; then, for a route through an
         intermediate token, sell what its first hop delivered. `funds_ahead`: the funds
         check `funds_ahead` started, used when the route is one transaction."""
+        with self._releasing(order, decision):
+            await self._send(order, attempt, decision, amount, t_in, t_out, funds_ahead)
+
+    async def _send(
+        self, order: Order, attempt: int, decision: RoutingDecision, amount: Decimal,
+        t_in: Token, t_out: Token, funds_ahead: Awaitable[None] | None,
+    ) -> None:  # fmt: skip
         self._check_route(order, decision, amount, t_in, t_out)
         terms = {"limit_price": order.limit_price, "max_price": order.max_price}
         need = route_minimum(
@@ -121,22 +129,41 @@ class RouteSender:
         for left in held(order.legs):
             via = self._tokens.find(left.via, field="via")
             decision = await self.fresh_route(order, via, t_out, left.amount, direct=True)
-            max_bps = order.max_price_impact_bps or self._max_impact_bps
-            check_price_impact(decision, max_bps, amount=left.amount, token=via.symbol)
-            terms = {"limit_price": order.limit_price, "max_price": order.max_price}
-            least = route_minimum(
-                decision.amount_out, left.bought_with, order.slippage_bps, t_out.decimals, **terms
+            with self._releasing(order, decision):
+                await self._sell_held(order, attempt, decision, left, via, t_out, need)
+
+    async def _sell_held(
+        self, order: Order, attempt: int, decision: RoutingDecision, left: Held, via: Token,
+        t_out: Token, need: Decimal | None,
+    ) -> None:  # fmt: skip
+        """Sell what one first hop delivered by `decision` (its price checked first)."""
+        max_bps = order.max_price_impact_bps or self._max_impact_bps
+        check_price_impact(decision, max_bps, amount=left.amount, token=via.symbol)
+        terms = {"limit_price": order.limit_price, "max_price": order.max_price}
+        least = route_minimum(
+            decision.amount_out, left.bought_with, order.slippage_bps, t_out.decimals, **terms
+        )
+        least = max(least, need or Decimal(0))
+        if decision.amount_out < least:
+            raise SlippageExceededError(
+                f"selling {money(left.amount)} {via.symbol} now returns "
+                f"{money(decision.amount_out)} {t_out.symbol}, below the route's minimum "
+                f"{money(least)}; nothing was sent"
             )
-            least = max(least, need or Decimal(0))
-            if decision.amount_out < least:
-                raise SlippageExceededError(
-                    f"selling {money(left.amount)} {via.symbol} now returns "
-                    f"{money(decision.amount_out)} {t_out.symbol}, below the route's minimum "
-                    f"{money(least)}; nothing was sent"
-                )
-            floors = leg_floors(decision.route, order.slippage_bps, t_out.decimals)
-            floors = raised_floors(decision.route, floors, least, t_out.decimals)
-            await self._send_legs(order, attempt, decision, floors, via, t_out, 2)
+        floors = leg_floors(decision.route, order.slippage_bps, t_out.decimals)
+        floors = raised_floors(decision.route, floors, least, t_out.decimals)
+        await self._send_legs(order, attempt, decision, floors, via, t_out, 2)
+
+    @contextlib.contextmanager
+    def _releasing(self, order: Order, decision: RoutingDecision) -> Iterator[None]:
+        """If sending `decision` stops, its venues stop counting the swaps it chose and
+        did not sign (`fresh_route` told them)."""
+        try:
+            yield
+        except BaseException:
+            for venue in {q.venue for q in decision.route}:
+                self._venues[venue].release(order.id)
+            raise
 
     async def _send_legs(
         self, order: Order, attempt: int, decision: RoutingDecision, floors: list[Decimal],
@@ -194,6 +221,8 @@ class RouteSender:
         for _ in range(MAX_REQUOTES):
             decision = await self._router.route(t_in, t_out, amount, venues, direct=direct)
             if not any(q.expired(self._clock.now_ms()) for q in decision.route):
+                for quote in decision.route:  # before this task yields: the next order's
+                    self._venues[quote.venue].expect(quote, order.id)  # quotes count it
                 return decision
             log.info("quotes for %s->%s expired before use; re-quoting", t_in.symbol, t_out.symbol)
         raise QuoteExpiredError(f"every quote expired before use ({MAX_REQUOTES} tries)")

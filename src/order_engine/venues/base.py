@@ -76,6 +76,16 @@ class Venue(Protocol):
 
     async def quote(self, token_in: Token, token_out: Token, amount_in: Decimal) -> Quote: ...
 
+    def expect(self, quote: Quote, order_id: str) -> None:
+        """The engine chose `quote` for `order_id` and will build it: a venue that prices
+        its pools behind its own swaps on their way counts it from now (the chain
+        venues; the simulation ignores it)."""
+        ...
+
+    def release(self, order_id: str) -> None:
+        """The order's attempt stopped: what `expect` counted and was not built is gone."""
+        ...
+
     async def build(
         self,
         quote: Quote,

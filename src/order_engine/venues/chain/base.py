@@ -18,7 +18,7 @@ import logging
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from solders.compute_budget import set_compute_unit_limit, set_compute_unit_price
@@ -109,9 +109,24 @@ class ChainVenue(ChainOutcomes, ABC):
         return round((self._now() + self.settings.quote_ttl_s) * 1000)
 
     async def curve(self, token_in: Token, token_out: Token) -> ChainCurve:
-        """The pool as read, priced behind this process's swaps in flight on it."""
+        """The pool as read, priced behind this process's swaps in flight on it as they
+        are when each quote is made (`expect` counts a route's swap once chosen)."""
         read = await self.read_curve(token_in, token_out)
-        return read.behind(self.in_flight.ahead((token_in.symbol, token_out.symbol)))
+        direction, in_flight = (token_in.symbol, token_out.symbol), self.in_flight
+
+        def ahead_now() -> int:
+            return to_units(in_flight.ahead(direction), token_in)
+
+        return replace(read, ahead_now=ahead_now)
+
+    def expect(self, quote: Quote, order_id: str) -> None:
+        """The engine chose `quote` for `order_id`: quotes made from now on price behind
+        it, until the swap built from it ends (or `release`)."""
+        self.in_flight.chosen(order_id, (quote.token_in, quote.token_out), quote.amount_in)
+
+    def release(self, order_id: str) -> None:
+        """The order's attempt stopped: its chosen swaps not signed yet no longer count."""
+        self.in_flight.release(order_id)
 
     @abstractmethod
     async def read_curve(self, token_in: Token, token_out: Token) -> ChainCurve:
@@ -149,9 +164,10 @@ class ChainVenue(ChainOutcomes, ABC):
         key = budget_key(self.name, token_in, token_out, creates)
         latest, units = await self._blockhash_and_units(signer, body, key, quote, owner, token_in)
         direction = (token_in.symbol, token_out.symbol)
-        limit = min(limit_for(units, behind=self.in_flight.ahead(direction) > 0), MAX_CU)
+        behind = self.in_flight.ahead(direction, besides=order_id) > 0
+        limit = min(limit_for(units, behind=behind), MAX_CU)
         tx = self._sign(signer, body, limit, latest.blockhash)
-        self.in_flight.signed(str(tx.signatures[0]), direction, amount)
+        self.in_flight.signed(str(tx.signatures[0]), order_id, direction, quote.amount_in)
         wire = base64.b64encode(bytes(tx)).decode()
         steps = swap_steps(quote, token_in, token_out, self.name, min_amount_out, limit, creates)
         signed = SignedTx(wire, latest.last_valid_block_height, self.chain_id)

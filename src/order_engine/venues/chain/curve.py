@@ -8,7 +8,7 @@ so the router can price hundreds of amounts on one read.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, Context, Decimal
 from fractions import Fraction
 
@@ -48,19 +48,25 @@ class ChainCurve:
     expires_at_ms: int
     swap: SwapFn
     after: AfterFn  # the pool's swap once a swap in this direction of n units landed
-    ahead: int = 0  # base units of this process's swaps in flight priced ahead (`behind`)
+    # this process's swaps ahead in this direction, in base units, asked at each quote
+    ahead_now: Callable[[], int] = lambda: 0
+    _behind: dict[int, tuple[SwapFn, int]] = field(default_factory=dict, compare=False)
 
-    def behind(self, ahead: int) -> ChainCurve:
-        """This pool as a swap will find it after swaps of `ahead` base units in the same
-        direction land first (the mid price, and so the price impact, stay those of the
-        pool as read). A pool that cannot absorb `ahead` itself is quoted as read."""
+    def _swap_now(self) -> tuple[SwapFn, int]:
+        """The pool as a swap chosen now will find it: after the swaps ahead of it land
+        (the mid price, and so the price impact, stay those of the pool as read), with
+        the base units priced ahead. A pool that cannot absorb them is quoted as read."""
+        ahead = self.ahead_now()
         if ahead <= 0:
-            return self
-        try:
-            swap = self.after(ahead)
-        except (InsufficientLiquidityError, ValueError):
-            return self
-        return replace(self, swap=swap, ahead=ahead)
+            return self.swap, 0
+        found = self._behind.get(ahead)
+        if found is None:
+            try:
+                found = (self.after(ahead), ahead)
+            except (InsufficientLiquidityError, ValueError):
+                found = (self.swap, 0)
+            self._behind[ahead] = found
+        return found
 
     @property
     def price(self) -> Decimal:
@@ -74,8 +80,9 @@ class ChainCurve:
             raise NoRouteError(
                 f"{self.venue}: {amount_in} {self.token_in.symbol} is below one unit"
             )
+        swap, ahead = self._swap_now()
         try:
-            out, fee = self.swap(units)
+            out, fee = swap(units)
         except (InsufficientLiquidityError, ValueError) as exc:
             raise NoRouteError(
                 f"{self.venue}: the {self.token_in.symbol}/{self.token_out.symbol} pool cannot "
@@ -100,5 +107,5 @@ class ChainCurve:
             price_impact=max(fraction_to_decimal(impact), Decimal(0)).quantize(IMPACT_PLACES),
             pool_version=self.slot,
             expires_at_ms=self.expires_at_ms,
-            ahead_amount_in=from_units(self.ahead, self.token_in),
+            ahead_amount_in=from_units(ahead, self.token_in),
         )

@@ -1,15 +1,19 @@
-"""This process's own swaps on a venue's pools that are signed and not yet known to have
-landed or failed (`InFlightSwaps`).
+"""This process's own swaps on a venue's pools that are chosen or signed and not yet known
+to have landed or failed (`InFlightSwaps`).
 
 A pool read while they are on their way prices it as if they were not coming; a swap
 quoted on that read and sent behind them then reverts on its minimum out when they land
 first (measured: 2% of orders at 10 swaps in flight, 10% at 50, each costing a retry after
 a backoff). A venue's curve therefore prices an amount as the pool will be after the swaps
-ahead of it in the same direction (`ChainCurve.behind`). A swap counts from the moment it
-is signed until its confirmation ends, however it ends; one signed and never sent is
-forgotten after `unsent_ttl_s`, one sent after `sent_ttl_s` (its confirmation's own limit).
-Between landing and its confirmation being read a swap is counted twice (the read includes
-it): the quote is then lower than the pool's, and the minimum out looser, for that moment.
+ahead of it in the same direction, counted when the route is chosen (`ChainCurve`): so of
+a burst of orders that read the pool together, each prices behind those chosen before it.
+
+A swap counts from its route's choice (`expect`, keyed by order and direction) until its
+confirmation ends, however it ends. A choice not signed within `chosen_ttl_s` (its attempt
+stopped; the engine also `release`s it) is forgotten, a signed swap never sent after
+`unsent_ttl_s`, a sent one after `sent_ttl_s` (its confirmation's own limit). Between
+landing and its confirmation being read a swap is counted twice (the read includes it):
+the quote is then lower than the pool's, and the minimum out looser, for that moment.
 Swaps of other processes are not known here.
 """
 
@@ -18,6 +22,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 
 Direction = tuple[str, str]  # (token in, token out) symbols
 
@@ -25,23 +30,41 @@ Direction = tuple[str, str]  # (token in, token out) symbols
 @dataclass(slots=True)
 class _Swap:
     direction: Direction
-    units_in: int
+    amount_in: Decimal
     forget_at: float
+
+
+def chosen_key(order_id: str, direction: Direction) -> str:
+    return f"{order_id} {direction[0]}>{direction[1]}"
 
 
 class InFlightSwaps:
     def __init__(
         self,
         *,
+        chosen_ttl_s: float = 2.0,
         unsent_ttl_s: float = 10.0,
         sent_ttl_s: float = 120.0,
         now: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._unsent_ttl_s, self._sent_ttl_s, self._now = unsent_ttl_s, sent_ttl_s, now
-        self._swaps: dict[str, _Swap] = {}  # by signature
+        self._chosen_ttl_s, self._unsent_ttl_s = chosen_ttl_s, unsent_ttl_s
+        self._sent_ttl_s, self._now = sent_ttl_s, now
+        self._swaps: dict[str, _Swap] = {}  # by signature, or `chosen_key` until signed
 
-    def signed(self, signature: str, direction: Direction, units_in: int) -> None:
-        self._swaps[signature] = _Swap(direction, units_in, self._now() + self._unsent_ttl_s)
+    def chosen(self, order_id: str, direction: Direction, amount_in: Decimal) -> None:
+        key = chosen_key(order_id, direction)
+        self._swaps[key] = _Swap(direction, amount_in, self._now() + self._chosen_ttl_s)
+
+    def release(self, order_id: str) -> None:
+        """The order's choices that were not signed: its attempt stopped before."""
+        for key in [k for k in self._swaps if k.startswith(f"{order_id} ")]:
+            del self._swaps[key]
+
+    def signed(
+        self, signature: str, order_id: str, direction: Direction, amount_in: Decimal
+    ) -> None:
+        self._swaps.pop(chosen_key(order_id, direction), None)
+        self._swaps[signature] = _Swap(direction, amount_in, self._now() + self._unsent_ttl_s)
 
     def sent(self, signature: str) -> None:
         swap = self._swaps.get(signature)
@@ -52,13 +75,17 @@ class InFlightSwaps:
         """Landed, reverted, expired or given up on: no longer ahead of anyone."""
         self._swaps.pop(signature, None)
 
-    def ahead(self, direction: Direction) -> int:
-        """The input, in base units, of the swaps in flight in `direction`."""
+    def ahead(self, direction: Direction, *, besides: str | None = None) -> Decimal:
+        """The input of the swaps in flight in `direction` (but the order `besides`'s)."""
         now = self._now()
         stale = [s for s, swap in self._swaps.items() if swap.forget_at <= now]
-        for signature in stale:
-            del self._swaps[signature]
-        return sum(s.units_in for s in self._swaps.values() if s.direction == direction)
+        for key in stale:
+            del self._swaps[key]
+        mine = None if besides is None else chosen_key(besides, direction)
+        return sum(
+            (s.amount_in for k, s in self._swaps.items() if s.direction == direction and k != mine),
+            Decimal(0),
+        )
 
     def __len__(self) -> int:
         return len(self._swaps)

@@ -189,6 +189,12 @@ class SimulatedVenue:
     async def quote(self, token_in: Token, token_out: Token, amount_in: Decimal) -> Quote:
         return (await self.curve(token_in, token_out)).quote(amount_in)
 
+    def expect(self, quote: Quote, order_id: str) -> None:
+        """Not counted: the simulated market moves under every swap anyway."""
+
+    def release(self, order_id: str) -> None:
+        """Nothing was counted."""
+
     async def build(
         self,
         quote: Quote,
