@@ -111,6 +111,7 @@ async def test_of_orders_that_read_the_pool_together_each_prices_behind_those_ch
     v.expect(first, "ord-first")  # the engine chose it: not yet built
     second = second_read.quote(AMOUNT)  # read before that choice, quoted after it
     assert second.amount_out < first.amount_out and second.ahead_amount_in == AMOUNT
+    assert second.price < first.price  # the mid price the first leaves: its own impact
     built_first = await build(v, first, "ord-first")
     built_second = await build(v, second, "ord-second")
     for tx in (built_first, built_second):

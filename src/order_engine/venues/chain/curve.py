@@ -20,7 +20,8 @@ from order_engine.domain.tokens import Token
 PRICE_CONTEXT = Context(prec=18)
 IMPACT_PLACES = Decimal("1e-12")
 SwapFn = Callable[[int], tuple[int, int]]  # base units in -> (out, fee in input units)
-AfterFn = Callable[[int], SwapFn]  # base units swapped first -> the pool's swap after that
+# base units swapped first -> the pool's swap after that, and its mid price then
+AfterFn = Callable[[int], tuple[SwapFn, Fraction]]
 
 
 def to_units(amount: Decimal, token: Token) -> int:
@@ -43,36 +44,39 @@ class ChainCurve:
     token_in: Token
     token_out: Token
     slot: int
-    mid_units: Fraction  # output base units per input base unit at the pool's mid price
+    mid_units: Fraction  # output base units per input base unit at the mid price as read
     fee_rate: Decimal  # the fee a swap of size zero pays now (a fraction of the input)
     expires_at_ms: int
     swap: SwapFn
     after: AfterFn  # the pool's swap once a swap in this direction of n units landed
-    # this process's swaps ahead in this direction, in base units, asked at each quote
+    # this process's swaps ahead in this direction, in base units: asked at the first quote
     ahead_now: Callable[[], int] = lambda: 0
-    _behind: dict[int, tuple[SwapFn, int]] = field(default_factory=dict, compare=False)
+    _priced: list[tuple[SwapFn, int, Fraction]] = field(default_factory=list, compare=False)
 
-    def _swap_now(self) -> tuple[SwapFn, int]:
-        """The pool as a swap chosen now will find it: after the swaps ahead of it land
-        (the mid price, and so the price impact, stay those of the pool as read), with
-        the base units priced ahead. A pool that cannot absorb them is quoted as read."""
-        ahead = self.ahead_now()
-        if ahead <= 0:
-            return self.swap, 0
-        found = self._behind.get(ahead)
-        if found is None:
-            try:
-                found = (self.after(ahead), ahead)
-            except (InsufficientLiquidityError, ValueError):
-                found = (self.swap, 0)
-            self._behind[ahead] = found
-        return found
+    def _swap_now(self) -> tuple[SwapFn, int, Fraction]:
+        """The pool as a swap chosen now will find it: after the swaps ahead of it land,
+        with the base units priced ahead and the mid price they leave (so the price
+        impact is this swap's own). Asked once, at the curve's first price or quote: a
+        route is chosen from many quotes of its curves in one step of the event loop (a
+        curve is read anew for every route). A pool that cannot absorb them is quoted as
+        read."""
+        if not self._priced:
+            ahead = self.ahead_now()
+            priced = (self.swap, 0, self.mid_units)
+            if ahead > 0:
+                try:
+                    swap, mid = self.after(ahead)
+                    priced = (swap, ahead, mid)
+                except (InsufficientLiquidityError, ValueError):
+                    pass
+            self._priced.append(priced)
+        return self._priced[0]
 
     @property
     def price(self) -> Decimal:
         """Output per input in whole tokens, at the mid price."""
         scale = Fraction(10**self.token_in.decimals, 10**self.token_out.decimals)
-        return fraction_to_decimal(self.mid_units * scale)
+        return fraction_to_decimal(self._swap_now()[2] * scale)
 
     def quote(self, amount_in: Decimal) -> Quote:
         units = to_units(amount_in, self.token_in)
@@ -80,7 +84,7 @@ class ChainCurve:
             raise NoRouteError(
                 f"{self.venue}: {amount_in} {self.token_in.symbol} is below one unit"
             )
-        swap, ahead = self._swap_now()
+        swap, ahead, mid = self._swap_now()
         try:
             out, fee = swap(units)
         except (InsufficientLiquidityError, ValueError) as exc:
@@ -93,7 +97,7 @@ class ChainCurve:
                 f"{self.venue}: {amount_in} {self.token_in.symbol} buys less than one unit of "
                 f"{self.token_out.symbol}"
             )
-        at_mid = (units - fee) * self.mid_units
+        at_mid = (units - fee) * mid
         impact = 1 - Fraction(out) / at_mid if at_mid > 0 else Fraction(0)
         return Quote(
             self.venue,

@@ -4,6 +4,7 @@ the program's own arithmetic (`domain.pools.dlmm_exact`) at the chain's clock.""
 from __future__ import annotations
 
 from decimal import Decimal
+from fractions import Fraction
 
 from solders.instruction import Instruction
 from solders.pubkey import Pubkey
@@ -77,8 +78,10 @@ class MeteoraChainVenue(ChainVenue):
 
             return swap
 
-        def after(ahead: int) -> SwapFn:
-            return swap_on(dlmm_exact.after_swap(state, ahead, swap_for_y, now))
+        def after(ahead: int) -> tuple[SwapFn, Fraction]:
+            then = dlmm_exact.after_swap(state, ahead, swap_for_y, now)
+            mid_then = dlmm_exact.mid_price(then)
+            return swap_on(then), mid_then if swap_for_y else 1 / mid_then
 
         return ChainCurve(
             self.name,

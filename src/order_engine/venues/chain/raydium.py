@@ -67,12 +67,13 @@ class RaydiumChainVenue(ChainVenue):
 
             return swap
 
-        def after(ahead: int) -> SwapFn:
+        def after(ahead: int) -> tuple[SwapFn, Fraction]:
             """The vault grows by the whole input; the protocol's and fund's parts of the
             fee are kept apart from the reserves, the rest of the fee stays in them."""
             first = _swap(ahead, reserve_in, reserve_out, config)
-            kept_apart = first.protocol_fee + first.fund_fee
-            return swap_on(reserve_in + ahead - kept_apart, reserve_out - first.amount_out)
+            now_in = reserve_in + ahead - first.protocol_fee - first.fund_fee
+            now_out = reserve_out - first.amount_out
+            return swap_on(now_in, now_out), Fraction(now_out, now_in)
 
         return ChainCurve(
             self.name,
