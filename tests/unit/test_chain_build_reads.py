@@ -1,11 +1,16 @@
-"""A chain venue's build of a swap whose compute units it learnt: the blockhash and the
-wallet's funds check are read together (one round trip on a batching chain)."""
+"""A chain venue's build: for a swap whose compute units it learnt, the blockhash and the
+wallet's funds check are read together (one round trip on a batching chain); a pool that
+takes no swaps yet is a transient refusal, not a rejection."""
 
 from __future__ import annotations
 
 import asyncio
 from decimal import Decimal
 
+import pytest
+
+from order_engine.chain.port import Simulation
+from order_engine.domain.errors import TransactionRejectedError, VenueUnavailableError
 from tests.unit.test_chain_in_flight import SOL, USDC, build, venue
 
 D = Decimal
@@ -39,3 +44,25 @@ async def test_a_learnt_shape_reads_the_blockhash_and_the_funds_together() -> No
     overlap.reading.clear()  # only the build's own reads count
     second = await build(v, quote, "ord-learnt")
     assert second.signed is not None and second.signature != first.signature
+
+
+class NotOpen:
+    """A chain whose simulations answer as Raydium does for a pool before its open_time."""
+
+    def __init__(self, chain: object) -> None:
+        self._chain = chain
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._chain, name)
+
+    async def simulate(self, wire: bytes, *, sig_verify: bool = True) -> Simulation:
+        err = "TransactionErrorInstructionError((5, Tagged(InstructionErrorCustom(6000))))"
+        return Simulation(err, 6000, 20_000, ("Program log: AnchorError: NotApproved",))
+
+
+async def test_a_pool_that_takes_no_swaps_yet_is_transient_not_a_rejection() -> None:
+    v = venue(0)  # raydium
+    v.chain = NotOpen(v.chain)  # type: ignore[assignment]
+    with pytest.raises(VenueUnavailableError, match="takes no swaps now") as raised:
+        await build(v, await v.quote(SOL, USDC, D("1")), "ord-early")
+    assert not isinstance(raised.value, TransactionRejectedError)

@@ -66,6 +66,7 @@ class ChainVenue(ChainOutcomes, ABC):
     """A `Venue` on one program. Subclasses read its pools and encode its swap."""
 
     slippage_error: int  # the program's custom error for a minimum out not met
+    closed_error: int | None = None  # its error for a pool that takes no swaps now
     program_id: Pubkey
 
     def __init__(
@@ -253,6 +254,8 @@ class ChainVenue(ChainOutcomes, ABC):
         """Raise the error a failed simulation means (nothing was sent)."""
         if custom == self.slippage_error:
             raise SlippageExceededError(f"{self.name}: the pool moved below the minimum out")
+        if custom is not None and custom == self.closed_error:
+            raise self.closed(err)
         if describe_failure(err, custom) == INSUFFICIENT_FUNDS:
             await self.wallets.check(owner, token_in, amount)  # raises, naming the balance
             raise InsufficientFundsError(f"{self.name}: the wallet cannot pay the swap ({err})")

@@ -42,6 +42,7 @@ class ChainOutcomes:
     budgets: ComputeBudgets
     in_flight: InFlightSwaps
     slippage_error: int
+    closed_error: int | None
     program_id: Pubkey
     _tokens_by_mint: Callable[[str], Token | None]
 
@@ -145,6 +146,8 @@ class ChainOutcomes:
             raise SlippageExceededError(
                 f"{self.name}: output fell below the minimum; the swap reverted ({signature})"
             )
+        if custom is not None and custom == self.closed_error:
+            raise self.closed(err)
         if describe_failure(err, custom) == INSUFFICIENT_FUNDS:
             raise InsufficientFundsError(f"{self.name}: the wallet could not pay ({err})")
         if "ComputationalBudgetExceeded" in err or "exceeded CUs" in " ".join(
@@ -153,6 +156,11 @@ class ChainOutcomes:
             self.budgets.clear()  # learn the compute units again, by simulation
             raise VenueUnavailableError(f"{self.name}: the swap ran out of compute units")
         raise TransactionRejectedError(f"{self.name}: the swap failed on chain ({err})")
+
+    def closed(self, err: str) -> VenueUnavailableError:
+        """The pool takes no swaps now (not open yet, or its swaps disabled): transient,
+        the order is tried again after a backoff."""
+        return VenueUnavailableError(f"{self.name}: the pool takes no swaps now ({err})")
 
     async def _details(self, signature: str) -> TransactionDetails:
         details = await self.chain.transaction(signature)

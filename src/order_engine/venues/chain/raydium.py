@@ -28,6 +28,7 @@ def _swap(units: int, reserve_in: int, reserve_out: int, config: raydium.AmmConf
 
 class RaydiumChainVenue(ChainVenue):
     slippage_error = raydium.ERR_EXCEEDED_SLIPPAGE
+    closed_error = raydium.ERR_NOT_APPROVED  # before the pool's open_time, or swaps disabled
     program_id = raydium.RAYDIUM_CPMM_PROGRAM
 
     _configs: dict[Pubkey, raydium.AmmConfig]
