@@ -365,3 +365,37 @@ async def test_every_free_slot_fills_from_a_backlog(
     finally:
         await consumer.close()
     assert most == 20 and sorted(finished) == sorted(f"order-{n}" for n in range(40))
+
+
+async def test_a_closing_worker_takes_no_job_even_when_its_wait_ignores_the_cancel(
+    fleet: WorkerFleet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On Python 3.11 a cancel that lands while redis-py sends the blocking read can be
+    lost: the wait ends normally, later. Here every cancelled wait ends so, once the
+    rescheduled job is due: the closing worker must still not take it."""
+    wait_for_job = LimiterAwareWorker.waitForJob
+
+    async def loses_its_cancel(self: LimiterAwareWorker) -> Any:
+        try:
+            return await wait_for_job(self)
+        except asyncio.CancelledError:
+            await asyncio.sleep(0.4)  # the read went on: the job is due by now
+            return 0
+
+    monkeypatch.setattr(LimiterAwareWorker, "waitForJob", loses_its_cancel)
+    consumer = BullMqJobQueue(
+        fleet.redis_url, RetryPolicy(), name=QUEUE_NAME, prefix=fleet.prefix, concurrency=4
+    )
+    seen: list[int] = []
+
+    async def handler(job: Job) -> float | None:
+        seen.append(job.attempt)
+        return 0.2  # rescheduled: due while the close waits for the lost cancel
+
+    await consumer.start(handler)
+    assert await consumer.enqueue("order-late")
+    await poll_until(lambda: len(seen) == 1, timeout_s=5.0)
+    await asyncio.sleep(0.05)
+    await consumer.close(timeout_s=2.0)
+    await asyncio.sleep(0.3)
+    assert seen == [1]

@@ -34,7 +34,7 @@ class LimiterAwareWorker(Worker):  # type: ignore[misc]
     then ran a moveToActive script for each of the others, all but one finding nothing
     (~30 scripts per job at 20 slots). In turn, one takes the job, the next finds the
     queue empty and blocks on it, the rest wait behind it; from a backlog the slots still
-    fill, a round trip each."""
+    fill, a round trip each. A closing worker moves no job to active, whatever wakes it."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -58,6 +58,11 @@ class LimiterAwareWorker(Worker):  # type: ignore[misc]
             if self.closing or self.paused:
                 return None  # the slots queued behind a closing or pausing one ask nothing
             return await super().getNextJob(token)
+
+    async def moveToActive(self, token: str) -> Any:
+        if self.closing:  # e.g. a blocking wait whose cancellation was lost (see above)
+            return None  # ended while closing: the job stays for any worker
+        return await super().moveToActive(token)
 
     async def processJob(self, job: Any, token: str) -> Any:
         await super().processJob(job, token)
