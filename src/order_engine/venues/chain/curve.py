@@ -51,7 +51,9 @@ class ChainCurve:
     after: AfterFn  # the pool's swap once a swap in this direction of n units landed
     # this process's swaps ahead in this direction, in base units: asked at the first quote
     ahead_now: Callable[[], int] = lambda: 0
-    _priced: list[tuple[SwapFn, int, Fraction]] = field(default_factory=list, compare=False)
+    _priced: list[tuple[SwapFn, int, Fraction]] = field(
+        default_factory=list, init=False, compare=False, repr=False
+    )
 
     def _swap_now(self) -> tuple[SwapFn, int, Fraction]:
         """The pool as a swap chosen now will find it: after the swaps ahead of it land,
