@@ -284,6 +284,14 @@ def quote_swap_base_input(
         raise ValueError(f"{input_mint} is neither mint of the pool")
     x0, x1 = state.reserves(vault0_amount, vault1_amount)
     reserve_in, reserve_out = (x0, x1) if input_mint == state.mint0 else (x1, x0)
+    return swap_on_reserves(config, reserve_in, reserve_out, amount_in)
+
+
+def swap_on_reserves(
+    config: AmmConfig, reserve_in: int, reserve_out: int, amount_in: int
+) -> CpmmSwap:
+    """What `swap_base_input` delivers on the curve's reserves (vaults less accrued fees),
+    already picked as the input's and the output's."""
     return swap_base_input(
         amount_in,
         reserve_in,

@@ -67,7 +67,6 @@ class MeteoraChainVenue(ChainVenue):
         keys = self.pools.dlmm(token_in, token_out)
         state, _, slot, now = await self._state(keys)
         swap_for_y = Pubkey.from_string(token_in.swap_mint) == keys.mint_x
-        mid = dlmm_exact.mid_price(state)  # Y units per X unit
         _, reference = dlmm_exact.volatility_references(state, now)
         fee_rate = dlmm_exact.fee_rate(state, reference)
 
@@ -78,17 +77,21 @@ class MeteoraChainVenue(ChainVenue):
 
             return swap
 
+        def mid_units(state: dlmm_exact.DlmmPairState) -> Fraction:
+            """Output units per input unit at the pair's mid price (Y per X when selling X)."""
+            mid = dlmm_exact.mid_price(state)  # Y units per X unit
+            return mid if swap_for_y else 1 / mid
+
         def after(ahead: int) -> tuple[SwapFn, Fraction]:
             then = dlmm_exact.after_swap(state, ahead, swap_for_y, now)
-            mid_then = dlmm_exact.mid_price(then)
-            return swap_on(then), mid_then if swap_for_y else 1 / mid_then
+            return swap_on(then), mid_units(then)
 
         return ChainCurve(
             self.name,
             token_in,
             token_out,
             slot,
-            mid if swap_for_y else 1 / mid,
+            mid_units(state),
             Decimal(fee_rate) / dlmm_exact.FEE_PRECISION,
             self.expires_at_ms(),
             swap_on(state),

@@ -11,19 +11,11 @@ from solders.pubkey import Pubkey
 
 from order_engine.chain import raydium, spl
 from order_engine.domain.errors import NoRouteError
-from order_engine.domain.pools.cpmm_exact import FEE_RATE_DENOMINATOR, CpmmSwap, swap_base_input
+from order_engine.domain.pools.cpmm_exact import FEE_RATE_DENOMINATOR
 from order_engine.domain.quotes import Quote
 from order_engine.domain.tokens import Token
 from order_engine.venues.chain.base import ChainVenue
 from order_engine.venues.chain.curve import ChainCurve, SwapFn
-
-
-def _swap(units: int, reserve_in: int, reserve_out: int, config: raydium.AmmConfig) -> CpmmSwap:
-    """`raydium.quote_swap_base_input` on reserves already picked in and out."""
-    return swap_base_input(
-        units, reserve_in, reserve_out, config.trade_fee_rate,
-        protocol_fee_rate=config.protocol_fee_rate, fund_fee_rate=config.fund_fee_rate,
-    )  # fmt: skip
 
 
 class RaydiumChainVenue(ChainVenue):
@@ -63,7 +55,7 @@ class RaydiumChainVenue(ChainVenue):
 
         def swap_on(reserve_in: int, reserve_out: int) -> SwapFn:
             def swap(units: int) -> tuple[int, int]:
-                result = _swap(units, reserve_in, reserve_out, config)
+                result = raydium.swap_on_reserves(config, reserve_in, reserve_out, units)
                 return result.amount_out, result.trade_fee
 
             return swap
@@ -71,7 +63,7 @@ class RaydiumChainVenue(ChainVenue):
         def after(ahead: int) -> tuple[SwapFn, Fraction]:
             """The vault grows by the whole input; the protocol's and fund's parts of the
             fee are kept apart from the reserves, the rest of the fee stays in them."""
-            first = _swap(ahead, reserve_in, reserve_out, config)
+            first = raydium.swap_on_reserves(config, reserve_in, reserve_out, ahead)
             now_in = reserve_in + ahead - first.protocol_fee - first.fund_fee
             now_out = reserve_out - first.amount_out
             return swap_on(now_in, now_out), Fraction(now_out, now_in)
