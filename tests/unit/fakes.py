@@ -68,6 +68,9 @@ class LinearCurve:
             expires_at_ms=self.expires_at_ms,
         )
 
+    def amount_out(self, amount_in: Decimal) -> Decimal:
+        return self.quote(amount_in).amount_out
+
 
 @dataclass(slots=True)
 class _ChainTx:

@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 from solders.keypair import Keypair
 
-from order_engine.domain.errors import SlippageExceededError
+from order_engine.domain.errors import NoRouteError, SlippageExceededError
 from order_engine.domain.quotes import Quote
 from order_engine.domain.tokens import TOKENS
 from order_engine.venues.base import SwapTransaction
@@ -122,3 +122,24 @@ async def test_of_orders_that_read_the_pool_together_each_prices_behind_those_ch
     v.expect(first, "ord-stops")
     v.release("ord-stops")
     assert len(v.in_flight) == 0
+
+
+@VENUES
+async def test_amount_out_is_the_quotes_output_as_read_and_behind_swaps_in_flight(
+    index: int,
+) -> None:
+    v = venue(index)
+    amounts = [D(a) for a in ("0.001", "0.5", "10", "123.456789", AMOUNT)]
+    await build(v, await v.quote(SOL, USDC, AMOUNT), "ord-first")
+    as_read, behind = await v.read_curve(SOL, USDC), await v.curve(SOL, USDC)
+    for curve in (as_read, behind):
+        assert [curve.amount_out(a) for a in amounts] == [
+            curve.quote(a).amount_out for a in amounts
+        ]
+        for dust in (D("1e-10"), D("1e-9")):  # below one unit in, or buys nothing
+            with pytest.raises(NoRouteError) as quoted:
+                curve.quote(dust)
+            with pytest.raises(NoRouteError) as out_only:
+                curve.amount_out(dust)
+            assert str(out_only.value) == str(quoted.value)
+    assert behind.amount_out(AMOUNT) < as_read.amount_out(AMOUNT)

@@ -111,6 +111,24 @@ async def test_an_order_larger_than_meteoras_liquidity_has_no_route_there() -> N
     assert q.effective_price < q.price / 2
 
 
+@BOTH
+async def test_amount_out_is_the_quotes_output_and_raises_as_it_does(
+    profile: VenueProfile,
+) -> None:
+    curve = await venue(profile, seed=2).curve(SOL, USDC)
+    for amount in ("0.001", "1", "10", "123.456789", "2000"):
+        assert curve.amount_out(D(amount)) == curve.quote(D(amount)).amount_out
+    for bad in (D("1e-9"), D(0), D(20_000) if profile is METEORA else D(-1)):
+        with pytest.raises(Exception) as quoted:
+            curve.quote(bad)
+        with pytest.raises(Exception) as out_only:
+            curve.amount_out(bad)
+        assert (type(out_only.value), str(out_only.value)) == (
+            type(quoted.value),
+            str(quoted.value),
+        )
+
+
 @pytest.mark.parametrize("a_to_b", [True, False], ids=["sell_base", "sell_quote"])
 async def test_the_dlmm_ladder_gives_exactly_what_the_pool_swap_gives(a_to_b: bool) -> None:
     v = venue(METEORA, seed=6)

@@ -47,6 +47,9 @@ class ThinCurve:
             raise NoRouteError("not enough liquidity")
         return self.inner.quote(amount_in)
 
+    def amount_out(self, amount_in: Decimal) -> Decimal:
+        return self.quote(amount_in).amount_out
+
 
 class PairVenue:
     """A venue with pools for some pairs only (symbol pairs -> mid price)."""

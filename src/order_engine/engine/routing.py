@@ -117,7 +117,7 @@ def _split_could_pay(
     curve = next(c for c in curves if c.venue == best.venue)
     slice_in = amount / MARGIN_SLICES
     try:
-        margin = (best.amount_out - curve.quote(amount - slice_in).amount_out) / slice_in
+        margin = (best.amount_out - curve.amount_out(amount - slice_in)) / slice_in
     except NoRouteError:
         return True
     return any(
@@ -129,7 +129,7 @@ def _split(
     curves: Sequence[PriceCurve], t_in: Token, amount: Decimal, policy: SplitPolicy
 ) -> tuple[Quote, ...]:
     plan = optimal_split(
-        [lambda x, c=c: c.quote(x).amount_out for c in curves],  # type: ignore[misc]
+        [c.amount_out for c in curves],
         amount,
         quantum=t_in.quantum,
         min_gain_bps=policy.min_gain_bps,

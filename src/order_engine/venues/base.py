@@ -62,6 +62,11 @@ class PriceCurve(Protocol):
         it (too little liquidity, or less than one unit of output)."""
         ...
 
+    def amount_out(self, amount_in: Decimal) -> Decimal:
+        """`quote(amount_in).amount_out` and the same errors, without the rest of the quote
+        (the router's split search prices dozens of amounts per order)."""
+        ...
+
 
 class Venue(Protocol):
     """One DEX. Errors: `VenueUnavailableError` (transient), `SlippageExceededError`,

@@ -80,13 +80,14 @@ class ChainCurve:
         scale = Fraction(10**self.token_in.decimals, 10**self.token_out.decimals)
         return fraction_to_decimal(self._swap_now()[2] * scale)
 
-    def quote(self, amount_in: Decimal) -> Quote:
+    def _swap(self, amount_in: Decimal, swap: SwapFn) -> tuple[int, int, int]:
+        """(units in, units out, fee units) of `swap`; `NoRouteError` naming the venue if
+        the pool cannot take it or it buys less than one unit."""
         units = to_units(amount_in, self.token_in)
         if units <= 0:
             raise NoRouteError(
                 f"{self.venue}: {amount_in} {self.token_in.symbol} is below one unit"
             )
-        swap, ahead, mid = self._swap_now()
         try:
             out, fee = swap(units)
         except (InsufficientLiquidityError, ValueError) as exc:
@@ -99,6 +100,14 @@ class ChainCurve:
                 f"{self.venue}: {amount_in} {self.token_in.symbol} buys less than one unit of "
                 f"{self.token_out.symbol}"
             )
+        return units, out, fee
+
+    def amount_out(self, amount_in: Decimal) -> Decimal:
+        return from_units(self._swap(amount_in, self._swap_now()[0])[1], self.token_out)
+
+    def quote(self, amount_in: Decimal) -> Quote:
+        swap, ahead, mid = self._swap_now()
+        units, out, fee = self._swap(amount_in, swap)
         at_mid = (units - fee) * mid
         impact = 1 - Fraction(out) / at_mid if at_mid > 0 else Fraction(0)
         return Quote(

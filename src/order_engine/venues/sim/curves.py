@@ -135,14 +135,21 @@ class PoolCurve:
                 f"absorb {amount_in} {self.token_in.symbol} ({exc})"
             ) from None
 
-    def quote(self, amount_in: Decimal) -> Quote:
-        fill = self.fill(amount_in)
+    def _amount_out(self, fill: Fill, amount_in: Decimal) -> Decimal:
         amount_out = quantize(fill.amount_out, self.token_out.decimals)
         if amount_out <= 0:
             raise NoRouteError(
                 f"{self.venue}: {amount_in} {self.token_in.symbol} buys less than one unit of "
                 f"{self.token_out.symbol}"
             )
+        return amount_out
+
+    def amount_out(self, amount_in: Decimal) -> Decimal:
+        return self._amount_out(self.fill(amount_in), amount_in)
+
+    def quote(self, amount_in: Decimal) -> Quote:
+        fill = self.fill(amount_in)
+        amount_out = self._amount_out(fill, amount_in)
         return Quote(
             self.venue,
             self.token_in.symbol,
