@@ -5,12 +5,17 @@ confirmation ends, or when it was never sent."""
 
 from __future__ import annotations
 
+import dataclasses
 from decimal import Decimal
 
 import pytest
 from solders.keypair import Keypair
 
-from order_engine.domain.errors import NoRouteError, SlippageExceededError
+from order_engine.domain.errors import (
+    NoRouteError,
+    SlippageExceededError,
+    TransientExecutionError,
+)
 from order_engine.domain.quotes import Quote
 from order_engine.domain.tokens import TOKENS
 from order_engine.venues.base import SwapTransaction
@@ -143,3 +148,25 @@ async def test_amount_out_is_the_quotes_output_as_read_and_behind_swaps_in_fligh
                 curve.amount_out(dust)
             assert str(out_only.value) == str(quoted.value)
     assert behind.amount_out(AMOUNT) < as_read.amount_out(AMOUNT)
+
+
+async def test_a_swap_that_finds_the_pool_drained_by_those_ahead_is_retried_not_rejected() -> None:
+    """Quoted as read, sent behind a swap that empties the DLMM pair's bins on its side: the
+    program runs out of liquidity (and, past its bitmap, needs an account no swap passes:
+    BitmapExtensionAccountIsNotProvided). The market moved under it, as with slippage: a
+    transient error, and a fresh quote then finds the pool cannot take it."""
+    v = venue(1)  # meteora
+    drain = await build(v, await v.quote(SOL, USDC, D("9000")), "ord-drain")
+    late = await build(v, (await v.read_curve(SOL, USDC)).quote(D("2000")), "ord-late")
+    for tx in (drain, late):
+        await v.submit(tx)
+    await v.confirm(drain.signature, signed=drain.signed)
+    with pytest.raises(SlippageExceededError, match="ran out of liquidity") as raised:
+        await v.confirm(late.signature, signed=late.signed)
+    assert isinstance(raised.value, TransientExecutionError)
+    with pytest.raises(NoRouteError, match="cannot absorb 2000"):
+        await v.quote(SOL, USDC, D("2000"))
+    stale = (await v.read_curve(SOL, USDC)).quote(D("1"))  # a small swap still fits
+    drained = dataclasses.replace(stale, amount_in=D("2000"))  # as a stale read quoted it
+    with pytest.raises(SlippageExceededError, match="ran out of liquidity"):
+        await build(v, drained, "ord-after")  # refused at the simulation: nothing sent

@@ -40,6 +40,10 @@ LbPairState = DlmmPairState  # a decoded LbPair is the pure quote state
 DLMM_PROGRAM: Final = Pubkey.from_string("LBUZKhRxPF3XUpBCjp4YzTKgLccjZhTSDM9YuVaPwxo")
 ERR_EXCEEDED_AMOUNT_SLIPPAGE: Final = 6003
 ERR_INSUFFICIENT_OUT_AMOUNT: Final = 6039  # the input buys 0 out
+# a swap that runs out of the bins it was given or of the pair's liquidity on its side:
+# BinArrayNotFound, PairInsufficientLiquidity, BitmapExtensionAccountIsNotProvided (its
+# search for liquid bins left the pair's own bitmap), CannotFindNonZeroLiquidityBinArrayId
+ERRS_OUT_OF_LIQUIDITY: Final = frozenset({6009, 6012, 6036, 6037})
 BINS_PER_ARRAY: Final = 70
 STRATEGY_SPOT_BALANCED: Final = 3
 PRESET_PARAMETER2_SIZE: Final = 8 + 184

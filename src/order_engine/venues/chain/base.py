@@ -35,7 +35,6 @@ from order_engine.chain.memo import order_memo
 from order_engine.chain.port import Chain, LatestBlockhash
 from order_engine.domain.errors import (
     InsufficientFundsError,
-    SlippageExceededError,
     TransactionRejectedError,
 )
 from order_engine.domain.legs import SignedTx
@@ -67,6 +66,7 @@ class ChainVenue(ChainOutcomes, ABC):
 
     slippage_error: int  # the program's custom error for a minimum out not met
     closed_error: int | None = None  # its error for a pool that takes no swaps now
+    drained_errors: frozenset[int] = frozenset()  # its errors for a pool run dry under a swap
     program_id: Pubkey
 
     def __init__(
@@ -252,10 +252,9 @@ class ChainVenue(ChainOutcomes, ABC):
         self, err: str, custom: int | None, owner: str | None, token_in: Token, amount: Decimal
     ) -> None:
         """Raise the error a failed simulation means (nothing was sent)."""
-        if custom == self.slippage_error:
-            raise SlippageExceededError(f"{self.name}: the pool moved below the minimum out")
-        if custom is not None and custom == self.closed_error:
-            raise self.closed(err)
+        moved = self.moved(err, custom, "the pool moved below the minimum out")
+        if moved is not None:
+            raise moved
         if describe_failure(err, custom) == INSUFFICIENT_FUNDS:
             await self.wallets.check(owner, token_in, amount)  # raises, naming the balance
             raise InsufficientFundsError(f"{self.name}: the wallet cannot pay the swap ({err})")

@@ -23,6 +23,7 @@ ARRAYS_EACH_SIDE = 1  # bin arrays read beside the active bin's (local liquidity
 
 class MeteoraChainVenue(ChainVenue):
     slippage_error = dlmm.ERR_EXCEEDED_AMOUNT_SLIPPAGE
+    drained_errors = dlmm.ERRS_OUT_OF_LIQUIDITY
     program_id = dlmm.DLMM_PROGRAM
 
     _centres: dict[Pubkey, int]  # the bin array of the pair's active bin, as last read

@@ -17,6 +17,7 @@ from order_engine.domain.errors import (
     SlippageExceededError,
     TransactionExpiredError,
     TransactionRejectedError,
+    TransientExecutionError,
     VenueUnavailableError,
 )
 from order_engine.domain.legs import Receipt, SignedTx
@@ -43,6 +44,7 @@ class ChainOutcomes:
     in_flight: InFlightSwaps
     slippage_error: int
     closed_error: int | None
+    drained_errors: frozenset[int]
     program_id: Pubkey
     _tokens_by_mint: Callable[[str], Token | None]
 
@@ -142,12 +144,10 @@ class ChainOutcomes:
         details = details or await self.chain.transaction(signature)
         err = details.err if details and details.err else "unknown error"
         custom = details.custom_error if details else None
-        if custom == self.slippage_error:
-            raise SlippageExceededError(
-                f"{self.name}: output fell below the minimum; the swap reverted ({signature})"
-            )
-        if custom is not None and custom == self.closed_error:
-            raise self.closed(err)
+        slipped = f"output fell below the minimum; the swap reverted ({signature})"
+        moved = self.moved(err, custom, slipped)
+        if moved is not None:
+            raise moved
         if describe_failure(err, custom) == INSUFFICIENT_FUNDS:
             raise InsufficientFundsError(f"{self.name}: the wallet could not pay ({err})")
         if "ComputationalBudgetExceeded" in err or "exceeded CUs" in " ".join(
@@ -156,6 +156,24 @@ class ChainOutcomes:
             self.budgets.clear()  # learn the compute units again, by simulation
             raise VenueUnavailableError(f"{self.name}: the swap ran out of compute units")
         raise TransactionRejectedError(f"{self.name}: the swap failed on chain ({err})")
+
+    def moved(self, err: str, custom: int | None, slipped: str) -> TransientExecutionError | None:
+        """The transient error the program's `custom` error means, if the pool moved under
+        the swap (`slipped`: how a missed minimum out reads), ran dry under it (the swaps
+        ahead of it took the liquidity it was quoted on: a moved market too; a fresh quote
+        then sees it) or takes no swaps now; None for any other failure."""
+        if custom is None:
+            return None
+        if custom == self.slippage_error:
+            return SlippageExceededError(f"{self.name}: {slipped}")
+        if custom in self.drained_errors:
+            return SlippageExceededError(
+                f"{self.name}: the pool ran out of liquidity before the swap was filled "
+                f"(the swaps ahead of it took what it was quoted on; {err})"
+            )
+        if custom == self.closed_error:
+            return self.closed(err)
+        return None
 
     def closed(self, err: str) -> VenueUnavailableError:
         """The pool takes no swaps now (not open yet, or its swaps disabled): transient,
