@@ -23,6 +23,7 @@ from order_engine.chain.programs import (
 )
 from order_engine.domain.tokens import TokenRegistry
 from order_engine.venues.chain.base import ChainVenue, ChainVenueSettings
+from order_engine.venues.chain.inflight_board import InFlightBoard
 from order_engine.venues.chain.meteora import MeteoraChainVenue
 from order_engine.venues.chain.raydium import RaydiumChainVenue
 from order_engine.venues.chain.wallets import ChainWallets
@@ -75,12 +76,13 @@ def chain_venues(
     settings: ChainVenueSettings | None = None,
     *,
     wallets: ChainWallets | None = None,
+    board: InFlightBoard | None = None,
 ) -> list[ChainVenue]:
     """Raydium and Meteora on `local`, knowing the tokens its launches register; `wallets`:
-    accounts' wallets beside the engine's `wallet`."""
+    accounts' wallets beside the engine's `wallet`; `board`: other processes' swaps."""
     by_mint = local.launches.tokens.by_mint
     args = (local.chain, wallet, by_mint, settings or ChainVenueSettings(poll_s=0))
     return [
-        RaydiumChainVenue("raydium", *args, wallets=wallets),
-        MeteoraChainVenue("meteora", *args, wallets=wallets),
+        RaydiumChainVenue("raydium", *args, wallets=wallets, board=board),
+        MeteoraChainVenue("meteora", *args, wallets=wallets, board=board),
     ]

@@ -21,6 +21,7 @@ from order_engine.domain.tokens import TOKENS
 from order_engine.venues.base import SwapTransaction
 from order_engine.venues.chain.base import ChainVenue
 from order_engine.venues.chain.inflight import InFlightSwaps
+from order_engine.venues.chain.inflight_board import LocalInFlightBoard
 from tests.chain_helpers import chain_venues, local_chain
 
 D = Decimal
@@ -170,3 +171,25 @@ async def test_a_swap_that_finds_the_pool_drained_by_those_ahead_is_retried_not_
     drained = dataclasses.replace(stale, amount_in=D("2000"))  # as a stale read quoted it
     with pytest.raises(SlippageExceededError, match="ran out of liquidity"):
         await build(v, drained, "ord-after")  # refused at the simulation: nothing sent
+
+
+@VENUES
+async def test_a_swap_of_another_process_counts_through_the_board(index: int) -> None:
+    """Two worker processes on one chain: each prices the pool behind the other's swaps in
+    flight as their shared board shows them, and lands at its quote behind them."""
+    wallet, shared = Keypair(), dict[int, dict[str, Decimal]]()
+    local = local_chain(wallet)
+    one = chain_venues(local, wallet, board=LocalInFlightBoard(shared))[index]
+    two = chain_venues(local, wallet, board=LocalInFlightBoard(shared))[index]
+    first = await build(one, await one.quote(SOL, USDC, AMOUNT), "ord-in-one")
+    behind = await two.quote(SOL, USDC, AMOUNT)
+    assert behind.ahead_amount_in == AMOUNT  # the other process's swap, not its own
+    assert len(two.in_flight) == 0
+    second = await build(two, behind, "ord-in-two")
+    for v, tx in ((one, first), (two, second)):
+        await v.submit(tx)
+    await one.confirm(first.signature, signed=first.signed)
+    assert (await two.confirm(second.signature, signed=second.signed)).amount_out == (
+        behind.amount_out
+    )
+    assert (await two.quote(SOL, USDC, AMOUNT)).ahead_amount_in == 0  # the first ended

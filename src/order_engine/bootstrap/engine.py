@@ -135,6 +135,7 @@ class Engine:
             await self.venue_set.market.stop()
         if self.venue_set.chain is not None:
             await self.venue_set.chain.close()
+        await self.adapters.in_flight.close()  # after the swaps: they clear their totals
         await self.store.close()
 
     async def executions(self, order_id: str) -> list[Execution]:

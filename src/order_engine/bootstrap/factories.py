@@ -13,6 +13,7 @@ from order_engine.adapters.metrics import EngineMetrics, MetricsEventBus
 from order_engine.adapters.order_log import LoggingOrderStore
 from order_engine.adapters.rate_windows import InMemoryRateWindow, RedisRateWindow
 from order_engine.adapters.redis_bus import RedisEventBus
+from order_engine.adapters.redis_inflight import RedisInFlightBoard
 from order_engine.adapters.redis_launches import RedisLaunchBoard
 from order_engine.adapters.redis_ledger import RedisSwapLedger
 from order_engine.adapters.sql import create_sql_account_store, create_sql_store
@@ -22,6 +23,7 @@ from order_engine.engine.account_ports import AccountStore, RateWindow, WalletVa
 from order_engine.engine.ports import EventBus, JobQueue, LaunchBoard, OrderStore
 from order_engine.engine.retry import RetryPolicy
 from order_engine.settings import Settings
+from order_engine.venues.chain.inflight_board import InFlightBoard, LocalInFlightBoard
 from order_engine.venues.sim.ledger import InMemorySwapLedger, SwapLedger
 
 WATCH_CONCURRENCY = 4
@@ -178,6 +180,14 @@ def make_workers(settings: Settings) -> WorkerHeartbeats:
     return LocalWorkers()
 
 
+def make_in_flight_board(settings: Settings) -> InFlightBoard:
+    """The swaps in flight of every process on one chain, shared through Redis (each
+    worker prices pools behind the others' swaps too); in one process, its own only."""
+    if settings.redis_url:
+        return RedisInFlightBoard(settings.redis_url, prefix=settings.redis_prefix)
+    return LocalInFlightBoard()
+
+
 @dataclass(frozen=True, slots=True)
 class Adapters:
     store: OrderStore
@@ -189,12 +199,14 @@ class Adapters:
     workers: WorkerHeartbeats
     accounts: AccountStore
     rates: RateWindow  # accounts' orders per minute
+    in_flight: InFlightBoard  # the processes' swaps in flight (chain venues over RPC)
 
     async def close(self) -> None:
         """Close what `make_adapters` opened (when the engine cannot be built)."""
         for closable in (self.queue, self.watch_queue):
             await closable.close(timeout_s=0)
-        for other in (self.bus, self.board, self.chain, self.rates, self.store, self.accounts):
+        others = (self.bus, self.board, self.chain, self.rates, self.store, self.accounts)
+        for other in (*others, self.in_flight):
             await other.close()
         await self.workers.stop()
 
@@ -218,4 +230,5 @@ async def make_adapters(
         make_workers(settings),
         accounts,
         make_rate_window(settings),
+        make_in_flight_board(settings),
     )

@@ -37,6 +37,7 @@ from order_engine.engine.wallets import NoFaucet
 from order_engine.settings import Settings
 from order_engine.venues.chain.base import ChainVenue, ChainVenueSettings
 from order_engine.venues.chain.book import ListedPools, PoolBook
+from order_engine.venues.chain.inflight_board import InFlightBoard
 from order_engine.venues.chain.meteora import MeteoraChainVenue
 from order_engine.venues.chain.outcomes import landed_executions
 from order_engine.venues.chain.pools_file import PoolsFileError, configured_pools, read_pools_file
@@ -50,9 +51,13 @@ log = logging.getLogger(__name__)
 
 
 async def rpc_venue_set(
-    settings: Settings, tokens: TokenRegistry, accounts: Wallets | None = None
+    settings: Settings,
+    tokens: TokenRegistry,
+    accounts: Wallets | None = None,
+    in_flight: InFlightBoard | None = None,
 ) -> VenueSet:
-    """Swaps signed by the accounts' wallets (`accounts`), else by the engine's."""
+    """Swaps signed by the accounts' wallets (`accounts`), else by the engine's; pools
+    priced behind the other processes' swaps in flight on `in_flight` too."""
     from order_engine.bootstrap.venues import VenueSet  # noqa: PLC0415 (a cycle otherwise)
 
     s = settings
@@ -76,8 +81,8 @@ async def rpc_venue_set(
     args = (chain, wallet, tokens.by_mint, ChainVenueSettings(s.priority_fee_micro_lamports))
     wallets = ChainWallets(chain, wallet, accounts)
     venues: list[ChainVenue] = [
-        RaydiumChainVenue("raydium", *args, pools=book, wallets=wallets),
-        MeteoraChainVenue("meteora", *args, pools=book, wallets=wallets),
+        RaydiumChainVenue("raydium", *args, pools=book, wallets=wallets, board=in_flight),
+        MeteoraChainVenue("meteora", *args, pools=book, wallets=wallets, board=in_flight),
     ]
     log.info("chain venues over %s (genesis %s); wallet %s; pools %s", url,
              chain.genesis_hash[:12], wallet.pubkey(), s.pools_file or "listed")  # fmt: skip

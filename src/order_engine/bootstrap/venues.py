@@ -36,6 +36,7 @@ from order_engine.engine.wallets import NoFaucet
 from order_engine.settings import Settings
 from order_engine.venues.base import Venue
 from order_engine.venues.chain.base import ChainVenue, ChainVenueSettings
+from order_engine.venues.chain.inflight_board import InFlightBoard
 from order_engine.venues.chain.meteora import MeteoraChainVenue
 from order_engine.venues.chain.outcomes import landed_executions
 from order_engine.venues.chain.raydium import RaydiumChainVenue
@@ -211,12 +212,14 @@ async def make_venue_set(
     ledger: SwapLedger,
     tokens: TokenRegistry,
     accounts: Wallets | None = None,
+    in_flight: InFlightBoard | None = None,
 ) -> VenueSet:
     """The venues by settings, knowing (and registering launched tokens in) `tokens`, the
-    engine's registry; chain venues sign with the accounts' wallets (`accounts`)."""
+    engine's registry; chain venues sign with the accounts' wallets (`accounts`), and
+    over RPC price pools behind the other processes' swaps on `in_flight` too."""
     kind, binaries = resolve_venues(settings, command)
     if kind == "rpc":
-        return await rpc_venue_set(settings, tokens, accounts)
+        return await rpc_venue_set(settings, tokens, accounts, in_flight)
     if kind == "chain" and binaries is not None:
         return chain_venue_set(settings, binaries, tokens, accounts)
     return sim_venue_set(settings, ledger, tokens)

@@ -68,7 +68,9 @@ async def build_engine(
         vault = make_wallet_vault(settings)
         await check_wallets_open(adapters.accounts, vault)
         keypairs = AccountKeypairs(adapters.accounts, vault)
-        venue_set = await make_venue_set(settings, command, adapters.chain, tokens, keypairs)
+        venue_set = await make_venue_set(
+            settings, command, adapters.chain, tokens, keypairs, adapters.in_flight
+        )
     except BaseException:
         await adapters.close()
         raise

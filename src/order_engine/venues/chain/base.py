@@ -46,6 +46,7 @@ from order_engine.venues.chain.budget import BudgetKey, ComputeBudgets, budget_k
 from order_engine.venues.chain.curve import ChainCurve, to_units
 from order_engine.venues.chain.describe import INSUFFICIENT_FUNDS, describe_failure, swap_steps
 from order_engine.venues.chain.inflight import InFlightSwaps
+from order_engine.venues.chain.inflight_board import InFlightBoard, LocalInFlightBoard, board_key
 from order_engine.venues.chain.outcomes import ChainOutcomes
 from order_engine.venues.chain.wallets import ChainWallets
 
@@ -80,9 +81,11 @@ class ChainVenue(ChainOutcomes, ABC):
         *,
         pools: PoolBook | None = None,
         wallets: ChainWallets | None = None,
+        board: InFlightBoard | None = None,
     ) -> None:
         """`wallet`: the engine's; `wallets`: the accounts' too (shared by the venues of
-        one chain; None: every swap is the engine wallet's)."""
+        one chain; None: every swap is the engine wallet's); `board`: the swaps in flight
+        of the other processes on this chain (None: this process is the only one)."""
         self._name, self.chain = name, chain
         self.wallets = wallets or ChainWallets(chain, wallet)
         self.pools: PoolBook = pools or ListedPools()
@@ -91,7 +94,10 @@ class ChainVenue(ChainOutcomes, ABC):
         self.settings = settings or ChainVenueSettings()
         self._now = now
         self.budgets = ComputeBudgets()
-        self.in_flight = InFlightSwaps(sent_ttl_s=self.settings.confirm_timeout_s + 30)
+        self.board: InFlightBoard = board or LocalInFlightBoard()
+        self.in_flight = InFlightSwaps(
+            sent_ttl_s=self.settings.confirm_timeout_s + 30, on_change=self._share
+        )
         self._existing: set[Pubkey] = set()
 
     @property
@@ -111,14 +117,22 @@ class ChainVenue(ChainOutcomes, ABC):
 
     async def curve(self, token_in: Token, token_out: Token) -> ChainCurve:
         """The pool as read, priced behind this process's swaps in flight on it as they
-        are when each quote is made (`expect` counts a route's swap once chosen)."""
+        are when each quote is made (`expect` counts a route's swap once chosen), and
+        behind the other processes' as their board showed them with the read."""
+        others_read = self.board.fresh()
         read = await self.read_curve(token_in, token_out)
+        await others_read
         direction, in_flight = (token_in.symbol, token_out.symbol), self.in_flight
+        elsewhere = self.board.others(board_key(self.name, direction))
 
         def ahead_now() -> int:
-            return to_units(in_flight.ahead(direction), token_in)
+            return to_units(in_flight.ahead(direction) + elsewhere, token_in)
 
         return replace(read, ahead_now=ahead_now)
+
+    def _share(self) -> None:
+        """Publish this process's swaps in flight on this venue (they changed)."""
+        self.board.publish(self.name, self.in_flight.totals())
 
     def expect(self, quote: Quote, order_id: str) -> None:
         """The engine chose `quote` for `order_id`: quotes made from now on price behind
@@ -165,7 +179,8 @@ class ChainVenue(ChainOutcomes, ABC):
         key = budget_key(self.name, token_in, token_out, creates)
         latest, units = await self._blockhash_and_units(signer, body, key, quote, owner, token_in)
         direction = (token_in.symbol, token_out.symbol)
-        behind = self.in_flight.ahead(direction, besides=order_id) > 0
+        elsewhere = self.board.others(board_key(self.name, direction))
+        behind = self.in_flight.ahead(direction, besides=order_id) + elsewhere > 0
         limit = min(limit_for(units, behind=behind), MAX_CU)
         tx = self._sign(signer, body, limit, latest.blockhash)
         self.in_flight.signed(str(tx.signatures[0]), order_id, direction, quote.amount_in)

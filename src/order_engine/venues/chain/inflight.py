@@ -14,7 +14,8 @@ stopped; the engine also `release`s it) is forgotten, a signed swap never sent a
 `unsent_ttl_s`, a sent one after `sent_ttl_s` (its confirmation's own limit). Between
 landing and its confirmation being read a swap is counted twice (the read includes it):
 the quote is then lower than the pool's, and the minimum out looser, for that moment.
-Swaps of other processes are not known here.
+Swaps of other processes are not known here: `on_change` is told whenever the totals by
+direction may have changed (a venue then publishes them on its `InFlightBoard`).
 """
 
 from __future__ import annotations
@@ -46,25 +47,31 @@ class InFlightSwaps:
         unsent_ttl_s: float = 10.0,
         sent_ttl_s: float = 120.0,
         now: Callable[[], float] = time.monotonic,
+        on_change: Callable[[], None] = lambda: None,
     ) -> None:
         self._chosen_ttl_s, self._unsent_ttl_s = chosen_ttl_s, unsent_ttl_s
-        self._sent_ttl_s, self._now = sent_ttl_s, now
+        self._sent_ttl_s, self._now, self._on_change = sent_ttl_s, now, on_change
         self._swaps: dict[str, _Swap] = {}  # by signature, or `chosen_key` until signed
 
     def chosen(self, order_id: str, direction: Direction, amount_in: Decimal) -> None:
         key = chosen_key(order_id, direction)
         self._swaps[key] = _Swap(direction, amount_in, self._now() + self._chosen_ttl_s)
+        self._on_change()
 
     def release(self, order_id: str) -> None:
         """The order's choices that were not signed: its attempt stopped before."""
-        for key in [k for k in self._swaps if k.startswith(f"{order_id} ")]:
+        keys = [k for k in self._swaps if k.startswith(f"{order_id} ")]
+        for key in keys:
             del self._swaps[key]
+        if keys:
+            self._on_change()
 
     def signed(
         self, signature: str, order_id: str, direction: Direction, amount_in: Decimal
     ) -> None:
         self._swaps.pop(chosen_key(order_id, direction), None)
         self._swaps[signature] = _Swap(direction, amount_in, self._now() + self._unsent_ttl_s)
+        self._on_change()  # the same total, unless its choice was forgotten meanwhile
 
     def sent(self, signature: str) -> None:
         swap = self._swaps.get(signature)
@@ -73,14 +80,28 @@ class InFlightSwaps:
 
     def done(self, signature: str) -> None:
         """Landed, reverted, expired or given up on: no longer ahead of anyone."""
-        self._swaps.pop(signature, None)
+        if self._swaps.pop(signature, None) is not None:
+            self._on_change()
 
-    def ahead(self, direction: Direction, *, besides: str | None = None) -> Decimal:
-        """The input of the swaps in flight in `direction` (but the order `besides`'s)."""
+    def totals(self) -> dict[Direction, Decimal]:
+        """The input in flight by direction."""
+        self._forget_stale()
+        totals: dict[Direction, Decimal] = {}
+        for swap in self._swaps.values():
+            totals[swap.direction] = totals.get(swap.direction, Decimal(0)) + swap.amount_in
+        return totals
+
+    def _forget_stale(self) -> None:
         now = self._now()
         stale = [s for s, swap in self._swaps.items() if swap.forget_at <= now]
         for key in stale:
             del self._swaps[key]
+        if stale:
+            self._on_change()
+
+    def ahead(self, direction: Direction, *, besides: str | None = None) -> Decimal:
+        """The input of the swaps in flight in `direction` (but the order `besides`'s)."""
+        self._forget_stale()
         mine = None if besides is None else chosen_key(besides, direction)
         return sum(
             (s.amount_in for k, s in self._swaps.items() if s.direction == direction and k != mine),

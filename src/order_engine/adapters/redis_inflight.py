@@ -1,0 +1,134 @@
+"""`RedisInFlightBoard`: the processes' swaps in flight, shared through one Redis hash.
+
+The hash `{prefix}:inflight` holds one field per process (a random id): a JSON object
+`{"at": ms, "totals": {"meteora SOL>USDC": "12.5", ...}}`. A process writes its own field
+when its totals change (an empty one is deleted), at most one write on its way and at
+least `min_interval_s` apart: changes made meanwhile go out together, the latest wins.
+It reads every field at most `max_age_s` after the last read, when a pool is priced; a
+field whose `at` is over `stale_s` old is skipped. Every write refreshes the hash's TTL,
+so a deployment that stops leaves nothing behind for long.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Mapping
+from decimal import Decimal, InvalidOperation
+from typing import cast
+
+import orjson
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from order_engine.adapters.redis_client import redis_client
+from order_engine.venues.chain.inflight_board import DONE, Direction, board_key
+
+log = logging.getLogger(__name__)
+KEY_TTL_MS = 60_000
+
+
+class RedisInFlightBoard:
+    def __init__(
+        self,
+        url: str,
+        *,
+        prefix: str = "oe",
+        max_age_s: float = 0.025,
+        min_interval_s: float = 0.025,
+        stale_s: float = 10.0,
+        timeout_s: float = 0.5,
+    ) -> None:
+        self._client: Redis = redis_client(url, decode_responses=True)
+        self._key, self._id = f"{prefix}:inflight", uuid.uuid4().hex
+        self._max_age_s, self._min_interval_s = max_age_s, min_interval_s
+        self._stale_ms, self._timeout_s = round(stale_s * 1000), timeout_s
+        self._mine: dict[str, str] = {}
+        self._dirty = False
+        self._writer: asyncio.Task[None] | None = None
+        self._reader: asyncio.Task[None] | None = None
+        self._read_at = float("-inf")  # loop time of the last read's start
+        self._others: dict[str, Decimal] = {}
+
+    # ---- this process's totals --------------------------------------------------------
+    def publish(self, venue: str, totals: Mapping[Direction, Decimal]) -> None:
+        prefix = f"{venue} "
+        mine = {k: v for k, v in self._mine.items() if not k.startswith(prefix)}
+        mine.update({board_key(venue, d): str(v) for d, v in totals.items() if v})
+        if mine == self._mine:
+            return
+        self._mine, self._dirty = mine, True
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.get_running_loop().create_task(self._write())
+
+    async def _write(self) -> None:
+        while self._dirty:
+            self._dirty, mine = False, dict(self._mine)
+            started = time.monotonic()
+            try:
+                await asyncio.wait_for(self._send(mine), self._timeout_s)
+            except (RedisError, OSError, TimeoutError) as exc:
+                log.debug("in-flight board: write failed (%s)", exc)
+            await asyncio.sleep(max(0.0, self._min_interval_s - (time.monotonic() - started)))
+
+    async def _send(self, mine: dict[str, str]) -> None:
+        pipe = self._client.pipeline(transaction=False)
+        if mine:
+            at = round(time.time() * 1000)
+            pipe.hset(self._key, self._id, orjson.dumps({"at": at, "totals": mine}).decode())
+            pipe.pexpire(self._key, KEY_TTL_MS)
+        else:
+            pipe.hdel(self._key, self._id)
+        await pipe.execute()
+
+    # ---- the others' ------------------------------------------------------------------
+    def fresh(self) -> Awaitable[None]:
+        if self._reader is not None and not self._reader.done():
+            return self._reader
+        loop = asyncio.get_running_loop()
+        if loop.time() - self._read_at <= self._max_age_s:
+            return DONE
+        self._read_at = loop.time()
+        self._reader = loop.create_task(self._read())
+        return self._reader
+
+    def others(self, key: str) -> Decimal:
+        return self._others.get(key, Decimal(0))
+
+    async def _read(self) -> None:
+        try:
+            fields = await asyncio.wait_for(self._client.hgetall(self._key), self._timeout_s)
+        except (RedisError, OSError, TimeoutError) as exc:
+            log.debug("in-flight board: read failed (%s); counting nobody else", exc)
+            self._others = {}
+            return
+        self._others = self._sum(cast(dict[str, str], fields))  # decode_responses
+
+    def _sum(self, fields: Mapping[str, str]) -> dict[str, Decimal]:
+        oldest = round(time.time() * 1000) - self._stale_ms
+        others: dict[str, Decimal] = {}
+        for process, raw in fields.items():
+            if process == self._id:
+                continue
+            try:
+                entry = orjson.loads(raw)
+                if int(entry["at"]) < oldest:
+                    continue
+                for key, amount in entry["totals"].items():
+                    others[key] = others.get(key, Decimal(0)) + Decimal(amount)
+            except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, InvalidOperation):
+                log.debug("in-flight board: skipped a field it cannot read (%s)", process)
+        return others
+
+    async def close(self) -> None:
+        for task in (self._writer, self._reader):
+            if task is not None and not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        with contextlib.suppress(RedisError, OSError, TimeoutError):
+            await asyncio.wait_for(self._client.hdel(self._key, self._id), self._timeout_s)
+        await self._client.aclose()

@@ -1,0 +1,161 @@
+"""Contract of `InFlightBoard`: every implementation in `IMPLEMENTATIONS` must pass it.
+
+A backend gives boards as separate processes would hold them (in memory: boards on one
+shared dict). A board's own writes travel in the background, so a reader asks again until
+it sees them (`seen`), within a deadline."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from decimal import Decimal
+
+import orjson
+import pytest
+
+from order_engine.adapters.redis_client import redis_client
+from order_engine.adapters.redis_inflight import RedisInFlightBoard
+from order_engine.venues.chain.inflight_board import (
+    InFlightBoard,
+    LocalInFlightBoard,
+    board_key,
+)
+from tests.services import delete_prefixed_keys, require_redis_url
+
+D = Decimal
+SELL, BUY = ("SOL", "USDC"), ("USDC", "SOL")
+M_SELL, M_BUY, R_SELL = (
+    board_key("meteora", SELL),
+    board_key("meteora", BUY),
+    board_key("raydium", SELL),
+)
+
+
+class Backend:
+    def __init__(self) -> None:
+        self.shared: dict[int, dict[str, Decimal]] = {}
+        self.boards: list[InFlightBoard] = []
+
+    def process(self) -> InFlightBoard:
+        board = LocalInFlightBoard(self.shared)
+        self.boards.append(board)
+        return board
+
+    async def close(self) -> None:
+        for board in self.boards:
+            await board.close()
+
+
+class _RedisBackend(Backend):
+    def __init__(self, url: str) -> None:
+        super().__init__()
+        self.url, self.prefix = url, f"oe-test-{uuid.uuid4().hex[:12]}"
+
+    def process(self) -> InFlightBoard:
+        board = RedisInFlightBoard(self.url, prefix=self.prefix, max_age_s=0.0)
+        self.boards.append(board)
+        return board
+
+    async def close(self) -> None:
+        await super().close()
+        await delete_prefixed_keys(self.url, self.prefix)
+
+
+IMPLEMENTATIONS = [
+    pytest.param(Backend, id="memory"),
+    pytest.param(lambda: _RedisBackend(require_redis_url()), id="redis"),
+]
+
+
+@pytest.fixture(params=IMPLEMENTATIONS)
+async def backend(request: pytest.FixtureRequest) -> AsyncIterator[Backend]:
+    factory: Callable[[], Backend] = request.param
+    made = factory()
+    yield made
+    await made.close()
+
+
+async def seen(board: InFlightBoard, expected: dict[str, Decimal]) -> dict[str, Decimal]:
+    """What `board` reads of the others for the keys of `expected`, once it matches (or at
+    the deadline: the caller's assertion then shows the difference)."""
+    deadline = time.monotonic() + 2.0
+    while True:
+        await board.fresh()
+        got = {key: board.others(key) for key in expected}
+        if got == expected or time.monotonic() > deadline:
+            return got
+        await asyncio.sleep(0.005)
+
+
+async def test_a_process_sees_the_others_totals_not_its_own(backend: Backend) -> None:
+    a, b = backend.process(), backend.process()
+    a.publish("meteora", {SELL: D("12.5"), BUY: D("3000")})
+    assert await seen(b, {M_SELL: D("12.5"), M_BUY: D("3000"), R_SELL: D(0)}) == {
+        M_SELL: D("12.5"), M_BUY: D("3000"), R_SELL: D(0),
+    }  # fmt: skip
+    await a.fresh()
+    assert a.others(M_SELL) == 0  # its own swaps are counted by its venues, not here
+
+
+async def test_the_processes_totals_add_up_and_a_publish_replaces_its_venues(
+    backend: Backend,
+) -> None:
+    a, b, reader = backend.process(), backend.process(), backend.process()
+    a.publish("meteora", {SELL: D("10")})
+    a.publish("raydium", {SELL: D("1")})
+    b.publish("meteora", {SELL: D("2.5")})
+    assert await seen(reader, {M_SELL: D("12.5"), R_SELL: D("1")}) == {
+        M_SELL: D("12.5"), R_SELL: D("1"),
+    }  # fmt: skip
+    a.publish("meteora", {BUY: D("7")})  # its SOL>USDC swap on meteora ended
+    expected = {M_SELL: D("2.5"), M_BUY: D("7"), R_SELL: D("1")}
+    assert await seen(reader, expected) == expected
+
+
+async def test_empty_totals_and_a_closed_board_count_for_nobody(backend: Backend) -> None:
+    a, b, reader = backend.process(), backend.process(), backend.process()
+    a.publish("meteora", {SELL: D("4")})
+    b.publish("meteora", {SELL: D("5")})
+    assert await seen(reader, {M_SELL: D("9")}) == {M_SELL: D("9")}
+    a.publish("meteora", {SELL: D(0)})
+    assert await seen(reader, {M_SELL: D("5")}) == {M_SELL: D("5")}
+    await b.close()
+    assert await seen(reader, {M_SELL: D(0)}) == {M_SELL: D(0)}
+
+
+async def test_fresh_never_raises_and_unknown_keys_count_zero(backend: Backend) -> None:
+    board = backend.process()
+    await board.fresh()
+    await board.fresh()
+    assert board.others(board_key("nowhere", SELL)) == 0
+
+
+# --- Redis only ----------------------------------------------------------------------------
+
+
+async def test_a_process_gone_without_clearing_stops_counting_after_stale_s() -> None:
+    url, prefix = require_redis_url(), f"oe-test-{uuid.uuid4().hex[:12]}"
+    client = redis_client(url, decode_responses=True)
+    board = RedisInFlightBoard(url, prefix=prefix, max_age_s=0.0, stale_s=10.0)
+    try:
+        now_ms = round(time.time() * 1000)
+        for process, at in (("fresh", now_ms - 1_000), ("gone", now_ms - 11_000)):
+            entry = {"at": at, "totals": {M_SELL: "3"}}
+            await client.hset(f"{prefix}:inflight", process, orjson.dumps(entry).decode())
+        await client.hset(f"{prefix}:inflight", "garbled", "{not json")
+        await board.fresh()
+        assert board.others(M_SELL) == D("3")  # the stale and the unreadable are skipped
+    finally:
+        await board.close()
+        await client.aclose()
+        await delete_prefixed_keys(url, prefix)
+
+
+async def test_an_unreachable_redis_counts_nobody_else_and_raises_nothing() -> None:
+    board = RedisInFlightBoard("redis://127.0.0.1:1", max_age_s=0.0, timeout_s=0.2)
+    board.publish("meteora", {SELL: D("1")})
+    await board.fresh()
+    assert board.others(M_SELL) == 0
+    await board.close()
