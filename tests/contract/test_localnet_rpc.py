@@ -12,14 +12,19 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import httpx
 import orjson
 from solders.pubkey import Pubkey
 from solders.rpc import errors as rpc_errors
 from solders.rpc import responses as r
 from solders.token.associated import get_associated_token_address
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
 
 from order_engine.chain.balances import TOKEN_PROGRAM
 from order_engine.chain.programs import PROGRAM_FILES, elf_from_programdata
+from order_engine.localnet.app import DirectRpc
 from order_engine.programs_cli import UPGRADEABLE_LOADER
 from tests.chain_helpers import program_binaries
 from tests.localnet_helpers import (
@@ -219,3 +224,33 @@ async def test_a_restart_keeps_accounts_and_signatures(tmp_path: Path) -> None:
         assert all(s is not None and s.err is None for s in statuses.value)
         got = await rpc.ok(r.GetTransactionResp, "getTransaction", sent, {"encoding": "base64"})
         assert bytes(got.value.transaction.transaction) == base64.b64decode(wire)
+
+
+async def test_a_browsers_post_gets_cors_headers_and_the_same_answer(rpc: Rpc) -> None:
+    """A POST without `Origin` takes the direct path, a browser's through the CORS
+    middleware: both get the same JSON-RPC answer; only the browser's carries CORS."""
+    body = orjson.dumps({"jsonrpc": "2.0", "id": 1, "method": "getGenesisHash"})
+    plain = await rpc.client.post("/", content=body)
+    browser = await rpc.client.post("/", content=body, headers={"Origin": "http://wallet.app"})
+    assert plain.status_code == browser.status_code == 200
+    assert plain.json() == browser.json() and "result" in plain.json()
+    assert plain.headers["content-type"] == browser.headers["content-type"]
+    assert "access-control-allow-origin" not in plain.headers
+    assert browser.headers["access-control-allow-origin"] == "*"
+    preflight = await rpc.client.options(
+        "/", headers={"Origin": "http://wallet.app", "Access-Control-Request-Method": "POST"}
+    )
+    assert preflight.status_code == 200
+    too_big = await rpc.client.post("/", content=b" " * (50 * 1024 + 1))
+    assert too_big.status_code == 413
+
+
+async def test_an_unhandled_error_on_the_direct_path_is_a_500_not_a_dropped_request() -> None:
+    async def broken(_request: Request) -> Response:
+        raise RuntimeError("a bug")
+
+    app = DirectRpc(Starlette(), broken)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://localnet") as client:
+        answer = await client.post("/", content=b"{}")
+    assert answer.status_code == 500

@@ -4,8 +4,9 @@ background market and, on shutdown, stops it and snapshots the chain."""
 
 from __future__ import annotations
 
+import logging
 import socket
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 
 import orjson
@@ -16,12 +17,14 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from order_engine.domain.errors import ChainUnavailableError
 from order_engine.localnet import accounts, cluster, history, transactions, tx_details
 from order_engine.localnet.jsonrpc import Handler, JsonRpc
 from order_engine.localnet.node import Localnet
 
+log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 50 * 1024  # Solana's limit on a request body
 
 
@@ -36,7 +39,33 @@ def methods() -> Mapping[str, Handler]:
     }
 
 
-def localnet_app(node: Localnet) -> Starlette:
+class DirectRpc:
+    """`POST /` without an `Origin` header (every client but a browser) straight to the
+    JSON-RPC handler; anything else through Starlette. For such a request the middleware
+    (CORS, the error and exception handlers) changes nothing, and it cost ~12% of the
+    localnet's CPU under the benchmark's load."""
+
+    def __init__(self, app: Starlette, call: Callable[[Request], Awaitable[Response]]) -> None:
+        self.app, self._call = app, call
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] == "http"
+            and scope["path"] == "/"
+            and scope["method"] == "POST"
+            and not any(name == b"origin" for name, _ in scope["headers"])
+        ):
+            try:
+                response = await self._call(Request(scope, receive))
+            except Exception:  # Starlette's error middleware does not run here
+                log.exception("unhandled error on a JSON-RPC POST")
+                response = PlainTextResponse("Internal Server Error", status_code=500)
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+def localnet_app(node: Localnet) -> DirectRpc:
     rpc = JsonRpc(node, methods())
     posts = [0]  # HTTP requests (a batch of calls is one)
 
@@ -80,7 +109,7 @@ def localnet_app(node: Localnet) -> Starlette:
         Route("/health", health, methods=["GET"]),
         Route("/stats", stats, methods=["GET"]),
     ]
-    return Starlette(routes=routes, middleware=[cors], lifespan=lifespan)
+    return DirectRpc(Starlette(routes=routes, middleware=[cors], lifespan=lifespan), call)
 
 
 class _Announcing(uvicorn.Server):
