@@ -42,12 +42,17 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--out", type=Path, default=RESULTS, help="directory for the JSON results")
     args = p.parse_args(argv)
     args.layouts = [_layout(x) for x in args.layouts.split(",") if x]
-    args.api_workers, args.lib = 1, False
+    args.api_workers, args.lib, args.profile = 1, False, False
     return args
 
 
+def layout_args(args: argparse.Namespace, apis: int, workers: int) -> argparse.Namespace:
+    """`bench_production`'s settings for one layout."""
+    return argparse.Namespace(**{**vars(args), "api_procs": apis, "workers": workers})
+
+
 def run_layout(args: argparse.Namespace, apis: int, workers: int) -> tuple[dict[str, Any], bool]:
-    layout = argparse.Namespace(**{**vars(args), "api_procs": apis, "workers": workers})
+    layout = layout_args(args, apis, workers)
     started = utc_now()
     report = report_header("production", layout, SERVER_ENV, started)
     report.update(run(layout))
