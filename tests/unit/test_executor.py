@@ -10,12 +10,14 @@ from typing import Any
 import pytest
 
 from order_engine.adapters.memory_queue import InMemoryJobQueue
+from order_engine.adapters.memory_store import InMemoryOrderStore
 from order_engine.domain.errors import (
+    DependencyUnavailableError,
     NoRouteError,
     SlippageExceededError,
     VenueUnavailableError,
 )
-from order_engine.domain.orders import OrderStatus
+from order_engine.domain.orders import Order, OrderEvent, OrderStatus
 from order_engine.domain.quotes import minimum_out
 from order_engine.domain.tokens import TokenRegistry
 from order_engine.engine.retry import RetryPolicy
@@ -287,6 +289,26 @@ async def test_a_job_for_a_terminal_order_touches_no_venue(terminal: OrderStatus
     await rig.executor.handle(rig.job("no-such-order", 1))
     assert raydium.quote_calls == meteora.quote_calls == 0
     assert [s for s, _ in await rig.statuses(order_id)] == ["pending", terminal.value]
+
+
+class RoutingWriteFails(InMemoryOrderStore):
+    """A store that goes away while an attempt's `routing` is written (after its route
+    was chosen: the write takes a while)."""
+
+    async def append(self, order: Order, event: OrderEvent) -> None:
+        if event.status is OrderStatus.ROUTING:
+            await asyncio.sleep(0.05)
+            raise DependencyUnavailableError("the store went away")
+        await super().append(order, event)
+
+
+async def test_a_route_chosen_while_its_routing_write_fails_is_released() -> None:
+    raydium, meteora = two_venues()
+    rig = Rig([raydium, meteora], store=RoutingWriteFails())
+    order_id = await rig.new_order()
+    assert await rig.executor.handle(rig.job(order_id, 1)) is not None  # waits the outage
+    assert [o for o, _ in raydium.expected] == [order_id]  # chosen, then the write failed
+    assert raydium.released == [order_id] and raydium.builds == []
 
 
 async def test_the_venue_of_a_chosen_route_is_told_before_it_builds_and_after_a_stop() -> None:

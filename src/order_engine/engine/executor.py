@@ -243,7 +243,11 @@ class OrderExecutor:
         funds = self._routes.funds_ahead(order, pair[0], amount)
         try:
             route = self._routes.fresh_route(order, *pair, amount)
-            decision = await alongside(routing, route)
+            try:
+                decision = await alongside(routing, route)
+            except BaseException:  # e.g. its `routing` write failed after the route was chosen
+                self._routes.release(order)
+                raise
             await self._routes.send(order, attempt, decision, amount, *pair, funds_ahead=funds)
         finally:
             if funds is not None:

@@ -154,6 +154,12 @@ class RouteSender:
         floors = raised_floors(decision.route, floors, least, t_out.decimals)
         await self._send_legs(order, attempt, decision, floors, via, t_out, 2)
 
+    def release(self, order: Order) -> None:
+        """The order's attempt stopped: no venue counts the swaps it chose and did not
+        sign any more."""
+        for venue in self._venues.values():
+            venue.release(order.id)
+
     @contextlib.contextmanager
     def _releasing(self, order: Order, decision: RoutingDecision) -> Iterator[None]:
         """If sending `decision` stops, its venues stop counting the swaps it chose and
