@@ -159,3 +159,23 @@ async def test_an_unreachable_redis_counts_nobody_else_and_raises_nothing() -> N
     await board.fresh()
     assert board.others(M_SELL) == 0
     await board.close()
+
+
+async def test_the_shared_hash_expires_if_every_process_stops_writing() -> None:
+    url, prefix = require_redis_url(), f"oe-test-{uuid.uuid4().hex[:12]}"
+    client = redis_client(url, decode_responses=True)
+    writer = RedisInFlightBoard(url, prefix=prefix, max_age_s=0.0)
+    reader = RedisInFlightBoard(url, prefix=prefix, max_age_s=0.0)
+    try:
+        writer.publish("meteora", {SELL: D("2")})
+        assert await seen(reader, {M_SELL: D("2")}) == {M_SELL: D("2")}
+        deadline, ttl = time.monotonic() + 2.0, -1
+        while ttl < 0 and time.monotonic() < deadline:  # set right after the field
+            ttl = await client.pttl(f"{prefix}:inflight")
+            await asyncio.sleep(0.005)
+        assert 0 < ttl <= 60_000
+    finally:
+        for board in (writer, reader):
+            await board.close()
+        await client.aclose()
+        await delete_prefixed_keys(url, prefix)

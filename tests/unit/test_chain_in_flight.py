@@ -6,6 +6,7 @@ confirmation ends, or when it was never sent."""
 from __future__ import annotations
 
 import dataclasses
+import random
 from decimal import Decimal
 
 import pytest
@@ -20,7 +21,7 @@ from order_engine.domain.quotes import Quote
 from order_engine.domain.tokens import TOKENS
 from order_engine.venues.base import SwapTransaction
 from order_engine.venues.chain.base import ChainVenue
-from order_engine.venues.chain.inflight import InFlightSwaps
+from order_engine.venues.chain.inflight import InFlightSwaps, chosen_key
 from order_engine.venues.chain.inflight_board import LocalInFlightBoard
 from tests.chain_helpers import chain_venues, local_chain
 
@@ -105,6 +106,57 @@ def test_choices_signed_swaps_and_their_ends() -> None:
     assert swaps.ahead(sol_usdc) == 7  # signed, never sent: forgotten
     swaps.done("sig-sent")
     assert swaps.ahead(sol_usdc) == 0 and len(swaps) == 0
+
+
+def test_the_kept_totals_match_the_swaps_through_any_sequence_of_changes() -> None:
+    """Totals are kept as swaps come and go (not summed per question): after every step of
+    a random sequence they equal the sums over the swaps still counted, and `on_change`
+    was told of every change."""
+    rng, clock, changes = random.Random(5), [0.0], [0]
+    swaps = InFlightSwaps(
+        chosen_ttl_s=2, unsent_ttl_s=5, sent_ttl_s=20, now=lambda: clock[0],
+        on_change=lambda: changes.__setitem__(0, changes[0] + 1),
+    )  # fmt: skip
+    directions, orders = [("SOL", "USDC"), ("USDC", "SOL")], [f"o{i}" for i in range(8)]
+    live: dict[str, tuple[tuple[str, str], Decimal, float]] = {}  # the model: key -> swap
+    for step in range(2_000):
+        order, direction = rng.choice(orders), rng.choice(directions)
+        amount, op = D(rng.randint(1, 10**6)).scaleb(-9), rng.randrange(6)
+        before = changes[0]
+        if op == 0:
+            swaps.chosen(order, direction, amount)
+            live[chosen_key(order, direction)] = (direction, amount, clock[0] + 2)
+        elif op == 1:
+            sig = f"sig{step}"
+            swaps.signed(sig, order, direction, amount)
+            live.pop(chosen_key(order, direction), None)
+            live[sig] = (direction, amount, clock[0] + 5)
+        elif op == 2 and live:
+            key = rng.choice(sorted(live))
+            swaps.sent(key)
+            live[key] = (live[key][0], live[key][1], clock[0] + 20)
+        elif op == 3 and live:
+            key = rng.choice(sorted(live))
+            swaps.done(key)
+            live.pop(key)
+        elif op == 4:
+            swaps.release(order)
+            live = {k: v for k, v in live.items() if not k.startswith(f"{order} ")}
+        else:
+            clock[0] += rng.random()
+        live = {k: v for k, v in live.items() if v[2] > clock[0]}
+        for d in directions:
+            expected = sum((a for dd, a, _ in live.values() if dd == d), D(0))
+            assert swaps.ahead(d) == expected, step
+            mine = live.get(chosen_key(order, d))
+            assert swaps.ahead(d, besides=order) == expected - (mine[1] if mine else 0)
+        assert swaps.totals() == {
+            d: t
+            for d in directions
+            if (t := sum((a for dd, a, _ in live.values() if dd == d), D(0)))
+        }
+        assert len(swaps) == len(live)
+        assert op not in (0, 1) or changes[0] > before
 
 
 @VENUES

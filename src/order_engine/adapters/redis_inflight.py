@@ -5,8 +5,8 @@ The hash `{prefix}:inflight` holds one field per process (a random id): a JSON o
 when its totals change (an empty one is deleted), at most one write on its way and at
 least `min_interval_s` apart: changes made meanwhile go out together, the latest wins.
 It reads every field at most `max_age_s` after the last read, when a pool is priced; a
-field whose `at` is over `stale_s` old is skipped. Every write refreshes the hash's TTL,
-so a deployment that stops leaves nothing behind for long.
+field whose `at` is over `stale_s` old is skipped. Writes refresh the hash's TTL (at most
+every 10 s), so a deployment that stops leaves nothing behind for long.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from order_engine.venues.chain.inflight_board import DONE, Direction, board_key
 
 log = logging.getLogger(__name__)
 KEY_TTL_MS = 60_000
+TTL_REFRESH_S = 10.0
 
 
 class RedisInFlightBoard:
@@ -52,6 +53,7 @@ class RedisInFlightBoard:
         self._reader: asyncio.Task[None] | None = None
         self._read_at = float("-inf")  # loop time of the last read's start
         self._others: dict[str, Decimal] = {}
+        self._ttl_due = 0.0  # monotonic time of the hash's next TTL refresh
 
     # ---- this process's totals --------------------------------------------------------
     def publish(self, venue: str, totals: Mapping[Direction, Decimal]) -> None:
@@ -75,14 +77,16 @@ class RedisInFlightBoard:
             await asyncio.sleep(max(0.0, self._min_interval_s - (time.monotonic() - started)))
 
     async def _send(self, mine: dict[str, str]) -> None:
-        pipe = self._client.pipeline(transaction=False)
-        if mine:
-            at = round(time.time() * 1000)
-            pipe.hset(self._key, self._id, orjson.dumps({"at": at, "totals": mine}).decode())
-            pipe.pexpire(self._key, KEY_TTL_MS)
-        else:
-            pipe.hdel(self._key, self._id)
-        await pipe.execute()
+        """One command (a pipeline costs more client CPU than the write); the hash's TTL
+        is refreshed with it at most every `TTL_REFRESH_S`."""
+        if not mine:
+            await self._client.hdel(self._key, self._id)
+            return
+        entry = orjson.dumps({"at": round(time.time() * 1000), "totals": mine}).decode()
+        await self._client.hset(self._key, self._id, entry)
+        if time.monotonic() >= self._ttl_due:
+            self._ttl_due = time.monotonic() + TTL_REFRESH_S
+            await self._client.pexpire(self._key, KEY_TTL_MS)
 
     # ---- the others' ------------------------------------------------------------------
     def fresh(self) -> Awaitable[None]:

@@ -40,6 +40,9 @@ def chosen_key(order_id: str, direction: Direction) -> str:
 
 
 class InFlightSwaps:
+    """The swaps and their totals by direction, kept as they change (a quote asks for
+    them many times a second: no walk over the swaps per question)."""
+
     def __init__(
         self,
         *,
@@ -52,61 +55,78 @@ class InFlightSwaps:
         self._chosen_ttl_s, self._unsent_ttl_s = chosen_ttl_s, unsent_ttl_s
         self._sent_ttl_s, self._now, self._on_change = sent_ttl_s, now, on_change
         self._swaps: dict[str, _Swap] = {}  # by signature, or `chosen_key` until signed
+        self._totals: dict[Direction, Decimal] = {}
+        self._next_forget = float("inf")  # no swap is forgotten before then
+
+    def _put(self, key: str, swap: _Swap) -> None:
+        self._drop(key)
+        self._swaps[key] = swap
+        self._totals[swap.direction] = self._totals.get(swap.direction, Decimal(0)) + swap.amount_in
+        self._next_forget = min(self._next_forget, swap.forget_at)
+
+    def _drop(self, key: str) -> bool:
+        swap = self._swaps.pop(key, None)
+        if swap is None:
+            return False
+        left = self._totals[swap.direction] - swap.amount_in
+        if left:
+            self._totals[swap.direction] = left
+        else:
+            del self._totals[swap.direction]
+        return True
 
     def chosen(self, order_id: str, direction: Direction, amount_in: Decimal) -> None:
-        key = chosen_key(order_id, direction)
-        self._swaps[key] = _Swap(direction, amount_in, self._now() + self._chosen_ttl_s)
+        forget_at = self._now() + self._chosen_ttl_s
+        self._put(chosen_key(order_id, direction), _Swap(direction, amount_in, forget_at))
         self._on_change()
 
     def release(self, order_id: str) -> None:
         """The order's choices that were not signed: its attempt stopped before."""
         keys = [k for k in self._swaps if k.startswith(f"{order_id} ")]
         for key in keys:
-            del self._swaps[key]
+            self._drop(key)
         if keys:
             self._on_change()
 
     def signed(
         self, signature: str, order_id: str, direction: Direction, amount_in: Decimal
     ) -> None:
-        self._swaps.pop(chosen_key(order_id, direction), None)
-        self._swaps[signature] = _Swap(direction, amount_in, self._now() + self._unsent_ttl_s)
+        self._drop(chosen_key(order_id, direction))
+        self._put(signature, _Swap(direction, amount_in, self._now() + self._unsent_ttl_s))
         self._on_change()  # the same total, unless its choice was forgotten meanwhile
 
     def sent(self, signature: str) -> None:
         swap = self._swaps.get(signature)
         if swap is not None:
-            swap.forget_at = self._now() + self._sent_ttl_s
+            swap.forget_at = self._now() + self._sent_ttl_s  # later: the bound still holds
 
     def done(self, signature: str) -> None:
         """Landed, reverted, expired or given up on: no longer ahead of anyone."""
-        if self._swaps.pop(signature, None) is not None:
+        if self._drop(signature):
             self._on_change()
 
     def totals(self) -> dict[Direction, Decimal]:
         """The input in flight by direction."""
         self._forget_stale()
-        totals: dict[Direction, Decimal] = {}
-        for swap in self._swaps.values():
-            totals[swap.direction] = totals.get(swap.direction, Decimal(0)) + swap.amount_in
-        return totals
+        return dict(self._totals)
 
     def _forget_stale(self) -> None:
         now = self._now()
+        if now < self._next_forget:
+            return
         stale = [s for s, swap in self._swaps.items() if swap.forget_at <= now]
         for key in stale:
-            del self._swaps[key]
+            self._drop(key)
+        self._next_forget = min((s.forget_at for s in self._swaps.values()), default=float("inf"))
         if stale:
             self._on_change()
 
     def ahead(self, direction: Direction, *, besides: str | None = None) -> Decimal:
         """The input of the swaps in flight in `direction` (but the order `besides`'s)."""
         self._forget_stale()
-        mine = None if besides is None else chosen_key(besides, direction)
-        return sum(
-            (s.amount_in for k, s in self._swaps.items() if s.direction == direction and k != mine),
-            Decimal(0),
-        )
+        total = self._totals.get(direction, Decimal(0))
+        mine = None if besides is None else self._swaps.get(chosen_key(besides, direction))
+        return total if mine is None else total - mine.amount_in
 
     def __len__(self) -> int:
         return len(self._swaps)
