@@ -179,3 +179,39 @@ async def test_the_shared_hash_expires_if_every_process_stops_writing() -> None:
             await board.close()
         await client.aclose()
         await delete_prefixed_keys(url, prefix)
+
+
+async def test_a_cancelled_wait_for_the_others_leaves_the_other_waiters_alone() -> None:
+    """Several pools priced together share one read of the board; one of them given up on
+    (its quote timed out) must not cancel the read the others wait for."""
+
+    connections: list[asyncio.StreamWriter] = []
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connections.append(writer)
+        try:
+            await reader.read()  # a Redis that never answers
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    board = RedisInFlightBoard(f"redis://127.0.0.1:{port}", max_age_s=0.0, timeout_s=0.3)
+    try:
+        given_up = asyncio.ensure_future(_wait(board))
+        waiting = asyncio.ensure_future(_wait(board))
+        await asyncio.sleep(0.05)
+        given_up.cancel()
+        await asyncio.wait_for(waiting, 2.0)  # ends with the read's timeout, not cancelled
+        assert board.others(M_SELL) == 0 and given_up.cancelled()
+    finally:
+        await board.close()
+        server.close()
+        for writer in connections:
+            writer.close()
+            await writer.wait_closed()
+        await server.wait_closed()
+
+
+async def _wait(board: InFlightBoard) -> None:
+    await board.fresh()

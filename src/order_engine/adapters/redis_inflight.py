@@ -90,14 +90,16 @@ class RedisInFlightBoard:
 
     # ---- the others' ------------------------------------------------------------------
     def fresh(self) -> Awaitable[None]:
+        """The read under way, shielded: a waiter given up on (a quote's timeout) does not
+        cancel it for the others waiting."""
         if self._reader is not None and not self._reader.done():
-            return self._reader
+            return asyncio.shield(self._reader)
         loop = asyncio.get_running_loop()
         if loop.time() - self._read_at <= self._max_age_s:
             return DONE
         self._read_at = loop.time()
         self._reader = loop.create_task(self._read())
-        return self._reader
+        return asyncio.shield(self._reader)
 
     def others(self, key: str) -> Decimal:
         return self._others.get(key, Decimal(0))
