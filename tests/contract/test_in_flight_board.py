@@ -14,6 +14,7 @@ from decimal import Decimal
 
 import orjson
 import pytest
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from order_engine.adapters.redis_client import redis_client
 from order_engine.adapters.redis_inflight import RedisInFlightBoard
@@ -215,3 +216,26 @@ async def test_a_cancelled_wait_for_the_others_leaves_the_other_waiters_alone() 
 
 async def _wait(board: InFlightBoard) -> None:
     await board.fresh()
+
+
+async def test_a_failed_write_is_tried_again_until_the_others_see_the_latest() -> None:
+    url, prefix = require_redis_url(), f"oe-test-{uuid.uuid4().hex[:12]}"
+    writer = RedisInFlightBoard(url, prefix=prefix, max_age_s=0.0)
+    reader = RedisInFlightBoard(url, prefix=prefix, max_age_s=0.0)
+    send, failures = writer._send, [1]
+
+    async def blips_once(mine: dict[str, str]) -> None:
+        if failures[0]:
+            failures[0] -= 1
+            raise RedisConnectionError("a blip")
+        await send(mine)
+
+    writer._send = blips_once  # type: ignore[method-assign]
+    try:
+        writer.publish("meteora", {SELL: D("6")})
+        assert await seen(reader, {M_SELL: D("6")}) == {M_SELL: D("6")}
+        assert failures == [0]
+    finally:
+        for board in (writer, reader):
+            await board.close()
+        await delete_prefixed_keys(url, prefix)

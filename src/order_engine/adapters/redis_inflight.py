@@ -30,6 +30,7 @@ from order_engine.venues.chain.inflight_board import DONE, Direction, board_key
 log = logging.getLogger(__name__)
 KEY_TTL_MS = 60_000
 TTL_REFRESH_S = 10.0
+RETRY_S = 0.5  # between writes while Redis does not answer
 
 
 class RedisInFlightBoard:
@@ -67,14 +68,17 @@ class RedisInFlightBoard:
             self._writer = asyncio.get_running_loop().create_task(self._write())
 
     async def _write(self) -> None:
+        """Until what is published is the latest: a failed write is tried again (after
+        `RETRY_S`), or the others would count totals this process no longer has."""
         while self._dirty:
             self._dirty, mine = False, dict(self._mine)
-            started = time.monotonic()
+            started, pause = time.monotonic(), self._min_interval_s
             try:
                 await asyncio.wait_for(self._send(mine), self._timeout_s)
             except (RedisError, OSError, TimeoutError) as exc:
-                log.debug("in-flight board: write failed (%s)", exc)
-            await asyncio.sleep(max(0.0, self._min_interval_s - (time.monotonic() - started)))
+                log.debug("in-flight board: write failed (%s); trying again", exc)
+                self._dirty, pause = True, max(pause, RETRY_S)
+            await asyncio.sleep(max(0.0, pause - (time.monotonic() - started)))
 
     async def _send(self, mine: dict[str, str]) -> None:
         """One command (a pipeline costs more client CPU than the write); the hash's TTL
