@@ -239,3 +239,20 @@ async def test_a_failed_write_is_tried_again_until_the_others_see_the_latest() -
         for board in (writer, reader):
             await board.close()
         await delete_prefixed_keys(url, prefix)
+
+
+async def test_a_closed_board_writes_nothing_more() -> None:
+    """A swap whose confirmation ends while its worker stops must not put the process's
+    field back after the stop cleared it."""
+    url, prefix = require_redis_url(), f"oe-test-{uuid.uuid4().hex[:12]}"
+    client = redis_client(url, decode_responses=True)
+    board = RedisInFlightBoard(url, prefix=prefix, max_age_s=0.0)
+    try:
+        board.publish("meteora", {SELL: D("1")})
+        await board.close()
+        board.publish("meteora", {SELL: D("2")})
+        await asyncio.sleep(0.1)
+        assert await client.hgetall(f"{prefix}:inflight") == {}
+    finally:
+        await client.aclose()
+        await delete_prefixed_keys(url, prefix)

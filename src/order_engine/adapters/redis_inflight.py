@@ -55,9 +55,12 @@ class RedisInFlightBoard:
         self._read_at = float("-inf")  # loop time of the last read's start
         self._others: dict[str, Decimal] = {}
         self._ttl_due = 0.0  # monotonic time of the hash's next TTL refresh
+        self._closed = False
 
     # ---- this process's totals --------------------------------------------------------
     def publish(self, venue: str, totals: Mapping[Direction, Decimal]) -> None:
+        if self._closed:  # a swap that ends during the stop: its field is cleared already
+            return
         prefix = f"{venue} "
         mine = {k: v for k, v in self._mine.items() if not k.startswith(prefix)}
         mine.update({board_key(venue, d): str(v) for d, v in totals.items() if v})
@@ -134,6 +137,7 @@ class RedisInFlightBoard:
         return others
 
     async def close(self) -> None:
+        self._closed = True
         for task in (self._writer, self._reader):
             if task is not None and not task.done():
                 task.cancel()
