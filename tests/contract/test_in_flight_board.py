@@ -224,7 +224,7 @@ async def test_a_failed_write_is_tried_again_until_the_others_see_the_latest() -
     reader = RedisInFlightBoard(url, prefix=prefix, max_age_s=0.0)
     send, failures = writer._send, [1]
 
-    async def blips_once(mine: dict[str, str]) -> None:
+    async def blips_once(mine: dict[str, Decimal]) -> None:
         if failures[0]:
             failures[0] -= 1
             raise RedisConnectionError("a blip")

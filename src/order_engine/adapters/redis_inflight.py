@@ -25,7 +25,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from order_engine.adapters.redis_client import redis_client
-from order_engine.venues.chain.inflight_board import DONE, Direction, board_key
+from order_engine.venues.chain.inflight_board import DONE, Direction, with_venue
 
 log = logging.getLogger(__name__)
 KEY_TTL_MS = 60_000
@@ -48,7 +48,7 @@ class RedisInFlightBoard:
         self._key, self._id = f"{prefix}:inflight", uuid.uuid4().hex
         self._max_age_s, self._min_interval_s = max_age_s, min_interval_s
         self._stale_ms, self._timeout_s = round(stale_s * 1000), timeout_s
-        self._mine: dict[str, str] = {}
+        self._mine: dict[str, Decimal] = {}
         self._dirty = False
         self._writer: asyncio.Task[None] | None = None
         self._reader: asyncio.Task[None] | None = None
@@ -61,9 +61,7 @@ class RedisInFlightBoard:
     def publish(self, venue: str, totals: Mapping[Direction, Decimal]) -> None:
         if self._closed:  # a swap that ends during the stop: its field is cleared already
             return
-        prefix = f"{venue} "
-        mine = {k: v for k, v in self._mine.items() if not k.startswith(prefix)}
-        mine.update({board_key(venue, d): str(v) for d, v in totals.items() if v})
+        mine = with_venue(self._mine, venue, totals)
         if mine == self._mine:
             return
         self._mine, self._dirty = mine, True
@@ -74,7 +72,7 @@ class RedisInFlightBoard:
         """Until what is published is the latest: a failed write is tried again (after
         `RETRY_S`), or the others would count totals this process no longer has."""
         while self._dirty:
-            self._dirty, mine = False, dict(self._mine)
+            self._dirty, mine = False, self._mine  # replaced, never changed, by `publish`
             started, pause = time.monotonic(), self._min_interval_s
             try:
                 await asyncio.wait_for(self._send(mine), self._timeout_s)
@@ -83,13 +81,14 @@ class RedisInFlightBoard:
                 self._dirty, pause = True, max(pause, RETRY_S)
             await asyncio.sleep(max(0.0, pause - (time.monotonic() - started)))
 
-    async def _send(self, mine: dict[str, str]) -> None:
+    async def _send(self, mine: dict[str, Decimal]) -> None:
         """One command (a pipeline costs more client CPU than the write); the hash's TTL
         is refreshed with it at most every `TTL_REFRESH_S`."""
         if not mine:
             await self._client.hdel(self._key, self._id)
             return
-        entry = orjson.dumps({"at": round(time.time() * 1000), "totals": mine}).decode()
+        totals = {key: str(amount) for key, amount in mine.items()}
+        entry = orjson.dumps({"at": round(time.time() * 1000), "totals": totals}).decode()
         await self._client.hset(self._key, self._id, entry)
         if time.monotonic() >= self._ttl_due:
             self._ttl_due = time.monotonic() + TTL_REFRESH_S

@@ -29,6 +29,16 @@ def board_key(venue: str, direction: Direction) -> str:
     return f"{venue} {direction[0]}>{direction[1]}"
 
 
+def with_venue(
+    mine: Mapping[str, Decimal], venue: str, totals: Mapping[Direction, Decimal]
+) -> dict[str, Decimal]:
+    """A process's totals `mine` with `venue`'s replaced by `totals` (zeros left out)."""
+    prefix = f"{venue} "
+    kept = {key: amount for key, amount in mine.items() if not key.startswith(prefix)}
+    kept.update({board_key(venue, d): amount for d, amount in totals.items() if amount})
+    return kept
+
+
 class InFlightBoard(Protocol):
     def publish(self, venue: str, totals: Mapping[Direction, Decimal]) -> None:
         """This process's swaps in flight on `venue` now, by direction (replacing what it
@@ -73,10 +83,7 @@ class LocalInFlightBoard:
         self._shared[id(self)] = self._mine
 
     def publish(self, venue: str, totals: Mapping[Direction, Decimal]) -> None:
-        prefix = f"{venue} "
-        for key in [k for k in self._mine if k.startswith(prefix)]:
-            del self._mine[key]
-        self._mine.update({board_key(venue, d): v for d, v in totals.items() if v})
+        self._mine = self._shared[id(self)] = with_venue(self._mine, venue, totals)
 
     def fresh(self) -> Awaitable[None]:
         return DONE
