@@ -205,8 +205,10 @@ class Adapters:
         """Close what `make_adapters` opened (when the engine cannot be built)."""
         for closable in (self.queue, self.watch_queue):
             await closable.close(timeout_s=0)
-        others = (self.bus, self.board, self.chain, self.rates, self.store, self.accounts)
-        for other in (*others, self.in_flight):
+        for other in (
+            self.bus, self.board, self.chain, self.rates, self.store, self.accounts,
+            self.in_flight,
+        ):  # fmt: skip
             await other.close()
         await self.workers.stop()
 
