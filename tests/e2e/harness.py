@@ -82,11 +82,26 @@ def admin_key(settings: Settings) -> str | None:
 
 
 def free_socket() -> socket.socket:
+    """A socket bound to a port the kernel chose, not listening (connections are refused).
+
+    No SO_REUSEADDR: with it, Linux may hand the same port to two such sockets (another
+    xdist worker's), and the second `listen` fails with EADDRINUSE."""
     # proto=IPPROTO_TCP: asyncio sets TCP_NODELAY on accepted sockets only when the listening
     # socket says TCP; with proto 0 every response waits ~40 ms (Nagle + delayed ACK).
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+def listening_socket() -> socket.socket:
+    """A free socket already listening: its port is ours from here on (uvicorn's own
+    `listen` on it only sets the backlog again)."""
+    sock = free_socket()
+    try:
+        sock.listen(2048)
+    except OSError:
+        sock.close()
+        raise
     return sock
 
 
@@ -98,29 +113,30 @@ async def serving(
     `settings.port`), inside the test's event loop, with a client for it; uvicorn's
     options are the API's (`server_protocols`, with the settings' keepalive), with
     `protocols` over them (e.g. uvicorn's own WebSocket protocol)."""
-    sock = free_socket()
-    settings.port = sock.getsockname()[1]
-    app = build_app(settings, workers=command == "serve", command=command)
-    options = server_protocols(settings.ws_ping_interval_s, settings.ws_ping_timeout_s)
-    options.update(protocols or {})
-    config = uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False, **options)
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.005)
-    base = f"http://127.0.0.1:{settings.port}"
-    key = admin_key(settings)
-    headers = {} if key is None else {"Authorization": f"Bearer {key}"}
-    try:
-        async with httpx.AsyncClient(base_url=base, timeout=10, headers=headers) as client:
-            ws_base = f"ws://127.0.0.1:{settings.port}"
-            yield RunningEngine(base, ws_base, app.state.engine, client, key)
-    finally:
-        server.should_exit = True
-        await task
-        sock.close()
+    with listening_socket() as sock:  # closed also when the server fails to start
+        settings.port = sock.getsockname()[1]
+        app = build_app(settings, workers=command == "serve", command=command)
+        options = server_protocols(settings.ws_ping_interval_s, settings.ws_ping_timeout_s)
+        options.update(protocols or {})
+        config = uvicorn.Config(
+            app, log_level="warning", lifespan="on", access_log=False, **options
+        )
+        server = uvicorn.Server(config)
+        task = asyncio.create_task(server.serve(sockets=[sock]))
+        while not server.started:
+            if task.done():
+                task.result()
+            await asyncio.sleep(0.005)
+        base = f"http://127.0.0.1:{settings.port}"
+        key = admin_key(settings)
+        headers = {} if key is None else {"Authorization": f"Bearer {key}"}
+        try:
+            async with httpx.AsyncClient(base_url=base, timeout=10, headers=headers) as client:
+                ws_base = f"ws://127.0.0.1:{settings.port}"
+                yield RunningEngine(base, ws_base, app.state.engine, client, key)
+        finally:
+            server.should_exit = True
+            await task
 
 
 @contextlib.asynccontextmanager

@@ -18,7 +18,7 @@ from order_engine.api.app import HotPaths
 from order_engine.api.server import server_protocols
 from order_engine.bootstrap import Engine, build_app
 from order_engine.settings import Settings
-from tests.e2e.harness import admin_key, free_socket
+from tests.e2e.harness import admin_key
 
 T = TypeVar("T")
 START_TIMEOUT_S = 30.0
@@ -45,7 +45,7 @@ class ServerThread:
             "_env_file": None,
         }
         self.settings = Settings(**{**defaults, **overrides})
-        self._sock = free_socket()
+        self._sock = listening_socket_on(0)
         self.port = self.settings.port = self._sock.getsockname()[1]
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.loop = asyncio.new_event_loop()
@@ -86,7 +86,7 @@ class ServerThread:
 
     async def _start(self) -> None:
         if self._sock.fileno() == -1:  # stopped before: bind the same port again
-            self._sock = free_socket_on(self.port)
+            self._sock = listening_socket_on(self.port)
         app = build_app(self.settings, workers=True, command="serve")
         config = uvicorn.Config(
             app, log_level="warning", lifespan="on", access_log=False, **server_protocols()
@@ -107,9 +107,17 @@ class ServerThread:
         self._sock.close()
 
 
-def free_socket_on(port: int) -> socket.socket:
-    """A listening-ready socket on `port` again (as `free_socket`, on a given port)."""
+def listening_socket_on(port: int) -> socket.socket:
+    """A listening socket on `port` (0: one the kernel picks), with SO_REUSEADDR on the first
+    and every later one: a restart binds the same port again while the old server's
+    connections still hold it (Linux shares a port only between sockets that all ask to).
+    It listens at once, so no other SO_REUSEADDR socket can be handed the port meanwhile."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", port))
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", port))
+        sock.listen(2048)
+    except OSError:
+        sock.close()
+        raise
     return sock
