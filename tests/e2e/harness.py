@@ -93,16 +93,21 @@ def free_socket() -> socket.socket:
     return sock
 
 
-def listening_socket() -> socket.socket:
+def listening_socket(attempts: int = 5) -> socket.socket:
     """A free socket already listening: its port is ours from here on (uvicorn's own
-    `listen` on it only sets the backlog again)."""
-    sock = free_socket()
-    try:
-        sock.listen(2048)
-    except OSError:
-        sock.close()
-        raise
-    return sock
+    `listen` on it only sets the backlog again). Linux checks the port again at `listen`,
+    stricter than at `bind`: a port that fails there is dropped for another one."""
+    for attempt in range(attempts):
+        sock = free_socket()
+        try:
+            sock.listen(2048)
+        except OSError:
+            sock.close()
+            if attempt == attempts - 1:
+                raise
+        else:
+            return sock
+    raise AssertionError("unreachable")
 
 
 @contextlib.asynccontextmanager
