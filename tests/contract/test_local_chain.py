@@ -156,3 +156,26 @@ async def test_the_chain_survives_a_restart(
     await again.chain.close()
     with pytest.raises(ChainMismatchError, match="another chain"):
         local_chain(wallet, data_dir=tmp_path, seed=8)
+
+
+async def test_a_restart_right_after_genesis_swaps_on_raydium_at_once(tmp_path: Path) -> None:
+    """Raydium pools open one second after their `initialize`, and genesis moves the clock
+    past that; a chain reopened within that second (`serve`'s preflight builds the chain
+    and stops, then the server reopens it) kept the wall clock instead, and every Raydium
+    swap failed `NotApproved` (6000) until the next second. The clock never goes back."""
+    wallet, clock = Keypair(), FakeTime()
+    local = local_chain(wallet, data_dir=tmp_path, now=clock)
+    made_at = await local.chain.unix_time()
+    await local.chain.close()
+
+    again = local_chain(wallet, data_dir=tmp_path, now=clock)  # the same instant
+    assert again.restored
+    assert await again.chain.unix_time() >= made_at
+    raydium, _ = chain_venues(again, wallet)
+    quote = await raydium.quote(SOL, USDC, D("1"))
+    tx = await raydium.build(
+        quote, token_in=SOL, token_out=USDC, min_amount_out=quote.amount_out, order_id="o"
+    )
+    await raydium.submit(tx)
+    assert (await raydium.confirm(tx.signature)).amount_out == quote.amount_out
+    await again.chain.close()

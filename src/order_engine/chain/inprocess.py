@@ -46,6 +46,7 @@ from order_engine.chain.programs import ProgramBinaries
 from order_engine.domain.errors import TransactionRejectedError
 
 log = logging.getLogger(__name__)
+UNIX_KEY = "unix"  # journal meta: the chain clock's time at the last snapshot or jump
 GENESIS_UNIX = 1_750_000_000  # LiteSVM's clock starts at 0; the programs need a real time
 SNAPSHOT_EVERY = 2_000  # journal entries between account snapshots
 
@@ -283,9 +284,12 @@ class InProcessChain:
         return self.clock.blockhash()
 
     def advance_time(self, seconds: int) -> None:
-        """Move the chain clock forward (tests; the programs read `unix_timestamp`)."""
+        """Move the chain clock forward (genesis, tests; the programs read
+        `unix_timestamp`); kept across a restart, even before the next transaction."""
         self._unix += seconds
         self._set_clock()
+        if self._journal is not None:
+            self._journal.set_meta(UNIX_KEY, str(self._unix))
 
     # ---- durability ------------------------------------------------------------------
     def _maybe_snapshot(self) -> None:
@@ -301,6 +305,7 @@ class InProcessChain:
         seq = self._journal.last_seq()
         self._journal.write_snapshot(all_accounts(self._svm), seq)
         self._journal.set_meta("slot", str(self.clock.slot))
+        self._journal.set_meta(UNIX_KEY, str(self._unix))
         self._since_snapshot = 0
 
     def replay(self, journal: ChainJournal) -> int:
@@ -310,6 +315,7 @@ class InProcessChain:
         for key, raw in accounts:
             self._svm.set_account(key, Account.from_bytes(raw))
         replayed, last_slot = 0, int(journal.meta("slot") or 0)
+        self._unix = max(self._unix, int(journal.meta(UNIX_KEY) or 0))  # time never goes back
         for entry in journal.entries(after=seq):
             last_slot, self._unix = max(last_slot, entry.slot), max(self._unix, entry.unix)
             if entry.kind is EntryKind.ACCOUNT and entry.key is not None:
