@@ -40,6 +40,7 @@ from bench.report import (
     TARGET_E2E_PER_S,
     TARGET_INTAKE_PER_S,
     collect_parts,
+    orders_ok,
     print_table,
     report_header,
     save_report,
@@ -125,6 +126,7 @@ def _merge(
     exact = [sum(p.get("quote_exact", [0, 0])[i] for p in parts) for i in (0, 1)]
     accept = [x for p in parts for x in p["accept_ms"]]
     bad = [x for p in parts for x in p["bad"]]
+    market_failed = [x for p in parts for x in p.get("market_failed", [])]
     stages: dict[str, list[int]] = {}
     for part in parts:
         for key, times in part.get("stage_ms", {}).items():
@@ -147,6 +149,7 @@ def _merge(
         "accept_ms": accept,
         "stage_ms": stages,
         "bad": bad,
+        "market_failed": market_failed,
         "chain": _chain_summary(units, exact),
     }
 
@@ -192,7 +195,7 @@ def intake_phase(engine: EngineProcess, args: argparse.Namespace) -> dict[str, A
         "executed_per_s": round(confirmed / (done - result["start_monotonic"]), 1),
     }
     result["round_trips_per_order"] = per_order(before, counters(engine), result["accepted"])
-    for key in ("latencies_ms", "accept_ms", "stage_ms", "bad"):
+    for key in ("latencies_ms", "accept_ms", "stage_ms", "bad", "market_failed"):
         result.pop(key)
     return result
 
@@ -295,7 +298,7 @@ def run_venues(args: argparse.Namespace, venues: str) -> tuple[dict[str, Any], b
     report.update(run(args))
     targets = (TARGET_INTAKE_PER_S, TARGET_E2E_PER_S)
     path = save_report(report, f"embedded-{venues}", started, args.out, targets)
-    intake, e2e = report["intake"], report["e2e"]
+    e2e = report["e2e"]
     m = report["machine"]
     print(f"\nembedded benchmark, VENUES={venues}: {m['nproc']} x {m['cpu_model']}, "
           f"Python {m['python']}")  # fmt: skip
@@ -308,9 +311,7 @@ def run_venues(args: argparse.Namespace, venues: str) -> tuple[dict[str, Any], b
     elif report["profile"]:
         print(f"\nserver profile (pyinstrument): {report['profile']['pyinstrument_report']}")
     print(f"result: {path}")
-    ok = intake["accepted"] == intake["orders"] and e2e["bad_count"] == 0
-    ok = ok and intake["drain"]["drained"] and e2e["confirmed_ok"] == e2e["orders"]
-    return report, ok
+    return report, orders_ok(report)
 
 
 def print_chain(chain: dict[str, Any] | None) -> None:

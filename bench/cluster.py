@@ -18,7 +18,7 @@ from typing import Any
 import asyncpg
 import orjson
 
-from bench.client import HAPPY, RawHttp, lifecycle_problem, stream_raw
+from bench.client import HAPPY, MARKET_FAILURES, RawHttp, lifecycle_problem, stream_raw
 from bench.common import CLK_TCK, SERVER_ENV, free_port, http_get, venv_bin
 from bench.round_trips import redis_commands, sql_statements
 
@@ -288,6 +288,22 @@ async def order_states(database_url: str) -> dict[tuple[str, int], int]:
     """(status, seq) -> number of orders, read straight from PostgreSQL."""
     rows = await _fetch(database_url, "SELECT status, seq, count(*) AS n FROM orders GROUP BY 1, 2")
     return {(r["status"], r["seq"]): r["n"] for r in rows}
+
+
+async def failed_codes(database_url: str) -> dict[str, int]:
+    """The error code of every failed order -> number of orders."""
+    sql = (
+        "SELECT coalesce(error::json ->> 'code', '') AS code, count(*) AS n FROM orders "
+        "WHERE status = 'failed' GROUP BY 1"
+    )
+    return {r["code"]: r["n"] for r in await _fetch(database_url, sql)}
+
+
+def ended_right(states: dict[tuple[str, int], int], failed: dict[str, int], expected: int) -> bool:
+    """Every stored order ended: confirmed at seq 5, or failed on the market's move."""
+    market = set(failed) <= MARKET_FAILURES
+    shapes = all(status == "failed" or (status, seq) == ("confirmed", 5) for status, seq in states)
+    return market and shapes and sum(states.values()) == expected
 
 
 async def order_attempts(database_url: str) -> dict[int, int]:

@@ -16,6 +16,9 @@ TARGET_E2E_PER_S = 430.0
 TARGET_CPU_MS_PER_ORDER = 3.0
 
 
+_MARKET_NOTE = "slippage on every attempt: right, not confirmed"
+
+
 def _cores(phase: dict[str, Any]) -> str:
     return f"{phase['server_cores']} / {phase['client_cores']} / {phase['other_cores']}"
 
@@ -36,6 +39,7 @@ def _e2e_rows(e: dict[str, Any], target: float) -> list[tuple[str, str, str]]:
     return [
         ("e2e confirmed/s", f"{e['confirmed_per_s']:.0f}", f"target >= {target:.0f}"),
         ("e2e lifecycles ok", f"{e['confirmed_ok']}/{e['orders']} in {e['wall_s']} s", ""),
+        ("e2e failed on the market's move", str(e["market_failed_count"]), _MARKET_NOTE),
         ("e2e submit->confirmed p50/p99", f"{lat['p50']} / {lat['p99']} ms", ""),
         ("e2e cores server/client/other", _cores(e), ""),
         ("e2e server CPU/order", f"{e['server_cpu_ms_per_order']} ms", ""),
@@ -58,8 +62,24 @@ def print_table(report: dict[str, Any], intake_target: float, e2e_target: float)
         print(f"  e2e {key}: {stage['count']} times, p50 {stage['p50']} / p99 {stage['p99']} ms")
     for example in e.get("bad_examples", []):
         print(f"  BAD: {example}")
+    for example in e.get("market_failed_examples", []):
+        print(f"  failed on the market: {example}")
     for line in report["server_log_tail"]:
         print(f"  server log: {line}")
+
+
+def orders_ok(report: dict[str, Any]) -> bool:
+    """Whether every order of the run ended right: each intake POST accepted and the queue
+    drained; each end-to-end order streamed its whole lifecycle, confirmed or (a market
+    failure) failed on slippage; no wrong lifecycle."""
+    intake, e2e = report["intake"], report["e2e"]
+    ended = e2e["confirmed_ok"] + e2e["market_failed_count"]
+    return bool(
+        intake["accepted"] == intake["orders"]
+        and intake["drain"]["drained"]
+        and e2e["bad_count"] == 0
+        and ended == e2e["orders"]
+    )
 
 
 def collect_parts(procs: list[Any], results: Any, phase: str) -> list[dict[str, Any]]:
@@ -115,6 +135,8 @@ def summarize_e2e(result: dict[str, Any]) -> dict[str, Any]:
     result["confirmed_per_s"] = round(len(latencies) / max(result["wall_s"], 1e-6), 1)
     result["bad_count"] = len(result["bad"])
     result["bad_examples"] = result.pop("bad")[:10]
+    result["market_failed_count"] = len(result["market_failed"])
+    result["market_failed_examples"] = result.pop("market_failed")[:10]
     result["submit_to_confirmed_ms"] = {
         f"p{p}": round(percentile(latencies, p), 2) for p in (50, 90, 99, 100)
     }
