@@ -1,6 +1,6 @@
-"""Confirming a chain swap: a transaction that landed as it was sent is confirmed in one
-round trip (its status and details read together), and a later look reads only the
-status until the transaction is final."""
+"""Confirming a chain swap: a transaction that landed as it was sent is sent and confirmed
+in one round trip (the send, its status and its details leave together), and a later look
+reads only the status until the transaction is final."""
 
 from __future__ import annotations
 
@@ -11,10 +11,13 @@ from typing import Any
 import pytest
 from solders.keypair import Keypair
 
+from order_engine.adapters.rpc_chain import RpcChain
 from order_engine.domain.errors import SlippageExceededError
 from order_engine.domain.tokens import TOKENS
-from order_engine.venues.chain.base import ChainVenue
+from order_engine.venues.chain.base import ChainVenue, ChainVenueSettings
+from order_engine.venues.chain.raydium import RaydiumChainVenue
 from tests.chain_helpers import chain_venues, local_chain
+from tests.contract.chain_backends import over_rpc
 
 SOL, USDC = TOKENS["SOL"], TOKENS["USDC"]
 
@@ -27,7 +30,7 @@ class Rounds:
         self.reads: list[str] = []
         self.rounds = 0
         self._in_round = False
-        for name in ("signature_statuses", "transaction"):
+        for name in ("send", "signature_statuses", "transaction"):
             setattr(venue.chain, name, self._counted(name, getattr(venue.chain, name)))
 
     def _counted(self, name: str, read: Any) -> Any:
@@ -59,11 +62,11 @@ async def test_a_swap_that_landed_as_it_was_sent_is_confirmed_in_one_round_trip(
     wallet = Keypair()
     venue = chain_venues(local_chain(wallet), wallet)[index]
     tx = await built_swap(venue, "1.5", "o1")
-    await venue.submit(tx)
     rounds = Rounds(venue)
+    await venue.submit(tx)
     execution = await venue.confirm(tx.signature, signed=tx.signed)
     assert execution.tx_hash == tx.signature and execution.amount_out > 0
-    assert sorted(rounds.reads) == ["signature_statuses", "transaction"]
+    assert rounds.reads == ["send", "signature_statuses", "transaction"]  # in that order
     assert rounds.rounds == 1
     status = await venue.status(tx.signature)  # a status alone reads the details only then
     assert status.execution == execution
@@ -76,8 +79,40 @@ async def test_a_reverted_swap_is_explained_from_the_details_read_with_its_statu
     ahead = await built_swap(venue, "1500", "ahead")  # moves the pool under `late`
     await venue.submit(ahead)
     await venue.confirm(ahead.signature, signed=ahead.signed)
-    await venue.submit(late)
     rounds = Rounds(venue)
+    await venue.submit(late)
     with pytest.raises(SlippageExceededError):
         await venue.confirm(late.signature, signed=late.signed)
-    assert rounds.rounds == 1 and len(rounds.reads) == 2
+    assert rounds.rounds == 1 and len(rounds.reads) == 3
+
+
+async def test_a_swap_not_seen_as_it_was_sent_is_looked_at_again_until_it_lands() -> None:
+    """A chain that lands transactions later (slots of their own) answers the look made
+    with the send "unknown": the confirmation asks again, as before."""
+    wallet = Keypair()
+    venue = chain_venues(local_chain(wallet, instant=False, slot_s=0.05), wallet)[0]
+    tx = await built_swap(venue, "1.5", "o2")
+    rounds = Rounds(venue)
+    await venue.submit(tx)
+    assert venue._first_looks == {}  # nothing known yet: nothing kept
+    execution = await venue.confirm(tx.signature, signed=tx.signed)
+    assert execution.tx_hash == tx.signature and execution.amount_out > 0
+    assert rounds.reads[:3] == ["send", "signature_statuses", "transaction"]
+    assert rounds.rounds > 1 and rounds.reads.count("send") == 1
+
+
+async def test_over_json_rpc_a_swap_is_sent_and_confirmed_in_one_http_request() -> None:
+    """The send and the look leave in one JSON-RPC batch, in that order; the localnet
+    answers them in order, so the look already sees the swap landed."""
+    wallet = Keypair()
+    local = local_chain(wallet)
+    async with over_rpc(local) as rpc:
+        assert isinstance(rpc, RpcChain)
+        by_mint = local.launches.tokens.by_mint
+        venue = RaydiumChainVenue("raydium", rpc, wallet, by_mint, ChainVenueSettings(poll_s=0))
+        tx = await built_swap(venue, "1.5", "o3")
+        before = rpc.round_trips
+        await venue.submit(tx)
+        execution = await venue.confirm(tx.signature, signed=tx.signed)
+        assert execution.tx_hash == tx.signature and execution.amount_out > 0
+        assert rpc.round_trips - before == 1

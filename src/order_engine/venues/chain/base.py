@@ -99,6 +99,7 @@ class ChainVenue(ChainOutcomes, ABC):
             sent_ttl_s=self.settings.confirm_timeout_s + 30, on_change=self._share
         )
         self._existing: set[Pubkey] = set()
+        self._first_looks = {}
 
     @property
     def name(self) -> str:
@@ -283,7 +284,7 @@ class ChainVenue(ChainOutcomes, ABC):
         if tx.signed is None:
             raise ValueError(f"{self.name} sends only signed chain transactions")
         self.in_flight.sent(tx.signature)
-        await self.chain.send(base64.b64decode(tx.signed.wire))
+        await self.send_and_look(tx.signature, base64.b64decode(tx.signed.wire))
 
     @property
     def chain_id(self) -> str:

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable, Sequence
 
 from solders.pubkey import Pubkey
 
-from order_engine.chain.port import Chain, Commitment, TransactionDetails
+from order_engine.chain.port import Chain, Commitment, SignatureStatus, TransactionDetails
 from order_engine.domain.errors import (
     ChainUnavailableError,
     InsufficientFundsError,
@@ -42,6 +42,7 @@ class ChainOutcomes:
     wallet_key: Pubkey
     budgets: ComputeBudgets
     in_flight: InFlightSwaps
+    _first_looks: dict[str, tuple[TxStatus, TransactionDetails | None]]  # by signature
     slippage_error: int
     closed_error: int | None
     drained_errors: frozenset[int]
@@ -79,6 +80,11 @@ class ChainOutcomes:
             )
         else:
             (found,), details = await self.chain.signature_statuses([signature]), None
+        return await self._judge(signature, found, details)
+
+    async def _judge(
+        self, signature: str, found: SignatureStatus | None, details: TransactionDetails | None
+    ) -> tuple[TxStatus, TransactionDetails | None]:
         if found is None:
             return TxStatus(TxState.UNKNOWN), None
         if found.commitment is Commitment.PROCESSED:
@@ -88,6 +94,24 @@ class ChainOutcomes:
             return TxStatus(TxState.REVERTED, reason=reason), details
         details = details or await self._details(signature)
         return TxStatus(TxState.LANDED, self.execution_of(details)), details
+
+    async def send_and_look(self, signature: str, wire: bytes) -> None:
+        """Send `wire` and ask about it in the same round trip (calls made together leave as
+        one batch, in order): on a chain that lands a transaction as it comes (a local one)
+        `confirm` then starts from that answer instead of asking again. Raises what the
+        send raised; a look that failed or found nothing yet is only made again later."""
+        sent, found, details = await asyncio.gather(
+            self.chain.send(wire),
+            self.chain.signature_statuses([signature]),
+            self.chain.transaction(signature),
+            return_exceptions=True,
+        )
+        if isinstance(sent, BaseException):
+            raise sent
+        if isinstance(found, BaseException) or isinstance(details, BaseException):
+            return
+        if found[0] is not None:  # unknown yet: the first look of `confirm` asks again
+            self._first_looks[signature] = await self._judge(signature, found[0], details)
 
     async def confirm(self, signature: str, *, signed: SignedTx | None = None) -> Execution:
         """Poll until it lands, reverts or expires; meanwhile send the same bytes again
@@ -102,11 +126,12 @@ class ChainOutcomes:
     async def _confirm(self, signature: str, signed: SignedTx | None) -> Execution:
         deadline = time.monotonic() + self.confirm_timeout_s
         sent_at: int | None = None
+        looked = self._first_looks.pop(signature, None)  # as it was sent (`send_and_look`)
         first = True  # just sent: it may have landed already (a local chain)
         while True:
             try:
-                status, details = await self._look(signature, with_details=first)
-                first = False
+                status, details = looked or await self._look(signature, with_details=first)
+                looked, first = None, False
                 if status.state is TxState.LANDED and status.execution is not None:
                     return status.execution
                 if status.state is TxState.REVERTED:
