@@ -15,6 +15,7 @@ from order_engine.adapters.rpc_chain import RpcChain
 from order_engine.domain.errors import SlippageExceededError
 from order_engine.domain.tokens import TOKENS
 from order_engine.venues.chain.base import ChainVenue, ChainVenueSettings
+from order_engine.venues.chain.outcomes import LookWithSend
 from order_engine.venues.chain.raydium import RaydiumChainVenue
 from tests.chain_helpers import chain_venues, local_chain
 from tests.contract.chain_backends import over_rpc
@@ -29,6 +30,7 @@ class Rounds:
     def __init__(self, venue: ChainVenue) -> None:
         self.reads: list[str] = []
         self.rounds = 0
+        self.batches: list[list[str]] = []  # the reads of each round trip
         self._in_round = False
         for name in ("send", "signature_statuses", "transaction"):
             setattr(venue.chain, name, self._counted(name, getattr(venue.chain, name)))
@@ -38,7 +40,9 @@ class Rounds:
             self.reads.append(name)
             if not self._in_round:
                 self._in_round, self.rounds = True, self.rounds + 1
+                self.batches.append([])
                 asyncio.get_running_loop().call_soon(self._end_round)
+            self.batches[-1].append(name)
             await asyncio.sleep(0.005)  # the network: the reply comes in a later turn
             return await read(*args)
 
@@ -88,17 +92,34 @@ async def test_a_reverted_swap_is_explained_from_the_details_read_with_its_statu
 
 async def test_a_swap_not_seen_as_it_was_sent_is_looked_at_again_until_it_lands() -> None:
     """A chain that lands transactions later (slots of their own) answers the look made
-    with the send "unknown": the confirmation asks again, as before."""
+    with the send "unknown": the confirmation asks again, as before; after a few such
+    sends in a row the venue sends alone (the look would only be wasted calls)."""
     wallet = Keypair()
     venue = chain_venues(local_chain(wallet, instant=False, slot_s=0.05), wallet)[0]
-    tx = await built_swap(venue, "1.5", "o2")
-    rounds = Rounds(venue)
-    await venue.submit(tx)
-    assert venue._first_looks == {}  # nothing known yet: nothing kept
-    execution = await venue.confirm(tx.signature, signed=tx.signed)
-    assert execution.tx_hash == tx.signature and execution.amount_out > 0
-    assert rounds.reads[:3] == ["send", "signature_statuses", "transaction"]
-    assert rounds.rounds > 1 and rounds.reads.count("send") == 1
+    for n in range(9):
+        tx = await built_swap(venue, "0.5", f"o{n}")
+        rounds = Rounds(venue)
+        await venue.submit(tx)
+        assert venue._first_looks == {}  # nothing known yet: nothing kept
+        execution = await venue.confirm(tx.signature, signed=tx.signed)
+        assert execution.tx_hash == tx.signature and execution.amount_out > 0
+        assert rounds.rounds > 1 and rounds.reads.count("send") == 1
+        with_send = rounds.batches[0] == ["send", "signature_statuses", "transaction"]
+        assert with_send == (n < 8), (n, rounds.batches)
+        assert with_send or rounds.batches[0] == ["send"]
+
+
+def test_looking_with_the_send_stops_after_misses_in_a_row_and_probes_meanwhile() -> None:
+    policy = LookWithSend(misses_off=3, probe_every=4)
+    for found in (False, False, True, False, False):  # a find resets the count
+        assert policy.now()
+        policy.found(found)
+    assert policy.now()
+    policy.found(False)  # the third miss in a row
+    asked = [policy.now() for _ in range(8)]
+    assert asked == [False, False, False, True] * 2  # every fourth send looks again
+    policy.found(True)
+    assert all(policy.now() for _ in range(5))
 
 
 async def test_over_json_rpc_a_swap_is_sent_and_confirmed_in_one_http_request() -> None:

@@ -47,7 +47,7 @@ from order_engine.venues.chain.curve import ChainCurve, to_units
 from order_engine.venues.chain.describe import INSUFFICIENT_FUNDS, describe_failure, swap_steps
 from order_engine.venues.chain.inflight import InFlightSwaps
 from order_engine.venues.chain.inflight_board import InFlightBoard, LocalInFlightBoard, board_key
-from order_engine.venues.chain.outcomes import ChainOutcomes
+from order_engine.venues.chain.outcomes import ChainOutcomes, LookWithSend
 from order_engine.venues.chain.wallets import ChainWallets
 
 log = logging.getLogger(__name__)
@@ -99,7 +99,7 @@ class ChainVenue(ChainOutcomes, ABC):
             sent_ttl_s=self.settings.confirm_timeout_s + 30, on_change=self._share
         )
         self._existing: set[Pubkey] = set()
-        self._first_looks = {}
+        self._first_looks, self._looks_with_send = {}, LookWithSend()
 
     @property
     def name(self) -> str:

@@ -35,6 +35,27 @@ REBROADCAST_SLOTS = 2  # a transaction not seen for this many slots is sent agai
 EXECUTED_PRICE_PLACES = 12
 
 
+class LookWithSend:
+    """Whether to ask about a transaction in the round trip that sends it: that answer
+    spares the confirmation a round trip on a chain that lands transactions as they come
+    (a local one), and is two wasted calls on one with real slots (it has not landed yet).
+    On at first; off after `misses_off` sends in a row whose look found nothing; while
+    off, every `probe_every`-th send looks again (and one found turns it back on)."""
+
+    def __init__(self, misses_off: int = 8, probe_every: int = 64) -> None:
+        self._misses_off, self._probe_every = misses_off, probe_every
+        self._misses = self._sends = 0
+
+    def now(self) -> bool:
+        if self._misses < self._misses_off:
+            return True
+        self._sends += 1
+        return self._sends % self._probe_every == 0
+
+    def found(self, found: bool) -> None:
+        self._misses = 0 if found else self._misses + 1
+
+
 class ChainOutcomes:
     """The outcome side of `ChainVenue` (a mixin: the venue provides the attributes)."""
 
@@ -43,6 +64,7 @@ class ChainOutcomes:
     budgets: ComputeBudgets
     in_flight: InFlightSwaps
     _first_looks: dict[str, tuple[TxStatus, TransactionDetails | None]]  # by signature
+    _looks_with_send: LookWithSend
     slippage_error: int
     closed_error: int | None
     drained_errors: frozenset[int]
@@ -99,7 +121,11 @@ class ChainOutcomes:
         """Send `wire` and ask about it in the same round trip (calls made together leave as
         one batch, in order): on a chain that lands a transaction as it comes (a local one)
         `confirm` then starts from that answer instead of asking again. Raises what the
-        send raised; a look that failed or found nothing yet is only made again later."""
+        send raised; a look that failed or found nothing yet is only made again later.
+        Only while such looks find what they ask about (`LookWithSend`)."""
+        if not self._looks_with_send.now():
+            await self.chain.send(wire)
+            return
         sent, found, details = await asyncio.gather(
             self.chain.send(wire),
             self.chain.signature_statuses([signature]),
@@ -110,6 +136,7 @@ class ChainOutcomes:
             raise sent
         if isinstance(found, BaseException) or isinstance(details, BaseException):
             return
+        self._looks_with_send.found(found[0] is not None)
         if found[0] is not None:  # unknown yet: the first look of `confirm` asks again
             self._first_looks[signature] = await self._judge(signature, found[0], details)
 
