@@ -21,18 +21,12 @@ from typing import Any, Protocol
 import orjson
 
 from bench.common import vm_hwm_kib
+from bench.lifecycles import Event, lifecycle_problem, market_failure, reason
 
-HAPPY = ["pending", "routing", "building", "submitted", "confirmed"]
-CONFIRMED_FIELDS = ("txHash", "dex", "executedPrice", "amountOut")
-# An order that ends `failed` with one of these codes did what it should: the market moved
-# beyond its slippage tolerance on every attempt (the simulated venues' drift, the chain's
-# background trading). The benchmark reports these apart; any other failure is a bad order.
-MARKET_FAILURES = frozenset({"slippage_exceeded"})
 AMOUNT_ENV = "BENCH_ORDER_AMOUNT"  # SOL per order (the bench sets it for its clients)
 DEFAULT_AMOUNT = "10"
 IDLE_REUSE_S = 4.0
 WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-Event = dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -214,56 +208,6 @@ async def stream_lib(host: str, port: int, path: str) -> tuple[list[Event], int,
     return events, ws.close_code or 1005, last_at
 
 
-def _reason(events: list[Event]) -> str:
-    """A failed order's error, for the report (empty for any other end)."""
-    reason = (events or [{}])[-1].get("error")
-    return f" ({str(reason)[:160]})" if reason else ""
-
-
-def market_failure(events: list[Event]) -> str | None:
-    """The code of the error the stream ended `failed` with, if it is a market's move
-    (`MARKET_FAILURES`); None for any other end."""
-    last = (events or [{}])[-1]
-    error = last.get("error")
-    code = error.get("code") if isinstance(error, dict) else None
-    if last.get("status") == "failed" and code in MARKET_FAILURES:
-        return str(code)
-    return None
-
-
-def expected_statuses(events: list[Event]) -> list[str]:
-    """The happy lifecycle; for a market failure, the happy statuses it reached, then
-    `failed` (retries never send a status twice)."""
-    if market_failure(events) is None:
-        return HAPPY
-    return [*HAPPY[: max(len(events) - 1, 1)], "failed"]
-
-
-def lifecycle_problem(order_id: str, events: list[Event], close_code: int) -> str | None:
-    """Why this stream is not exactly the happy lifecycle (or a market failure's), or None."""
-    got = [e.get("status") for e in events]
-    expected = expected_statuses(events)
-    seqs = [e.get("seq") for e in events]
-    ended = (events or [{}])[-1]
-    checks = (
-        (got == expected, f"statuses {got}{_reason(events)}"),
-        (seqs == list(range(1, len(expected) + 1)), f"seqs {seqs}"),
-        (all(e.get("orderId") == order_id for e in events), "an event names another order"),
-        (
-            all(
-                isinstance(e.get("tsMs"), int) and isinstance(e.get("attempt"), int) for e in events
-            ),
-            "tsMs/attempt not integers",
-        ),
-        (
-            ended.get("status") != "confirmed" or all(ended.get(k) for k in CONFIRMED_FIELDS),
-            f"confirmed lacks {CONFIRMED_FIELDS}",
-        ),
-        (close_code == 1000, f"close code {close_code}"),
-    )
-    return next((problem for ok, problem in checks if not ok), None)
-
-
 class Phase:
     """One client process's share of a phase; `run` returns a JSON-able summary."""
 
@@ -311,7 +255,7 @@ class Phase:
             if problem is not None:
                 self.bad.append(f"{answer['orderId']}: {problem}")
             elif market_failure(events) is not None:
-                self.market_failed.append(f"{answer['orderId']}:{_reason(events)}")
+                self.market_failed.append(f"{answer['orderId']}:{reason(events)}")
             else:
                 self.latencies_ms.append((last_at - t0) * 1000)
                 self._stage_times(events)

@@ -18,8 +18,9 @@ from typing import Any
 import asyncpg
 import orjson
 
-from bench.client import HAPPY, MARKET_FAILURES, RawHttp, lifecycle_problem, stream_raw
+from bench.client import RawHttp, stream_raw
 from bench.common import CLK_TCK, SERVER_ENV, free_port, http_get, venv_bin
+from bench.lifecycles import HAPPY, MARKET_FAILURES, lifecycle_problem
 from bench.round_trips import redis_commands, sql_statements
 
 PG_SERVER = "postgresql://postgres@127.0.0.1:5432"

@@ -20,7 +20,8 @@ from typing import Any
 
 import orjson
 
-from bench.client import WS_GUID, RawHttp, _masked_frame, _read_message, lifecycle_problem
+from bench.client import WS_GUID, RawHttp, _masked_frame, _read_message
+from bench.lifecycles import lifecycle_problem
 
 # never fills: a million USDC per SOL
 LIMIT_BODY = (

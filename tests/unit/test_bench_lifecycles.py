@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench.client import HAPPY, lifecycle_problem, market_failure
 from bench.cluster import ended_right
+from bench.lifecycles import HAPPY, lifecycle_problem, market_failure
 from bench.report import orders_ok
 
 ORDER = "6ff741b4-0000-4000-8000-000000000000"
