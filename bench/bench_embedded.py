@@ -123,7 +123,7 @@ def _merge(
     client_cpu = sum(p["cpu_s"] for p in parts)
     latencies = [x for p in parts for x in p["latencies_ms"]]
     units = [x for p in parts for x in p.get("compute_units", [])]
-    exact = [sum(p.get("quote_exact", [0, 0])[i] for p in parts) for i in (0, 1)]
+    exact = [sum(p.get("quote_exact", [0, 0, 0])[i] for p in parts) for i in (0, 1, 2)]
     accept = [x for p in parts for x in p["accept_ms"]]
     bad = [x for p in parts for x in p["bad"]]
     market_failed = [x for p in parts for x in p.get("market_failed", [])]
@@ -169,6 +169,8 @@ def _chain_summary(units: list[int], exact: list[int]) -> dict[str, Any] | None:
         "quote_equals_executed": {
             "legs": exact[1],
             "exact": exact[0],
+            "more_than_quoted": exact[2],  # the quote leaned low
+            "less_than_quoted": exact[1] - exact[0] - exact[2],
             "rate": round(exact[0] / exact[1], 4) if exact[1] else None,
         },
     }
@@ -319,7 +321,9 @@ def print_chain(chain: dict[str, Any] | None) -> None:
         return
     cu, exact = chain["cu_per_swap"], chain["quote_equals_executed"]
     print(f"  compute units per swap mean/p50/max  {cu['mean']} / {cu['p50']} / {cu['max']}")
-    print(f"  legs executed exactly as quoted      {exact['exact']}/{exact['legs']}")
+    print(f"  legs executed exactly as quoted      {exact['exact']}/{exact['legs']} "
+          f"(more than quoted {exact['more_than_quoted']}, "
+          f"less {exact['less_than_quoted']})")  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:

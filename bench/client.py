@@ -220,7 +220,8 @@ class Phase:
         self.bad: list[str] = []
         self.market_failed: list[str] = []  # right lifecycles that failed on the market
         self.compute_units: list[int] = []  # per landed leg (chain venues)
-        self.quote_exact = [0, 0]  # legs executed exactly as quoted, legs comparable
+        # legs executed exactly as quoted, legs comparable, legs that got more than quoted
+        self.quote_exact = [0, 0, 0]
         self._left = job.orders
 
     def _take(self) -> bool:
@@ -283,8 +284,10 @@ class Phase:
                 continue
             expected = quoted.get((leg.get("dex"), leg.get("amountIn")))
             if expected is not None:
+                got, promised = Decimal(leg["amountOut"]), Decimal(expected)
+                self.quote_exact[0] += got == promised
                 self.quote_exact[1] += 1
-                self.quote_exact[0] += Decimal(expected) == Decimal(leg["amountOut"])
+                self.quote_exact[2] += got > promised
 
     async def run(self, barrier: Barrier) -> dict[str, Any]:
         job, lib_client = self.job, None
