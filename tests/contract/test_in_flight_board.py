@@ -256,3 +256,29 @@ async def test_a_closed_board_writes_nothing_more() -> None:
     finally:
         await client.aclose()
         await delete_prefixed_keys(url, prefix)
+
+
+async def test_swaps_in_flight_longer_than_stale_s_keep_counting_for_the_others() -> None:
+    """A swap may wait for its chain far longer than `stale_s` (a congested cluster): while
+    a process still has totals, it writes them again before they go stale, so the others
+    keep pricing behind them; once it has none, nothing is written any more."""
+    url, prefix = require_redis_url(), f"oe-test-{uuid.uuid4().hex[:12]}"
+    client = redis_client(url, decode_responses=True)
+    writer = RedisInFlightBoard(url, prefix=prefix, max_age_s=0.0, stale_s=0.4)
+    reader = RedisInFlightBoard(url, prefix=prefix, max_age_s=0.0, stale_s=0.4)
+    try:
+        writer.publish("meteora", {SELL: D("2")})
+        assert await seen(reader, {M_SELL: D("2")}) == {M_SELL: D("2")}
+        for _ in range(4):  # 1.2 s: three times `stale_s`, with no change to publish
+            await asyncio.sleep(0.3)
+            await reader.fresh()
+            assert reader.others(M_SELL) == D("2")
+        writer.publish("meteora", {})
+        assert await seen(reader, {M_SELL: D(0)}) == {M_SELL: D(0)}
+        await asyncio.sleep(0.5)
+        assert await client.hget(f"{prefix}:inflight", writer._id) is None
+    finally:
+        for board in (writer, reader):
+            await board.close()
+        await client.aclose()
+        await delete_prefixed_keys(url, prefix)

@@ -5,8 +5,11 @@ The hash `{prefix}:inflight` holds one field per process (a random id): a JSON o
 when its totals change (an empty one is deleted), at most one write on its way and at
 least `min_interval_s` apart: changes made meanwhile go out together, the latest wins.
 It reads every field at most `max_age_s` after the last read, when a pool is priced; a
-field whose `at` is over `stale_s` old is skipped. Writes refresh the hash's TTL (at most
-every 10 s), so a deployment that stops leaves nothing behind for long.
+field whose `at` is over `stale_s` old is skipped. While a process has totals it writes
+them again every `stale_s / 3` even if they did not change (a swap may wait for its chain
+far longer than `stale_s`), so only a process that stopped without clearing its field
+goes stale. Writes refresh the hash's TTL (at most every 10 s), so a deployment that stops
+leaves nothing behind for long.
 """
 
 from __future__ import annotations
@@ -48,6 +51,8 @@ class RedisInFlightBoard:
         self._key, self._id = f"{prefix}:inflight", uuid.uuid4().hex
         self._max_age_s, self._min_interval_s = max_age_s, min_interval_s
         self._stale_ms, self._timeout_s = round(stale_s * 1000), timeout_s
+        self._refresh_s = stale_s / 3  # unchanged totals are written again this often
+        self._changed = asyncio.Event()  # wakes a writer waiting to refresh
         self._mine: dict[str, Decimal] = {}
         self._dirty = False
         self._writer: asyncio.Task[None] | None = None
@@ -65,13 +70,15 @@ class RedisInFlightBoard:
         if mine == self._mine:
             return
         self._mine, self._dirty = mine, True
+        self._changed.set()
         if self._writer is None or self._writer.done():
             self._writer = asyncio.get_running_loop().create_task(self._write())
 
     async def _write(self) -> None:
         """Until what is published is the latest: a failed write is tried again (after
-        `RETRY_S`), or the others would count totals this process no longer has."""
-        while self._dirty:
+        `RETRY_S`), or the others would count totals this process no longer has. While
+        there are totals, they are written again every `_refresh_s` (kept fresh)."""
+        while self._dirty or await self._refresh_due():
             self._dirty, mine = False, self._mine  # replaced, never changed, by `publish`
             started, pause = time.monotonic(), self._min_interval_s
             try:
@@ -80,6 +87,16 @@ class RedisInFlightBoard:
                 log.debug("in-flight board: write failed (%s); trying again", exc)
                 self._dirty, pause = True, max(pause, RETRY_S)
             await asyncio.sleep(max(0.0, pause - (time.monotonic() - started)))
+
+    async def _refresh_due(self) -> bool:
+        """Wait until the totals change or are due to be written again; False when there
+        are none left to keep fresh (the writer then ends)."""
+        if not self._mine:
+            return False
+        self._changed.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._changed.wait(), self._refresh_s)
+        return bool(self._mine) or self._dirty
 
     async def _send(self, mine: dict[str, Decimal]) -> None:
         """One command (a pipeline costs more client CPU than the write); the hash's TTL
