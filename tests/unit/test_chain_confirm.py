@@ -137,3 +137,27 @@ async def test_over_json_rpc_a_swap_is_sent_and_confirmed_in_one_http_request() 
         execution = await venue.confirm(tx.signature, signed=tx.signed)
         assert execution.tx_hash == tx.signature and execution.amount_out > 0
         assert rpc.round_trips - before == 1
+
+
+async def test_a_sent_swap_whose_details_are_not_there_yet_is_sent_and_confirmed() -> None:
+    """The look made with the send finds the swap landed but its details not served yet
+    (a node that indexes them a moment later): the send still succeeded (no error from
+    `submit`), and the confirmation reads them when they come."""
+    wallet = Keypair()
+    venue = chain_venues(local_chain(wallet), wallet)[0]
+    tx = await built_swap(venue, "1.5", "o9")
+    served = venue.chain.transaction
+    missing = 2  # the batch's read and the look's own read of the details
+
+    async def late(signature: str) -> Any:
+        nonlocal missing
+        if missing:
+            missing -= 1
+            return None
+        return await served(signature)
+
+    venue.chain.transaction = late  # type: ignore[method-assign]
+    await venue.submit(tx)
+    assert venue._first_looks == {}
+    execution = await venue.confirm(tx.signature, signed=tx.signed)
+    assert execution.tx_hash == tx.signature and execution.amount_out > 0

@@ -137,8 +137,12 @@ class ChainOutcomes:
         if isinstance(found, BaseException) or isinstance(details, BaseException):
             return
         self._looks_with_send.found(found[0] is not None)
-        if found[0] is not None:  # unknown yet: the first look of `confirm` asks again
+        if found[0] is None:  # unknown yet: the first look of `confirm` asks again
+            return
+        try:
             self._first_looks[signature] = await self._judge(signature, found[0], details)
+        except ChainUnavailableError:  # its details did not come: `confirm` asks again
+            log.debug("no details yet for %s, sent", signature)
 
     async def confirm(self, signature: str, *, signed: SignedTx | None = None) -> Execution:
         """Poll until it lands, reverts or expires; meanwhile send the same bytes again
