@@ -159,6 +159,47 @@ def test_the_kept_totals_match_the_swaps_through_any_sequence_of_changes() -> No
         assert op not in (0, 1) or changes[0] > before
 
 
+def test_a_read_answered_before_a_landing_still_prices_behind_that_swap() -> None:
+    swaps = InFlightSwaps()
+    sell, buy = ("SOL", "USDC"), ("USDC", "SOL")
+    swaps.signed("sig-a", "a", sell, D(3))
+    swaps.signed("sig-b", "b", buy, D(5))
+    before = swaps.mark()  # a read answered now holds neither
+    swaps.landed("sig-a")
+    swaps.landed("sig-b")
+    swaps.signed("sig-c", "c", sell, D(7))
+    after = swaps.mark()  # a read answered now holds a and b
+    assert swaps.ahead(sell) == 7  # in flight: c
+    assert swaps.ahead(sell, since=before) == 10 and swaps.ahead(buy, since=before) == 5
+    assert swaps.ahead(sell, since=after) == 7 and swaps.ahead(buy, since=after) == 0
+    swaps.done("sig-c")  # reverted (or given up on): it never was in any pool
+    assert swaps.ahead(sell, since=before) == 3 and len(swaps) == 0
+    swaps.landed("sig-unknown")  # not counted here: nothing to remember
+    assert swaps.ahead(sell, since=after) == 0
+
+
+@VENUES
+async def test_a_swap_that_lands_between_a_read_and_its_quote_is_priced_behind(
+    index: int,
+) -> None:
+    """A read answered, then another order's swap lands and its confirmation ends, then
+    the read is quoted (it waited for the other pools): the read does not hold that swap
+    and it is no longer in flight; the quote still prices behind it, exactly."""
+    v = venue(index)
+    first = await build(v, await v.quote(SOL, USDC, AMOUNT), "ord-first")
+    read_before = await v.curve(SOL, USDC)
+    await v.submit(first)
+    await v.confirm(first.signature, signed=first.signed)
+    assert len(v.in_flight) == 0
+    late = read_before.quote(AMOUNT)
+    fresh = (await v.curve(SOL, USDC)).quote(AMOUNT)
+    assert late.amount_out == fresh.amount_out and late.ahead_amount_in == AMOUNT
+    second = await build(v, late, "ord-second")
+    await v.submit(second)
+    got = await v.confirm(second.signature, signed=second.signed)
+    assert got.amount_out == late.amount_out
+
+
 @VENUES
 async def test_of_orders_that_read_the_pool_together_each_prices_behind_those_chosen_first(
     index: int,

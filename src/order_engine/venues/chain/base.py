@@ -118,16 +118,18 @@ class ChainVenue(ChainOutcomes, ABC):
 
     async def curve(self, token_in: Token, token_out: Token) -> ChainCurve:
         """The pool as read, priced behind this process's swaps in flight on it as they
-        are when each quote is made (`expect` counts a route's swap once chosen), and
-        behind the other processes' as their board showed them with the read."""
+        are when each quote is made (`expect` counts a route's swap once chosen) and those
+        that landed after the read was answered, and behind the other processes' as their
+        board showed them with the read."""
         others_read = self.board.fresh()
         read = await self.read_curve(token_in, token_out)
+        since = self.in_flight.mark()
         await others_read
         direction, in_flight = (token_in.symbol, token_out.symbol), self.in_flight
         elsewhere = self.board.others(board_key(self.name, direction))
 
         def ahead_now() -> int:
-            return to_units(in_flight.ahead(direction) + elsewhere, token_in)
+            return to_units(in_flight.ahead(direction, since=since) + elsewhere, token_in)
 
         return replace(read, ahead_now=ahead_now)
 

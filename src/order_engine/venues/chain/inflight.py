@@ -14,6 +14,11 @@ stopped; the engine also `release`s it) is forgotten, a signed swap never sent a
 `unsent_ttl_s`, a sent one after `sent_ttl_s` (its confirmation's own limit). Between
 landing and its confirmation being read a swap is counted twice (the read includes it):
 the quote is then lower than the pool's, and the minimum out looser, for that moment.
+A pool read answered before a swap's landing was known is priced behind that swap even
+once it is no longer in flight (`mark`, `ahead(since=...)`): the read cannot hold it if
+it landed after the read, and a quote is often made a moment after its read (the
+other pools', the other processes' totals): without this, such a quote missed the swap
+and promised a little more than the pool then gave.
 Swaps of other processes are not known here: `on_change` is told whenever the totals by
 direction may have changed (a venue then publishes them on its `InFlightBoard`).
 """
@@ -21,11 +26,13 @@ direction may have changed (a venue then publishes them on its `InFlightBoard`).
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
 Direction = tuple[str, str]  # (token in, token out) symbols
+LANDED_KEPT = 1_024  # the latest landings, for reads answered before them
 
 
 @dataclass(slots=True)
@@ -57,6 +64,8 @@ class InFlightSwaps:
         self._swaps: dict[str, _Swap] = {}  # by signature, or `chosen_key` until signed
         self._totals: dict[Direction, Decimal] = {}
         self._next_forget = float("inf")  # no swap is forgotten before then
+        self._landed: deque[tuple[int, Direction, Decimal]] = deque(maxlen=LANDED_KEPT)
+        self._landings = 0  # how many landed so far (the `mark` of a read)
 
     def _put(self, key: str, swap: _Swap) -> None:
         self._drop(key)
@@ -100,6 +109,19 @@ class InFlightSwaps:
         if swap is not None:
             swap.forget_at = self._now() + self._sent_ttl_s  # later: the bound still holds
 
+    def landed(self, signature: str) -> None:
+        """It landed: from now on every read holds it (`done`); reads answered before now
+        still price behind it (`ahead(since=...)`)."""
+        swap = self._swaps.get(signature)
+        if swap is not None:
+            self._landings += 1
+            self._landed.append((self._landings, swap.direction, swap.amount_in))
+        self.done(signature)
+
+    def mark(self) -> int:
+        """Taken when a pool read is answered: the swaps that land after it are not in it."""
+        return self._landings
+
     def done(self, signature: str) -> None:
         """Landed, reverted, expired or given up on: no longer ahead of anyone."""
         if self._drop(signature):
@@ -121,10 +143,19 @@ class InFlightSwaps:
         if stale:
             self._on_change()
 
-    def ahead(self, direction: Direction, *, besides: str | None = None) -> Decimal:
-        """The input of the swaps in flight in `direction` (but the order `besides`'s)."""
+    def ahead(
+        self, direction: Direction, *, besides: str | None = None, since: int | None = None
+    ) -> Decimal:
+        """The input of the swaps in flight in `direction` (but the order `besides`'s), and
+        of those that landed after the `mark` `since` (a read answered before them)."""
         self._forget_stale()
         total = self._totals.get(direction, Decimal(0))
+        if since is not None:
+            for seq, landed_direction, amount in reversed(self._landed):
+                if seq <= since:
+                    break
+                if landed_direction == direction:
+                    total += amount
         mine = None if besides is None else self._swaps.get(chosen_key(besides, direction))
         return total if mine is None else total - mine.amount_in
 

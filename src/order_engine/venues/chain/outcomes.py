@@ -164,6 +164,7 @@ class ChainOutcomes:
                 status, details = looked or await self._look(signature, with_details=first)
                 looked, first = None, False
                 if status.state is TxState.LANDED and status.execution is not None:
+                    self.in_flight.landed(signature)
                     return status.execution
                 if status.state is TxState.REVERTED:
                     await self._reverted(signature, details)
