@@ -8,10 +8,12 @@ import json
 from collections.abc import Callable
 
 import httpx
+import orjson
 import pytest
 from solders.pubkey import Pubkey
 
 from order_engine.adapters.rpc_chain import RpcChain
+from order_engine.adapters.rpc_transport import LOOK, READ, SEND, RpcBatcher
 from order_engine.domain.errors import ChainUnavailableError, TransactionRejectedError
 
 SLOT = '{"jsonrpc":"2.0","result":42,"id":0}'
@@ -269,3 +271,38 @@ async def test_a_lone_call_the_node_refuses_is_final() -> None:
     with pytest.raises(TransactionRejectedError, match="403"):
         await rpc.slot()
     assert len(calls) == 1
+
+
+async def test_a_batch_puts_reads_first_then_sends_then_looks_each_in_call_order() -> None:
+    """A read never holds a transaction sent in its own batch (the engine counts its own
+    swaps in flight: one the read held too would count twice), and a look sent with its
+    transaction comes after it."""
+    posts: list[list[str]] = []
+
+    async def node(body: bytes) -> bytes:
+        calls = orjson.loads(body)
+        posts.append([c["method"] for c in calls])
+        return orjson.dumps([{"jsonrpc": "2.0", "result": c["id"], "id": c["id"]} for c in calls])
+
+    batcher = RpcBatcher(node, batch_max=50)
+
+    def body(method: str, n: int) -> str:
+        return json.dumps({"jsonrpc": "2.0", "id": 0, "method": method, "params": [n]})
+
+    calls = [
+        (body("sendTransaction", 1), SEND),
+        (body("getSignatureStatuses", 1), LOOK),
+        (body("getMultipleAccounts", 1), READ),
+        (body("sendTransaction", 2), SEND),
+        (body("getTransaction", 1), LOOK),
+        (body("getLatestBlockhash", 1), READ),
+    ]
+    answers = await asyncio.gather(*(batcher.call(text, stage) for text, stage in calls))
+    assert posts == [
+        [
+            "getMultipleAccounts", "getLatestBlockhash", "sendTransaction", "sendTransaction",
+            "getSignatureStatuses", "getTransaction",
+        ]
+    ]  # fmt: skip
+    # each caller gets its own call's answer (its position in the batch as sent)
+    assert [json.loads(a)["result"] for a in answers] == [2, 4, 0, 3, 5, 1]

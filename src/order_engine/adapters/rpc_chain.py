@@ -66,6 +66,9 @@ from order_engine.adapters.rpc_details import details_of, status_of
 from order_engine.adapters.rpc_transport import (
     DEFAULT_BATCH_MAX,
     DEFAULT_MAX_IN_FLIGHT,
+    LOOK,
+    READ,
+    SEND,
     AiohttpTransport,
     HttpxTransport,
     RequestRefusedError,
@@ -146,9 +149,10 @@ class RpcChain:
         return self._genesis
 
     # ---- transport -------------------------------------------------------------------
-    async def _post(self, body: str) -> str:
-        """The answer to one call; calls made in the same loop turn share a POST."""
-        return await self._batcher.call(body)
+    async def _post(self, body: str, stage: int = READ) -> str:
+        """The answer to one call; calls made in the same loop turn share a POST (reads
+        first, then sends, then looks at transactions: `READ`, `SEND`, `LOOK`)."""
+        return await self._batcher.call(body, stage)
 
     async def _send_raw(self, body: bytes) -> bytes:
         self.round_trips += 1
@@ -161,11 +165,11 @@ class RpcChain:
             raise RequestRefusedError(f"{self.url} answered HTTP {status}")
         return answer
 
-    async def _read(self, request: Any, kind: type[R]) -> R:
+    async def _read(self, request: Any, kind: type[R], stage: int = READ) -> R:
         """A read, retried with backoff while the node is unavailable."""
         for attempt in range(1, self._attempts + 1):
             try:
-                return self._parse(await self._post(request.to_json()), kind)
+                return self._parse(await self._post(request.to_json(), stage), kind)
             except ChainUnavailableError as exc:
                 if attempt == self._attempts:
                     raise
@@ -242,7 +246,7 @@ class RpcChain:
             [Signature.from_string(s) for s in signatures],
             RpcSignatureStatusConfig(search_transaction_history=True),
         )
-        found = await self._read(request, GetSignatureStatusesResp)
+        found = await self._read(request, GetSignatureStatusesResp, LOOK)
         return [None if s is None else status_of(s) for s in found.value]
 
     async def transaction(self, signature: str) -> TransactionDetails | None:
@@ -252,7 +256,7 @@ class RpcChain:
             max_supported_transaction_version=0,
         )
         request = GetTransaction(Signature.from_string(signature), config)
-        found = await self._read(request, GetTransactionResp)
+        found = await self._read(request, GetTransactionResp, LOOK)
         return None if found.value is None else details_of(signature, found.value)
 
     async def signatures_with_memo(self, address: Pubkey, memo: str) -> list[str]:
@@ -272,13 +276,13 @@ class RpcChain:
     # ---- writes ----------------------------------------------------------------------
     async def send(self, wire: bytes) -> str:
         config = RpcSendTransactionConfig(skip_preflight=self._skip_preflight)
-        text = await self._post(SendRawTransaction(wire, config).to_json())
+        text = await self._post(SendRawTransaction(wire, config).to_json(), SEND)
         return str(self._parse(text, SendTransactionResp).value)
 
     async def request_airdrop(self, key: Pubkey, lamports: int) -> str:
         """`requestAirdrop` (a cluster's faucet: `order-engine localnet`, devnet); the
         airdrop's signature. Not retried (a faucet pays each request)."""
-        text = await self._post(RequestAirdrop(key, lamports).to_json())
+        text = await self._post(RequestAirdrop(key, lamports).to_json(), SEND)
         return str(self._parse(text, RequestAirdropResp).value)
 
     async def close(self) -> None:

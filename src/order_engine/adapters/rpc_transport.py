@@ -32,6 +32,13 @@ Call = tuple[str, "asyncio.Future[str]"]  # a call's body, and its caller's answ
 # POSTs out at once; calls made meanwhile wait and leave together (bench-production,
 # 2026-12-04: 2.5-3.3 HTTP requests per order uncapped or with 2 out at once, 2.1 with one)
 DEFAULT_MAX_IN_FLIGHT = 1
+# Where a call goes in its batch (a stable sort; JSON-RPC lets a node take a batch's calls in
+# any order, and a local node takes them in order): reads of state first, so a read never
+# holds a transaction sent in its own batch (a process prices its pools behind its own swaps
+# in flight: one that the read held too would count twice); then sends; then the looks at
+# transactions, so that a look sent with its transaction finds it on a chain that lands
+# transactions as they come.
+READ, SEND, LOOK = 0, 1, 2
 
 
 class RequestTooLargeError(TransactionRejectedError):
@@ -120,14 +127,18 @@ class RpcBatcher:
         self._max_in_flight = max(1, max_in_flight)
         self._in_flight = 0
         self._queued: dict[str, asyncio.Future[str]] = {}
+        self._stages: dict[str, int] = {}  # of the queued calls that are not `READ`s
         self._flushing = False
 
-    async def call(self, body: str) -> str:
-        """The answer (one JSON-RPC response object, as text) to the request `body`."""
+    async def call(self, body: str, stage: int = READ) -> str:
+        """The answer (one JSON-RPC response object, as text) to the request `body`;
+        `stage`: its place in its batch (`READ`, `SEND`, `LOOK`)."""
         future = self._queued.get(body)
         if future is None:
             future = asyncio.get_running_loop().create_future()
             self._queued[body] = future
+            if stage != READ:
+                self._stages[body] = stage
             self._flush_soon()
         return await asyncio.shield(future)
 
@@ -146,8 +157,12 @@ class RpcBatcher:
             asyncio.get_running_loop().create_task(self._post(chunk))
 
     def _next_chunk(self) -> list[Call]:
-        """The oldest queued calls that fit one POST (at least one, however large)."""
-        return _fit(itertools.islice(self._queued.items(), self._batch_max), self._max_bytes)
+        """The oldest queued calls that fit one POST (at least one, however large), in
+        their stages' order."""
+        chunk = _fit(itertools.islice(self._queued.items(), self._batch_max), self._max_bytes)
+        stages = {body: self._stages.pop(body, READ) for body, _ in chunk}
+        chunk.sort(key=lambda call: stages[call[0]])
+        return chunk
 
     async def _post(self, chunk: list[Call]) -> None:
         try:
