@@ -238,9 +238,15 @@ def stop_profilers(spies: dict[str, PySpy]) -> dict[str, Any]:
 def print_groups(report: dict[str, Any]) -> None:
     for phase in ("intake", "e2e"):
         if report[phase]["orders"]:
-            groups = report[phase]["cpu_groups"]
+            groups, orders = report[phase]["cpu_groups"], report[phase]["orders"]
             cells = ", ".join(f"{name} {g['cores']}" for name, g in groups.items())
             print(f"  {phase} cores by process group: {cells}")
+            per_order = ", ".join(
+                f"{name} {1000 * g['cpu_s'] / orders:.2f}"
+                for name, g in groups.items()
+                if name != "client"
+            )
+            print(f"  {phase} CPU ms per order by process group: {per_order}")
     stored = report["stored"]
     expected = stored["expected_confirmed"]
     print(f"  stored orders: {stored['orders_by_status_seq']} (expected {expected}: confirmed/5, "
