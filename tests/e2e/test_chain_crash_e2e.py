@@ -28,9 +28,13 @@ SEED = 11
 
 
 def start(cwd: Path, port: int, data_dir: Path) -> subprocess.Popen[bytes]:
+    """The victim: its swaps land 4 slots (1.6 s) after they are sent, so the kill, made
+    once both orders are `submitted`, comes while they are in flight even on a loaded
+    machine (at the next slot, up to 400 ms, the first one sometimes landed before it)."""
     settings = {
         "port": port, "data_dir": data_dir, "venues": "chain", "latency_scale": 1,
         "programs_dir": program_binaries().source, "rng_seed": SEED, "backoff_base_s": 0.05,
+        "chain_landing_delay_slots": 3,
     }  # fmt: skip
     log = cwd / "victim.log"
     with log.open("wb") as sink:
