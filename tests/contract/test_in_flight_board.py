@@ -264,18 +264,18 @@ async def test_swaps_in_flight_longer_than_stale_s_keep_counting_for_the_others(
     keep pricing behind them; once it has none, nothing is written any more."""
     url, prefix = require_redis_url(), f"oe-test-{uuid.uuid4().hex[:12]}"
     client = redis_client(url, decode_responses=True)
-    writer = RedisInFlightBoard(url, prefix=prefix, max_age_s=0.0, stale_s=0.4)
-    reader = RedisInFlightBoard(url, prefix=prefix, max_age_s=0.0, stale_s=0.4)
+    writer = RedisInFlightBoard(url, prefix=prefix, max_age_s=0.0, stale_s=0.6)
+    reader = RedisInFlightBoard(url, prefix=prefix, max_age_s=0.0, stale_s=0.6)
     try:
         writer.publish("meteora", {SELL: D("2")})
         assert await seen(reader, {M_SELL: D("2")}) == {M_SELL: D("2")}
-        for _ in range(4):  # 1.2 s: three times `stale_s`, with no change to publish
-            await asyncio.sleep(0.3)
+        for _ in range(4):  # 1.8 s: three times `stale_s`, with no change to publish
+            await asyncio.sleep(0.45)
             await reader.fresh()
             assert reader.others(M_SELL) == D("2")
         writer.publish("meteora", {})
         assert await seen(reader, {M_SELL: D(0)}) == {M_SELL: D(0)}
-        await asyncio.sleep(0.5)
+        await asyncio.sleep(0.7)
         assert await client.hget(f"{prefix}:inflight", writer._id) is None
     finally:
         for board in (writer, reader):
