@@ -57,6 +57,25 @@ async def test_a_heartbeat_lives_while_beating_and_goes_with_a_clean_stop() -> N
         await delete_prefixed_keys(url, prefix)
 
 
+async def test_a_worker_beats_again_soon_after_redis_comes_back() -> None:
+    """While Redis is down a beat fails; the next is tried within `RETRY_S`, not a whole
+    interval later, so a restarted Redis (its keys gone) sees the worker again at once."""
+    with private_redis() as redis:
+        beats = RedisWorkerHeartbeats(redis.url, prefix="oe-hb", interval_s=2.0)
+        await beats.start()
+        try:
+            assert await beats.live() == 1
+            redis.stop()
+            await asyncio.sleep(2.3)  # one beat fails (at 2 s)
+            redis.start()  # empty: the key is gone
+            deadline = asyncio.get_running_loop().time() + 1.0  # the next interval: 1.7 s
+            while await beats.live() == 0:
+                assert asyncio.get_running_loop().time() < deadline, "no beat 1 s after"
+                await asyncio.sleep(0.05)
+        finally:
+            await beats.stop()
+
+
 async def get_json(base: str, path: str) -> tuple[int, dict[str, object]]:
     async with httpx.AsyncClient(base_url=base, timeout=10) as client:
         response = await client.get(path)

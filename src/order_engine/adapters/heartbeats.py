@@ -26,6 +26,7 @@ from order_engine.domain.errors import DependencyUnavailableError
 log = logging.getLogger(__name__)
 TTL_INTERVALS = 3
 STOP_WAIT_S = 5.0  # how long `stop` waits for a beat in flight
+RETRY_S = 0.5  # between beats while they fail
 
 
 class WorkerHeartbeats(Protocol):
@@ -96,16 +97,22 @@ class RedisWorkerHeartbeats:
             raise DependencyUnavailableError("worker heartbeat unavailable") from error
 
     async def _beating(self) -> None:
-        """Beat every interval until `_stopping` is set. Never cancelled in the middle of a
-        beat: redis-py can leave a connection cancelled mid-command waiting forever."""
+        """Beat every interval until `_stopping` is set; after a failed beat, again within
+        `RETRY_S` (a Redis that comes back, maybe empty, sees this worker at once). Never
+        cancelled in the middle of a beat: redis-py can leave a connection cancelled
+        mid-command waiting forever."""
+        wait_s = self._interval_s
         while True:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), self._interval_s)
+                await asyncio.wait_for(self._stopping.wait(), wait_s)
                 return
             try:
                 await self._beat()
+                wait_s = self._interval_s
             except DependencyUnavailableError as exc:
-                log.warning("%s; trying again in %.1f s", exc.message, self._interval_s)
+                if wait_s == self._interval_s:  # once per outage
+                    log.warning("%s; trying again every %.1f s", exc.message, RETRY_S)
+                wait_s = min(self._interval_s, RETRY_S)
 
     async def live(self) -> int:
         try:
