@@ -126,7 +126,9 @@ async def test_the_chain_survives_a_restart(
 ) -> None:
     monkeypatch.setattr(inprocess, "SNAPSHOT_EVERY", snapshot_every)
     wallet = Keypair()
-    local = local_chain(wallet, data_dir=tmp_path)
+    # 50 ms slots: the swaps' blockhashes still valid (7.5 s) when their bytes are sent
+    # again after the restart, on a loaded machine too (at 2 ms they lived 0.3 s)
+    local = local_chain(wallet, data_dir=tmp_path, slot_s=0.05)
     raydium, meteora = chain_venues(local, wallet)
     signatures = []
     for venue in (raydium, meteora):
@@ -141,7 +143,7 @@ async def test_the_chain_survives_a_restart(
     pool_before = (await raydium.curve(SOL, USDC)).quote(D(1)).amount_out
     await local.chain.close()
 
-    again = local_chain(wallet, data_dir=tmp_path)
+    again = local_chain(wallet, data_dir=tmp_path, slot_s=0.05)
     assert again.restored
     raydium2, _ = chain_venues(again, wallet)
     assert (await raydium2.holding(USDC), await raydium2.holding(SOL)) == before
