@@ -19,7 +19,7 @@ from order_engine.chain import inprocess, spl
 from order_engine.chain.faults import ChainFaults
 from order_engine.chain.inprocess import InProcessChain
 from order_engine.chain.local import ChainMismatchError
-from order_engine.chain.port import BLOCKHASH_VALID_SLOTS, Commitment
+from order_engine.chain.port import BLOCKHASH_VALID_SLOTS, CLOCK_SYSVAR, Commitment, clock_unix
 from order_engine.domain.errors import ChainUnavailableError, TransactionRejectedError
 from order_engine.domain.tokens import TOKENS
 from tests.chain_helpers import chain_venues, local_chain
@@ -55,6 +55,35 @@ async def test_a_signature_executes_once() -> None:
     assert await chain.balance(to) == 1_000_000
     (status,) = await chain.signature_statuses([first])
     assert status is not None and status.succeeded
+
+
+async def test_the_clock_sysvar_follows_the_slot_and_the_time() -> None:
+    """What the programs read as the clock is the slot and time of each read, whether the
+    wall clock moved, the chain's time was advanced, or nothing moved at all."""
+    clock, wallet = FakeTime(), Keypair()
+    start = clock.t
+    chain = local_chain(wallet, slot_s=0.4, now=clock).chain
+
+    async def shown() -> tuple[int, int]:
+        (found,) = await chain.accounts([CLOCK_SYSVAR])
+        assert found is not None
+        return int.from_bytes(found.data[:8], "little"), clock_unix(found.data)
+
+    def slot_now() -> int:
+        return 1 + int((clock.t - start) / 0.4)
+
+    clock.t += 100.1
+    assert await shown() == (slot_now(), int(clock.t))
+    assert (await chain.slot(), await chain.unix_time()) == (slot_now(), int(clock.t))
+    assert await shown() == (slot_now(), int(clock.t))  # nothing moved
+    clock.t += 0.85  # two slots, the same second
+    assert await shown() == (slot_now(), int(clock.t))
+    clock.t += 10
+    assert await shown() == (slot_now(), int(clock.t))
+    chain.advance_time(100)
+    assert await shown() == (slot_now(), int(clock.t) + 100)
+    clock.t += 50  # the wall clock is still behind the advanced time: it does not move it
+    assert await shown() == (slot_now(), int(clock.t) + 50)
 
 
 async def test_a_blockhash_is_valid_for_150_slots() -> None:

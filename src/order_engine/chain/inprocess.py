@@ -83,6 +83,7 @@ class InProcessChain:
         self._history = TxHistory(journal)
         self._probe = BalanceProbe(self._svm)
         self._since_snapshot = 0
+        self._clock_set: tuple[int, int] | None = None  # (slot, unix) last given to the SVM
         self._set_clock()
 
     # ---- the clock -------------------------------------------------------------------
@@ -91,9 +92,13 @@ class InProcessChain:
         return self.clock.slot
 
     def _set_clock(self) -> None:
+        """Show the programs the current slot and time (a no-op when neither moved)."""
         self._unix = max(self._unix, int(self._now()))
+        if self._clock_set == (self.clock.slot, self._unix):
+            return
         c = self._svm.get_clock()
         self._svm.set_clock(Clock(self.clock.slot, c.epoch_start_timestamp, 0, 0, self._unix))
+        self._clock_set = (self.clock.slot, self._unix)
 
     def _tick(self) -> None:
         """Move the clock and land what is due."""
@@ -323,6 +328,7 @@ class InProcessChain:
                 self._svm.set_account(Pubkey.from_bytes(entry.key), written)
             elif entry.kind is EntryKind.TX:
                 self._svm.set_clock(Clock(entry.slot, 0, 0, 0, entry.unix))
+                self._clock_set = None
                 self._svm.send_transaction(VersionedTransaction.from_bytes(entry.payload))
             replayed += 1
         origin = journal.meta("origin")

@@ -174,7 +174,7 @@ class ChainVenue(ChainOutcomes, ABC):
         if quote.venue != self.name:
             raise ValueError(f"{self.name} cannot build a swap quoted by {quote.venue}")
         signer = await self.wallets.signer(owner)
-        me = signer.pubkey()
+        me = self.wallets.keys.of(signer)
         amount, floor = to_units(quote.amount_in, token_in), to_units(min_amount_out, token_out)
         accounts, before, after, creates = await self._wrapping(me, token_in, token_out, amount)
         swap = await self.swap_instruction(quote, token_in, token_out, accounts, amount, floor, me)
@@ -263,8 +263,11 @@ class ChainVenue(ChainOutcomes, ABC):
             set_compute_unit_limit(cu_limit),
             set_compute_unit_price(self.settings.priority_fee_micro_lamports),
         ]
-        message = Message.new_with_blockhash([*budget, *body], signer.pubkey(), blockhash)
-        return Transaction([signer], message, blockhash)
+        payer = self.wallets.keys.of(signer)
+        message = Message.new_with_blockhash([*budget, *body], payer, blockhash)
+        # the signature over the message's bytes: what `Transaction([signer], ...)` makes,
+        # without it deriving the public key again (half the cost)
+        return Transaction.populate(message, [signer.sign_message(bytes(message))])
 
     async def _refuse(
         self, err: str, custom: int | None, owner: str | None, token_in: Token, amount: Decimal

@@ -29,6 +29,7 @@ from order_engine.venues.chain.curve import from_units
 # the output account), which a wallet must hold while the transaction runs.
 FEE_RESERVE_SOL = Decimal("0.01")
 SOL = TOKENS["SOL"]
+KNOWN_KEYS = 4_096  # keypairs whose public key `PublicKeys` remembers
 
 
 class Wallets(Protocol):
@@ -54,6 +55,26 @@ class StaticWallets:
         return None if account_id is None else self._keypairs.get(account_id)
 
 
+class PublicKeys:
+    """Each keypair's public key, derived once: solders derives it from the secret on every
+    `Keypair.pubkey()` (~20 µs, several times per swap). Keyed by the keypair object, which
+    the entry holds, so its id cannot be reused while the entry lives."""
+
+    def __init__(self, limit: int = KNOWN_KEYS) -> None:
+        self._limit = limit
+        self._known: dict[int, tuple[Keypair, Pubkey]] = {}
+
+    def of(self, keypair: Keypair) -> Pubkey:
+        found = self._known.get(id(keypair))
+        if found is not None and found[0] is keypair:
+            return found[1]
+        if len(self._known) >= self._limit:
+            self._known.clear()
+        key = keypair.pubkey()
+        self._known[id(keypair)] = (keypair, key)
+        return key
+
+
 class ChainWallets:
     """The wallets of one chain: the engine's, and the accounts' (by `wallets`)."""
 
@@ -61,6 +82,7 @@ class ChainWallets:
         self.chain = chain
         self.engine_wallet = engine_wallet
         self._wallets = wallets or StaticWallets()
+        self.keys = PublicKeys()
 
     async def signer(self, owner: str | None) -> Keypair:
         """Who signs and pays for the swaps of an order of `owner` (an account id)."""
@@ -68,7 +90,7 @@ class ChainWallets:
         return self.engine_wallet if keypair is None else keypair
 
     async def public_key(self, owner: str | None) -> str:
-        return str((await self.signer(owner)).pubkey())
+        return str(self.keys.of(await self.signer(owner)))
 
     async def holding(self, wallet: Pubkey, token: Token) -> Decimal:
         """`wallet`'s balance of `token` (native SOL: its lamports; 0 without an account)."""
@@ -102,7 +124,7 @@ class ChainWallets:
         """`InsufficientFundsError` naming the balance and the need unless the wallet that
         pays for `owner`'s order holds `amount` of `token` and the SOL that
         `transactions` swap transactions need (`FEE_RESERVE_SOL` each)."""
-        wallet = str((await self.signer(owner)).pubkey())
+        wallet = str(self.keys.of(await self.signer(owner)))
         fees = FEE_RESERVE_SOL * transactions
         for_fees = f"for the fees and rent of {transactions} transaction" + "s" * (transactions > 1)
         if token.native:
