@@ -24,6 +24,7 @@ from websockets.http11 import Request as WsRequest
 from websockets.http11 import Response as WsResponse
 from websockets.server import ServerProtocol
 
+from order_engine.api.batched_writes import BatchedWrites
 from order_engine.api.errors import error_body
 from order_engine.api.socket_parts import Flag, Messages, Timer, ticks_of
 
@@ -34,9 +35,14 @@ MAX_URL_BYTES = 8_192  # the longest request target (path and query) answered
 
 
 class JsonHttpProtocol(HttpToolsProtocol):
-    """httptools, with a request-target limit (414) and JSON for the 400/414 it answers."""
+    """httptools, with a request-target limit (414) and JSON for the 400/414 it answers;
+    what one loop turn writes leaves in one write (`BatchedWrites`), on the WebSocket it
+    may be upgraded to as well."""
 
     _url_too_long = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(BatchedWrites.around(transport))
 
     def on_url(self, url: bytes) -> None:
         if len(self.url) + len(url) > MAX_URL_BYTES:
