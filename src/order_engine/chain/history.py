@@ -1,6 +1,6 @@
 """What the in-process chain executed: each transaction's status, details and signed bytes,
 and the memo and fee-payer indexes — in memory, or in the journal when the chain has one
-(then only the latest details stay in memory)."""
+(then only the latest statuses and details stay in memory)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from solders.signature import Signature
 from order_engine.chain.journal import ChainJournal
 from order_engine.chain.port import Commitment, SignatureStatus, TransactionDetails
 
-RECENT_DETAILS = 4_096  # transactions' details kept in memory beside the journal
+RECENT_DETAILS = 4_096  # transactions' statuses and details kept in memory beside the journal
 
 
 class TxHistory:
@@ -35,8 +35,10 @@ class TxHistory:
             if details.memo is not None:
                 self._by_memo.setdefault(details.memo, []).append(details.signature)
             self._by_payer.setdefault(payer, []).append(details.signature)
-        elif len(self._details) > RECENT_DETAILS:
-            del self._details[next(iter(self._details))]
+        else:  # the journal answers for the older ones: memory stays bounded
+            for recent in (self._executed, self._details):
+                if len(recent) > RECENT_DETAILS:
+                    del recent[next(iter(recent))]
 
     def executed(self, signature: str) -> SignatureStatus | None:
         """Where it landed and how it ended (the commitment left as processed)."""
