@@ -124,7 +124,7 @@ class ChainWallets:
         """`InsufficientFundsError` naming the balance and the need unless the wallet that
         pays for `owner`'s order holds `amount` of `token` and the SOL that
         `transactions` swap transactions need (`FEE_RESERVE_SOL` each)."""
-        wallet = str(self.keys.of(await self.signer(owner)))
+        wallet = await self.public_key(owner)
         fees = FEE_RESERVE_SOL * transactions
         for_fees = f"for the fees and rent of {transactions} transaction" + "s" * (transactions > 1)
         if token.native:
